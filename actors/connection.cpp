@@ -1,0 +1,145 @@
+#include "actors/connection.hpp"
+
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+namespace herald {
+namespace {
+
+std::string error_body(const char* code, const std::string& message) {
+  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+void fail(connection_actor* self, const caf::error& err) {
+  auto& st = self->state;
+  if (st.failed)
+    return;
+  st.failed = true;
+  if (is(err, hub_errc::topic_full))
+    st.queue->reject(503, error_body("topic_full", "a topic of this subscription is at its "
+                                                   "subscriber limit; retry later"));
+  else if (is(err, hub_errc::shutting_down))
+    st.queue->reject(503, error_body("shutting_down", "the hub is shutting down"));
+  else
+    st.queue->reject(500, error_body("internal", "subscription failed: "
+                                                   + self->system().render(err)));
+  self->quit();
+}
+
+void request_page(connection_actor* self) {
+  auto& st = self->state;
+  self->request(st.deps.reader, caf::infinite, replay_atom::value, st.filter, st.cursor,
+                st.gap_reported_through)
+    .then(
+      [=](const replay_page& page) {
+        auto& st = self->state;
+        st.cursor = std::max(st.cursor, page.scanned_through);
+        st.gap_reported_through = std::max(st.gap_reported_through, page.gap_through);
+        if (st.queue->push_replay(page.frames, page.scanned_through)) {
+          st.live = true;
+          return;
+        }
+        // Ask for the next page once the client has taken most of this one.
+        auto weak = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
+        st.queue->notify_when_drained([weak] {
+          if (auto me = caf::actor_cast<caf::actor>(weak))
+            caf::anon_send(me, resume_atom::value);
+        });
+      },
+      [=](caf::error& err) { self->quit(err); });
+}
+
+void start(connection_actor* self, std::uint64_t head) {
+  auto& st = self->state;
+  std::vector<frame_ptr> preamble{make_retry_frame(st.deps.settings.retry_ms)};
+  st.cursor = head;
+  if (st.sub.resume) {
+    auto& r = *st.sub.resume;
+    nlohmann::json last = st.sub.resume_text;
+    if (r.epoch != st.deps.epoch) {
+      // An id from another log (replaced data dir, another hub): we cannot tell what was missed,
+      // so say so and replay everything retained.
+      preamble.push_back(make_hub_frame(
+        "herald.gap", "{\"reason\":\"unknown_log\",\"last_event_id\":" + last.dump() + "}"));
+      st.cursor = 0;
+    } else if (r.pos > head) {
+      preamble.push_back(make_hub_frame(
+        "herald.gap", "{\"reason\":\"ahead_of_log\",\"last_event_id\":" + last.dump()
+                        + ",\"head\":\"" + format_event_id(st.deps.epoch, head) + "\"}"));
+    } else {
+      st.cursor = r.pos;
+    }
+  }
+  st.gap_reported_through = st.cursor;
+  st.queue->accept(std::move(preamble), head);
+  auto& s = st.deps.settings;
+  self->delayed_send(self, s.heartbeat, heartbeat_atom::value);
+  if (s.max_age.count() > 0)
+    self->delayed_send(self, s.max_age, max_age_atom::value);
+  if (!st.sub.resume && st.queue->push_replay({}, st.cursor)) {
+    st.live = true; // nothing to replay: live at once
+    return;
+  }
+  request_page(self);
+}
+
+std::uint64_t jittered(const connection_settings& s) {
+  static thread_local std::minstd_rand rng{std::random_device{}()};
+  return s.retry_ms + (s.retry_jitter_ms ? rng() % s.retry_jitter_ms : 0);
+}
+
+} // namespace
+
+caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue,
+                         subscription_request sub, connection_deps deps) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.queue = std::move(queue);
+  st.sub = std::move(sub);
+  st.filter = std::make_shared<const topic_filter>(st.sub.patterns);
+  st.deps = std::move(deps);
+  ++st.deps.stats->connection_actors;
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    // Only topic actors are monitored. A topic that goes while we are subscribed crashed: end the
+    // stream with a retry hint; the client resumes from its last id and loses nothing.
+    auto& st = self->state;
+    st.queue->close_after_flush(close_reason::topic_lost,
+                                {make_retry_frame(jittered(st.deps.settings))});
+    self->quit();
+  });
+  st.joins_pending = st.filter->patterns().size();
+  for (auto& p : st.filter->patterns())
+    self->request(st.deps.registry, caf::infinite, join_atom::value, p)
+      .then(
+        [=](const caf::actor& t) {
+          auto& st = self->state;
+          st.topics.push_back(t);
+          self->monitor(t);
+          if (--st.joins_pending > 0)
+            return;
+          self->request(st.deps.dispatcher, caf::infinite, attach_atom::value, st.queue,
+                        st.filter->patterns())
+            .then([=](std::uint64_t head) { start(self, head); },
+                  [=](caf::error& err) { fail(self, err); });
+        },
+        [=](caf::error& err) { fail(self, err); });
+  return {
+    [=](resume_atom) { request_page(self); },
+    [=](heartbeat_atom) {
+      auto& st = self->state;
+      st.queue->push_control(make_comment_frame("heartbeat"));
+      self->delayed_send(self, st.deps.settings.heartbeat, heartbeat_atom::value);
+    },
+    [=](max_age_atom) {
+      // The stream has lived its maximum age: end it with a retry hint; the client resumes.
+      auto& st = self->state;
+      st.queue->close_after_flush(close_reason::max_age,
+                                  {make_retry_frame(jittered(st.deps.settings))});
+      self->quit();
+    },
+    [=](caf::get_atom) -> bool { return self->state.live; },
+  };
+}
+
+} // namespace herald

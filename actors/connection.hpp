@@ -1,0 +1,67 @@
+#pragma once
+// A connection actor: one per SSE stream. It joins the topic actors of its subscription, attaches
+// its queue to the dispatcher, replays what the client missed (paced by the queue), then lives
+// until its socket closes (the session sends it an exit). It owns the stream's heartbeat and
+// maximum-age timers; they die with it. It holds nothing anyone else must clean up: topic
+// actors and the dispatcher monitor it and drop it in their down handlers.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/hub_stats.hpp"
+#include "actors/messages.hpp"
+#include "storage/event_id.hpp"
+
+namespace herald {
+
+struct connection_settings {
+  std::chrono::seconds heartbeat{25};
+  std::uint64_t retry_ms = 2000;
+  std::chrono::seconds max_age{0}; // 0: unlimited
+  std::uint64_t retry_jitter_ms = 5000;
+};
+
+struct connection_deps {
+  caf::actor registry;
+  caf::actor dispatcher;
+  caf::actor reader;
+  std::uint32_t epoch = 0;
+  hub_stats* stats = nullptr;
+  connection_settings settings;
+};
+
+struct subscription_request {
+  std::vector<std::string> patterns;
+  std::optional<event_id> resume; // from Last-Event-ID / last_event_id
+  std::string resume_text;
+};
+
+struct connection_state {
+  std::string id;
+  queue_ptr queue;
+  subscription_request sub;
+  filter_ptr filter;
+  connection_deps deps;
+  std::size_t joins_pending = 0;
+  std::vector<caf::actor> topics;
+  std::uint64_t cursor = 0;           // replay continues after this position
+  std::uint64_t gap_reported_through = 0;
+  bool live = false;
+  bool failed = false;
+
+  ~connection_state() {
+    if (deps.stats != nullptr)
+      --deps.stats->connection_actors;
+  }
+
+  static inline const char* name = "connection";
+};
+
+using connection_actor = caf::stateful_actor<connection_state>;
+
+caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue,
+                         subscription_request sub, connection_deps deps);
+
+} // namespace herald

@@ -1,0 +1,92 @@
+#include "actors/dispatcher.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "storage/topic_pattern.hpp"
+
+namespace herald {
+namespace {
+
+void unlink(std::unordered_map<std::string, std::vector<dispatch_route*>>& index,
+            const std::string& key, dispatch_route* r) {
+  auto it = index.find(key);
+  if (it == index.end())
+    return;
+  auto& v = it->second;
+  auto pos = std::find(v.begin(), v.end(), r);
+  if (pos != v.end()) {
+    *pos = v.back();
+    v.pop_back();
+  }
+  if (v.empty())
+    index.erase(it);
+}
+
+} // namespace
+
+caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head) {
+  self->state.head = head;
+  self->state.rng.seed(std::random_device{}());
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    auto& st = self->state;
+    auto it = st.routes.find(dm.source);
+    if (it == st.routes.end())
+      return;
+    auto* r = it->second.get();
+    for (auto& p : r->patterns)
+      unlink(is_wildcard(p) ? st.wildcard : st.exact, p, r);
+    st.routes.erase(it);
+  });
+  return {
+    [=](attach_atom, const queue_ptr& q,
+        const std::vector<std::string>& patterns) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      if (st.shutting_down)
+        return make_error(hub_errc::shutting_down);
+      auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (!owner || st.routes.count(owner) > 0)
+        return caf::sec::invalid_argument;
+      auto r = std::make_unique<dispatch_route>(dispatch_route{q, patterns});
+      for (auto& p : r->patterns)
+        (is_wildcard(p) ? st.wildcard : st.exact)[p].push_back(r.get());
+      st.routes.emplace(owner, std::move(r));
+      self->monitor(caf::actor_cast<caf::actor>(owner));
+      return st.head;
+    },
+    [=](deliver_atom, const committed_batch& batch) {
+      auto& st = self->state;
+      for (auto& ev : *batch) {
+        if (auto it = st.exact.find(ev.topic); it != st.exact.end())
+          for (auto* r : it->second)
+            r->queue->push_live(ev.pos, ev.frame);
+        // A stream following both 'a/b' and 'a/*' gets the event once: queues drop positions
+        // they already hold.
+        for (auto& [pattern, rs] : st.wildcard)
+          if (topic_matches(pattern, ev.topic))
+            for (auto* r : rs)
+              r->queue->push_live(ev.pos, ev.frame);
+        st.head = ev.pos;
+      }
+    },
+    [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) -> std::uint64_t {
+      auto& st = self->state;
+      st.shutting_down = true;
+      std::uint64_t n = 0;
+      for (auto& [addr, r] : st.routes) {
+        // Spread reconnects over [retry, retry + jitter] so clients do not stampede a restart.
+        auto retry = retry_ms + (jitter_ms ? st.rng() % jitter_ms : 0);
+        r->queue->close_after_flush(
+          close_reason::shutdown,
+          {make_hub_frame("herald.shutdown",
+                          "{\"reason\":\"shutdown\",\"retry_ms\":" + std::to_string(retry) + "}"),
+           make_retry_frame(retry)});
+        ++n;
+      }
+      return n;
+    },
+    [=](caf::get_atom) -> std::uint64_t { return self->state.routes.size(); },
+  };
+}
+
+} // namespace herald

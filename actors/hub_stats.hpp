@@ -1,0 +1,22 @@
+#pragma once
+// Counters read by GET /v1/stats. Written by actors and sessions, read from io threads.
+
+#include <atomic>
+#include <cstdint>
+
+namespace herald {
+
+struct hub_stats {
+  std::atomic<std::int64_t> open_connections{0};    // SSE streams with a reserved slot
+  std::atomic<std::int64_t> topic_actors{0};        // live topic actors
+  std::atomic<std::int64_t> connection_actors{0};   // live connection actors
+  std::atomic<std::int64_t> job_actors{0};          // live job watchers
+  std::atomic<std::uint64_t> events_published{0};
+  std::atomic<std::uint64_t> events_delivered{0};   // event frames written to sockets
+  std::atomic<std::uint64_t> events_replayed{0};    // event frames produced by replay
+  std::atomic<std::uint64_t> slow_consumer_disconnects{0};
+  std::atomic<std::uint64_t> publish_errors{0};
+  std::atomic<std::int64_t> publishes_in_flight{0}; // accepted by HTTP, not yet answered
+};
+
+} // namespace herald

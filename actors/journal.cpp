@@ -1,0 +1,102 @@
+#include "actors/journal.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "storage/event_id.hpp"
+
+namespace herald {
+namespace {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+void commit(journal_actor* self) {
+  auto& st = self->state;
+  st.commit_scheduled = false;
+  if (st.pending.empty())
+    return;
+  std::vector<publish_job_ptr> jobs;
+  jobs.swap(st.pending);
+  std::vector<event_record> records;
+  auto t = now_ms();
+  for (auto& job : jobs)
+    for (auto& d : job->events)
+      records.push_back(event_record{0, t, std::move(d.topic), std::move(d.type),
+                                     std::move(d.data)});
+  if (auto err = st.log->append(records)) {
+    spdlog::error("event=publish_failed error=\"{}\" events={}", *err, records.size());
+    st.stats->publish_errors += jobs.size();
+    for (auto& job : jobs)
+      job->done(publish_outcome{{}, *err});
+    return;
+  }
+  auto epoch = st.log->epoch();
+  auto batch = std::make_shared<std::vector<committed_event>>();
+  batch->reserve(records.size());
+  std::vector<std::string> ids;
+  ids.reserve(records.size());
+  for (auto& r : records) {
+    ids.push_back(format_event_id(epoch, r.pos));
+    batch->push_back(committed_event{r.pos, r.topic, make_event_frame(ids.back(), r.type, r.data)});
+  }
+  st.stats->events_published += records.size();
+  self->send(st.dispatcher, deliver_atom::value, committed_batch{std::move(batch)});
+  auto next = ids.begin();
+  for (auto& job : jobs) {
+    publish_outcome out;
+    out.ids.assign(next, next + static_cast<std::ptrdiff_t>(job->events.size()));
+    next += static_cast<std::ptrdiff_t>(job->events.size());
+    job->done(std::move(out));
+  }
+  std::string err;
+  st.retention_deleted += st.log->enforce_topic_limit(st.settings.max_events_per_topic, err);
+  if (!err.empty())
+    spdlog::error("event=retention_failed error=\"{}\"", err);
+}
+
+} // namespace
+
+caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::actor dispatcher,
+                      hub_stats* stats, journal_settings settings) {
+  auto& st = self->state;
+  st.log = std::move(log);
+  st.dispatcher = std::move(dispatcher);
+  st.stats = stats;
+  st.settings = settings;
+  self->delayed_send(self, st.settings.retention_interval, retention_atom::value);
+  return {
+    [=](publish_atom, const publish_job_ptr& job) {
+      auto& st = self->state;
+      st.pending.push_back(job);
+      if (!st.commit_scheduled) {
+        // Lands behind everything already queued: one commit per mailbox drain.
+        st.commit_scheduled = true;
+        self->send(self, commit_atom::value);
+      }
+    },
+    [=](commit_atom) { commit(self); },
+    [=](retention_atom) {
+      auto& st = self->state;
+      auto cutoff = now_ms()
+                    - std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.max_age)
+                        .count();
+      std::string err;
+      constexpr std::size_t chunk = 10000;
+      auto n = st.log->trim_older_than(cutoff, chunk, err);
+      st.retention_deleted += n;
+      if (!err.empty())
+        spdlog::error("event=retention_failed error=\"{}\"", err);
+      if (n > 0)
+        spdlog::info("event=retention_trim deleted={} reason=max_age", n);
+      // A full chunk means more may be due: continue right after pending publishes.
+      if (n == chunk)
+        self->send(self, retention_atom::value);
+      else
+        self->delayed_send(self, st.settings.retention_interval, retention_atom::value);
+    },
+  };
+}
+
+} // namespace herald

@@ -1,0 +1,38 @@
+#pragma once
+// The journal: assigns log positions, group-commits each mailbox drain in one WriteBatch,
+// answers publishers after the write, and feeds the dispatcher in log order. It owns the
+// retention timer. Runs detached: RocksDB writes (and fsyncs) block.
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "actors/hub_stats.hpp"
+#include "actors/messages.hpp"
+
+namespace herald {
+
+struct journal_settings {
+  std::uint64_t max_events_per_topic = 100000;
+  std::chrono::seconds max_age{86400};
+  std::chrono::seconds retention_interval{30};
+};
+
+struct journal_state {
+  std::shared_ptr<event_log> log;
+  caf::actor dispatcher;
+  hub_stats* stats = nullptr;
+  journal_settings settings;
+  std::vector<publish_job_ptr> pending;
+  bool commit_scheduled = false;
+  std::uint64_t retention_deleted = 0;
+
+  static inline const char* name = "journal";
+};
+
+using journal_actor = caf::stateful_actor<journal_state>;
+
+caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::actor dispatcher,
+                      hub_stats* stats, journal_settings settings);
+
+} // namespace herald

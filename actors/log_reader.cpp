@@ -1,0 +1,92 @@
+#include "actors/log_reader.hpp"
+
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/event_id.hpp"
+
+namespace herald {
+namespace {
+
+std::string iso_time(std::int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+} // namespace
+
+std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap) {
+  return "{\"reason\":\"retention\",\"from\":\"" + format_event_id(epoch, gap.from)
+         + "\",\"to\":\"" + format_event_id(epoch, gap.to) + "\"}";
+}
+
+std::string events_page_json(const event_log& log, const topic_filter& filter, std::uint64_t after,
+                             std::size_t limit, bool unknown_log) {
+  auto epoch = log.epoch();
+  auto gap = log.retention_gap(after, filter);
+  auto page = log.read(after, filter, limit, replay_page_scan);
+  // Event data is stored as JSON text: splice it in rather than parse and re-serialize.
+  std::string out = "{\"events\":[";
+  bool first = true;
+  for (auto& e : page.events) {
+    if (!first)
+      out.push_back(',');
+    first = false;
+    out += "{\"id\":\"" + format_event_id(epoch, e.pos) + "\",\"topic\":"
+           + nlohmann::json(e.topic).dump() + ",\"type\":"
+           + (e.type.empty() ? std::string{"null"} : nlohmann::json(e.type).dump())
+           + ",\"time\":\"" + iso_time(e.time_ms) + "\",\"data\":" + e.data + "}";
+  }
+  out += "],\"next_after\":\"" + format_event_id(epoch, page.scanned_through) + "\"";
+  out += ",\"head\":\"" + format_event_id(epoch, log.head()) + "\"";
+  out += ",\"more\":" + std::string{page.scanned_through < log.head() ? "true" : "false"};
+  std::string gap_json = "null";
+  if (unknown_log)
+    gap_json = "{\"reason\":\"unknown_log\"}";
+  else if (gap)
+    gap_json = gap_notice_json(epoch, *gap);
+  out += ",\"gap\":" + gap_json + "}";
+  return out;
+}
+
+caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<event_log> log, hub_stats* stats) {
+  self->state.log = std::move(log);
+  self->state.stats = stats;
+  return {
+    [=](replay_atom, const filter_ptr& filter, std::uint64_t after,
+        std::uint64_t gap_reported_through) -> replay_page {
+      auto& st = self->state;
+      auto epoch = st.log->epoch();
+      replay_page out;
+      if (auto gap = st.log->retention_gap(std::max(after, gap_reported_through), *filter)) {
+        out.frames.push_back({0, make_hub_frame("herald.gap", gap_notice_json(epoch, *gap))});
+        out.gap_through = gap->to;
+      }
+      auto page = st.log->read(after, *filter, replay_page_events, replay_page_scan);
+      out.scanned_through = page.scanned_through;
+      std::size_t bytes = 0;
+      for (auto& e : page.events) {
+        out.frames.push_back({e.pos, make_event_frame(format_event_id(epoch, e.pos), e.type,
+                                                      e.data)});
+        bytes += out.frames.back().frame->size();
+        if (bytes >= replay_page_bytes) {
+          out.scanned_through = e.pos; // the rest comes with the next page
+          break;
+        }
+      }
+      st.stats->events_replayed += out.frames.size() - (out.gap_through ? 1 : 0);
+      return out;
+    },
+    [=](query_atom, const events_query_ptr& q) {
+      q->done(events_page_json(*self->state.log, *q->filter, q->after, q->limit, q->unknown_log));
+    },
+  };
+}
+
+} // namespace herald

@@ -1,0 +1,120 @@
+#pragma once
+// The message vocabulary of Herald's actors: read this file as the protocol description.
+//
+//  HTTP session  --publish_atom, publish_job_ptr-->              journal
+//  journal       --deliver_atom, committed_batch-->              dispatcher   (log order)
+//  connection    --join_atom, pattern-->  registry --delegate-->  topic        => caf::actor (topic)
+//  connection    --attach_atom, queue_ptr, patterns-->           dispatcher   => head position
+//  connection    --replay_atom, filter_ptr, after-->             log_reader   => replay_page
+//  HTTP session  --query_atom, events_query_ptr-->               log_reader   (callback)
+//  topic         --idle_atom, key, joins_seen-->                 registry     (stop handshake)
+//  main          --shutdown_atom, retry_ms-->                    dispatcher   => streams closing
+//  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom, max_age_atom,
+//                    resume_atom (connection)
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "net/outbound_queue.hpp"
+#include "net/sse_frame.hpp"
+#include "storage/event_log.hpp"
+#include "storage/topic_pattern.hpp"
+
+namespace herald {
+
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using replay_atom = caf::atom_constant<caf::atom("replay")>;
+using query_atom = caf::atom_constant<caf::atom("query")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using max_age_atom = caf::atom_constant<caf::atom("max_age")>;
+using retention_atom = caf::atom_constant<caf::atom("retention")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+
+/// Errors actors reply with; converted to HTTP once, in the net layer.
+enum class hub_errc : std::uint8_t {
+  topic_full = 1,
+  shutting_down,
+  storage_failure,
+};
+
+inline caf::error make_error(hub_errc x) {
+  return caf::error{static_cast<std::uint8_t>(x), caf::atom("herald")};
+}
+
+inline bool is(const caf::error& err, hub_errc x) {
+  return err.category() == caf::atom("herald") && err.code() == static_cast<std::uint8_t>(x);
+}
+
+// -- publishing -------------------------------------------------------------------------------
+
+struct event_draft {
+  std::string topic;
+  std::string type;
+  std::string data; // compact JSON
+};
+
+struct publish_outcome {
+  std::vector<std::string> ids; // one per event, in request order
+  std::string error;            // non-empty: nothing was published
+};
+
+/// A publish request from an io thread. `done` runs on the journal's thread after the write.
+struct publish_job {
+  std::vector<event_draft> events;
+  std::function<void(publish_outcome)> done;
+};
+using publish_job_ptr = std::shared_ptr<publish_job>;
+
+/// One committed event, serialized once into its SSE frame.
+struct committed_event {
+  std::uint64_t pos = 0;
+  std::string topic;
+  frame_ptr frame;
+};
+using committed_batch = std::shared_ptr<const std::vector<committed_event>>;
+
+// -- streams and replay -----------------------------------------------------------------------
+
+using queue_ptr = std::shared_ptr<outbound_queue>;
+using filter_ptr = std::shared_ptr<const topic_filter>;
+
+/// A page of replay for one stream. Frames with pos 0 are hub notices (herald.gap).
+struct replay_page {
+  std::vector<positioned_frame> frames;
+  std::uint64_t scanned_through = 0;
+  std::uint64_t gap_through = 0; // a herald.gap notice covers positions up to here
+};
+
+/// GET /v1/events: answered through `done` on the reader's thread.
+struct events_query {
+  filter_ptr filter;
+  std::uint64_t after = 0;
+  std::size_t limit = 100;
+  bool unknown_log = false; // `after` came from another log: report a gap, start at the beginning
+  std::function<void(std::string json_body)> done;
+};
+using events_query_ptr = std::shared_ptr<events_query>;
+
+/// Builds the JSON data of a herald.gap notice.
+std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap);
+
+} // namespace herald
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::publish_job_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::committed_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::queue_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::filter_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::replay_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::events_query_ptr)

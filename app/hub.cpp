@@ -1,0 +1,183 @@
+#include "app/hub.hpp"
+
+#include <filesystem>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/dispatcher.hpp"
+#include "actors/journal.hpp"
+#include "actors/log_reader.hpp"
+#include "actors/registry.hpp"
+#include "net/hub_context.hpp"
+#include "net/listener.hpp"
+#include "storage/event_id.hpp"
+
+namespace herald {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// Shutdown: refuse new work, close every stream with a herald.shutdown notice and a jittered
+// retry, wait (bounded) for streams to flush and publishes in flight to be answered, then stop.
+class shutdown_sequence : public std::enable_shared_from_this<shutdown_sequence> {
+public:
+  shutdown_sequence(net::io_context& ioc, hub_context& hub, std::shared_ptr<listener> l)
+    : ioc_(ioc), hub_(hub), listener_(std::move(l)), timer_(ioc) {
+    // nop
+  }
+
+  void begin(int signal) {
+    if (hub_.shutting_down.exchange(true)) {
+      spdlog::warn("event=shutdown_forced signal={}", signal);
+      ioc_.stop();
+      return;
+    }
+    spdlog::info("event=shutdown_started signal={} connections={} publishes_in_flight={}",
+                 signal, hub_.stats.open_connections.load(),
+                 hub_.stats.publishes_in_flight.load());
+    hub_.ready = false;
+    listener_->stop();
+    caf::anon_send(hub_.dispatcher, shutdown_atom::value, hub_.cfg.sse_retry_ms,
+                   hub_.cfg.shutdown_retry_jitter_ms);
+    deadline_ = std::chrono::steady_clock::now()
+                + std::chrono::seconds(hub_.cfg.shutdown_timeout_seconds);
+    poll();
+  }
+
+private:
+  void poll() {
+    bool drained = hub_.stats.open_connections.load() == 0
+                   && hub_.stats.publishes_in_flight.load() == 0;
+    if (drained || std::chrono::steady_clock::now() >= deadline_) {
+      if (!drained)
+        spdlog::warn("event=shutdown_timeout connections={} publishes_in_flight={}",
+                     hub_.stats.open_connections.load(), hub_.stats.publishes_in_flight.load());
+      ioc_.stop();
+      return;
+    }
+    timer_.expires_after(std::chrono::milliseconds(20));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec)
+        self->poll();
+    });
+  }
+
+  net::io_context& ioc_;
+  hub_context& hub_;
+  std::shared_ptr<listener> listener_;
+  net::steady_timer timer_;
+  std::chrono::steady_clock::time_point deadline_;
+};
+
+void setup_logging(const config& cfg) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+}
+
+} // namespace
+
+int run_hub(const config& cfg) {
+  setup_logging(cfg);
+  std::error_code fs_ec;
+  std::filesystem::create_directories(cfg.data_dir, fs_ec);
+  if (fs_ec) {
+    spdlog::critical("event=start_failed error=\"cannot create data dir '{}': {}\"", cfg.data_dir,
+                     fs_ec.message());
+    return 1;
+  }
+  std::string err;
+  std::shared_ptr<event_log> log = event_log::open(cfg.data_dir, cfg.storage_durability, err);
+  if (!log) {
+    spdlog::critical("event=start_failed error=\"{}\"", err);
+    return 1;
+  }
+
+  net::io_context ioc{static_cast<int>(cfg.threads_io)};
+  int exit_code = 0;
+  {
+    caf::actor_system_config sys_cfg;
+    // A mostly idle server: sharing avoids work-stealing's idle polling on our 2 cores.
+    sys_cfg.set("scheduler.policy", caf::atom("sharing"));
+    sys_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.threads_actors));
+    sys_cfg.set("scheduler.max-throughput", std::size_t{300});
+    caf::actor_system sys{sys_cfg};
+
+    hub_context hub{cfg, sys};
+    hub.log = log;
+    hub.stream_settings.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
+    hub.stream_settings.retry_ms = cfg.sse_retry_ms;
+    hub.stream_settings.max_age = std::chrono::seconds(cfg.sse_max_connection_age_seconds);
+    hub.stream_settings.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
+    hub.dispatcher = sys.spawn(dispatcher, log->head());
+    journal_settings js;
+    js.max_events_per_topic = cfg.retention_max_events_per_topic;
+    js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
+    js.retention_interval = std::chrono::seconds(cfg.retention_check_interval_seconds);
+    hub.journal = sys.spawn<caf::detached>(journal, log, hub.dispatcher, &hub.stats, js);
+    hub.reader = sys.spawn<caf::detached>(log_reader, log, &hub.stats);
+    hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
+    auto stop_actors = [&] {
+      for (auto* a : {&hub.dispatcher, &hub.journal, &hub.reader, &hub.registry})
+        caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+      sys.await_all_actors_done();
+    };
+
+    auto l = std::make_shared<listener>(ioc, hub);
+    tcp::resolver resolver{ioc};
+    boost::system::error_code ec;
+    auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port), ec);
+    std::optional<std::string> listen_err;
+    if (ec || results.empty())
+      listen_err = "cannot resolve listen host '" + cfg.listen_host + "': " + ec.message();
+    else
+      listen_err = l->open(results.begin()->endpoint());
+    if (listen_err) {
+      spdlog::critical("event=start_failed error=\"{}\"", *listen_err);
+      stop_actors();
+      return 1;
+    }
+    auto ep = l->local_endpoint();
+    l->run();
+
+    auto shutdown = std::make_shared<shutdown_sequence>(ioc, hub, l);
+    net::signal_set signals{ioc, SIGINT, SIGTERM};
+    std::function<void()> arm = [&] {
+      signals.async_wait([&](boost::system::error_code ec, int sig) {
+        if (ec)
+          return;
+        shutdown->begin(sig);
+        arm();
+      });
+    };
+    arm();
+
+    hub.ready = true;
+    spdlog::info("event=listening address={}:{} data_dir={} epoch={:08x} head={} durability={}",
+                 ep.address().to_string(), ep.port(), cfg.data_dir, log->epoch(), log->head(),
+                 cfg.storage_durability == durability::fsync ? "fsync" : "process");
+
+    std::vector<std::thread> io_threads;
+    for (std::uint64_t i = 1; i < cfg.threads_io; ++i)
+      io_threads.emplace_back([&] { ioc.run(); });
+    ioc.run();
+    for (auto& t : io_threads)
+      t.join();
+
+    // The io_context is stopped, not destroyed: late wake-ups from actors post harmlessly.
+    stop_actors();
+    spdlog::info("event=stopped events_published={} events_delivered={}",
+                 hub.stats.events_published.load(), hub.stats.events_delivered.load());
+  }
+  log->flush();
+  log.reset();
+  return exit_code;
+}
+
+} // namespace herald

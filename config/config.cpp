@@ -1,0 +1,194 @@
+#include "config/config.hpp"
+
+#include <cstdlib>
+#include <functional>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+namespace herald {
+namespace {
+
+using json = nlohmann::json;
+using setter = std::function<std::optional<std::string>(config&, const json&)>;
+
+std::optional<std::string> set_u64(std::uint64_t& dst, const json& v, std::uint64_t lo,
+                                   std::uint64_t hi) {
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0))
+    return std::string{"must be a non-negative integer"};
+  auto x = v.get<std::uint64_t>();
+  if (x < lo || x > hi)
+    return "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+  dst = x;
+  return std::nullopt;
+}
+
+#define U64_KEY(name, field, lo, hi)                                                           \
+  {                                                                                            \
+    name, [](config& c, const json& v) { return set_u64(c.field, v, lo, hi); }                 \
+  }
+
+const std::map<std::string, setter>& setters() {
+  static const std::map<std::string, setter> table{
+    {"listen",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       if (!v.is_string())
+         return std::string{"must be a string HOST:PORT"};
+       return apply_listen(c, v.get<std::string>());
+     }},
+    {"data_dir",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       if (!v.is_string() || v.get<std::string>().empty())
+         return std::string{"must be a non-empty string"};
+       c.data_dir = v.get<std::string>();
+       return std::nullopt;
+     }},
+    {"storage.durability",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       if (v == "process")
+         c.storage_durability = durability::process;
+       else if (v == "fsync")
+         c.storage_durability = durability::fsync;
+       else
+         return std::string{"must be \"process\" or \"fsync\""};
+       return std::nullopt;
+     }},
+    U64_KEY("retention.max_events_per_topic", retention_max_events_per_topic, 1, 1u << 31),
+    U64_KEY("retention.max_age_seconds", retention_max_age_seconds, 1, 10ull * 365 * 86400),
+    U64_KEY("retention.check_interval_seconds", retention_check_interval_seconds, 1, 86400),
+    U64_KEY("limits.max_connections", limits_max_connections, 1, 1000000),
+    U64_KEY("limits.max_subscribers_per_topic", limits_max_subscribers_per_topic, 1, 1000000),
+    U64_KEY("limits.max_topics_per_subscription", limits_max_topics_per_subscription, 1, 1024),
+    U64_KEY("limits.max_body_bytes", limits_max_body_bytes, 1024, 64ull << 20),
+    U64_KEY("limits.max_header_bytes", limits_max_header_bytes, 1024, 1 << 20),
+    U64_KEY("limits.max_events_per_publish", limits_max_events_per_publish, 1, 100000),
+    U64_KEY("limits.slow_consumer_bytes", limits_slow_consumer_bytes, 4096, 1ull << 30),
+    U64_KEY("sse.heartbeat_seconds", sse_heartbeat_seconds, 1, 3600),
+    U64_KEY("sse.retry_ms", sse_retry_ms, 0, 3600000),
+    U64_KEY("sse.max_connection_age_seconds", sse_max_connection_age_seconds, 0,
+            365ull * 86400),
+    {"cors.allowed_origins",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       if (!v.is_array())
+         return std::string{"must be a list of origins (or [\"*\"])"};
+       std::vector<std::string> out;
+       for (auto& o : v) {
+         if (!o.is_string() || o.get<std::string>().empty())
+           return std::string{"must contain only non-empty strings"};
+         auto s = o.get<std::string>();
+         if (s != "*" && s.find("://") == std::string::npos)
+           return "origin '" + s + "' must look like scheme://host[:port] (or be \"*\")";
+         if (s != "*" && s.back() == '/')
+           return "origin '" + s + "' must not end with '/'";
+         out.push_back(std::move(s));
+       }
+       c.cors_allowed_origins = std::move(out);
+       return std::nullopt;
+     }},
+    U64_KEY("shutdown.timeout_seconds", shutdown_timeout_seconds, 1, 3600),
+    U64_KEY("shutdown.retry_jitter_ms", shutdown_retry_jitter_ms, 0, 600000),
+    U64_KEY("threads.io", threads_io, 1, 64),
+    U64_KEY("threads.actors", threads_actors, 1, 64),
+    {"log.level",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+       for (auto* l : levels)
+         if (v == l) {
+           c.log_level = l;
+           return std::nullopt;
+         }
+       return std::string{"must be one of trace, debug, info, warn, error, off"};
+     }},
+  };
+  return table;
+}
+
+void flatten(const json& j, const std::string& prefix, std::map<std::string, json>& out,
+             std::vector<std::string>& non_objects) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    auto key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    // A section (an object that is not itself a key) is walked into.
+    if (it->is_object() && setters().count(key) == 0)
+      flatten(*it, key, out, non_objects);
+    else
+      out[key] = *it;
+  }
+}
+
+std::string env_name(const std::string& key) {
+  std::string out = "HERALD_";
+  for (char c : key)
+    out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return out;
+}
+
+} // namespace
+
+std::optional<std::string> apply_listen(config& cfg, const std::string& value) {
+  auto colon = value.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == value.size())
+    return "listen address '" + value + "' must be HOST:PORT";
+  auto host = value.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto port_text = value.substr(colon + 1);
+  char* end = nullptr;
+  auto port = std::strtoul(port_text.c_str(), &end, 10);
+  if (*end != '\0' || port > 65535)
+    return "listen port '" + port_text + "' must be a number from 0 to 65535";
+  cfg.listen_host = host;
+  cfg.listen_port = static_cast<std::uint16_t>(port);
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_json(config& cfg, const std::string& text) {
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded())
+    return std::string{"config is not valid JSON"};
+  if (!doc.is_object())
+    return std::string{"config must be a JSON object"};
+  std::map<std::string, json> flat;
+  std::vector<std::string> ignored;
+  flatten(doc, "", flat, ignored);
+  for (auto& [key, value] : flat) {
+    auto it = setters().find(key);
+    if (it == setters().end())
+      return "unknown config key '" + key + "'";
+    if (auto err = it->second(cfg, value))
+      return "config key '" + key + "': " + *err;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_env(config& cfg) {
+  for (auto& [key, set] : setters()) {
+    auto name = env_name(key);
+    const char* raw = std::getenv(name.c_str());
+    if (raw == nullptr)
+      continue;
+    // Values are JSON where they parse as JSON (numbers, lists), plain strings otherwise.
+    json v = json::parse(raw, nullptr, false);
+    if (v.is_discarded() || (!v.is_number() && !v.is_array()))
+      v = std::string{raw};
+    if (auto err = set(cfg, v))
+      return "environment variable " + name + " (config key '" + key + "'): " + *err;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> validate(const config& cfg) {
+  if (cfg.listen_host.empty())
+    return std::string{"listen: the host must not be empty"};
+  if (cfg.data_dir.empty())
+    return std::string{"data_dir must not be empty"};
+  return std::nullopt;
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> keys;
+  for (auto& [k, _] : setters())
+    keys.push_back(k);
+  return keys;
+}
+
+} // namespace herald

@@ -1,0 +1,64 @@
+#pragma once
+// Herald's configuration: defaults < JSON file < environment (HERALD_*) < command-line flags.
+// Every key is documented in docs/operations.md; config/herald.json lists the defaults.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/event_log.hpp"
+
+namespace herald {
+
+struct config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::string data_dir = "./data";
+
+  durability storage_durability = durability::process;
+
+  std::uint64_t retention_max_events_per_topic = 100000;
+  std::uint64_t retention_max_age_seconds = 86400;
+  std::uint64_t retention_check_interval_seconds = 30;
+
+  std::uint64_t limits_max_connections = 10000;
+  std::uint64_t limits_max_subscribers_per_topic = 10000;
+  std::uint64_t limits_max_topics_per_subscription = 32;
+  std::uint64_t limits_max_body_bytes = 1 << 20;
+  std::uint64_t limits_max_header_bytes = 16 << 10;
+  std::uint64_t limits_max_events_per_publish = 1000;
+  std::uint64_t limits_slow_consumer_bytes = 1 << 20;
+
+  std::uint64_t sse_heartbeat_seconds = 25;
+  std::uint64_t sse_retry_ms = 2000;
+  std::uint64_t sse_max_connection_age_seconds = 0; // 0: unlimited
+
+  std::vector<std::string> cors_allowed_origins;
+
+  std::uint64_t shutdown_timeout_seconds = 10;
+  std::uint64_t shutdown_retry_jitter_ms = 5000;
+
+  std::uint64_t threads_io = 1;
+  std::uint64_t threads_actors = 2;
+
+  std::string log_level = "info";
+};
+
+/// Applies a JSON document (the config file's text) to `cfg`. Unknown keys and invalid values
+/// give an error that names the key.
+std::optional<std::string> apply_json(config& cfg, const std::string& text);
+
+/// Applies HERALD_* environment variables (e.g. HERALD_SSE_HEARTBEAT_SECONDS=10).
+std::optional<std::string> apply_env(config& cfg);
+
+/// Parses "HOST:PORT" into cfg.listen_host / listen_port.
+std::optional<std::string> apply_listen(config& cfg, const std::string& value);
+
+/// Checks cross-key constraints after everything was applied.
+std::optional<std::string> validate(const config& cfg);
+
+/// Every key as a dotted name (for docs and for the environment mapping).
+std::vector<std::string> config_keys();
+
+} // namespace herald

@@ -1,0 +1,434 @@
+#include "net/http_api.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/messages.hpp"
+#include "storage/event_id.hpp"
+#include "storage/topic_pattern.hpp"
+
+namespace herald {
+namespace {
+
+using json = nlohmann::json;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size())
+        return std::nullopt;
+      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (in[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size()
+         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+              return std::tolower(static_cast<unsigned char>(x))
+                     == std::tolower(static_cast<unsigned char>(y));
+            });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::string error_json(std::string_view code, std::string_view message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+http_response unavailable(const http_request& req, std::string_view code, std::string_view msg) {
+  auto res = error_response(req, http::status::service_unavailable, code, msg);
+  res.set(http::field::retry_after, "5");
+  return res;
+}
+
+std::optional<std::string> validate_type(const std::string& type) {
+  if (type.empty() || type.size() > 64)
+    return std::string{"type must be 1 to 64 characters"};
+  for (char c : type)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':'
+          || c == '-'))
+      return std::string{"type may only contain letters, digits and '_', '.', ':', '-'"};
+  if (type.rfind("herald.", 0) == 0)
+    return std::string{"the type prefix 'herald.' is reserved for the hub's own events"};
+  return std::nullopt;
+}
+
+// -- POST /v1/publish -----------------------------------------------------------------------------
+
+void handle_publish(hub_context& hub, http_request&& req, respond_fn respond) {
+  if (hub.shutting_down.load())
+    return respond(unavailable(req, "shutting_down", "the hub is shutting down"));
+  auto ctype = trim(to_sv(req[http::field::content_type]));
+  auto semi = ctype.find(';');
+  if (!iequals(trim(ctype.substr(0, semi)), "application/json"))
+    return respond(error_response(req, http::status::unsupported_media_type,
+                                  "unsupported_media_type",
+                                  "Content-Type must be application/json"));
+  json doc = json::parse(req.body(), nullptr, false);
+  if (doc.is_discarded())
+    return respond(error_response(req, http::status::bad_request, "malformed_json",
+                                  "the body is not valid JSON"));
+  bool single = doc.is_object();
+  if (!single && !doc.is_array())
+    return respond(error_response(req, http::status::bad_request, "invalid_body",
+                                  "the body must be an event object or an array of them"));
+  if (!single && doc.empty())
+    return respond(error_response(req, http::status::bad_request, "invalid_body",
+                                  "the array of events is empty"));
+  if (!single && doc.size() > hub.cfg.limits_max_events_per_publish)
+    return respond(error_response(req, http::status::bad_request, "too_many_events",
+                                  "at most "
+                                    + std::to_string(hub.cfg.limits_max_events_per_publish)
+                                    + " events per request"));
+  auto job = std::make_shared<publish_job>();
+  auto items = single ? json::array({std::move(doc)}) : std::move(doc);
+  job->events.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto& ev = items[i];
+    auto where = single ? std::string{} : "events[" + std::to_string(i) + "]: ";
+    auto bad = [&](std::string_view code, const std::string& msg) {
+      respond(error_response(req, http::status::bad_request, code, where + msg));
+    };
+    if (!ev.is_object())
+      return bad("invalid_event", "an event must be a JSON object");
+    for (auto it = ev.begin(); it != ev.end(); ++it)
+      if (it.key() != "topic" && it.key() != "data" && it.key() != "type")
+        return bad("unknown_field", "unknown field '" + it.key() + "'");
+    auto t = ev.find("topic");
+    if (t == ev.end() || !t->is_string())
+      return bad("invalid_topic", "'topic' is required and must be a string");
+    if (auto err = validate_topic(t->get_ref<const std::string&>()))
+      return bad("invalid_topic", *err);
+    auto d = ev.find("data");
+    if (d == ev.end())
+      return bad("missing_data", "'data' is required (any JSON value)");
+    event_draft draft;
+    draft.topic = t->get<std::string>();
+    draft.data = d->dump();
+    if (auto y = ev.find("type"); y != ev.end()) {
+      if (!y->is_string())
+        return bad("invalid_type", "'type' must be a string");
+      draft.type = y->get<std::string>();
+      if (auto err = validate_type(draft.type))
+        return bad("invalid_type", *err);
+    }
+    job->events.push_back(std::move(draft));
+  }
+  ++hub.stats.publishes_in_flight;
+  auto stats = &hub.stats;
+  auto shared_req = std::make_shared<http_request>(std::move(req));
+  job->done = [respond, single, shared_req, stats](publish_outcome out) {
+    --stats->publishes_in_flight;
+    if (!out.error.empty())
+      return respond(error_response(*shared_req, http::status::service_unavailable,
+                                    "storage_failure", out.error));
+    json body = single ? json{{"id", out.ids.front()}} : json{{"ids", out.ids}};
+    respond(json_response(*shared_req, http::status::created, body.dump()));
+  };
+  caf::anon_send(hub.journal, publish_atom::value, std::move(job));
+}
+
+// -- GET /v1/events -------------------------------------------------------------------------------
+
+std::optional<std::vector<std::string>> topic_params(const request_target& target,
+                                                     std::size_t max_topics, std::string& error) {
+  std::vector<std::string> patterns;
+  for (auto& [k, v] : target.params) {
+    if (k != "topic")
+      continue;
+    if (auto err = validate_pattern(v)) {
+      error = "topic '" + v + "': " + *err;
+      return std::nullopt;
+    }
+    patterns.push_back(v);
+  }
+  if (patterns.empty()) {
+    error = "at least one 'topic' parameter is required";
+    return std::nullopt;
+  }
+  if (patterns.size() > max_topics) {
+    error = "at most " + std::to_string(max_topics) + " topics per request";
+    return std::nullopt;
+  }
+  return patterns;
+}
+
+const std::string* param(const request_target& t, std::string_view name) {
+  for (auto& [k, v] : t.params)
+    if (k == name)
+      return &v;
+  return nullptr;
+}
+
+void handle_events(hub_context& hub, const http_request& req, const request_target& target,
+                   respond_fn respond) {
+  std::string err;
+  auto patterns = topic_params(target, hub.cfg.limits_max_topics_per_subscription, err);
+  if (!patterns)
+    return respond(error_response(req, http::status::bad_request, "invalid_topic", err));
+  for (auto& [k, v] : target.params)
+    if (k != "topic" && k != "after" && k != "limit")
+      return respond(error_response(req, http::status::bad_request, "unknown_parameter",
+                                    "unknown query parameter '" + k + "'"));
+  auto q = std::make_shared<events_query>();
+  q->filter = std::make_shared<const topic_filter>(std::move(*patterns));
+  if (auto* after = param(target, "after"); after != nullptr && !after->empty()) {
+    auto id = parse_event_id(*after);
+    if (!id)
+      return respond(error_response(req, http::status::bad_request, "invalid_id",
+                                    "'after' is not a valid event id"));
+    if (id->epoch != hub.log->epoch()) {
+      q->after = 0;
+      q->unknown_log = true;
+    } else {
+      q->after = id->pos;
+    }
+  }
+  if (auto* limit = param(target, "limit")) {
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1 || n > 1000)
+      return respond(error_response(req, http::status::bad_request, "invalid_limit",
+                                    "'limit' must be an integer from 1 to 1000"));
+    q->limit = n;
+  }
+  auto shared_req = std::make_shared<http_request>(req);
+  q->done = [respond, shared_req](std::string body) {
+    respond(json_response(*shared_req, http::status::ok, std::move(body)));
+  };
+  caf::anon_send(hub.reader, query_atom::value, std::move(q));
+}
+
+// -- GET /v1/stats, /healthz, /readyz -------------------------------------------------------------
+
+std::string stats_json(hub_context& hub) {
+  auto& s = hub.stats;
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                  std::chrono::steady_clock::now() - hub.started)
+                  .count();
+  return json{
+    {"connections", s.open_connections.load()},
+    {"connection_actors", s.connection_actors.load()},
+    {"topic_actors", s.topic_actors.load()},
+    {"job_actors", s.job_actors.load()},
+    {"actors", hub.sys.registry().running()},
+    {"events_published", s.events_published.load()},
+    {"events_delivered", s.events_delivered.load()},
+    {"events_replayed", s.events_replayed.load()},
+    {"slow_consumer_disconnects", s.slow_consumer_disconnects.load()},
+    {"publish_errors", s.publish_errors.load()},
+    {"log_head", format_event_id(hub.log->epoch(), hub.log->head())},
+    {"log_topics", hub.log->topic_count()},
+    {"uptime_seconds", uptime},
+  }
+    .dump();
+}
+
+struct route {
+  const char* path;
+  http::verb verb;
+};
+
+constexpr route routes[] = {
+  {"/healthz", http::verb::get},       {"/readyz", http::verb::get},
+  {"/v1/stats", http::verb::get},      {"/v1/publish", http::verb::post},
+  {"/v1/subscribe", http::verb::get},  {"/v1/events", http::verb::get},
+};
+
+} // namespace
+
+std::optional<request_target> parse_target(std::string_view target) {
+  request_target out;
+  auto q = target.find('?');
+  auto path = percent_decode(target.substr(0, q));
+  if (!path)
+    return std::nullopt;
+  out.path = std::move(*path);
+  if (q == std::string_view::npos)
+    return out;
+  auto query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (part.empty())
+      continue;
+    auto eq = part.find('=');
+    auto k = percent_decode(part.substr(0, eq));
+    auto v = percent_decode(eq == std::string_view::npos ? std::string_view{}
+                                                         : part.substr(eq + 1));
+    if (!k || !v)
+      return std::nullopt;
+    out.params.emplace_back(std::move(*k), std::move(*v));
+  }
+  return out;
+}
+
+http_response json_response(const http_request& req, http::status status, std::string body) {
+  http_response res{status, req.version()};
+  res.set(http::field::server, "herald/" HERALD_VERSION);
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+http_response error_response(const http_request& req, http::status status, std::string_view code,
+                             std::string_view message) {
+  return json_response(req, status, error_json(code, message));
+}
+
+std::string cors_header_lines(const config& cfg, const http_request& req) {
+  auto origin = req[http::field::origin];
+  if (origin.empty() || cfg.cors_allowed_origins.empty())
+    return {};
+  bool any = std::find(cfg.cors_allowed_origins.begin(), cfg.cors_allowed_origins.end(), "*")
+             != cfg.cors_allowed_origins.end();
+  bool listed = std::find(cfg.cors_allowed_origins.begin(), cfg.cors_allowed_origins.end(),
+                          std::string{to_sv(origin)})
+                != cfg.cors_allowed_origins.end();
+  if (!any && !listed)
+    return {};
+  std::string out = "Access-Control-Allow-Origin: ";
+  out.append(listed ? std::string{to_sv(origin)} : std::string{"*"}).append("\r\n");
+  if (listed)
+    out.append("Vary: Origin\r\n");
+  out.append("Access-Control-Expose-Headers: Herald-Connection-Id, Retry-After\r\n");
+  return out;
+}
+
+void apply_cors(const config& cfg, const http_request& req, http_response& res) {
+  auto lines = cors_header_lines(cfg, req);
+  std::string_view rest{lines};
+  while (!rest.empty()) {
+    auto eol = rest.find("\r\n");
+    auto line = rest.substr(0, eol);
+    auto colon = line.find(':');
+    res.set(std::string{line.substr(0, colon)}, std::string{trim(line.substr(colon + 1))});
+    rest.remove_prefix(eol + 2);
+  }
+}
+
+std::variant<subscription_request, http_response>
+parse_subscription(const hub_context& hub, const http_request& req, const request_target& target) {
+  std::string err;
+  auto patterns = topic_params(target, hub.cfg.limits_max_topics_per_subscription, err);
+  if (!patterns)
+    return error_response(req, http::status::bad_request, "invalid_topic", err);
+  for (auto& [k, v] : target.params)
+    if (k != "topic" && k != "last_event_id")
+      return error_response(req, http::status::bad_request, "unknown_parameter",
+                            "unknown query parameter '" + k + "'");
+  subscription_request sub;
+  sub.patterns = std::move(*patterns);
+  // The header (set by EventSource on reconnect) takes precedence over the query parameter.
+  std::string last{to_sv(req["Last-Event-ID"])};
+  if (last.empty())
+    if (auto* q = param(target, "last_event_id"))
+      last = *q;
+  if (!last.empty()) {
+    auto id = parse_event_id(last);
+    if (!id)
+      return error_response(req, http::status::bad_request, "invalid_id",
+                            "Last-Event-ID '" + last.substr(0, 64) + "' is not a valid event id");
+    sub.resume = *id;
+    sub.resume_text = last;
+  }
+  return sub;
+}
+
+void handle_request(hub_context& hub, http_request&& req, respond_fn respond) {
+  auto target = parse_target(to_sv(req.target()));
+  auto cfg = &hub.cfg;
+  auto shared_origin = std::make_shared<http_request>();
+  shared_origin->set(http::field::origin, req[http::field::origin]);
+  auto with_cors = [respond, cfg, shared_origin](http_response res) {
+    apply_cors(*cfg, *shared_origin, res);
+    respond(std::move(res));
+  };
+  if (!target)
+    return with_cors(error_response(req, http::status::bad_request, "invalid_target",
+                                    "the request target is not correctly percent-encoded"));
+  const route* path_match = nullptr;
+  for (auto& r : routes)
+    if (target->path == r.path)
+      path_match = &r;
+  if (path_match == nullptr)
+    return with_cors(error_response(req, http::status::not_found, "not_found",
+                                    "no such endpoint: " + target->path));
+  if (req.method() == http::verb::options && !req[http::field::origin].empty()) {
+    // CORS preflight.
+    http_response res{http::status::no_content, req.version()};
+    res.keep_alive(req.keep_alive());
+    auto cors = cors_header_lines(hub.cfg, req);
+    if (!cors.empty()) {
+      apply_cors(hub.cfg, req, res);
+      res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
+      res.set(http::field::access_control_allow_headers,
+              "Content-Type, Last-Event-ID, Authorization, Cache-Control");
+      res.set(http::field::access_control_max_age, "600");
+    }
+    res.prepare_payload();
+    return respond(std::move(res));
+  }
+  if (req.method() != path_match->verb) {
+    auto res = error_response(req, http::status::method_not_allowed, "method_not_allowed",
+                              std::string{"use "} + std::string{http::to_string(path_match->verb)}
+                                + " for " + target->path);
+    res.set(http::field::allow, std::string{http::to_string(path_match->verb)} + ", OPTIONS");
+    return with_cors(std::move(res));
+  }
+  auto& path = target->path;
+  if (path == "/healthz")
+    return with_cors(json_response(req, http::status::ok, R"({"status":"ok"})"));
+  if (path == "/readyz") {
+    if (hub.ready.load() && !hub.shutting_down.load())
+      return with_cors(json_response(req, http::status::ok, R"({"status":"ready"})"));
+    return with_cors(unavailable(req, hub.shutting_down ? "shutting_down" : "not_ready",
+                                 "the hub is not accepting work"));
+  }
+  if (path == "/v1/stats")
+    return with_cors(json_response(req, http::status::ok, stats_json(hub)));
+  if (path == "/v1/publish")
+    return handle_publish(hub, std::move(req), with_cors);
+  if (path == "/v1/events")
+    return handle_events(hub, req, *target, with_cors);
+  // /v1/subscribe is taken over by the session before it gets here.
+  with_cors(error_response(req, http::status::internal_server_error, "internal",
+                           "unrouted request"));
+}
+
+} // namespace herald

@@ -1,0 +1,38 @@
+#pragma once
+// What the network layer needs from the running hub: root actors, the log (read-only facts such
+// as its epoch and head), counters and the lifecycle flags. Owned by app/hub.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+#include "actors/connection.hpp"
+#include "actors/hub_stats.hpp"
+#include "config/config.hpp"
+#include "storage/event_log.hpp"
+
+namespace herald {
+
+struct hub_context {
+  hub_context(const config& c, caf::actor_system& s) : cfg(c), sys(s) {
+    // nop
+  }
+
+  const config& cfg;
+  caf::actor_system& sys;
+  std::shared_ptr<event_log> log;
+  caf::actor journal;
+  caf::actor dispatcher;
+  caf::actor registry;
+  caf::actor reader;
+  connection_settings stream_settings;
+  hub_stats stats;
+  std::atomic<bool> ready{false};
+  std::atomic<bool> shutting_down{false};
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+} // namespace herald

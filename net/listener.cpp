@@ -1,0 +1,72 @@
+#include "net/listener.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/http_session.hpp"
+
+namespace herald {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+listener::listener(net::io_context& ioc, hub_context& hub)
+  : ioc_(ioc), hub_(hub), acceptor_(net::make_strand(ioc)), backoff_(acceptor_.get_executor()) {
+  // nop
+}
+
+std::optional<std::string> listener::open(const tcp::endpoint& ep) {
+  boost::system::error_code ec;
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec)
+    acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec)
+    acceptor_.bind(ep, ec);
+  if (!ec)
+    acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec)
+    return "cannot listen on " + ep.address().to_string() + ":" + std::to_string(ep.port())
+           + ": " + ec.message();
+  return std::nullopt;
+}
+
+tcp::endpoint listener::local_endpoint() const {
+  return acceptor_.local_endpoint();
+}
+
+void listener::run() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+}
+
+void listener::stop() {
+  net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ignored;
+    self->acceptor_.close(ignored);
+    self->backoff_.cancel();
+  });
+}
+
+void listener::do_accept() {
+  acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](
+                                                   boost::system::error_code ec, tcp::socket s) {
+    if (ec == net::error::operation_aborted || !self->acceptor_.is_open())
+      return;
+    if (ec) {
+      // EMFILE and friends: back off briefly instead of spinning; existing streams go on.
+      spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
+      self->backoff_.expires_after(std::chrono::milliseconds(100));
+      self->backoff_.async_wait([self](boost::system::error_code ec) {
+        if (!ec)
+          self->do_accept();
+      });
+      return;
+    }
+    boost::system::error_code ignored;
+    s.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<http_session>(self->hub_, std::move(s))->run();
+    self->do_accept();
+  });
+}
+
+} // namespace herald

@@ -1,0 +1,286 @@
+#include "net/outbound_queue.hpp"
+
+namespace herald {
+
+const char* to_string(close_reason r) {
+  switch (r) {
+    case close_reason::none: return "none";
+    case close_reason::client_closed: return "client_closed";
+    case close_reason::write_error: return "write_error";
+    case close_reason::slow_consumer: return "slow_consumer";
+    case close_reason::max_age: return "max_age";
+    case close_reason::shutdown: return "shutdown";
+    case close_reason::topic_lost: return "topic_lost";
+    case close_reason::rejected: return "rejected";
+    case close_reason::server_error: return "server_error";
+  }
+  return "unknown";
+}
+
+outbound_queue::outbound_queue(std::size_t max_bytes, wake_fn wake)
+  : max_bytes_(max_bytes), wake_(std::move(wake)) {
+  // nop
+}
+
+bool outbound_queue::enqueue(frame_ptr f, bool is_event) {
+  queued_bytes_ += f->size();
+  queue_events_ += is_event ? 1 : 0;
+  queue_.push_back(std::move(f));
+  if (wake_pending_)
+    return false;
+  wake_pending_ = true;
+  return true;
+}
+
+bool outbound_queue::overflow_close() {
+  mode_ = mode::closed;
+  reason_ = close_reason::slow_consumer;
+  queue_.clear();
+  queue_events_ = 0;
+  held_.clear();
+  held_bytes_ = 0;
+  drained_ = nullptr;
+  wake_pending_ = true;
+  return true;
+}
+
+void outbound_queue::accept(std::vector<frame_ptr> preamble, std::uint64_t live_from) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (mode_ != mode::pending)
+      return;
+    mode_ = mode::replaying;
+    if (live_from > held_since_)
+      held_since_ = live_from;
+    last_pos_ = 0;
+    for (auto& f : preamble)
+      wake |= enqueue(std::move(f), false);
+  }
+  if (wake)
+    wake_();
+}
+
+bool outbound_queue::push_replay(const std::vector<positioned_frame>& frames,
+                                 std::uint64_t scanned_through) {
+  bool wake = false;
+  bool done = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (mode_ != mode::replaying)
+      return true; // closed meanwhile (or already live): nothing more to replay
+    for (auto& pf : frames) {
+      if (pf.pos <= last_pos_)
+        continue;
+      last_pos_ = pf.pos;
+      wake |= enqueue(pf.frame, true);
+    }
+    if (scanned_through >= held_since_) {
+      for (auto& pf : held_) {
+        if (pf.pos <= last_pos_)
+          continue;
+        last_pos_ = pf.pos;
+        wake |= enqueue(pf.frame, true);
+      }
+      held_.clear();
+      held_bytes_ = 0;
+      mode_ = mode::live;
+      done = true;
+      if (queued_bytes_ > max_bytes_ && queue_.size() > 1)
+        wake |= overflow_close();
+    }
+  }
+  if (wake)
+    wake_();
+  return done;
+}
+
+void outbound_queue::push_live(std::uint64_t pos, const frame_ptr& f) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    switch (mode_) {
+      case mode::pending:
+      case mode::replaying:
+        if (pos <= held_since_)
+          return; // replay covers it
+        if (held_bytes_ + f->size() > max_bytes_ && !held_.empty()) {
+          // The hold overflowed: drop it; replay will read through this position instead.
+          held_.clear();
+          held_bytes_ = 0;
+          held_since_ = pos;
+          return;
+        }
+        held_bytes_ += f->size();
+        held_.push_back({pos, f});
+        return;
+      case mode::live:
+        if (pos <= last_pos_)
+          return;
+        if (queued_bytes_ > 0 && queued_bytes_ + f->size() > max_bytes_) {
+          wake = overflow_close();
+          break;
+        }
+        last_pos_ = pos;
+        wake = enqueue(f, true);
+        break;
+      default:
+        return;
+    }
+  }
+  if (wake)
+    wake_();
+}
+
+void outbound_queue::push_control(frame_ptr f) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    // A heartbeat behind queued data adds nothing; one on a stalled socket would only grow it.
+    if ((mode_ != mode::live && mode_ != mode::replaying) || queued_bytes_ > 0)
+      return;
+    wake = enqueue(std::move(f), false);
+  }
+  if (wake)
+    wake_();
+}
+
+void outbound_queue::reject(int status, std::string body) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (mode_ != mode::pending)
+      return;
+    mode_ = mode::rejected;
+    reason_ = close_reason::rejected;
+    reject_status_ = status;
+    reject_body_ = std::move(body);
+    held_.clear();
+    held_bytes_ = 0;
+    wake_pending_ = true;
+  }
+  wake_();
+}
+
+void outbound_queue::close_after_flush(close_reason why, std::vector<frame_ptr> final_frames) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (mode_ == mode::closing || mode_ == mode::closed || mode_ == mode::rejected)
+      return;
+    reason_ = why;
+    if (mode_ == mode::pending) {
+      mode_ = mode::closed;
+      wake_pending_ = true;
+      wake = true;
+    } else {
+      for (auto& f : final_frames)
+        wake |= enqueue(std::move(f), false);
+      mode_ = mode::closing;
+      held_.clear();
+      held_bytes_ = 0;
+      if (!wake && !wake_pending_) {
+        wake_pending_ = true;
+        wake = true;
+      }
+    }
+  }
+  if (wake)
+    wake_();
+}
+
+void outbound_queue::notify_when_drained(std::function<void()> fn) {
+  bool now = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (mode_ == mode::closed || mode_ == mode::rejected)
+      return;
+    if (queued_bytes_ <= max_bytes_ / 4)
+      now = true;
+    else
+      drained_ = std::move(fn);
+  }
+  if (now)
+    fn();
+}
+
+outbound_queue::take_result outbound_queue::take(std::vector<frame_ptr>& out) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  take_result res;
+  wake_pending_ = false;
+  switch (mode_) {
+    case mode::rejected:
+      res.kind = take_kind::reject;
+      res.status = reject_status_;
+      res.body = std::move(reject_body_);
+      res.reason = reason_;
+      mode_ = mode::closed;
+      return res;
+    case mode::closed:
+      res.kind = take_kind::close;
+      res.reason = reason_;
+      return res;
+    default:
+      break;
+  }
+  if (queue_.empty()) {
+    if (mode_ == mode::closing && queued_bytes_ == 0) {
+      res.kind = take_kind::close;
+      res.reason = reason_;
+    }
+    return res;
+  }
+  out.swap(queue_);
+  queue_.clear();
+  res.kind = take_kind::frames;
+  res.events = queue_events_;
+  queue_events_ = 0;
+  return res;
+}
+
+void outbound_queue::written(std::size_t bytes) {
+  std::function<void()> fn;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    queued_bytes_ = bytes > queued_bytes_ ? 0 : queued_bytes_ - bytes;
+    if (drained_ && queued_bytes_ <= max_bytes_ / 4)
+      fn.swap(drained_);
+  }
+  if (fn)
+    fn();
+}
+
+void outbound_queue::mark_closed(close_reason why) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (mode_ != mode::closed) {
+    mode_ = mode::closed;
+    if (reason_ == close_reason::none || reason_ == close_reason::rejected)
+      reason_ = why;
+  }
+  queue_.clear();
+  queue_events_ = 0;
+  held_.clear();
+  held_bytes_ = 0;
+  drained_ = nullptr;
+}
+
+std::size_t outbound_queue::queued_bytes() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return queued_bytes_;
+}
+
+bool outbound_queue::live() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return mode_ == mode::live;
+}
+
+bool outbound_queue::closed() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return mode_ == mode::closed || mode_ == mode::closing || mode_ == mode::rejected;
+}
+
+close_reason outbound_queue::reason() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return reason_;
+}
+
+} // namespace herald

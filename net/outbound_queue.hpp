@@ -1,0 +1,140 @@
+#pragma once
+// The outbound queue of one SSE stream: the seam between actors (producers) and the socket's
+// writer (consumer). Thread-safe; no Asio in here so the actors and their tests can use it.
+//
+// Producers: the dispatcher pushes live frames (with their log position); the connection actor
+// pushes the preamble, replay pages, heartbeats and the final frames. The writer takes
+// everything queued at once and writes it with one gather write.
+//
+// Replay/live seam: after accept(live_from), live frames are *held* while replay pages are
+// pushed. The hold covers every matching event after `held_since_`; replay ends once it has
+// scanned the log through `held_since_`, then the held frames not already replayed follow. Every
+// frame with a position is enqueued only if its position is above the last one enqueued, so the
+// stream is in log order with no duplicate, whatever the interleaving.
+//
+// Bounds: queued bytes (including the write in flight) never exceed `max_bytes` on the live path:
+// past it the stream is closed as a slow consumer (the client resumes from its last id). Held
+// frames are bounded the same way; an overflowing hold is dropped and replay reads further.
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "net/sse_frame.hpp"
+
+namespace herald {
+
+enum class close_reason {
+  none,
+  client_closed,
+  write_error,
+  slow_consumer,
+  max_age,
+  shutdown,
+  topic_lost,
+  rejected,
+  server_error,
+};
+
+const char* to_string(close_reason r);
+
+struct positioned_frame {
+  std::uint64_t pos = 0;
+  frame_ptr frame;
+};
+
+class outbound_queue {
+public:
+  using wake_fn = std::function<void()>;
+
+  enum class take_kind {
+    idle,    // nothing to do
+    frames,  // write `out` (after the response headers, if not sent yet)
+    reject,  // write the rejection response and close
+    close,   // everything was written: close the stream
+  };
+
+  struct take_result {
+    take_kind kind = take_kind::idle;
+    std::size_t events = 0;        // event frames among `out`
+    close_reason reason = close_reason::none;
+    int status = 0;                // reject: HTTP status
+    std::string body;              // reject: JSON body
+  };
+
+  outbound_queue(std::size_t max_bytes, wake_fn wake);
+
+  // -- connection actor ------------------------------------------------------------------------
+
+  /// The subscription was accepted: the stream starts with `preamble` (retry, maybe a gap), then
+  /// replay pages, then live frames after position `live_from`.
+  void accept(std::vector<frame_ptr> preamble, std::uint64_t live_from);
+
+  /// Appends a replay page. Returns true when replay is complete (the stream is live now).
+  bool push_replay(const std::vector<positioned_frame>& frames, std::uint64_t scanned_through);
+
+  /// A frame outside the log (heartbeat): dropped if the queue is closing or over its bound.
+  void push_control(frame_ptr f);
+
+  /// Refuses the stream before it started (e.g. 503 at a limit).
+  void reject(int status, std::string body);
+
+  /// Writes `final_frames` after what is queued, then closes the stream.
+  void close_after_flush(close_reason why, std::vector<frame_ptr> final_frames);
+
+  /// Calls `fn` once, from the writer, when the queued bytes fall to a quarter of the bound.
+  void notify_when_drained(std::function<void()> fn);
+
+  // -- dispatcher ------------------------------------------------------------------------------
+
+  void push_live(std::uint64_t pos, const frame_ptr& f);
+
+  // -- writer ----------------------------------------------------------------------------------
+
+  /// Moves everything queued into `out`.
+  take_result take(std::vector<frame_ptr>& out);
+
+  /// The last taken batch was written (`bytes` long).
+  void written(std::size_t bytes);
+
+  /// The socket is gone: drop everything, ignore further pushes.
+  void mark_closed(close_reason why);
+
+  // -- observers -------------------------------------------------------------------------------
+
+  std::size_t queued_bytes() const;
+  bool live() const;
+  bool closed() const;
+  close_reason reason() const;
+
+private:
+  enum class mode { pending, replaying, live, closing, closed, rejected };
+
+  // All private helpers are called with mtx_ held; they return whether the writer must be woken.
+  bool enqueue(frame_ptr f, bool is_event);
+  bool overflow_close();
+
+  mutable std::mutex mtx_;
+  const std::size_t max_bytes_;
+  wake_fn wake_;
+  mode mode_ = mode::pending;
+  close_reason reason_ = close_reason::none;
+  bool wake_pending_ = false;
+
+  std::vector<frame_ptr> queue_;
+  std::size_t queue_events_ = 0;
+  std::size_t queued_bytes_ = 0;   // queue_ + write in flight
+  std::uint64_t last_pos_ = 0;     // highest position enqueued
+
+  std::vector<positioned_frame> held_;
+  std::size_t held_bytes_ = 0;
+  std::uint64_t held_since_ = 0;   // held_ has every matching live event after this position
+
+  int reject_status_ = 0;
+  std::string reject_body_;
+  std::function<void()> drained_;
+};
+
+} // namespace herald

@@ -1,0 +1,157 @@
+#include "net/sse_stream.hpp"
+
+#include <random>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/status.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/connection.hpp"
+
+namespace herald {
+
+namespace net = boost::asio;
+
+std::string random_connection_id() {
+  static thread_local std::mt19937_64 rng{[] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+    return std::mt19937_64{seq};
+  }()};
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+void sse_stream::start(hub_context& hub, tcp::socket socket, subscription_request sub,
+                       std::string cors_lines) {
+  auto s = std::make_shared<sse_stream>(hub, std::move(socket), std::move(cors_lines));
+  for (auto& p : sub.patterns)
+    s->topics_.append(s->topics_.empty() ? "" : ",").append(p);
+  std::weak_ptr<sse_stream> weak = s;
+  s->queue_ = std::make_shared<outbound_queue>(hub.cfg.limits_slow_consumer_bytes, [weak] {
+    if (auto self = weak.lock())
+      net::post(self->socket_.get_executor(), [self] { self->do_write(); });
+  });
+  connection_deps deps{hub.registry, hub.dispatcher, hub.reader, hub.log->epoch(), &hub.stats,
+                       hub.stream_settings};
+  s->conn_ = hub.sys.spawn(connection, s->id_, s->queue_, std::move(sub), std::move(deps));
+  s->do_read();
+}
+
+sse_stream::sse_stream(hub_context& hub, tcp::socket socket, std::string cors_lines)
+  : hub_(hub), socket_(std::move(socket)), id_(random_connection_id()),
+    cors_lines_(std::move(cors_lines)) {
+  head_ = "HTTP/1.1 200 OK\r\n"
+          "Server: herald/" HERALD_VERSION "\r\n"
+          "Content-Type: text/event-stream; charset=utf-8\r\n"
+          "Cache-Control: no-cache, no-store, no-transform\r\n"
+          "X-Accel-Buffering: no\r\n"
+          "Connection: keep-alive\r\n"
+          "Herald-Connection-Id: "
+          + id_ + "\r\n" + cors_lines_ + "\r\n";
+}
+
+sse_stream::~sse_stream() {
+  // Normally closed already; this covers an io_context torn down under the stream.
+  if (!closed_) {
+    queue_->mark_closed(close_reason::shutdown);
+    caf::anon_send_exit(conn_, caf::exit_reason::user_shutdown);
+    --hub_.stats.open_connections;
+  }
+}
+
+void sse_stream::do_write() {
+  if (writing_ || closed_)
+    return;
+  batch_.clear();
+  auto r = queue_->take(batch_);
+  switch (r.kind) {
+    case outbound_queue::take_kind::idle:
+      return;
+    case outbound_queue::take_kind::close:
+      return close(r.reason);
+    case outbound_queue::take_kind::reject: {
+      namespace http = boost::beast::http;
+      auto status = static_cast<http::status>(r.status);
+      reject_ = "HTTP/1.1 " + std::to_string(r.status) + " "
+                + std::string{http::obsolete_reason(status)} + "\r\n"
+                + "Server: herald/" HERALD_VERSION "\r\n"
+                + "Content-Type: application/json\r\nCache-Control: no-store\r\n"
+                + (r.status == 503 ? "Retry-After: 5\r\n" : "") + cors_lines_
+                + "Content-Length: " + std::to_string(r.body.size())
+                + "\r\nConnection: close\r\n\r\n" + r.body;
+      writing_ = true;
+      net::async_write(socket_, net::buffer(reject_),
+                       [self = shared_from_this()](boost::system::error_code, std::size_t) {
+                         self->writing_ = false;
+                         self->close(close_reason::rejected);
+                       });
+      return;
+    }
+    case outbound_queue::take_kind::frames:
+      break;
+  }
+  buffers_.clear();
+  if (!head_sent_) {
+    buffers_.emplace_back(net::buffer(head_));
+    head_sent_ = true;
+  }
+  std::size_t frame_bytes = 0;
+  for (auto& f : batch_) {
+    buffers_.emplace_back(net::buffer(*f));
+    frame_bytes += f->size();
+  }
+  writing_ = true;
+  net::async_write(socket_, buffers_,
+                   [self = shared_from_this(), frame_bytes,
+                    events = r.events](boost::system::error_code ec, std::size_t) {
+                     self->on_write(ec, frame_bytes, events);
+                   });
+}
+
+void sse_stream::on_write(boost::system::error_code ec, std::size_t frame_bytes,
+                          std::size_t events) {
+  writing_ = false;
+  batch_.clear();
+  if (ec)
+    return close(close_reason::write_error);
+  bytes_sent_ += frame_bytes;
+  events_sent_ += events;
+  hub_.stats.events_delivered += events;
+  queue_->written(frame_bytes);
+  do_write();
+}
+
+void sse_stream::do_read() {
+  // Clients send nothing on a stream; a read completes only when they go away.
+  socket_.async_read_some(net::buffer(read_buf_),
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                            if (ec)
+                              return self->close(close_reason::client_closed);
+                            self->do_read();
+                          });
+}
+
+void sse_stream::close(close_reason why) {
+  if (closed_)
+    return;
+  closed_ = true;
+  queue_->mark_closed(why);
+  if (why == close_reason::slow_consumer)
+    ++hub_.stats.slow_consumer_disconnects;
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  caf::anon_send_exit(conn_, caf::exit_reason::user_shutdown);
+  --hub_.stats.open_connections;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - started_)
+              .count();
+  spdlog::info("event=stream_closed conn={} topics={} duration_ms={} events={} bytes={} reason={}",
+               id_, topics_, ms, events_sent_, bytes_sent_, to_string(why));
+}
+
+} // namespace herald

@@ -1,0 +1,63 @@
+#pragma once
+// One SSE stream's socket side. Owns the socket (on its strand), writes what the outbound queue
+// holds with one gather write per wake-up, watches the read side for the client going away, and
+// closes exactly once: marks the queue closed, sends its connection actor an exit (whose
+// monitors then clean up), releases the connection slot and logs one line.
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "actors/connection.hpp"
+#include "net/hub_context.hpp"
+#include "net/outbound_queue.hpp"
+
+namespace herald {
+
+class sse_stream : public std::enable_shared_from_this<sse_stream> {
+public:
+  using tcp = boost::asio::ip::tcp;
+
+  /// Takes over `socket` (whose connection slot was reserved) and starts the stream.
+  static void start(hub_context& hub, tcp::socket socket, subscription_request sub,
+                    std::string cors_lines);
+
+  sse_stream(hub_context& hub, tcp::socket socket, std::string cors_lines);
+  ~sse_stream();
+
+private:
+  void wake();
+  void do_write();
+  void on_write(boost::system::error_code ec, std::size_t frame_bytes, std::size_t events);
+  void do_read();
+  void close(close_reason why);
+
+  hub_context& hub_;
+  tcp::socket socket_;
+  std::string id_;
+  std::string cors_lines_;
+  std::shared_ptr<outbound_queue> queue_;
+  caf::actor conn_;
+  std::string head_;            // the response head, written before the first frames
+  std::string reject_;          // a rejection response being written
+  std::vector<frame_ptr> batch_;
+  std::vector<boost::asio::const_buffer> buffers_;
+  std::array<char, 256> read_buf_{};
+  bool head_sent_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
+  std::uint64_t events_sent_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+  std::string topics_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+/// A fresh random 128-bit connection id, as 32 hex digits.
+std::string random_connection_id();
+
+} // namespace herald

@@ -1,0 +1,385 @@
+#include "storage/event_log.hpp"
+
+#include <cstring>
+#include <random>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+namespace herald {
+namespace {
+
+void put_be64(std::string& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i)
+    out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+
+std::uint64_t get_be64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i)
+    v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string pos_key(std::uint64_t pos) {
+  std::string k;
+  k.reserve(8);
+  put_be64(k, pos);
+  return k;
+}
+
+std::string index_key(std::string_view topic, std::uint64_t pos) {
+  std::string k;
+  k.reserve(topic.size() + 9);
+  k.append(topic);
+  k.push_back('\0');
+  put_be64(k, pos);
+  return k;
+}
+
+void put_u16(std::string& out, std::size_t v) {
+  out.push_back(static_cast<char>((v >> 8) & 0xff));
+  out.push_back(static_cast<char>(v & 0xff));
+}
+
+std::size_t get_u16(const char* p) {
+  return (static_cast<std::size_t>(static_cast<unsigned char>(p[0])) << 8)
+         | static_cast<unsigned char>(p[1]);
+}
+
+std::string encode(const event_record& e) {
+  std::string v;
+  v.reserve(12 + e.topic.size() + e.type.size() + e.data.size());
+  put_be64(v, static_cast<std::uint64_t>(e.time_ms));
+  put_u16(v, e.topic.size());
+  v.append(e.topic);
+  put_u16(v, e.type.size());
+  v.append(e.type);
+  v.append(e.data);
+  return v;
+}
+
+std::string encode_meta(std::uint64_t a, std::uint64_t b) {
+  std::string v;
+  put_be64(v, a);
+  put_be64(v, b);
+  return v;
+}
+
+const char* kEpoch = "epoch";
+const char* kHead = "head";
+const char* kDroppedTrim = "dropped_trim";
+
+} // namespace
+
+std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mode,
+                                           std::string& error) {
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.create_missing_column_families = true;
+  opts.IncreaseParallelism(2);
+  opts.max_background_jobs = 2;
+  opts.keep_log_file_num = 4;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
+    {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{}},
+    {"log", rocksdb::ColumnFamilyOptions{}},
+    {"topic_index", rocksdb::ColumnFamilyOptions{}},
+    {"topics", rocksdb::ColumnFamilyOptions{}},
+  };
+  std::unique_ptr<event_log> log{new event_log};
+  log->mode_ = mode;
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(opts, dir, cfs, &log->handles_, &raw);
+  if (!st.ok()) {
+    error = "cannot open the event log in '" + dir + "': " + st.ToString();
+    return nullptr;
+  }
+  log->db_.reset(raw);
+  log->meta_cf_ = log->handles_[0];
+  log->log_cf_ = log->handles_[1];
+  log->index_cf_ = log->handles_[2];
+  log->topics_cf_ = log->handles_[3];
+
+  std::string v;
+  st = raw->Get(rocksdb::ReadOptions{}, log->meta_cf_, kEpoch, &v);
+  if (st.IsNotFound()) {
+    std::random_device rd;
+    log->epoch_ = static_cast<std::uint32_t>(rd());
+    std::string ev;
+    put_be64(ev, log->epoch_);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    st = raw->Put(wo, log->meta_cf_, kEpoch, ev);
+  } else if (st.ok() && v.size() == 8) {
+    log->epoch_ = static_cast<std::uint32_t>(get_be64(v.data()));
+  } else if (st.ok()) {
+    st = rocksdb::Status::Corruption("meta 'epoch' has the wrong size");
+  }
+  if (!st.ok()) {
+    error = "cannot read the log epoch: " + st.ToString();
+    return nullptr;
+  }
+  if (raw->Get(rocksdb::ReadOptions{}, log->meta_cf_, kHead, &v).ok() && v.size() == 8)
+    log->head_ = get_be64(v.data());
+  if (raw->Get(rocksdb::ReadOptions{}, log->meta_cf_, kDroppedTrim, &v).ok() && v.size() == 8)
+    log->dropped_trim_ = get_be64(v.data());
+  std::unique_ptr<rocksdb::Iterator> it{raw->NewIterator(rocksdb::ReadOptions{}, log->topics_cf_)};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto val = it->value();
+    if (val.size() != 16)
+      continue;
+    log->topics_[it->key().ToString()] = topic_meta{get_be64(val.data()),
+                                                    get_be64(val.data() + 8)};
+  }
+  return log;
+}
+
+event_log::~event_log() {
+  if (!db_)
+    return;
+  flush();
+  for (auto* h : handles_)
+    db_->DestroyColumnFamilyHandle(h);
+  db_->Close().PermitUncheckedError();
+}
+
+void event_log::flush() {
+  db_->FlushWAL(true).PermitUncheckedError();
+}
+
+std::optional<std::string> event_log::append(std::vector<event_record>& events) {
+  if (events.empty())
+    return std::nullopt;
+  rocksdb::WriteBatch batch;
+  auto next = head() + 1;
+  std::map<std::string, std::uint64_t, std::less<>> added;
+  for (auto& e : events) {
+    e.pos = next++;
+    batch.Put(log_cf_, pos_key(e.pos), encode(e));
+    batch.Put(index_cf_, index_key(e.topic, e.pos), rocksdb::Slice{});
+    ++added[e.topic];
+  }
+  std::string hv;
+  put_be64(hv, next - 1);
+  batch.Put(meta_cf_, kHead, hv);
+  {
+    std::lock_guard<std::mutex> guard{meta_mtx_};
+    for (auto& [topic, n] : added) {
+      auto& m = topics_[topic];
+      batch.Put(topics_cf_, topic, encode_meta(m.count + n, m.trimmed_through));
+    }
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = mode_ == durability::fsync;
+  auto st = db_->Write(wo, &batch);
+  if (!st.ok()) {
+    // Positions were not consumed: the next append reuses them.
+    return "event log write failed: " + st.ToString();
+  }
+  {
+    std::lock_guard<std::mutex> guard{meta_mtx_};
+    for (auto& [topic, n] : added) {
+      topics_[topic].count += n;
+      touched_.insert(topic);
+    }
+  }
+  head_.store(next - 1, std::memory_order_release);
+  return std::nullopt;
+}
+
+void event_log::note_deleted(const std::string& topic, std::uint64_t pos, void* batch_ptr) {
+  // Caller holds meta_mtx_.
+  auto* batch = static_cast<rocksdb::WriteBatch*>(batch_ptr);
+  auto it = topics_.find(topic);
+  if (it == topics_.end())
+    return;
+  auto& m = it->second;
+  if (m.count > 0)
+    --m.count;
+  m.trimmed_through = std::max(m.trimmed_through, pos);
+  if (m.count == 0) {
+    // The topic is gone from the log: fold its watermark into the global one so that an old
+    // resume on it still gets a gap signal, and forget the topic.
+    dropped_trim_ = std::max(dropped_trim_, m.trimmed_through);
+    std::string v;
+    put_be64(v, dropped_trim_);
+    batch->Put(meta_cf_, kDroppedTrim, v);
+    batch->Delete(topics_cf_, topic);
+    topics_.erase(it);
+  } else {
+    batch->Put(topics_cf_, topic, encode_meta(m.count, m.trimmed_through));
+  }
+}
+
+std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::string& error) {
+  std::set<std::string> touched;
+  std::map<std::string, std::uint64_t> excess;
+  {
+    std::lock_guard<std::mutex> guard{meta_mtx_};
+    touched.swap(touched_);
+    for (auto& t : touched) {
+      auto it = topics_.find(t);
+      if (it != topics_.end() && it->second.count > max_per_topic)
+        excess[t] = it->second.count - max_per_topic;
+    }
+  }
+  std::size_t deleted = 0;
+  for (auto& [topic, n] : excess) {
+    rocksdb::WriteBatch batch;
+    std::vector<std::uint64_t> positions;
+    auto prefix = index_key(topic, 0);
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, index_cf_)};
+    for (it->Seek(prefix); it->Valid() && positions.size() < n; it->Next()) {
+      auto k = it->key();
+      if (k.size() != prefix.size() || std::memcmp(k.data(), prefix.data(), topic.size() + 1) != 0)
+        break;
+      auto pos = get_be64(k.data() + topic.size() + 1);
+      positions.push_back(pos);
+      batch.Delete(index_cf_, k);
+      batch.Delete(log_cf_, pos_key(pos));
+    }
+    {
+      std::lock_guard<std::mutex> guard{meta_mtx_};
+      for (auto pos : positions)
+        note_deleted(topic, pos, &batch);
+    }
+    auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
+    if (!st.ok()) {
+      error = "retention write failed: " + st.ToString();
+      return deleted;
+    }
+    deleted += positions.size();
+  }
+  return deleted;
+}
+
+std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_delete,
+                                       std::string& error) {
+  rocksdb::WriteBatch batch;
+  std::vector<std::pair<std::string, std::uint64_t>> doomed;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, log_cf_)};
+  for (it->SeekToFirst(); it->Valid() && doomed.size() < max_delete; it->Next()) {
+    event_record rec;
+    if (!decode(it->value().ToString(), rec, true) || rec.time_ms >= cutoff_ms)
+      break;
+    auto pos = get_be64(it->key().data());
+    batch.Delete(log_cf_, it->key());
+    batch.Delete(index_cf_, index_key(rec.topic, pos));
+    doomed.emplace_back(std::move(rec.topic), pos);
+  }
+  if (doomed.empty())
+    return 0;
+  {
+    std::lock_guard<std::mutex> guard{meta_mtx_};
+    for (auto& [topic, pos] : doomed)
+      note_deleted(topic, pos, &batch);
+  }
+  auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
+  if (!st.ok()) {
+    error = "retention write failed: " + st.ToString();
+    return 0;
+  }
+  return doomed.size();
+}
+
+bool event_log::decode(const std::string& v, event_record& out, bool topic_only) const {
+  if (v.size() < 12)
+    return false;
+  out.time_ms = static_cast<std::int64_t>(get_be64(v.data()));
+  auto tlen = get_u16(v.data() + 8);
+  if (v.size() < 12 + tlen)
+    return false;
+  out.topic.assign(v.data() + 10, tlen);
+  if (topic_only)
+    return true;
+  auto off = 10 + tlen;
+  auto ylen = get_u16(v.data() + off);
+  off += 2;
+  if (v.size() < off + ylen)
+    return false;
+  out.type.assign(v.data() + off, ylen);
+  out.data.assign(v.data() + off + ylen, v.size() - off - ylen);
+  return true;
+}
+
+log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::size_t max_events,
+                         std::size_t max_scan) const {
+  log_page page;
+  // Everything <= h is committed and visible to iterators created from here on.
+  auto h = head();
+  page.scanned_through = h;
+  if (after >= h)
+    return page;
+  if (filter.single_exact()) {
+    auto& topic = filter.patterns().front();
+    auto start = index_key(topic, after + 1);
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, index_cf_)};
+    std::string value;
+    for (it->Seek(start); it->Valid(); it->Next()) {
+      auto k = it->key();
+      if (k.size() != start.size() || std::memcmp(k.data(), start.data(), topic.size() + 1) != 0)
+        break;
+      auto pos = get_be64(k.data() + topic.size() + 1);
+      if (pos > h)
+        break;
+      if (!db_->Get(rocksdb::ReadOptions{}, log_cf_, pos_key(pos), &value).ok())
+        continue; // deleted by retention meanwhile
+      event_record rec;
+      if (!decode(value, rec, false))
+        continue;
+      rec.pos = pos;
+      page.events.push_back(std::move(rec));
+      if (page.events.size() >= max_events) {
+        page.scanned_through = pos;
+        break;
+      }
+    }
+    return page;
+  }
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, log_cf_)};
+  std::size_t scanned = 0;
+  std::string value;
+  for (it->Seek(pos_key(after + 1)); it->Valid(); it->Next()) {
+    auto pos = get_be64(it->key().data());
+    if (pos > h)
+      break;
+    value.assign(it->value().data(), it->value().size());
+    event_record rec;
+    if (decode(value, rec, true) && filter.matches(rec.topic)) {
+      decode(value, rec, false);
+      rec.pos = pos;
+      page.events.push_back(std::move(rec));
+    }
+    if (page.events.size() >= max_events || ++scanned >= max_scan) {
+      page.scanned_through = pos;
+      break;
+    }
+  }
+  return page;
+}
+
+std::optional<log_gap> event_log::retention_gap(std::uint64_t after,
+                                                const topic_filter& filter) const {
+  std::lock_guard<std::mutex> guard{meta_mtx_};
+  std::uint64_t to = dropped_trim_;
+  if (filter.single_exact()) {
+    auto it = topics_.find(filter.patterns().front());
+    if (it != topics_.end())
+      to = std::max(to, it->second.trimmed_through);
+  } else {
+    for (auto& [topic, m] : topics_)
+      if (m.trimmed_through > after && filter.matches(topic))
+        to = std::max(to, m.trimmed_through);
+  }
+  if (to <= after)
+    return std::nullopt;
+  return log_gap{after + 1, to};
+}
+
+std::size_t event_log::topic_count() const {
+  std::lock_guard<std::mutex> guard{meta_mtx_};
+  return topics_.size();
+}
+
+} // namespace herald

@@ -1,0 +1,125 @@
+#pragma once
+// The durable event log: the only owner of the RocksDB handle.
+//
+// Column families:
+//   default      meta: "epoch" (u32), "head" (u64), "dropped_trim" (u64)
+//   log          BE(position) -> event record
+//   topic_index  topic '\0' BE(position) -> ""     (replay and count retention per topic)
+//   topics       topic -> {count, trimmed_through}  (retention bookkeeping, gap detection)
+// Keys are big-endian so that iteration order is numeric order.
+//
+// Threading: append/trim are called by the journal only (one writer); read/retention_gap are
+// safe from any thread (RocksDB reads are thread-safe; topic metadata is behind a mutex).
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "storage/topic_pattern.hpp"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+} // namespace rocksdb
+
+namespace herald {
+
+enum class durability { process, fsync };
+
+struct event_record {
+  std::uint64_t pos = 0;
+  std::int64_t time_ms = 0; // wall clock at commit, milliseconds since the Unix epoch
+  std::string topic;
+  std::string type; // empty: no SSE `event:` field
+  std::string data; // compact JSON text
+};
+
+/// Events of the log in (from-1, to] may be missing for a subscription.
+struct log_gap {
+  std::uint64_t from = 0;
+  std::uint64_t to = 0;
+};
+
+struct log_page {
+  std::vector<event_record> events;
+  /// Every committed position <= scanned_through has been examined: the next page starts after it.
+  std::uint64_t scanned_through = 0;
+};
+
+class event_log {
+public:
+  /// Opens (creating if needed) the log under `dir`. On failure returns nullptr and sets `error`.
+  static std::unique_ptr<event_log> open(const std::string& dir, durability mode,
+                                         std::string& error);
+  ~event_log();
+
+  event_log(const event_log&) = delete;
+  event_log& operator=(const event_log&) = delete;
+
+  std::uint32_t epoch() const { return epoch_; }
+  /// The last committed position (0 when nothing was ever written).
+  std::uint64_t head() const { return head_.load(std::memory_order_acquire); }
+
+  // -- writer side (journal) -------------------------------------------------------------------
+
+  /// Assigns positions to `events` and writes them in one WriteBatch (fsynced in fsync mode).
+  /// Returns an error message on failure, in which case nothing was written.
+  std::optional<std::string> append(std::vector<event_record>& events);
+
+  /// Deletes the oldest events of every topic touched since the last call that holds more than
+  /// `max_per_topic` events. Returns the number deleted.
+  std::size_t enforce_topic_limit(std::uint64_t max_per_topic, std::string& error);
+
+  /// Deletes at most `max_delete` events older than `cutoff_ms`. Returns the number deleted.
+  std::size_t trim_older_than(std::int64_t cutoff_ms, std::size_t max_delete, std::string& error);
+
+  /// Makes sure everything written so far is on disk (used at shutdown).
+  void flush();
+
+  // -- reader side (any thread) ----------------------------------------------------------------
+
+  /// Events matching `filter` after position `after`, in log order. Stops after `max_events`
+  /// matches or after examining `max_scan` log entries.
+  log_page read(std::uint64_t after, const topic_filter& filter, std::size_t max_events,
+                std::size_t max_scan) const;
+
+  /// The range of positions > after that retention deleted and that may have held events for
+  /// `filter`; nullopt when nothing the subscription could have received was deleted.
+  std::optional<log_gap> retention_gap(std::uint64_t after, const topic_filter& filter) const;
+
+  std::size_t topic_count() const;
+
+private:
+  struct topic_meta {
+    std::uint64_t count = 0;
+    std::uint64_t trimmed_through = 0;
+  };
+
+  event_log() = default;
+  bool decode(const std::string& value, event_record& out, bool topic_only) const;
+  void note_deleted(const std::string& topic, std::uint64_t pos, void* batch);
+  void persist_meta(const std::string& topic, void* batch);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* topics_cf_ = nullptr;
+  durability mode_ = durability::process;
+  std::uint32_t epoch_ = 0;
+  std::atomic<std::uint64_t> head_{0};
+
+  mutable std::mutex meta_mtx_;
+  std::map<std::string, topic_meta, std::less<>> topics_;
+  std::uint64_t dropped_trim_ = 0; // trimmed_through of topics whose last event was deleted
+  std::set<std::string> touched_;  // writer only
+};
+
+} // namespace herald

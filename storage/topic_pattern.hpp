@@ -1,0 +1,46 @@
+#pragma once
+// Topic names and subscription patterns.
+//
+// A topic is 1..255 bytes of '/'-separated segments; a segment is 1..64 characters of
+// [A-Za-z0-9_.~-]. A pattern is a topic in which a segment may be '*' (exactly one segment)
+// and the last segment may be '**' (one or more trailing segments).
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace herald {
+
+inline constexpr std::size_t max_topic_bytes = 255;
+inline constexpr std::size_t max_segment_bytes = 64;
+
+/// Returns an error message, or nullopt when `name` is a valid concrete topic.
+std::optional<std::string> validate_topic(std::string_view name);
+
+/// Returns an error message, or nullopt when `pattern` is a valid subscription pattern.
+std::optional<std::string> validate_pattern(std::string_view pattern);
+
+/// True when the pattern contains a wildcard segment.
+bool is_wildcard(std::string_view pattern);
+
+/// Matches a concrete topic against a (valid) pattern.
+bool topic_matches(std::string_view pattern, std::string_view topic);
+
+/// The set of patterns one stream or query follows.
+class topic_filter {
+public:
+  topic_filter() = default;
+  explicit topic_filter(std::vector<std::string> patterns);
+
+  bool matches(std::string_view topic) const;
+  const std::vector<std::string>& patterns() const { return patterns_; }
+  /// Exactly one concrete topic: the storage can use its per-topic index.
+  bool single_exact() const { return patterns_.size() == 1 && !has_wildcard_; }
+
+private:
+  std::vector<std::string> patterns_;
+  bool has_wildcard_ = false;
+};
+
+} // namespace herald
