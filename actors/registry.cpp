@@ -8,20 +8,16 @@ caf::behavior registry(registry_actor* self, std::size_t max_subscribers_per_top
                        hub_stats* stats) {
   self->state.max_subscribers = max_subscribers_per_topic;
   self->state.stats = stats;
-  self->set_down_handler([=](const caf::down_msg& dm) {
+  // Topic actors are linked: the registry supervises them, and they go with it at shutdown.
+  // A topic's exit (a crash: idle topics are unlinked before they are stopped) is handled here,
+  // in one place; any other exit stops the registry.
+  self->set_exit_handler([=](const caf::exit_msg& em) {
     auto& topics = self->state.topics;
     for (auto it = topics.begin(); it != topics.end(); ++it)
-      if (it->second.topic.address() == dm.source) {
+      if (it->second.topic.address() == em.source) {
         topics.erase(it);
         return;
       }
-  });
-  // Topic actors are linked so that they go with the registry at shutdown. A topic's own crash
-  // is handled by the down handler; only other exits stop the registry.
-  self->set_exit_handler([=](const caf::exit_msg& em) {
-    for (auto& [key, e] : self->state.topics)
-      if (e.topic.address() == em.source)
-        return;
     if (em.reason)
       self->quit(em.reason);
   });
@@ -35,7 +31,6 @@ caf::behavior registry(registry_actor* self, std::size_t max_subscribers_per_top
       if (it == st.topics.end()) {
         auto t = self->spawn<caf::linked>(topic, key, caf::actor_cast<caf::actor>(self),
                                           st.max_subscribers, st.stats);
-        self->monitor(t);
         it = st.topics.emplace(key, registry_state::entry{t, 0}).first;
       }
       ++it->second.joins;
@@ -50,7 +45,6 @@ caf::behavior registry(registry_actor* self, std::size_t max_subscribers_per_top
       auto t = it->second.topic;
       st.topics.erase(it);
       self->unlink_from(t);
-      self->demonitor(t);
       self->send_exit(t, caf::exit_reason::user_shutdown);
     },
     [=](caf::get_atom) -> std::uint64_t { return self->state.topics.size(); },

@@ -5,7 +5,7 @@
 // Stop handshake: every join reaches a topic through the registry, which counts them. An idle
 // topic reports how many joins it has seen; if that equals the count forwarded, no join is in
 // flight, so the registry forgets the topic and stops it. Otherwise the idle report is stale and
-// ignored. A topic that crashes is forgotten in the down handler; its subscribers monitor it and
+// ignored. A topic that crashes is forgotten in the exit handler (topics are linked); its subscribers monitor it and
 // end their streams (clients resume from their last id, nothing is lost).
 
 #include <string>

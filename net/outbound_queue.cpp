@@ -1,5 +1,7 @@
 #include "net/outbound_queue.hpp"
 
+#include <algorithm>
+
 namespace herald {
 
 const char* to_string(close_reason r) {
@@ -53,6 +55,13 @@ void outbound_queue::accept(std::vector<frame_ptr> preamble, std::uint64_t live_
     mode_ = mode::replaying;
     if (live_from > held_since_)
       held_since_ = live_from;
+    // Anything held at or before the start point is history: replay decides about it.
+    held_.erase(std::remove_if(held_.begin(), held_.end(),
+                               [&](const positioned_frame& f) { return f.pos <= held_since_; }),
+                held_.end());
+    held_bytes_ = 0;
+    for (auto& f : held_)
+      held_bytes_ += f.frame->size();
     last_pos_ = 0;
     for (auto& f : preamble)
       wake |= enqueue(std::move(f), false);
@@ -70,6 +79,10 @@ bool outbound_queue::push_replay(const std::vector<positioned_frame>& frames,
     if (mode_ != mode::replaying)
       return true; // closed meanwhile (or already live): nothing more to replay
     for (auto& pf : frames) {
+      if (pf.pos == 0) { // a hub notice (herald.gap): not a log event
+        wake |= enqueue(pf.frame, false);
+        continue;
+      }
       if (pf.pos <= last_pos_)
         continue;
       last_pos_ = pf.pos;

@@ -1,0 +1,70 @@
+#pragma once
+// Base fixture for actor suites: CAF's deterministic test coordinator plus helpers.
+// Use sched.run() (messages only): the fixture's run() also fires timers, and self-re-arming
+// timers (heartbeats, retention) would loop forever. Actors with timers are stopped in
+// ~actor_fixture before the base destructor runs.
+
+#define FAIL(msg) CAF_FAIL(msg) // 0.17.6's dsl.hpp uses an undefined FAIL() in request<T>()
+#include <caf/test/dsl.hpp>
+
+#include <memory>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "actors/hub_stats.hpp"
+#include "actors/messages.hpp"
+
+namespace herald::test {
+
+struct actor_fixture : test_coordinator_fixture<> {
+  hub_stats stats;
+  std::vector<caf::actor> to_stop;
+
+  ~actor_fixture() override {
+    for (auto& a : to_stop)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Sends a request, runs the mailboxes, and returns the reply (or the error).
+  template <class T, class Handle, class... Ts>
+  std::variant<T, caf::error> ask(const Handle& hdl, Ts&&... xs) {
+    std::variant<T, caf::error> out = caf::error{};
+    auto rp = self->request(hdl, caf::infinite, std::forward<Ts>(xs)...);
+    sched.run();
+    rp.receive([&](T& x) { out = std::move(x); }, [&](caf::error& e) { out = std::move(e); });
+    return out;
+  }
+
+  /// An actor that does nothing but exist (a stand-in subscriber).
+  caf::actor bystander() {
+    return sys.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
+  }
+
+  /// An actor that sends `xs` as a request to `dest` when it starts and keeps the reply.
+  template <class T, class... Ts>
+  caf::actor requester(caf::actor dest, std::shared_ptr<std::optional<std::variant<T, caf::error>>> out,
+                       Ts... xs) {
+    return sys.spawn([=](caf::event_based_actor* s) -> caf::behavior {
+      s->request(dest, caf::infinite, xs...)
+        .then([=](T& x) { *out = std::move(x); }, [=](caf::error& e) { *out = std::move(e); });
+      return {[](int) {}};
+    });
+  }
+
+  void kill(const caf::actor& a, caf::exit_reason r = caf::exit_reason::user_shutdown) {
+    caf::anon_send_exit(a, r);
+    sched.run();
+  }
+};
+
+template <class T>
+using reply_slot = std::shared_ptr<std::optional<std::variant<T, caf::error>>>;
+
+template <class T>
+reply_slot<T> make_slot() {
+  return std::make_shared<std::optional<std::variant<T, caf::error>>>();
+}
+
+} // namespace herald::test

@@ -1,0 +1,89 @@
+#define CAF_SUITE config
+#include <caf/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+
+using namespace herald;
+
+CAF_TEST(the documented default file equals the built-in defaults) {
+  std::ifstream in{HERALD_SOURCE_DIR "/config/herald.json"};
+  CAF_REQUIRE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  config from_file;
+  from_file.sse_heartbeat_seconds = 1; // must be overwritten by the file
+  auto err = apply_json(from_file, text.str());
+  if (err)
+    CAF_FAIL(*err);
+  config defaults;
+  CAF_CHECK_EQUAL(from_file.sse_heartbeat_seconds, defaults.sse_heartbeat_seconds);
+  CAF_CHECK_EQUAL(from_file.listen_port, defaults.listen_port);
+  CAF_CHECK_EQUAL(from_file.limits_slow_consumer_bytes, defaults.limits_slow_consumer_bytes);
+  CAF_CHECK_EQUAL(from_file.retention_max_events_per_topic,
+                  defaults.retention_max_events_per_topic);
+  // Every key the loader knows is in the file, so the file documents them all.
+  auto doc = nlohmann::json::parse(text.str());
+  for (auto& key : config_keys()) {
+    auto ptr = "/" + key;
+    for (auto& c : ptr)
+      if (c == '.')
+        c = '/';
+    if (!doc.contains(nlohmann::json::json_pointer{ptr}))
+      CAF_ERROR("config/herald.json lacks key " << key);
+    CAF_CHECK(doc.contains(nlohmann::json::json_pointer{ptr}));
+  }
+}
+
+CAF_TEST(unknown keys and bad values fail with the key named) {
+  config c;
+  auto err = apply_json(c, R"({"sse":{"heartbeat_secs":3}})");
+  CAF_REQUIRE(err);
+  CAF_CHECK(err->find("sse.heartbeat_secs") != std::string::npos);
+  err = apply_json(c, R"({"limits":{"max_connections":-1}})");
+  CAF_REQUIRE(err);
+  CAF_CHECK(err->find("limits.max_connections") != std::string::npos);
+  err = apply_json(c, R"({"storage":{"durability":"sometimes"}})");
+  CAF_REQUIRE(err);
+  CAF_CHECK(err->find("storage.durability") != std::string::npos);
+  err = apply_json(c, R"({"cors":{"allowed_origins":"*"}})");
+  CAF_REQUIRE(err);
+  CAF_CHECK(err->find("cors.allowed_origins") != std::string::npos);
+  CAF_CHECK(apply_json(c, "[1]"));
+  CAF_CHECK(apply_json(c, "{"));
+  CAF_CHECK_EQUAL(c.limits_max_connections, config{}.limits_max_connections); // unchanged
+}
+
+CAF_TEST(listen addresses parse) {
+  config c;
+  CAF_CHECK(!apply_listen(c, "0.0.0.0:9000"));
+  CAF_CHECK_EQUAL(c.listen_host, "0.0.0.0");
+  CAF_CHECK_EQUAL(c.listen_port, 9000);
+  CAF_CHECK(!apply_listen(c, "[::1]:80"));
+  CAF_CHECK_EQUAL(c.listen_host, "::1");
+  CAF_CHECK(apply_listen(c, "localhost"));
+  CAF_CHECK(apply_listen(c, "localhost:99999"));
+  CAF_CHECK(apply_listen(c, ":80"));
+}
+
+CAF_TEST(environment variables override) {
+  setenv("HERALD_SSE_HEARTBEAT_SECONDS", "7", 1);
+  setenv("HERALD_CORS_ALLOWED_ORIGINS", R"(["http://app.example"])", 1);
+  config c;
+  auto err = apply_env(c);
+  unsetenv("HERALD_SSE_HEARTBEAT_SECONDS");
+  unsetenv("HERALD_CORS_ALLOWED_ORIGINS");
+  CAF_REQUIRE(!err);
+  CAF_CHECK_EQUAL(c.sse_heartbeat_seconds, 7u);
+  CAF_REQUIRE_EQUAL(c.cors_allowed_origins.size(), 1u);
+  setenv("HERALD_STORAGE_DURABILITY", "never", 1);
+  err = apply_env(c);
+  unsetenv("HERALD_STORAGE_DURABILITY");
+  CAF_REQUIRE(err);
+  CAF_CHECK(err->find("HERALD_STORAGE_DURABILITY") != std::string::npos);
+}

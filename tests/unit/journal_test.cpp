@@ -1,0 +1,92 @@
+#define CAF_SUITE journal
+#include "tests/unit/actor_fixture.hpp"
+
+#include "actors/journal.hpp"
+#include "storage/event_id.hpp"
+#include "tests/unit/test_support.hpp"
+
+using namespace herald;
+
+namespace {
+
+struct fixture : test::actor_fixture {
+  test::temp_dir dir;
+  std::shared_ptr<event_log> log;
+  std::vector<committed_batch> batches;
+  caf::actor sink;
+  caf::actor j;
+
+  fixture() {
+    std::string err;
+    log = event_log::open(dir.str(), durability::process, err);
+    CAF_REQUIRE(log);
+    sink = sys.spawn([this](caf::event_based_actor*) -> caf::behavior {
+      return {[this](deliver_atom, const committed_batch& b) { batches.push_back(b); }};
+    });
+    journal_settings s;
+    s.max_events_per_topic = 3;
+    s.retention_interval = std::chrono::seconds(30);
+    j = sys.spawn(journal, log, sink, &stats, s);
+    to_stop = {j, sink};
+  }
+
+  std::shared_ptr<publish_outcome> publish(std::vector<std::string> topics) {
+    auto out = std::make_shared<publish_outcome>();
+    auto job = std::make_shared<publish_job>();
+    for (auto& t : topics)
+      job->events.push_back({t, "", "1"});
+    job->done = [out](publish_outcome o) { *out = std::move(o); };
+    caf::anon_send(j, publish_atom::value, job);
+    return out;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(journal_tests, fixture)
+
+CAF_TEST(publishes queued together commit in one batch in order and are answered after the write) {
+  auto r1 = publish({"a", "b"});
+  auto r2 = publish({"c"});
+  auto r3 = publish({"a"});
+  sched.run();
+  CAF_CHECK_EQUAL(log->head(), 4u);
+  CAF_REQUIRE_EQUAL(batches.size(), 1u); // one WriteBatch for the whole mailbox drain
+  std::vector<std::uint64_t> positions;
+  for (auto& e : *batches.front())
+    positions.push_back(e.pos);
+  CAF_CHECK_EQUAL(positions, (std::vector<std::uint64_t>{1, 2, 3, 4}));
+  auto e = log->epoch();
+  CAF_CHECK_EQUAL(r1->ids, (std::vector<std::string>{format_event_id(e, 1), format_event_id(e, 2)}));
+  CAF_CHECK_EQUAL(r2->ids, (std::vector<std::string>{format_event_id(e, 3)}));
+  CAF_CHECK_EQUAL(r3->ids, (std::vector<std::string>{format_event_id(e, 4)}));
+  CAF_CHECK_EQUAL(*batches.front()->at(0).frame,
+                  "id: " + format_event_id(e, 1) + "\ndata: 1\n\n");
+  CAF_CHECK_EQUAL(stats.events_published.load(), 4u);
+  publish({"z"});
+  sched.run();
+  CAF_CHECK_EQUAL(batches.size(), 2u); // a later drain is a new batch
+}
+
+CAF_TEST(the per-topic count limit is enforced after each commit) {
+  publish({"a", "a", "a", "a", "a", "b"});
+  sched.run();
+  auto page = log->read(0, topic_filter{{"a"}}, 100, 100);
+  CAF_CHECK_EQUAL(page.events.size(), 3u);
+  CAF_CHECK_EQUAL(page.events.front().pos, 3u);
+  CAF_CHECK(log->retention_gap(0, topic_filter{{"a"}}));
+}
+
+CAF_TEST(the retention timer re-arms itself and dies with the journal) {
+  sched.run(); // the journal arms its timer when it starts
+  CAF_CHECK_EQUAL(sched.clock().schedule().size(), 1u);
+  advance_time(std::chrono::seconds(30));
+  sched.run();
+  CAF_CHECK_EQUAL(sched.clock().schedule().size(), 1u); // re-armed
+  kill(j);
+  advance_time(std::chrono::seconds(30));
+  sched.run(); // the last tick goes to a dead actor and nothing re-arms
+  CAF_CHECK_EQUAL(sched.clock().schedule().size(), 0u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

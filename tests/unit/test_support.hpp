@@ -1,0 +1,65 @@
+#pragma once
+// Shared helpers for the unit suites: temporary data directories and reading queues as text.
+
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "net/outbound_queue.hpp"
+
+namespace herald::test {
+
+/// A fresh directory under the system temp dir, removed with the object.
+class temp_dir {
+public:
+  temp_dir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path()
+            / ("herald-unit-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string str() const { return path_.string(); }
+
+private:
+  std::filesystem::path path_;
+};
+
+/// Plays the socket writer: takes everything queued, marks it written, returns it as text.
+inline std::string drain(outbound_queue& q, outbound_queue::take_result* last = nullptr) {
+  std::string out;
+  for (;;) {
+    std::vector<frame_ptr> batch;
+    auto r = q.take(batch);
+    if (last)
+      *last = r;
+    if (r.kind != outbound_queue::take_kind::frames)
+      return out;
+    std::size_t bytes = 0;
+    for (auto& f : batch) {
+      out += *f;
+      bytes += f->size();
+    }
+    q.written(bytes);
+  }
+}
+
+/// The ids ("id: ..." lines) in an SSE text, in order.
+inline std::vector<std::string> ids_in(const std::string& sse) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while ((pos = sse.find("id: ", pos)) != std::string::npos) {
+    if (pos == 0 || sse[pos - 1] == '\n') {
+      auto eol = sse.find('\n', pos);
+      out.push_back(sse.substr(pos + 4, eol - pos - 4));
+    }
+    pos += 4;
+  }
+  return out;
+}
+
+} // namespace herald::test
