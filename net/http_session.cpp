@@ -41,6 +41,10 @@ void http_session::on_header(beast::error_code ec) {
       || ec == beast::error::timeout || ec == net::error::operation_aborted
       || ec == net::error::connection_reset)
     return close();
+  if (ec == http::error::body_limit) // Content-Length over the limit: known from the headers
+    return send_and_close(http::status::payload_too_large, "body_too_large",
+                          "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
+                            + " bytes");
   if (ec == http::error::header_limit)
     return send_and_close(http::status::request_header_fields_too_large, "headers_too_large",
                           "request headers exceed "
