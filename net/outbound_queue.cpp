@@ -99,7 +99,7 @@ bool outbound_queue::push_replay(const std::vector<positioned_frame>& frames,
       held_bytes_ = 0;
       mode_ = mode::live;
       done = true;
-      if (queued_bytes_ > max_bytes_ && queue_.size() > 1)
+      if (inflight_bytes_ > 0 && queued_bytes_ > max_bytes_)
         wake |= overflow_close();
     }
   }
@@ -130,7 +130,7 @@ void outbound_queue::push_live(std::uint64_t pos, const frame_ptr& f) {
       case mode::live:
         if (pos <= last_pos_)
           return;
-        if (queued_bytes_ > 0 && queued_bytes_ + f->size() > max_bytes_) {
+        if (inflight_bytes_ > 0 && queued_bytes_ + f->size() > max_bytes_) {
           wake = overflow_close();
           break;
         }
@@ -244,6 +244,8 @@ outbound_queue::take_result outbound_queue::take(std::vector<frame_ptr>& out) {
   }
   out.swap(queue_);
   queue_.clear();
+  for (auto& f : out)
+    inflight_bytes_ += f->size();
   res.kind = take_kind::frames;
   res.events = queue_events_;
   queue_events_ = 0;
@@ -255,6 +257,7 @@ void outbound_queue::written(std::size_t bytes) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     queued_bytes_ = bytes > queued_bytes_ ? 0 : queued_bytes_ - bytes;
+    inflight_bytes_ = bytes > inflight_bytes_ ? 0 : inflight_bytes_ - bytes;
     if (drained_ && queued_bytes_ <= max_bytes_ / 4)
       fn.swap(drained_);
   }
@@ -289,6 +292,11 @@ bool outbound_queue::live() const {
 bool outbound_queue::closed() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return mode_ == mode::closed || mode_ == mode::closing || mode_ == mode::rejected;
+}
+
+bool outbound_queue::aborted() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return mode_ == mode::closed;
 }
 
 close_reason outbound_queue::reason() const {

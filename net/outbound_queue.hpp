@@ -12,9 +12,12 @@
 // frame with a position is enqueued only if its position is above the last one enqueued, so the
 // stream is in log order with no duplicate, whatever the interleaving.
 //
-// Bounds: queued bytes (including the write in flight) never exceed `max_bytes` on the live path:
-// past it the stream is closed as a slow consumer (the client resumes from its last id). Held
-// frames are bounded the same way; an overflowing hold is dropped and replay reads further.
+// Bounds: a stream is a slow consumer when the socket has not yet taken its previous write and
+// the queued bytes (including that write) pass `max_bytes`: it is closed and the client resumes
+// from its last id. A burst that arrives while no write is in flight is not held against the
+// client: it gets its write first. So a queue holds at most `max_bytes` plus one committed batch,
+// and its frames are shared with every other subscriber (a queue entry costs a pointer). Held
+// frames are bounded by `max_bytes`; an overflowing hold is dropped and replay reads further.
 
 #include <cstdint>
 #include <functional>
@@ -107,6 +110,8 @@ public:
   std::size_t queued_bytes() const;
   bool live() const;
   bool closed() const;
+  /// The queue was closed at once (slow consumer, socket gone): nothing more is to be written.
+  bool aborted() const;
   close_reason reason() const;
 
 private:
@@ -126,6 +131,7 @@ private:
   std::vector<frame_ptr> queue_;
   std::size_t queue_events_ = 0;
   std::size_t queued_bytes_ = 0;   // queue_ + write in flight
+  std::size_t inflight_bytes_ = 0; // taken by the writer, not yet written
   std::uint64_t last_pos_ = 0;     // highest position enqueued
 
   std::vector<positioned_frame> held_;

@@ -64,8 +64,14 @@ sse_stream::~sse_stream() {
 }
 
 void sse_stream::do_write() {
-  if (writing_ || closed_)
+  if (closed_)
     return;
+  if (writing_) {
+    // A stalled write never completes: a slow-consumer verdict must not wait for it.
+    if (queue_->aborted())
+      close(queue_->reason());
+    return;
+  }
   batch_.clear();
   auto r = queue_->take(batch_);
   switch (r.kind) {

@@ -79,6 +79,15 @@ CAF_TEST(a slow consumer is closed when its queue passes the bound) {
   CAF_CHECK(rest.empty());
 }
 
+CAF_TEST(a burst while no write is in flight is not held against the client) {
+  q.accept({}, 0);
+  q.push_replay({}, 0);
+  for (std::uint64_t i = 1; i <= 5; ++i)
+    live(i, 400); // 2 KB arrive in one dispatcher batch, bound is 1000
+  CAF_CHECK(!q.closed());
+  CAF_CHECK_EQUAL(ids_in(drain(q)).size(), 5u);
+}
+
 CAF_TEST(one oversized event still goes to an idle stream) {
   q.accept({}, 0);
   q.push_replay({}, 0);
