@@ -246,8 +246,11 @@ class SSEClient:
             self.closed = True
 
     def _parse(self):
-        while b"\n\n" in self.buf:
-            block, _, self.buf = self.buf.partition(b"\n\n")
+        if b"\n\n" not in self.buf:
+            return
+        blocks = self.buf.split(b"\n\n")
+        self.buf = blocks.pop()  # an incomplete tail, if any
+        for block in blocks:
             ev = {}
             only_comment = True
             for line in block.decode().split("\n"):

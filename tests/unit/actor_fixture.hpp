@@ -37,20 +37,26 @@ struct actor_fixture : test_coordinator_fixture<> {
     return out;
   }
 
+  // Function actors here take a dummy argument: CAF 0.17.6 spawns argument-less function actors
+  // through an empty shared_ptr<std::tuple<>> that it dereferences (UBSan reports it).
+
   /// An actor that does nothing but exist (a stand-in subscriber).
   caf::actor bystander() {
-    return sys.spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
+    return sys.spawn([](caf::event_based_actor*, int) -> caf::behavior { return {[](int) {}}; },
+                     0);
   }
 
   /// An actor that sends `xs` as a request to `dest` when it starts and keeps the reply.
   template <class T, class... Ts>
   caf::actor requester(caf::actor dest, std::shared_ptr<std::optional<std::variant<T, caf::error>>> out,
                        Ts... xs) {
-    return sys.spawn([=](caf::event_based_actor* s) -> caf::behavior {
-      s->request(dest, caf::infinite, xs...)
-        .then([=](T& x) { *out = std::move(x); }, [=](caf::error& e) { *out = std::move(e); });
-      return {[](int) {}};
-    });
+    return sys.spawn(
+      [=](caf::event_based_actor* s, int) -> caf::behavior {
+        s->request(dest, caf::infinite, xs...)
+          .then([=](T& x) { *out = std::move(x); }, [=](caf::error& e) { *out = std::move(e); });
+        return {[](int) {}};
+      },
+      0);
   }
 
   void kill(const caf::actor& a, caf::exit_reason r = caf::exit_reason::user_shutdown) {

@@ -20,9 +20,11 @@ struct fixture : test::actor_fixture {
     std::string err;
     log = event_log::open(dir.str(), durability::process, err);
     CAF_REQUIRE(log);
-    sink = sys.spawn([this](caf::event_based_actor*) -> caf::behavior {
-      return {[this](deliver_atom, const committed_batch& b) { batches.push_back(b); }};
-    });
+    sink = sys.spawn(
+      [this](caf::event_based_actor*, int) -> caf::behavior {
+        return {[this](deliver_atom, const committed_batch& b) { batches.push_back(b); }};
+      },
+      0);
     journal_settings s;
     s.max_events_per_topic = 3;
     s.retention_interval = std::chrono::seconds(30);
