@@ -121,6 +121,21 @@ class ResumeTest(unittest.TestCase):
             st, _, page = hub.get(f"/v1/events?topic=g&after={ids[2]}")
             self.assertEqual(page["gap"]["to"], ids[14])
 
+    def test_age_retention_deletes_old_events_and_signals_the_gap(self):
+        with Hub(config={"retention": {"max_age_seconds": 1, "check_interval_seconds": 1}}) as hub:
+            old = hub.publish([{"topic": "aged", "data": i} for i in range(3)])["ids"]
+            deadline = time.time() + 10
+            while time.time() < deadline and hub.get("/v1/events?topic=aged")[2]["events"]:
+                time.sleep(0.2)
+            self.assertEqual(hub.get("/v1/events?topic=aged")[2]["events"], [])
+            self.assertIn("event=retention_trim deleted=3", hub.log_text())
+            new = hub.publish({"topic": "aged", "data": "new"})["id"]
+            sub = hub.subscribe(["aged"], last_event_id=old[0])
+            gap = json.loads(sub.wait_events(1, kind="herald.gap")[0]["data"])
+            self.assertEqual((gap["from"], gap["to"]), (old[1], old[2]))
+            self.assertEqual([e["id"] for e in sub.wait_events(1)], [new])
+            sub.close()
+
     def test_replaced_data_dir_is_signalled_not_silent(self):
         with Hub() as hub:
             old = hub.publish({"topic": "r", "data": 1})["id"]
