@@ -47,7 +47,7 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head) {
       auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
       if (!owner || st.routes.count(owner) > 0)
         return caf::sec::invalid_argument;
-      auto r = std::make_unique<dispatch_route>(dispatch_route{q, patterns});
+      auto r = std::make_unique<dispatch_route>(dispatch_route{q, patterns, {}});
       for (auto& p : r->patterns)
         (is_wildcard(p) ? st.wildcard : st.exact)[p].push_back(r.get());
       st.routes.emplace(owner, std::move(r));
@@ -55,19 +55,31 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head) {
       return st.head;
     },
     [=](deliver_atom, const committed_batch& batch) {
+      // Collect each stream's frames for the whole batch, then hand them over at once: one lock
+      // and at most one wake-up per stream per batch, so its writer sends them in one write.
       auto& st = self->state;
+      auto route = [&](dispatch_route* r, const committed_event& ev) {
+        if (r->pending.empty())
+          st.touched.push_back(r);
+        r->pending.push_back({ev.pos, ev.frame});
+      };
       for (auto& ev : *batch) {
         if (auto it = st.exact.find(ev.topic); it != st.exact.end())
           for (auto* r : it->second)
-            r->queue->push_live(ev.pos, ev.frame);
+            route(r, ev);
         // A stream following both 'a/b' and 'a/*' gets the event once: queues drop positions
         // they already hold.
         for (auto& [pattern, rs] : st.wildcard)
           if (topic_matches(pattern, ev.topic))
             for (auto* r : rs)
-              r->queue->push_live(ev.pos, ev.frame);
+              route(r, ev);
         st.head = ev.pos;
       }
+      for (auto* r : st.touched) {
+        r->queue->push_live(r->pending);
+        r->pending.clear();
+      }
+      st.touched.clear();
     },
     [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) -> std::uint64_t {
       auto& st = self->state;

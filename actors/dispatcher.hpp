@@ -23,6 +23,7 @@ namespace herald {
 struct dispatch_route {
   queue_ptr queue;
   std::vector<std::string> patterns;
+  std::vector<positioned_frame> pending; // this batch's frames for the route (reused)
 };
 
 struct dispatcher_state {
@@ -32,6 +33,7 @@ struct dispatcher_state {
   std::unordered_map<caf::actor_addr, std::unique_ptr<dispatch_route>> routes;
   std::unordered_map<std::string, std::vector<dispatch_route*>> exact;
   std::unordered_map<std::string, std::vector<dispatch_route*>> wildcard;
+  std::vector<dispatch_route*> touched; // routes with pending frames in the current batch
 
   static inline const char* name = "dispatcher";
 };

@@ -119,10 +119,16 @@ void scan(subscriber& s, const char* p, size_t n, histogram& h) {
       return;
     }
     auto line = chunk.substr(pos, nl - pos);
-    if (line.rfind("data: {\"t\":", 0) == 0) {
-      long long t = std::atoll(std::string(line.substr(11, 20)).c_str());
-      h.add((now_ns() - t) / 1000);
-      ++s.events;
+    if (line.rfind("data: ", 0) == 0) {
+      // The hub re-serializes data with sorted keys: find the stamp anywhere in the line.
+      auto at = line.find("\"t\":");
+      if (at != std::string_view::npos) {
+        long long t = 0;
+        for (auto i = at + 4; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i)
+          t = t * 10 + (line[i] - '0');
+        h.add((now_ns() - t) / 1000);
+        ++s.events;
+      }
     }
     pos = nl + 1;
   }

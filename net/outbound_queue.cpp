@@ -108,38 +108,50 @@ bool outbound_queue::push_replay(const std::vector<positioned_frame>& frames,
   return done;
 }
 
+bool outbound_queue::push_live_locked(std::uint64_t pos, const frame_ptr& f) {
+  switch (mode_) {
+    case mode::pending:
+    case mode::replaying:
+      if (pos <= held_since_)
+        return false; // replay covers it
+      if (held_bytes_ + f->size() > max_bytes_ && !held_.empty()) {
+        // The hold overflowed: drop it; replay will read through this position instead.
+        held_.clear();
+        held_bytes_ = 0;
+        held_since_ = pos;
+        return false;
+      }
+      held_bytes_ += f->size();
+      held_.push_back({pos, f});
+      return false;
+    case mode::live:
+      if (pos <= last_pos_)
+        return false;
+      if (inflight_bytes_ > 0 && queued_bytes_ + f->size() > max_bytes_)
+        return overflow_close();
+      last_pos_ = pos;
+      return enqueue(f, true);
+    default:
+      return false;
+  }
+}
+
 void outbound_queue::push_live(std::uint64_t pos, const frame_ptr& f) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    switch (mode_) {
-      case mode::pending:
-      case mode::replaying:
-        if (pos <= held_since_)
-          return; // replay covers it
-        if (held_bytes_ + f->size() > max_bytes_ && !held_.empty()) {
-          // The hold overflowed: drop it; replay will read through this position instead.
-          held_.clear();
-          held_bytes_ = 0;
-          held_since_ = pos;
-          return;
-        }
-        held_bytes_ += f->size();
-        held_.push_back({pos, f});
-        return;
-      case mode::live:
-        if (pos <= last_pos_)
-          return;
-        if (inflight_bytes_ > 0 && queued_bytes_ + f->size() > max_bytes_) {
-          wake = overflow_close();
-          break;
-        }
-        last_pos_ = pos;
-        wake = enqueue(f, true);
-        break;
-      default:
-        return;
-    }
+    wake = push_live_locked(pos, f);
+  }
+  if (wake)
+    wake_();
+}
+
+void outbound_queue::push_live(const std::vector<positioned_frame>& frames) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (auto& pf : frames)
+      wake |= push_live_locked(pf.pos, pf.frame);
   }
   if (wake)
     wake_();

@@ -94,6 +94,9 @@ public:
 
   void push_live(std::uint64_t pos, const frame_ptr& f);
 
+  /// A committed batch's matching frames, in log order: one lock and at most one wake-up.
+  void push_live(const std::vector<positioned_frame>& frames);
+
   // -- writer ----------------------------------------------------------------------------------
 
   /// Moves everything queued into `out`.
@@ -119,6 +122,7 @@ private:
 
   // All private helpers are called with mtx_ held; they return whether the writer must be woken.
   bool enqueue(frame_ptr f, bool is_event);
+  bool push_live_locked(std::uint64_t pos, const frame_ptr& f);
   bool overflow_close();
 
   mutable std::mutex mtx_;

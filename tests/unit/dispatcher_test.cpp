@@ -70,6 +70,23 @@ CAF_TEST(attach answers the head and later events arrive in log order across pat
     kill(s->owner);
 }
 
+CAF_TEST(a batch reaches each stream with one wake-up) {
+  auto wakes = std::make_shared<int>(0);
+  stream s;
+  s.queue = std::make_shared<outbound_queue>(1 << 20, [wakes] { ++*wakes; });
+  s.head = test::make_slot<std::uint64_t>();
+  s.owner = requester<std::uint64_t>(disp, s.head, attach_atom::value, s.queue,
+                                     std::vector<std::string>{"a", "*"});
+  sched.run();
+  go_live(s);
+  deliver({{8, "a"}, {9, "b"}, {10, "a"}, {11, "x/y"}, {12, "c"}});
+  CAF_CHECK_EQUAL(*wakes, 1);
+  std::vector<frame_ptr> batch;
+  auto r = s.queue->take(batch);
+  CAF_CHECK_EQUAL(r.events, 4u); // 8, 9, 10, 12 in one take ('a' matched twice, queued once)
+  kill(s.owner);
+}
+
 CAF_TEST(a stream that goes down is dropped from every index) {
   auto s1 = attach({"a", "b/*"});
   auto s2 = attach({"a"});
