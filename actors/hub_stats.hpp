@@ -11,6 +11,8 @@ struct hub_stats {
   std::atomic<std::int64_t> topic_actors{0};        // live topic actors
   std::atomic<std::int64_t> connection_actors{0};   // live connection actors
   std::atomic<std::int64_t> job_actors{0};          // live job watchers
+  std::atomic<std::int64_t> job_viewers{0};         // live job viewer streams
+  std::atomic<std::uint64_t> upstream_polls{0};     // upstream status requests sent
   std::atomic<std::uint64_t> events_published{0};
   std::atomic<std::uint64_t> events_delivered{0};   // event frames written to sockets
   std::atomic<std::uint64_t> events_replayed{0};    // event frames produced by replay

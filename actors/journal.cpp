@@ -77,6 +77,14 @@ caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::
       }
     },
     [=](commit_atom) { commit(self); },
+    [=](job_put_atom, const std::string& id, const std::string& value) -> caf::result<bool> {
+      // Job snapshots go through the journal too: one writer, the log's durability.
+      if (auto err = self->state.log->put_job(id, value)) {
+        spdlog::error("event=job_write_failed job={} error=\"{}\"", id, *err);
+        return make_error(hub_errc::storage_failure);
+      }
+      return true;
+    },
     [=](retention_atom) {
       auto& st = self->state;
       auto cutoff = now_ms()

@@ -83,6 +83,9 @@ caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<event_log> log,
       st.stats->events_replayed += out.frames.size() - (out.gap_through ? 1 : 0);
       return out;
     },
+    [=](job_get_atom, const std::string& id) -> std::string {
+      return self->state.log->get_job(id).value_or(std::string{});
+    },
     [=](query_atom, const events_query_ptr& q) {
       q->done(events_page_json(*self->state.log, *q->filter, q->after, q->limit, q->unknown_log));
     },

@@ -9,8 +9,13 @@
 //  HTTP session  --query_atom, events_query_ptr-->               log_reader   (callback)
 //  topic         --idle_atom, key, joins_seen-->                 registry     (stop handshake)
 //  main          --shutdown_atom, retry_ms-->                    dispatcher   => streams closing
+//  HTTP session  --job_atom, job_request_ptr-->  job_registry --delegate-->  job_watcher
+//  job_viewer    --watch_atom, id, queue_ptr, last_seen-->  job_registry --> job_watcher => actor
+//  job_watcher   --job_put_atom, id, json text-->            journal      => ok (persisted)
+//  job_watcher   --job_get_atom, id-->                       log_reader   => (found, json text)
+//  job_watcher   --idle_atom, id, requests_seen-->           job_registry (stop handshake)
 //  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom, max_age_atom,
-//                    resume_atom (connection)
+//                    resume_atom (connection, job_viewer); tick_atom (job_watcher)
 
 #include <cstdint>
 #include <functional>
@@ -41,12 +46,19 @@ using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 using max_age_atom = caf::atom_constant<caf::atom("max_age")>;
 using retention_atom = caf::atom_constant<caf::atom("retention")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using job_atom = caf::atom_constant<caf::atom("job")>;
+using job_put_atom = caf::atom_constant<caf::atom("job_put")>;
+using job_get_atom = caf::atom_constant<caf::atom("job_get")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 /// Errors actors reply with; converted to HTTP once, in the net layer.
 enum class hub_errc : std::uint8_t {
   topic_full = 1,
   shutting_down,
   storage_failure,
+  job_not_found,
+  job_finished, // the viewer has seen the job's final event: 204, stop reconnecting
 };
 
 inline caf::error make_error(hub_errc x) {
@@ -107,6 +119,17 @@ struct events_query {
 };
 using events_query_ptr = std::shared_ptr<events_query>;
 
+// -- jobs -------------------------------------------------------------------------------------
+
+/// A job request from HTTP: an update (PUT) when `update` is set, a snapshot read (GET)
+/// otherwise. `done` gets the HTTP status and JSON body, on the watcher's thread.
+struct job_request {
+  std::string id;
+  std::optional<std::string> update; // the PUT body, validated as JSON by the watcher
+  std::function<void(int status, std::string body)> done;
+};
+using job_request_ptr = std::shared_ptr<job_request>;
+
 /// Builds the JSON data of a herald.gap notice.
 std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap);
 
@@ -118,3 +141,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::queue_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::filter_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::replay_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::events_query_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::job_request_ptr)

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/dispatcher.hpp"
+#include "actors/job_registry.hpp"
 #include "actors/journal.hpp"
 #include "actors/log_reader.hpp"
 #include "actors/registry.hpp"
@@ -44,8 +45,9 @@ public:
                  hub_.stats.publishes_in_flight.load());
     hub_.ready = false;
     listener_->stop();
-    caf::anon_send(hub_.dispatcher, shutdown_atom::value, hub_.cfg.sse_retry_ms,
-                   hub_.cfg.shutdown_retry_jitter_ms);
+    for (auto* a : {&hub_.dispatcher, &hub_.job_registry})
+      caf::anon_send(*a, shutdown_atom::value, hub_.cfg.sse_retry_ms,
+                     hub_.cfg.shutdown_retry_jitter_ms);
     deadline_ = std::chrono::steady_clock::now()
                 + std::chrono::seconds(hub_.cfg.shutdown_timeout_seconds);
     poll();
@@ -123,8 +125,14 @@ int run_hub(const config& cfg) {
     hub.journal = sys.spawn<caf::detached>(journal, log, hub.dispatcher, &hub.stats, js);
     hub.reader = sys.spawn<caf::detached>(log_reader, log, &hub.stats);
     hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
+    job_settings jobs;
+    jobs.retention = std::chrono::seconds(cfg.jobs_retention_seconds);
+    jobs.stale_after = std::chrono::seconds(cfg.jobs_stale_after_seconds);
+    jobs.idle = std::chrono::seconds(cfg.jobs_idle_seconds);
+    jobs.retry_ms = cfg.sse_retry_ms;
+    hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, jobs, &hub.stats);
     auto stop_actors = [&] {
-      for (auto* a : {&hub.dispatcher, &hub.journal, &hub.reader, &hub.registry})
+      for (auto* a : {&hub.dispatcher, &hub.job_registry, &hub.journal, &hub.reader, &hub.registry})
         caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
       sys.await_all_actors_done();
     };

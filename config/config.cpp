@@ -85,6 +85,9 @@ const std::map<std::string, setter>& setters() {
        c.cors_allowed_origins = std::move(out);
        return std::nullopt;
      }},
+    U64_KEY("jobs.retention_seconds", jobs_retention_seconds, 1, 30ull * 86400),
+    U64_KEY("jobs.stale_after_seconds", jobs_stale_after_seconds, 1, 365ull * 86400),
+    U64_KEY("jobs.idle_seconds", jobs_idle_seconds, 1, 86400),
     U64_KEY("shutdown.timeout_seconds", shutdown_timeout_seconds, 1, 3600),
     U64_KEY("shutdown.retry_jitter_ms", shutdown_retry_jitter_ms, 0, 600000),
     U64_KEY("threads.io", threads_io, 1, 64),

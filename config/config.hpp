@@ -36,6 +36,10 @@ struct config {
 
   std::vector<std::string> cors_allowed_origins;
 
+  std::uint64_t jobs_retention_seconds = 300;
+  std::uint64_t jobs_stale_after_seconds = 3600;
+  std::uint64_t jobs_idle_seconds = 60;
+
   std::uint64_t shutdown_timeout_seconds = 10;
   std::uint64_t shutdown_retry_jitter_ms = 5000;
 

@@ -8,6 +8,7 @@
 
 #include "actors/messages.hpp"
 #include "storage/event_id.hpp"
+#include "storage/job.hpp"
 #include "storage/topic_pattern.hpp"
 
 namespace herald {
@@ -246,6 +247,8 @@ std::string stats_json(hub_context& hub) {
     {"events_published", s.events_published.load()},
     {"events_delivered", s.events_delivered.load()},
     {"events_replayed", s.events_replayed.load()},
+    {"job_viewers", s.job_viewers.load()},
+    {"upstream_polls", s.upstream_polls.load()},
     {"slow_consumer_disconnects", s.slow_consumer_disconnects.load()},
     {"publish_errors", s.publish_errors.load()},
     {"log_head", format_event_id(hub.log->epoch(), hub.log->head())},
@@ -253,6 +256,38 @@ std::string stats_json(hub_context& hub) {
     {"uptime_seconds", uptime},
   }
     .dump();
+}
+
+// -- /v1/jobs/{id} --------------------------------------------------------------------------------
+
+void handle_job(hub_context& hub, http_request&& req, const std::string& id, respond_fn respond) {
+  if (auto err = validate_job_id(id))
+    return respond(error_response(req, http::status::bad_request, "invalid_job_id", *err));
+  if (req.method() != http::verb::get && req.method() != http::verb::put) {
+    auto res = error_response(req, http::status::method_not_allowed, "method_not_allowed",
+                              "use GET or PUT for /v1/jobs/{id}");
+    res.set(http::field::allow, "GET, PUT, OPTIONS");
+    return respond(std::move(res));
+  }
+  auto job = std::make_shared<job_request>();
+  job->id = id;
+  if (req.method() == http::verb::put) {
+    if (hub.shutting_down.load())
+      return respond(unavailable(req, "shutting_down", "the hub is shutting down"));
+    auto ctype = trim(to_sv(req[http::field::content_type]));
+    if (!iequals(trim(ctype.substr(0, ctype.find(';'))), "application/json"))
+      return respond(error_response(req, http::status::unsupported_media_type,
+                                    "unsupported_media_type",
+                                    "Content-Type must be application/json"));
+    job->update = std::move(req.body());
+  }
+  auto shared_req = std::make_shared<http_request>();
+  shared_req->version(req.version());
+  shared_req->keep_alive(req.keep_alive());
+  job->done = [respond, shared_req](int status, std::string body) {
+    respond(json_response(*shared_req, static_cast<http::status>(status), std::move(body)));
+  };
+  caf::anon_send(hub.job_registry, job_atom::value, std::move(job));
 }
 
 struct route {
@@ -267,6 +302,29 @@ constexpr route routes[] = {
 };
 
 } // namespace
+
+std::optional<std::string> job_events_path(std::string_view path) {
+  static constexpr std::string_view prefix = "/v1/jobs/", suffix = "/events";
+  if (path.size() <= prefix.size() + suffix.size() || path.rfind(prefix, 0) != 0
+      || path.substr(path.size() - suffix.size()) != suffix)
+    return std::nullopt;
+  return std::string{path.substr(prefix.size(), path.size() - prefix.size() - suffix.size())};
+}
+
+std::variant<std::uint64_t, http_response> parse_job_watch(const http_request& req,
+                                                           const std::string& id) {
+  if (auto err = validate_job_id(id))
+    return error_response(req, http::status::bad_request, "invalid_job_id", *err);
+  auto last = to_sv(req["Last-Event-ID"]);
+  if (last.empty())
+    return std::uint64_t{0};
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), v);
+  if (ec != std::errc{} || end != last.data() + last.size())
+    return error_response(req, http::status::bad_request, "invalid_id",
+                          "Last-Event-ID of a job stream must be a job version (an integer)");
+  return v;
+}
 
 std::optional<request_target> parse_target(std::string_view target) {
   request_target out;
@@ -382,6 +440,30 @@ void handle_request(hub_context& hub, http_request&& req, respond_fn respond) {
   if (!target)
     return with_cors(error_response(req, http::status::bad_request, "invalid_target",
                                     "the request target is not correctly percent-encoded"));
+  static constexpr std::string_view jobs_prefix = "/v1/jobs/";
+  if (target->path.rfind(jobs_prefix, 0) == 0 && !job_events_path(target->path)) {
+    auto id = target->path.substr(jobs_prefix.size());
+    if (req.method() == http::verb::options && !req[http::field::origin].empty()) {
+      http_response res{http::status::no_content, req.version()};
+      res.keep_alive(req.keep_alive());
+      if (!cors_header_lines(hub.cfg, req).empty()) {
+        apply_cors(hub.cfg, req, res);
+        res.set(http::field::access_control_allow_methods, "GET, PUT, OPTIONS");
+        res.set(http::field::access_control_allow_headers,
+                "Content-Type, Last-Event-ID, Authorization, Cache-Control");
+        res.set(http::field::access_control_max_age, "600");
+      }
+      res.prepare_payload();
+      return respond(std::move(res));
+    }
+    return handle_job(hub, std::move(req), id, with_cors);
+  }
+  if (auto id = job_events_path(target->path); id && req.method() != http::verb::get) {
+    auto res = error_response(req, http::status::method_not_allowed, "method_not_allowed",
+                              "use GET for " + target->path);
+    res.set(http::field::allow, "GET, OPTIONS");
+    return with_cors(std::move(res));
+  }
   const route* path_match = nullptr;
   for (auto& r : routes)
     if (target->path == r.path)

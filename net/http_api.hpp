@@ -47,7 +47,14 @@ void apply_cors(const config& cfg, const http_request& req, http_response& res);
 std::variant<subscription_request, http_response>
 parse_subscription(const hub_context& hub, const http_request& req, const request_target& target);
 
-/// Handles every request except GET /v1/subscribe. `respond` may run on another thread.
+/// For GET /v1/jobs/{id}/events: the job id, or nullopt when `path` is not that endpoint.
+std::optional<std::string> job_events_path(std::string_view path);
+
+/// Validates GET /v1/jobs/{id}/events: the version in Last-Event-ID (0 if none), or the error.
+std::variant<std::uint64_t, http_response> parse_job_watch(const http_request& req,
+                                                           const std::string& id);
+
+/// Handles every request except the streams. `respond` may run on another thread.
 void handle_request(hub_context& hub, http_request&& req, respond_fn respond);
 
 } // namespace herald

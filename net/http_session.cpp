@@ -5,6 +5,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
+#include "actors/job_viewer.hpp"
 #include "net/sse_stream.hpp"
 
 namespace herald {
@@ -96,6 +97,9 @@ void http_session::dispatch_request() {
   auto target = parse_target(to_sv(req.target()));
   if (target && target->path == "/v1/subscribe" && req.method() == http::verb::get)
     return start_stream(std::move(req), *target);
+  if (auto job = target ? job_events_path(target->path) : std::nullopt;
+      job && req.method() == http::verb::get)
+    return start_job_stream(std::move(req), *job);
   // The answer may come from an actor's thread: hop back onto this session's strand.
   handle_request(hub_, std::move(req), [self = shared_from_this()](http_response res) {
     net::post(self->stream_.get_executor(),
@@ -111,24 +115,49 @@ void http_session::start_stream(http_request&& req, const request_target& target
   auto parsed = parse_subscription(hub_, req, target);
   if (auto* res = std::get_if<http_response>(&parsed))
     return reply(std::move(*res));
-  if (hub_.shutting_down.load()) {
-    auto res = error_response(req, http::status::service_unavailable, "shutting_down",
-                              "the hub is shutting down");
-    res.set(http::field::retry_after, "5");
-    return reply(std::move(res));
-  }
-  auto open = ++hub_.stats.open_connections;
-  if (open > static_cast<std::int64_t>(hub_.cfg.limits_max_connections)) {
-    --hub_.stats.open_connections;
-    auto res = error_response(req, http::status::service_unavailable, "connection_limit",
-                              "the hub is at its connection limit; retry later");
-    res.set(http::field::retry_after, "5");
-    return reply(std::move(res));
-  }
+  if (!reserve_stream_slot(req))
+    return;
   stream_.expires_never();
   sse_stream::start(hub_, stream_.release_socket(),
                     std::move(std::get<subscription_request>(parsed)),
                     cors_header_lines(hub_.cfg, req));
+}
+
+bool http_session::reserve_stream_slot(const http_request& req) {
+  auto refuse = [&](std::string_view code, std::string_view message) {
+    auto res = error_response(req, http::status::service_unavailable, code, message);
+    res.set(http::field::retry_after, "5");
+    apply_cors(hub_.cfg, req, res);
+    send(std::move(res));
+    return false;
+  };
+  if (hub_.shutting_down.load())
+    return refuse("shutting_down", "the hub is shutting down");
+  auto open = ++hub_.stats.open_connections;
+  if (open > static_cast<std::int64_t>(hub_.cfg.limits_max_connections)) {
+    --hub_.stats.open_connections;
+    return refuse("connection_limit", "the hub is at its connection limit; retry later");
+  }
+  return true;
+}
+
+void http_session::start_job_stream(http_request&& req, const std::string& id) {
+  auto parsed = parse_job_watch(req, id);
+  if (auto* res = std::get_if<http_response>(&parsed)) {
+    apply_cors(hub_.cfg, req, *res);
+    return send(std::move(*res));
+  }
+  if (!reserve_stream_slot(req))
+    return;
+  stream_.expires_never();
+  auto last_seen = std::get<std::uint64_t>(parsed);
+  auto& hub = hub_;
+  sse_stream::start(hub_, stream_.release_socket(), "job=" + id, cors_header_lines(hub_.cfg, req),
+                    [&hub, id, last_seen](const queue_ptr& q, const std::string&) {
+                      return hub.sys.spawn(job_viewer, id, q, last_seen, hub.job_registry,
+                                           hub.stream_settings.heartbeat,
+                                           hub.stream_settings.retry_ms, &hub.stats);
+                    });
 }
 
 void http_session::send(http_response res) {

@@ -25,6 +25,9 @@ private:
   void on_body(boost::beast::error_code ec);
   void dispatch_request();
   void start_stream(http_request&& req, const request_target& target);
+  void start_job_stream(http_request&& req, const std::string& id);
+  /// Takes a connection slot for a stream, or answers 503 (limit, shutdown) and returns false.
+  bool reserve_stream_slot(const http_request& req);
   void send(http_response res);
   void send_and_close(http::status status, std::string_view code, std::string_view message);
   void close();

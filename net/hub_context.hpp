@@ -28,6 +28,7 @@ struct hub_context {
   caf::actor dispatcher;
   caf::actor registry;
   caf::actor reader;
+  caf::actor job_registry;
   connection_settings stream_settings;
   hub_stats stats;
   std::atomic<bool> ready{false};

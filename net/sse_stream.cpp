@@ -27,17 +27,28 @@ std::string random_connection_id() {
 
 void sse_stream::start(hub_context& hub, tcp::socket socket, subscription_request sub,
                        std::string cors_lines) {
-  auto s = std::make_shared<sse_stream>(hub, std::move(socket), std::move(cors_lines));
+  std::string topics;
   for (auto& p : sub.patterns)
-    s->topics_.append(s->topics_.empty() ? "" : ",").append(p);
+    topics.append(topics.empty() ? "" : ",").append(p);
+  auto shared_sub = std::make_shared<subscription_request>(std::move(sub));
+  start(hub, std::move(socket), "topics=" + topics, std::move(cors_lines),
+        [&hub, shared_sub](const queue_ptr& q, const std::string& conn_id) {
+          connection_deps deps{hub.registry,     hub.dispatcher, hub.reader,
+                               hub.log->epoch(), &hub.stats,     hub.stream_settings};
+          return hub.sys.spawn(connection, conn_id, q, std::move(*shared_sub), std::move(deps));
+        });
+}
+
+void sse_stream::start(hub_context& hub, tcp::socket socket, std::string what,
+                       std::string cors_lines, const spawn_fn& spawn) {
+  auto s = std::make_shared<sse_stream>(hub, std::move(socket), std::move(cors_lines));
+  s->topics_ = std::move(what);
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(hub.cfg.limits_slow_consumer_bytes, [weak] {
     if (auto self = weak.lock())
       net::post(self->socket_.get_executor(), [self] { self->do_write(); });
   });
-  connection_deps deps{hub.registry, hub.dispatcher, hub.reader, hub.log->epoch(), &hub.stats,
-                       hub.stream_settings};
-  s->conn_ = hub.sys.spawn(connection, s->id_, s->queue_, std::move(sub), std::move(deps));
+  s->conn_ = spawn(s->queue_, s->id_);
   s->do_read();
 }
 
@@ -84,11 +95,13 @@ void sse_stream::do_write() {
       auto status = static_cast<http::status>(r.status);
       reject_ = "HTTP/1.1 " + std::to_string(r.status) + " "
                 + std::string{http::obsolete_reason(status)} + "\r\n"
-                + "Server: herald/" HERALD_VERSION "\r\n"
-                + "Content-Type: application/json\r\nCache-Control: no-store\r\n"
-                + (r.status == 503 ? "Retry-After: 5\r\n" : "") + cors_lines_
-                + "Content-Length: " + std::to_string(r.body.size())
-                + "\r\nConnection: close\r\n\r\n" + r.body;
+                + "Server: herald/" HERALD_VERSION "\r\nCache-Control: no-store\r\n"
+                + (r.status == 503 ? "Retry-After: 5\r\n" : "") + cors_lines_;
+      if (r.status == 204) // no body, no Content-Type: EventSource stops reconnecting
+        reject_ += "Connection: close\r\n\r\n";
+      else
+        reject_ += "Content-Type: application/json\r\nContent-Length: "
+                   + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
       writing_ = true;
       net::async_write(socket_, net::buffer(reject_),
                        [self = shared_from_this()](boost::system::error_code, std::size_t) {
@@ -156,7 +169,7 @@ void sse_stream::close(close_reason why) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
               std::chrono::steady_clock::now() - started_)
               .count();
-  spdlog::info("event=stream_closed conn={} topics={} duration_ms={} events={} bytes={} reason={}",
+  spdlog::info("event=stream_closed conn={} {} duration_ms={} events={} bytes={} reason={}",
                id_, topics_, ms, events_sent_, bytes_sent_, to_string(why));
 }
 

@@ -5,6 +5,7 @@
 // monitors then clean up), releases the connection slot and logs one line.
 
 #include <array>
+#include <functional>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -23,9 +24,17 @@ class sse_stream : public std::enable_shared_from_this<sse_stream> {
 public:
   using tcp = boost::asio::ip::tcp;
 
-  /// Takes over `socket` (whose connection slot was reserved) and starts the stream.
+  /// Spawns the actor that feeds a stream's queue, given the queue and the connection id.
+  using spawn_fn = std::function<caf::actor(const queue_ptr&, const std::string& conn_id)>;
+
+  /// Takes over `socket` (whose connection slot was reserved) and starts a topic stream.
   static void start(hub_context& hub, tcp::socket socket, subscription_request sub,
                     std::string cors_lines);
+
+  /// Takes over `socket` and starts a stream fed by the actor `spawn` returns; `what` names the
+  /// stream in the close log line.
+  static void start(hub_context& hub, tcp::socket socket, std::string what,
+                    std::string cors_lines, const spawn_fn& spawn);
 
   sse_stream(hub_context& hub, tcp::socket socket, std::string cors_lines);
   ~sse_stream();

@@ -86,6 +86,7 @@ std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mo
     {"log", rocksdb::ColumnFamilyOptions{}},
     {"topic_index", rocksdb::ColumnFamilyOptions{}},
     {"topics", rocksdb::ColumnFamilyOptions{}},
+    {"jobs", rocksdb::ColumnFamilyOptions{}},
   };
   std::unique_ptr<event_log> log{new event_log};
   log->mode_ = mode;
@@ -100,6 +101,7 @@ std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mo
   log->log_cf_ = log->handles_[1];
   log->index_cf_ = log->handles_[2];
   log->topics_cf_ = log->handles_[3];
+  log->jobs_cf_ = log->handles_[4];
 
   std::string v;
   st = raw->Get(rocksdb::ReadOptions{}, log->meta_cf_, kEpoch, &v);
@@ -375,6 +377,22 @@ std::optional<log_gap> event_log::retention_gap(std::uint64_t after,
   if (to <= after)
     return std::nullopt;
   return log_gap{after + 1, to};
+}
+
+std::optional<std::string> event_log::put_job(const std::string& id, const std::string& value) {
+  rocksdb::WriteOptions wo;
+  wo.sync = mode_ == durability::fsync;
+  auto st = value.empty() ? db_->Delete(wo, jobs_cf_, id) : db_->Put(wo, jobs_cf_, id, value);
+  if (!st.ok())
+    return "job write failed: " + st.ToString();
+  return std::nullopt;
+}
+
+std::optional<std::string> event_log::get_job(const std::string& id) const {
+  std::string v;
+  if (db_->Get(rocksdb::ReadOptions{}, jobs_cf_, id, &v).ok())
+    return v;
+  return std::nullopt;
 }
 
 std::size_t event_log::topic_count() const {

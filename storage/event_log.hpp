@@ -6,6 +6,7 @@
 //   log          BE(position) -> event record
 //   topic_index  topic '\0' BE(position) -> ""     (replay and count retention per topic)
 //   topics       topic -> {count, trimmed_through}  (retention bookkeeping, gap detection)
+//   jobs         job id -> job snapshot (JSON text)
 // Keys are big-endian so that iteration order is numeric order.
 //
 // Threading: append/trim are called by the journal only (one writer); read/retention_gap are
@@ -82,6 +83,9 @@ public:
   /// Makes sure everything written so far is on disk (used at shutdown).
   void flush();
 
+  /// Writes (or, with an empty value, deletes) a job snapshot, with the log's durability.
+  std::optional<std::string> put_job(const std::string& id, const std::string& value);
+
   // -- reader side (any thread) ----------------------------------------------------------------
 
   /// Events matching `filter` after position `after`, in log order. Stops after `max_events`
@@ -94,6 +98,9 @@ public:
   std::optional<log_gap> retention_gap(std::uint64_t after, const topic_filter& filter) const;
 
   std::size_t topic_count() const;
+
+  /// A job's snapshot (JSON text), if stored.
+  std::optional<std::string> get_job(const std::string& id) const;
 
 private:
   struct topic_meta {
@@ -112,6 +119,7 @@ private:
   rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* topics_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* jobs_cf_ = nullptr;
   durability mode_ = durability::process;
   std::uint32_t epoch_ = 0;
   std::atomic<std::uint64_t> head_{0};

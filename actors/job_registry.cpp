@@ -1,0 +1,71 @@
+#include "actors/job_registry.hpp"
+
+namespace herald {
+namespace {
+
+caf::actor& watcher_for(job_registry_actor* self, const std::string& id) {
+  auto& st = self->state;
+  auto it = st.watchers.find(id);
+  if (it == st.watchers.end()) {
+    auto w = self->spawn<caf::linked>(job_watcher, id, st.journal, st.reader,
+                                      caf::actor_cast<caf::actor>(self), st.settings, st.stats);
+    it = st.watchers.emplace(id, job_registry_state::entry{w, 0}).first;
+  }
+  ++it->second.forwarded;
+  return it->second.watcher;
+}
+
+} // namespace
+
+caf::behavior job_registry(job_registry_actor* self, caf::actor journal, caf::actor reader,
+                           job_settings settings, hub_stats* stats) {
+  auto& st = self->state;
+  st.journal = std::move(journal);
+  st.reader = std::move(reader);
+  st.settings = settings;
+  st.stats = stats;
+  // A watcher's exit (a crash: idle watchers are unlinked before they are stopped) is handled
+  // here; any other exit stops the registry, and its linked watchers with it.
+  self->set_exit_handler([=](const caf::exit_msg& em) {
+    auto& ws = self->state.watchers;
+    for (auto it = ws.begin(); it != ws.end(); ++it)
+      if (it->second.watcher.address() == em.source) {
+        ws.erase(it);
+        return;
+      }
+    if (em.reason)
+      self->quit(em.reason);
+  });
+  return {
+    [=](job_atom, const job_request_ptr& req) {
+      self->send(watcher_for(self, req->id), job_atom::value, req);
+    },
+    [=](watch_atom, const std::string& id, const queue_ptr& queue,
+        std::uint64_t last_seen) -> caf::result<caf::message> {
+      return self->delegate(watcher_for(self, id), watch_atom::value, queue, last_seen);
+    },
+    [=](idle_atom, const std::string& id, std::uint64_t requests_seen) {
+      auto& ws = self->state.watchers;
+      auto it = ws.find(id);
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (it == ws.end() || it->second.watcher.address() != sender)
+        return;
+      if (it->second.forwarded != requests_seen) {
+        // A request is on its way: the watcher must stay; tell it to carry on.
+        self->send(it->second.watcher, idle_atom::value, false);
+        return;
+      }
+      auto w = it->second.watcher;
+      ws.erase(it);
+      self->unlink_from(w);
+      self->send_exit(w, caf::exit_reason::user_shutdown);
+    },
+    [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) {
+      for (auto& [id, e] : self->state.watchers)
+        self->send(e.watcher, shutdown_atom::value, retry_ms, jitter_ms);
+    },
+    [=](caf::get_atom) -> std::uint64_t { return self->state.watchers.size(); },
+  };
+}
+
+} // namespace herald

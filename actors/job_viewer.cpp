@@ -1,0 +1,57 @@
+#include "actors/job_viewer.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace herald {
+
+caf::behavior job_viewer(job_viewer_actor* self, std::string id, queue_ptr queue,
+                         std::uint64_t last_seen, caf::actor job_registry,
+                         std::chrono::seconds heartbeat, std::uint64_t retry_ms,
+                         hub_stats* stats) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.queue = std::move(queue);
+  st.heartbeat = heartbeat;
+  st.retry_ms = retry_ms;
+  st.stats = stats;
+  ++stats->job_viewers;
+  self->set_down_handler([=](const caf::down_msg&) {
+    // The watcher crashed: end the stream with a retry hint; the client reconnects and gets the
+    // snapshot from a fresh watcher.
+    self->state.queue->close_after_flush(close_reason::topic_lost,
+                                         {make_retry_frame(self->state.retry_ms)});
+    self->quit();
+  });
+  self->request(job_registry, caf::infinite, watch_atom::value, st.id, st.queue, last_seen)
+    .then(
+      [=](const caf::actor& watcher) {
+        auto& st = self->state;
+        st.watcher = watcher;
+        self->monitor(watcher);
+        self->delayed_send(self, st.heartbeat, heartbeat_atom::value);
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        using nlohmann::json;
+        if (is(err, hub_errc::job_finished))
+          st.queue->reject(204, ""); // EventSource stops reconnecting on 204
+        else if (is(err, hub_errc::job_not_found))
+          st.queue->reject(404, json{{"error", {{"code", "job_not_found"},
+                                                {"message", "no job '" + st.id + "'"}}}}
+                                  .dump());
+        else
+          st.queue->reject(503, json{{"error", {{"code", "job_unavailable"},
+                                                {"message", self->system().render(err)}}}}
+                                  .dump());
+        self->quit();
+      });
+  return {
+    [=](heartbeat_atom) {
+      auto& st = self->state;
+      st.queue->push_control(make_comment_frame("heartbeat"));
+      self->delayed_send(self, st.heartbeat, heartbeat_atom::value);
+    },
+  };
+}
+
+} // namespace herald

@@ -1,0 +1,237 @@
+#include "actors/job_watcher.hpp"
+
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "storage/job.hpp"
+
+namespace herald {
+
+using json = nlohmann::json;
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+std::string error_json(const std::string& code, const std::string& message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+frame_ptr snapshot_frame(const json& snapshot, bool first) {
+  return make_event_frame(std::to_string(snapshot["version"].get<std::uint64_t>()),
+                          job_event_type(snapshot, first), snapshot.dump());
+}
+
+bool terminal(const json& snapshot) {
+  return !snapshot.is_null() && is_terminal_state(snapshot["state"].get<std::string>());
+}
+
+/// (Re)arms the watcher's single timer; older ticks are ignored by generation.
+void arm(job_watcher_actor* self) {
+  auto& st = self->state;
+  if (st.stopping)
+    return;
+  auto gen = ++st.tick_gen;
+  std::chrono::seconds delay = st.settings.stale_after;
+  if (st.snapshot.is_null())
+    delay = std::chrono::seconds(0); // unknown job: nothing to keep, stop when unused
+  else if (terminal(st.snapshot))
+    delay = st.settings.retention;
+  else if (st.viewers.empty())
+    delay = std::min(st.settings.idle, st.settings.stale_after);
+  auto elapsed = self->clock().now() - st.last_change;
+  auto remaining = std::chrono::duration_cast<caf::timespan>(delay) - elapsed;
+  if (remaining < caf::timespan{0})
+    remaining = caf::timespan{0};
+  self->delayed_send(self, remaining, tick_atom::value, gen);
+}
+
+void stop_when_confirmed(job_watcher_actor* self) {
+  auto& st = self->state;
+  st.stopping = true;
+  self->send(st.registry, idle_atom::value, st.id, st.requests_seen);
+}
+
+/// Persists `next`, then makes it the snapshot and tells every viewer. Other messages wait
+/// (await) so that updates apply strictly one after another.
+void commit_change(job_watcher_actor* self, json next, std::function<void(bool ok)> then) {
+  auto& st = self->state;
+  auto text = next.dump();
+  self->request(st.journal, caf::infinite, job_put_atom::value, st.id, text)
+    .await(
+      [=](bool) mutable {
+        auto& st = self->state;
+        st.snapshot = std::move(next);
+        st.last_change = self->clock().now();
+        auto frame = snapshot_frame(st.snapshot, false);
+        auto version = st.snapshot["version"].get<std::uint64_t>();
+        bool end = terminal(st.snapshot);
+        for (auto& v : st.viewers) {
+          v.queue->push_live(version, frame);
+          if (end)
+            v.queue->close_after_flush(close_reason::none, {});
+        }
+        if (end)
+          st.viewers.clear(); // their streams end; their exits arrive as down_msgs
+        then(true);
+        arm(self);
+      },
+      [=](caf::error&) { then(false); });
+}
+
+void on_tick(job_watcher_actor* self, std::uint64_t gen) {
+  auto& st = self->state;
+  if (gen != st.tick_gen || st.stopping)
+    return;
+  auto elapsed = self->clock().now() - st.last_change;
+  if (st.snapshot.is_null()) {
+    if (st.viewers.empty())
+      stop_when_confirmed(self);
+    return;
+  }
+  if (terminal(st.snapshot)) {
+    if (elapsed >= st.settings.retention) {
+      // Retention is over: forget the job (storage first), then stop.
+      auto id = st.id;
+      self->request(st.journal, caf::infinite, job_put_atom::value, id, std::string{})
+        .await([=](bool) { self->state.snapshot = nullptr; stop_when_confirmed(self); },
+               [=](caf::error&) { arm(self); });
+      return;
+    }
+  } else if (elapsed >= st.settings.stale_after) {
+    spdlog::info("event=job_expired job={}", st.id);
+    commit_change(self, expire_job(st.snapshot, wall_ms()), [](bool) {});
+    return;
+  } else if (st.viewers.empty() && elapsed >= st.settings.idle) {
+    stop_when_confirmed(self);
+    return;
+  }
+  arm(self);
+}
+
+caf::behavior running(job_watcher_actor* self) {
+  return {
+    [=](job_atom, const job_request_ptr& req) {
+      auto& st = self->state;
+      ++st.requests_seen;
+      if (st.stopping) // cannot happen: the registry stops forwarding first; answer anyway
+        return req->done(503, error_json("job_unavailable", "the job is being unloaded"));
+      if (!req->update) {
+        if (st.snapshot.is_null())
+          return req->done(404, error_json("job_not_found", "no job '" + st.id + "'"));
+        return req->done(200, st.snapshot.dump());
+      }
+      auto body = json::parse(*req->update, nullptr, false);
+      if (body.is_discarded())
+        return req->done(400, error_json("malformed_json", "the body is not valid JSON"));
+      auto res = apply_job_update(st.snapshot, st.id, body, wall_ms());
+      if (auto* err = std::get_if<job_error>(&res)) {
+        json doc{{"error", {{"code", err->code}, {"message", err->message}}}};
+        if (err->status == 409)
+          doc["error"]["current_version"] = err->current_version;
+        return req->done(err->status, doc.dump());
+      }
+      commit_change(self, std::get<json>(std::move(res)), [=](bool ok) {
+        if (ok)
+          req->done(200, self->state.snapshot.dump());
+        else
+          req->done(503, error_json("storage_failure", "the job could not be stored"));
+      });
+    },
+    [=](watch_atom, const queue_ptr& queue, std::uint64_t last_seen) -> caf::result<caf::actor> {
+      auto& st = self->state;
+      ++st.requests_seen;
+      if (st.snapshot.is_null())
+        return make_error(hub_errc::job_not_found);
+      auto version = st.snapshot["version"].get<std::uint64_t>();
+      bool end = terminal(st.snapshot);
+      if (end && last_seen >= version)
+        return make_error(hub_errc::job_finished);
+      queue->accept({make_retry_frame(st.settings.retry_ms), snapshot_frame(st.snapshot, true)},
+                    version);
+      queue->push_replay({}, version);
+      if (end) {
+        queue->close_after_flush(close_reason::none, {});
+      } else {
+        auto viewer = caf::actor_cast<caf::actor>(self->current_sender());
+        self->monitor(viewer);
+        st.viewers.push_back({viewer.address(), queue});
+        arm(self);
+      }
+      return caf::actor_cast<caf::actor>(self);
+    },
+    [=](tick_atom, std::uint64_t gen) { on_tick(self, gen); },
+    [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) {
+      static thread_local std::minstd_rand rng{std::random_device{}()};
+      for (auto& v : self->state.viewers) {
+        auto retry = retry_ms + (jitter_ms ? rng() % jitter_ms : 0);
+        v.queue->close_after_flush(
+          close_reason::shutdown,
+          {make_hub_frame("herald.shutdown",
+                          "{\"reason\":\"shutdown\",\"retry_ms\":" + std::to_string(retry) + "}"),
+           make_retry_frame(retry)});
+      }
+    },
+    [=](idle_atom, bool) {
+      // The registry refused our stop: a request is on its way. Carry on.
+      self->state.stopping = false;
+      arm(self);
+    },
+    [=](caf::get_atom) -> std::uint64_t { return self->state.viewers.size(); },
+  };
+}
+
+} // namespace
+
+caf::behavior job_watcher(job_watcher_actor* self, std::string id, caf::actor journal,
+                          caf::actor reader, caf::actor registry, job_settings settings,
+                          hub_stats* stats) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.journal = std::move(journal);
+  st.reader = std::move(reader);
+  st.registry = std::move(registry);
+  st.settings = settings;
+  st.stats = stats;
+  st.last_change = self->clock().now();
+  ++stats->job_actors;
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    auto& vs = self->state.viewers;
+    auto it = std::find_if(vs.begin(), vs.end(), [&](auto& v) { return v.addr == dm.source; });
+    if (it == vs.end())
+      return;
+    *it = vs.back();
+    vs.pop_back();
+    if (vs.empty())
+      arm(self);
+  });
+  // Load the stored snapshot before serving anything: requests wait in the mailbox meanwhile.
+  self->request(st.reader, caf::infinite, job_get_atom::value, st.id)
+    .await([=](const std::string& text) {
+      auto& st = self->state;
+      if (!text.empty())
+        st.snapshot = json::parse(text, nullptr, false);
+      if (st.snapshot.is_discarded())
+        st.snapshot = nullptr;
+      if (!st.snapshot.is_null()) {
+        // Time passed while nobody watched (or the hub was down): apply it now.
+        auto age = std::chrono::milliseconds(wall_ms() - st.snapshot["updated"].get<std::int64_t>());
+        if (terminal(st.snapshot) && age >= st.settings.retention) {
+          caf::anon_send(st.journal, job_put_atom::value, st.id, std::string{});
+          st.snapshot = nullptr;
+        } else if (!terminal(st.snapshot) && age >= st.settings.stale_after) {
+          commit_change(self, expire_job(st.snapshot, wall_ms()), [](bool) {});
+        } else {
+          st.last_change -= std::chrono::duration_cast<caf::timespan>(age);
+        }
+      }
+      arm(self);
+    });
+  return running(self);
+}
+
+} // namespace herald

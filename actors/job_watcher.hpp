@@ -1,0 +1,64 @@
+#pragma once
+// A job watcher: the one actor per job that has viewers or recent updates. It owns the job's
+// state machine (storage/job.hpp), persists every change through the journal before anyone sees
+// it, serializes each change once into an SSE frame and pushes it to every viewer's queue, ends
+// every stream at a terminal state, and monitors its viewers (a departed viewer leaves in the
+// down handler). Its one timer (a generation-checked tick) expires jobs with no update, stops the
+// watcher when it is idle without viewers, and retires a terminal job after its retention.
+// Nothing polls per viewer.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/hub_stats.hpp"
+#include "actors/messages.hpp"
+
+namespace herald {
+
+struct job_settings {
+  std::chrono::seconds retention{300};     // terminal jobs are kept this long, then deleted
+  std::chrono::seconds stale_after{3600};  // a running job with no update this long expires
+  std::chrono::seconds idle{60};           // a watcher without viewers stops after this
+  std::uint64_t retry_ms = 2000;
+};
+
+struct job_watcher_state {
+  struct viewer {
+    caf::actor_addr addr;
+    queue_ptr queue;
+  };
+
+  std::string id;
+  nlohmann::json snapshot; // null: no such job
+  caf::actor journal;
+  caf::actor reader;
+  caf::actor registry;
+  job_settings settings;
+  hub_stats* stats = nullptr;
+  std::vector<viewer> viewers;
+  std::uint64_t requests_seen = 0;
+  std::uint64_t tick_gen = 0;
+  caf::actor_clock::time_point last_change;
+  bool stopping = false;
+
+  ~job_watcher_state() {
+    if (stats != nullptr)
+      --stats->job_actors;
+  }
+
+  static inline const char* name = "job_watcher";
+};
+
+using job_watcher_actor = caf::stateful_actor<job_watcher_state>;
+
+caf::behavior job_watcher(job_watcher_actor* self, std::string id, caf::actor journal,
+                          caf::actor reader, caf::actor registry, job_settings settings,
+                          hub_stats* stats);
+
+/// Milliseconds since the Unix epoch (job timestamps).
+std::int64_t wall_ms();
+
+} // namespace herald
