@@ -1,0 +1,208 @@
+#define CAF_SUITE job_watcher
+#include "tests/unit/actor_fixture.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "actors/job_registry.hpp"
+#include "actors/job_viewer.hpp"
+#include "actors/journal.hpp"
+#include "actors/log_reader.hpp"
+#include "tests/unit/test_support.hpp"
+
+using namespace herald;
+using namespace std::chrono_literals;
+using nlohmann::json;
+using test::drain;
+using test::ids_in;
+
+namespace {
+
+// Watchers, their registry, and viewers on the deterministic scheduler, with a real event log.
+struct fixture : test::actor_fixture {
+  test::temp_dir dir;
+  std::shared_ptr<event_log> log;
+  caf::actor jour, reader, jobs, sink;
+  job_settings settings;
+
+  fixture() {
+    std::string err;
+    log = event_log::open(dir.str(), durability::process, err);
+    CAF_REQUIRE(log);
+    sink = bystander();
+    journal_settings js;
+    js.retention_interval = std::chrono::hours(1000);
+    jour = sys.spawn(journal, log, sink, &stats, js);
+    reader = sys.spawn(log_reader, log, &stats);
+    settings.retention = 300s;
+    settings.stale_after = 3600s;
+    settings.idle = 60s;
+    settings.retry_ms = 1000;
+    jobs = sys.spawn(job_registry, jour, reader, settings, &stats);
+    to_stop = {jobs, jour, reader, sink};
+  }
+
+  std::pair<int, json> call(const std::string& id, std::optional<json> update) {
+    auto out = std::make_shared<std::pair<int, json>>(0, nullptr);
+    auto req = std::make_shared<job_request>();
+    req->id = id;
+    if (update)
+      req->update = update->dump();
+    req->done = [out](int status, std::string body) { *out = {status, json::parse(body)}; };
+    caf::anon_send(jobs, job_atom::value, req);
+    sched.run();
+    return *out;
+  }
+
+  struct viewer {
+    caf::actor actor;
+    queue_ptr queue;
+  };
+
+  viewer watch(const std::string& id, std::uint64_t last_seen = 0) {
+    viewer v;
+    v.queue = std::make_shared<outbound_queue>(1 << 20, [] {});
+    v.actor = sys.spawn(job_viewer, id, v.queue, last_seen, jobs, std::chrono::seconds(25),
+                        std::uint64_t{1000}, &stats);
+    sched.run();
+    return v;
+  }
+
+  caf::actor watcher(const std::string& id) {
+    return deref<job_registry_actor>(jobs).state.watchers.at(id).watcher;
+  }
+
+  std::size_t watcher_count() { return deref<job_registry_actor>(jobs).state.watchers.size(); }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(job_watcher_tests, fixture)
+
+CAF_TEST(updates are versioned persisted and pushed once to every viewer in order) {
+  CAF_CHECK_EQUAL(call("j", json{{"state", "active"}, {"progress", 5}}).first, 200);
+  auto a = watch("j");
+  auto b = watch("j");
+  CAF_CHECK_EQUAL(call("j", json{{"progress", 50}}).first, 200);
+  for (auto* v : {&a, &b}) {
+    auto out = drain(*v->queue);
+    CAF_CHECK_EQUAL(ids_in(out), (std::vector<std::string>{"1", "2"}));
+    CAF_CHECK(out.find("event: job.snapshot") != std::string::npos);
+    CAF_CHECK(out.find("event: job.update") != std::string::npos);
+  }
+  auto stored = json::parse(log->get_job("j").value());
+  CAF_CHECK_EQUAL(stored["progress"], 50);
+  CAF_CHECK_EQUAL(stored["version"], 2);
+  CAF_CHECK_EQUAL(stats.job_actors.load(), 1);
+  kill(a.actor);
+  kill(b.actor);
+}
+
+CAF_TEST(a viewer that goes away leaves in the down handler) {
+  call("j", json{{"state", "active"}});
+  auto a = watch("j");
+  auto b = watch("j");
+  CAF_CHECK_EQUAL(deref<job_watcher_actor>(watcher("j")).state.viewers.size(), 2u);
+  kill(a.actor);
+  CAF_CHECK_EQUAL(deref<job_watcher_actor>(watcher("j")).state.viewers.size(), 1u);
+  CAF_CHECK_EQUAL(stats.job_viewers.load(), 1);
+  kill(b.actor);
+  CAF_CHECK(deref<job_watcher_actor>(watcher("j")).state.viewers.empty());
+}
+
+CAF_TEST(a terminal state ends every stream and a seen end gets 204) {
+  call("j", json{{"state", "active"}});
+  auto a = watch("j");
+  CAF_CHECK_EQUAL(call("j", json{{"state", "completed"}}).first, 200);
+  outbound_queue::take_result last;
+  auto out = drain(*a.queue, &last);
+  CAF_CHECK(out.find("event: job.completed") != std::string::npos);
+  CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::close);
+  auto again = watch("j", 2); // saw the final version
+  drain(*again.queue, &last);
+  CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::reject);
+  CAF_CHECK_EQUAL(last.status, 204);
+  auto late = watch("j", 1); // did not see the end: gets the final snapshot, then the end
+  out = drain(*late.queue, &last);
+  CAF_CHECK(out.find("event: job.completed") != std::string::npos);
+  CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::close);
+  auto conflict = call("j", json{{"progress", 1}});
+  CAF_CHECK_EQUAL(conflict.first, 409);
+  CAF_CHECK_EQUAL(conflict.second["error"]["code"], "job_terminal");
+  for (auto* v : {&a, &again, &late})
+    kill(v->actor);
+}
+
+CAF_TEST(after retention a terminal job is deleted and its watcher stops) {
+  call("j", json{{"state", "failed"}, {"error", "boom"}});
+  CAF_CHECK_EQUAL(stats.job_actors.load(), 1);
+  advance_time(299s);
+  sched.run();
+  CAF_CHECK_EQUAL(stats.job_actors.load(), 1);
+  advance_time(1s);
+  sched.run();
+  CAF_CHECK_EQUAL(stats.job_actors.load(), 0);
+  CAF_CHECK_EQUAL(watcher_count(), 0u);
+  CAF_CHECK(!log->get_job("j"));
+  CAF_CHECK_EQUAL(call("j", std::nullopt).first, 404);
+}
+
+CAF_TEST(a watcher without viewers stops when idle and the job stays stored) {
+  call("j", json{{"state", "active"}});
+  advance_time(60s);
+  sched.run();
+  CAF_CHECK_EQUAL(stats.job_actors.load(), 0);
+  CAF_CHECK(log->get_job("j"));
+  auto [status, snap] = call("j", std::nullopt); // a fresh watcher loads it
+  CAF_CHECK_EQUAL(status, 200);
+  CAF_CHECK_EQUAL(snap["state"], "active");
+}
+
+CAF_TEST(a running job with no update for too long expires and its viewers see the end) {
+  settings.stale_after = 120s;
+  kill(jobs);
+  jobs = sys.spawn(job_registry, jour, reader, settings, &stats);
+  to_stop[0] = jobs;
+  call("j", json{{"state", "active"}});
+  auto a = watch("j");
+  advance_time(60s); // idle does not apply: there is a viewer
+  sched.run();
+  CAF_CHECK_EQUAL(stats.job_actors.load(), 1);
+  advance_time(60s);
+  sched.run();
+  outbound_queue::take_result last;
+  auto out = drain(*a.queue, &last);
+  CAF_CHECK(out.find("event: job.expired") != std::string::npos);
+  CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::close);
+  auto stored = json::parse(log->get_job("j").value()); // (macros keep references: no temporaries)
+  CAF_CHECK_EQUAL(stored["state"], "expired");
+  kill(a.actor);
+}
+
+CAF_TEST(unknown jobs answer 404 and leave nothing behind) {
+  CAF_CHECK_EQUAL(call("nope", std::nullopt).first, 404);
+  auto v = watch("nope");
+  outbound_queue::take_result last;
+  drain(*v.queue, &last);
+  CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::reject);
+  CAF_CHECK_EQUAL(last.status, 404);
+  advance_time(1s);
+  sched.run();
+  CAF_CHECK_EQUAL(stats.job_actors.load(), 0);
+  CAF_CHECK_EQUAL(stats.job_viewers.load(), 0);
+}
+
+CAF_TEST(bad updates are rejected and change nothing) {
+  call("j", json{{"state", "active"}});
+  for (auto& bad : {json{{"state", "running"}}, json{{"progress", 101}}, json{{"progress", "x"}},
+                    json{{"bogus", 1}}, json::array()}) {
+    auto [status, body] = call("j", bad);
+    CAF_CHECK_EQUAL(status, 400);
+  }
+  auto [status, body] = call("j", json{{"expected_version", 7}, {"progress", 1}});
+  CAF_CHECK_EQUAL(status, 409);
+  CAF_CHECK_EQUAL(body["error"]["current_version"], 1);
+  auto stored = json::parse(log->get_job("j").value());
+  CAF_CHECK_EQUAL(stored["version"], 1);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
