@@ -1,0 +1,142 @@
+"""Job progress against a real hub: one watcher per job, many viewers, persistence, retention."""
+import json
+import os
+import random
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import SSEClient, Hub  # noqa: E402
+
+
+def put(hub, job, body, expect=200):
+    st, _, doc = hub.request("PUT", f"/v1/jobs/{job}", body)
+    assert st == expect, (st, doc)
+    return doc
+
+
+class JobStream(SSEClient):
+    """An SSE client on /v1/jobs/{id}/events (SSEClient speaks the same wire format)."""
+
+    def __init__(self, port, job, last_event_id=None):
+        import socket as s
+        self.sock = s.create_connection(("127.0.0.1", port), timeout=5)
+        lines = [f"GET /v1/jobs/{job}/events HTTP/1.1", "Host: x", "Accept: text/event-stream"]
+        if last_event_id:
+            lines.append(f"Last-Event-ID: {last_event_id}")
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.buf, self.status, self.headers, self.body = b"", None, {}, b""
+        self.events, self.comments, self.closed = [], 0, False
+        self._read_head()
+
+
+class JobsTest(unittest.TestCase):
+    def test_hundred_viewers_see_the_same_ordered_updates_and_the_end(self):
+        with Hub() as hub:
+            put(hub, "big", {"state": "active", "progress": 0})
+            rng = random.Random(4)
+            viewers = [JobStream(hub.port, "big") for _ in range(100)]
+            self.assertTrue(all(v.status == 200 for v in viewers))
+            s = hub.wait_stats(lambda s: s["job_viewers"] == 100)
+            self.assertEqual(s["job_actors"], 1)  # one watcher, whatever the number of viewers
+            for p in range(1, 21):
+                put(hub, "big", {"progress": p * 4})
+                if p == 5:  # some vanish without a clean close
+                    for v in viewers[:10]:
+                        v.close(abrupt=True)
+                if p == 10:  # some refresh: reconnect with their Last-Event-ID
+                    for i in range(10, 20):
+                        viewers[i].pump(0.2)
+                        last = viewers[i].last_id()
+                        viewers[i].close()
+                        viewers[i] = JobStream(hub.port, "big", last_event_id=last)
+                        viewers[i].refreshed = True
+            final = put(hub, "big", {"state": "completed", "result": {"rows": 7}})
+            self.assertEqual(final["version"], 22)
+            for v in viewers[10:]:
+                self.assertTrue(v.wait_closed(10), "stream did not end at the terminal state")
+                versions = [int(e["id"]) for e in v.events if "id" in e]
+                self.assertEqual(versions, sorted(versions))
+                self.assertEqual(versions[-1], 22)
+                self.assertEqual(v.events[-1]["event"], "job.completed")
+                self.assertEqual(json.loads(v.events[-1]["data"])["result"], {"rows": 7})
+                if not getattr(v, "refreshed", False):
+                    self.assertEqual(versions, list(range(1, 23)))  # every update, once
+            # A client that saw the end and reconnects gets 204: EventSource stops.
+            again = JobStream(hub.port, "big", last_event_id="22")
+            self.assertEqual(again.status, 204)
+            hub.wait_stats(lambda s: s["job_viewers"] == 0 and s["connections"] == 0)
+
+    def test_job_state_survives_kill9_and_viewers_get_the_snapshot(self):
+        with Hub() as hub:
+            put(hub, "p", {"state": "active", "progress": 30, "message": "halfway"})
+            hub.kill9()
+            hub.restart()
+            st, _, snap = hub.get("/v1/jobs/p")
+            self.assertEqual((st, snap["progress"], snap["message"], snap["version"]),
+                             (200, 30, "halfway", 1))
+            v = JobStream(hub.port, "p")
+            first = v.wait_events(1, kind="job.snapshot")[0]
+            self.assertEqual(json.loads(first["data"])["progress"], 30)
+            put(hub, "p", {"progress": 60, "expected_version": 1})
+            self.assertEqual(json.loads(v.wait_events(1, kind="job.update")[0]["data"])["progress"], 60)
+            v.close()
+
+    def test_terminal_jobs_are_retained_then_forgotten_and_watchers_stop(self):
+        with Hub(config={"jobs": {"retention_seconds": 1, "idle_seconds": 1}}) as hub:
+            put(hub, "r", {"state": "failed", "error": "disk full"})
+            self.assertEqual(hub.stats()["job_actors"], 1)
+            self.assertEqual(hub.get("/v1/jobs/r")[2]["state"], "failed")
+            hub.wait_stats(lambda s: s["job_actors"] == 0, timeout=10)
+            self.assertEqual(hub.get("/v1/jobs/r")[0], 404)
+            put(hub, "idle", {"state": "waiting"})
+            hub.wait_stats(lambda s: s["job_actors"] == 0, timeout=10)  # idle watcher stops
+            self.assertEqual(hub.get("/v1/jobs/idle")[2]["state"], "waiting")  # still stored
+
+    def test_bad_job_requests_are_rejected_and_change_nothing(self):
+        with Hub() as hub:
+            put(hub, "b", {"state": "active"})
+            cases = [("PUT", "/v1/jobs/b", "{not json", "application/json", 400, "malformed_json"),
+                     ("PUT", "/v1/jobs/b", '{"state":"running"}', "application/json", 400,
+                      "invalid_state"),
+                     ("PUT", "/v1/jobs/b", '{"progress":120}', "application/json", 400,
+                      "invalid_progress"),
+                     ("PUT", "/v1/jobs/b", '{"extra":1}', "application/json", 400, "unknown_field"),
+                     ("PUT", "/v1/jobs/b", '{"expected_version":9}', "application/json", 409,
+                      "version_conflict"),
+                     ("PUT", "/v1/jobs/b", '{"progress":1}', "text/plain", 415,
+                      "unsupported_media_type"),
+                     ("PUT", "/v1/jobs/bad%20id", "{}", "application/json", 400, "invalid_job_id"),
+                     ("POST", "/v1/jobs/b", "{}", "application/json", 405, "method_not_allowed"),
+                     ("GET", "/v1/jobs/none", None, None, 404, "job_not_found")]
+            for method, path, body, ctype, status, code in cases:
+                with self.subTest(method=method, path=path, body=body):
+                    st, _, doc = hub.request(method, path, body,
+                                             {"Content-Type": ctype} if ctype else {})
+                    self.assertEqual((st, doc["error"]["code"]), (status, code))
+            self.assertEqual(hub.get("/v1/jobs/b")[2]["version"], 1)
+            v = JobStream(hub.port, "b", last_event_id="nope")
+            self.assertEqual(v.status, 400)
+            v = JobStream(hub.port, "missing")
+            self.assertEqual(v.status, 404)
+            hub.wait_stats(lambda s: s["connections"] == 0)
+
+    def test_shutdown_ends_job_streams_with_a_notice(self):
+        hub = Hub()
+        hub.start()
+        try:
+            put(hub, "s", {"state": "active"})
+            v = JobStream(hub.port, "s")
+            v.wait_events(1, kind="job.snapshot")
+            self.assertEqual(hub.terminate(), 0)
+            v.wait_closed(5)
+            self.assertEqual([e for e in v.events if e.get("event") == "herald.shutdown"][0]["event"],
+                             "herald.shutdown")
+        finally:
+            hub.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
