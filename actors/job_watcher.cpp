@@ -22,8 +22,11 @@ std::string error_json(const std::string& code, const std::string& message) {
 }
 
 frame_ptr snapshot_frame(const json& snapshot, bool first) {
+  // Viewers (browsers) never see the upstream URL: it may point into a private network.
+  json shown = snapshot;
+  shown.erase("upstream");
   return make_event_frame(std::to_string(snapshot["version"].get<std::uint64_t>()),
-                          job_event_type(snapshot, first), snapshot.dump());
+                          job_event_type(snapshot, first), shown.dump());
 }
 
 bool terminal(const json& snapshot) {
@@ -56,6 +59,15 @@ void stop_when_confirmed(job_watcher_actor* self) {
   self->send(st.registry, idle_atom::value, st.id, st.requests_seen);
 }
 
+void maybe_poll(job_watcher_actor* self);
+
+/// Stops polling now: the pending poll is cancelled and an in-flight reply will be ignored.
+void stop_polling(job_watcher_actor* self) {
+  auto& st = self->state;
+  ++st.poll_gen;
+  st.polling = false;
+}
+
 /// Persists `next`, then makes it the snapshot and tells every viewer. Other messages wait
 /// (await) so that updates apply strictly one after another.
 void commit_change(job_watcher_actor* self, json next, std::function<void(bool ok)> then) {
@@ -75,12 +87,106 @@ void commit_change(job_watcher_actor* self, json next, std::function<void(bool o
           if (end)
             v.queue->close_after_flush(close_reason::none, {});
         }
-        if (end)
+        if (end) {
           st.viewers.clear(); // their streams end; their exits arrive as down_msgs
+          stop_polling(self);
+        }
         then(true);
         arm(self);
+        maybe_poll(self);
       },
       [=](caf::error&) { then(false); });
+}
+
+bool should_poll(const job_watcher_state& st) {
+  return !st.stopping && !st.snapshot.is_null() && st.snapshot.contains("upstream")
+         && !terminal(st.snapshot) && !st.viewers.empty();
+}
+
+/// Starts polling if the job should be polled and is not yet.
+void maybe_poll(job_watcher_actor* self) {
+  auto& st = self->state;
+  if (st.polling || !should_poll(st) || !st.settings.fetch)
+    return;
+  st.polling = true;
+  st.poll_errors = 0;
+  st.idle_polls = 0;
+  self->send(self, poll_atom::value, ++st.poll_gen);
+}
+
+void on_poll(job_watcher_actor* self, std::uint64_t gen) {
+  auto& st = self->state;
+  if (gen != st.poll_gen)
+    return;
+  if (!should_poll(st)) {
+    st.polling = false;
+    return;
+  }
+  ++st.stats->upstream_polls;
+  auto me = caf::actor_cast<caf::actor>(self);
+  st.settings.fetch(st.snapshot["upstream"]["url"].get<std::string>(),
+                    st.settings.upstream_timeout, [me, gen](upstream_reply r) {
+                      caf::anon_send(me, polled_atom::value, gen, std::move(r));
+                    });
+}
+
+void push_notice(job_watcher_actor* self, const std::string& type, const json& data) {
+  auto frame = make_hub_frame(type, data.dump());
+  for (auto& v : self->state.viewers)
+    v.queue->push_notice(frame);
+}
+
+void on_polled(job_watcher_actor* self, std::uint64_t gen, const upstream_reply& r) {
+  auto& st = self->state;
+  if (gen != st.poll_gen || !should_poll(st)) {
+    if (gen == st.poll_gen)
+      st.polling = false;
+    return;
+  }
+  auto& up = st.snapshot["upstream"];
+  auto interval = std::chrono::milliseconds(up.value("interval_ms", std::uint64_t{1000}));
+  std::string problem;
+  std::optional<json> update;
+  if (r.status == 0) {
+    problem = r.error;
+  } else if (r.status != 200) {
+    problem = "upstream answered HTTP " + std::to_string(r.status);
+  } else {
+    auto doc = json::parse(r.body, nullptr, false);
+    if (doc.is_discarded())
+      problem = "upstream answered something that is not JSON";
+    else
+      update = upstream_update(st.snapshot, doc);
+  }
+  if (update) {
+    auto res = apply_job_update(st.snapshot, st.id, *update, wall_ms(),
+                                st.settings.upstream_allowed_hosts);
+    if (auto* err = std::get_if<job_error>(&res))
+      problem = "upstream status does not fit the job: " + err->message;
+  }
+  std::chrono::milliseconds delay = interval;
+  if (!problem.empty()) {
+    // Back off (x2 per consecutive error, at most a minute) and tell the viewers; never crash.
+    ++st.poll_errors;
+    delay = std::min<std::chrono::milliseconds>(interval * (1u << std::min(st.poll_errors, 10u)),
+                                                std::chrono::minutes(1));
+    push_notice(self, "job.upstream_error",
+                {{"error", problem}, {"attempt", st.poll_errors}, {"retry_ms", delay.count()}});
+  } else {
+    st.poll_errors = 0;
+    if (update) {
+      st.idle_polls = 0;
+      commit_change(self, std::get<json>(apply_job_update(st.snapshot, st.id, *update, wall_ms(),
+                                                          st.settings.upstream_allowed_hosts)),
+                    [](bool) {});
+    } else if (st.snapshot["state"] == "waiting") {
+      // Nothing happens while a job waits: poll less and less often (at most every 30 s).
+      ++st.idle_polls;
+      delay = std::min<std::chrono::milliseconds>(interval * (1u << std::min(st.idle_polls, 8u)),
+                                                  std::chrono::seconds(30));
+    }
+  }
+  self->delayed_send(self, delay, poll_atom::value, gen);
 }
 
 void on_tick(job_watcher_actor* self, std::uint64_t gen) {
@@ -128,7 +234,8 @@ caf::behavior running(job_watcher_actor* self) {
       auto body = json::parse(*req->update, nullptr, false);
       if (body.is_discarded())
         return req->done(400, error_json("malformed_json", "the body is not valid JSON"));
-      auto res = apply_job_update(st.snapshot, st.id, body, wall_ms());
+      auto res = apply_job_update(st.snapshot, st.id, body, wall_ms(),
+                                  st.settings.upstream_allowed_hosts);
       if (auto* err = std::get_if<job_error>(&res)) {
         json doc{{"error", {{"code", err->code}, {"message", err->message}}}};
         if (err->status == 409)
@@ -161,10 +268,13 @@ caf::behavior running(job_watcher_actor* self) {
         self->monitor(viewer);
         st.viewers.push_back({viewer.address(), queue});
         arm(self);
+        maybe_poll(self);
       }
       return caf::actor_cast<caf::actor>(self);
     },
     [=](tick_atom, std::uint64_t gen) { on_tick(self, gen); },
+    [=](poll_atom, std::uint64_t gen) { on_poll(self, gen); },
+    [=](polled_atom, std::uint64_t gen, const upstream_reply& r) { on_polled(self, gen, r); },
     [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) {
       static thread_local std::minstd_rand rng{std::random_device{}()};
       for (auto& v : self->state.viewers) {
@@ -206,8 +316,10 @@ caf::behavior job_watcher(job_watcher_actor* self, std::string id, caf::actor jo
       return;
     *it = vs.back();
     vs.pop_back();
-    if (vs.empty())
+    if (vs.empty()) {
+      stop_polling(self); // nobody watches: the upstream hears nothing more from us
       arm(self);
+    }
   });
   // Load the stored snapshot before serving anything: requests wait in the mailbox meanwhile.
   self->request(st.reader, caf::infinite, job_get_atom::value, st.id)

@@ -5,7 +5,9 @@
 // every stream at a terminal state, and monitors its viewers (a departed viewer leaves in the
 // down handler). Its one timer (a generation-checked tick) expires jobs with no update, stops the
 // watcher when it is idle without viewers, and retires a terminal job after its retention.
-// Nothing polls per viewer.
+// Nothing polls per viewer: a job with an `upstream` URL is polled by its watcher alone, only
+// while it has viewers and is not terminal (every interval while active, backing off while
+// waiting and on errors, which viewers see as job.upstream_error events).
 
 #include <chrono>
 #include <string>
@@ -23,6 +25,9 @@ struct job_settings {
   std::chrono::seconds stale_after{3600};  // a running job with no update this long expires
   std::chrono::seconds idle{60};           // a watcher without viewers stops after this
   std::uint64_t retry_ms = 2000;
+  std::vector<std::string> upstream_allowed_hosts{"127.0.0.1", "localhost", "::1"};
+  std::chrono::milliseconds upstream_timeout{5000};
+  upstream_fetch fetch; // how upstream URLs are fetched (the hub's HTTP client)
 };
 
 struct job_watcher_state {
@@ -43,6 +48,12 @@ struct job_watcher_state {
   std::uint64_t tick_gen = 0;
   caf::actor_clock::time_point last_change;
   bool stopping = false;
+
+  // Upstream polling: one poller per job, only while it has viewers and is not terminal.
+  std::uint64_t poll_gen = 0;       // bumping it cancels the pending poll and ignores its reply
+  bool polling = false;
+  std::uint32_t poll_errors = 0;
+  std::uint32_t idle_polls = 0;     // consecutive polls without change while waiting
 
   ~job_watcher_state() {
     if (stats != nullptr)

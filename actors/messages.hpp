@@ -14,9 +14,11 @@
 //  job_watcher   --job_put_atom, id, json text-->            journal      => ok (persisted)
 //  job_watcher   --job_get_atom, id-->                       log_reader   => (found, json text)
 //  job_watcher   --idle_atom, id, requests_seen-->           job_registry (stop handshake)
+//  upstream fetch (io thread) --polled_atom, gen, upstream_reply-->  job_watcher
 //  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom, max_age_atom,
-//                    resume_atom (connection, job_viewer); tick_atom (job_watcher)
+//                    resume_atom (connection, job_viewer); tick_atom, poll_atom (job_watcher)
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -51,6 +53,8 @@ using job_put_atom = caf::atom_constant<caf::atom("job_put")>;
 using job_get_atom = caf::atom_constant<caf::atom("job_get")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
+using polled_atom = caf::atom_constant<caf::atom("polled")>;
 
 /// Errors actors reply with; converted to HTTP once, in the net layer.
 enum class hub_errc : std::uint8_t {
@@ -130,6 +134,17 @@ struct job_request {
 };
 using job_request_ptr = std::shared_ptr<job_request>;
 
+/// The answer of an upstream status URL (status 0: the request failed, see `error`).
+struct upstream_reply {
+  int status = 0;
+  std::string body;
+  std::string error;
+};
+
+/// Fetches an upstream status URL; the callback may run on any thread.
+using upstream_fetch = std::function<void(const std::string& url, std::chrono::milliseconds timeout,
+                                          std::function<void(upstream_reply)> done)>;
+
 /// Builds the JSON data of a herald.gap notice.
 std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap);
 
@@ -142,3 +157,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::filter_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::replay_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::events_query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::job_request_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::upstream_reply)

@@ -15,6 +15,7 @@
 #include "actors/journal.hpp"
 #include "actors/log_reader.hpp"
 #include "actors/registry.hpp"
+#include "net/http_client.hpp"
 #include "net/hub_context.hpp"
 #include "net/listener.hpp"
 #include "storage/event_id.hpp"
@@ -130,6 +131,16 @@ int run_hub(const config& cfg) {
     jobs.stale_after = std::chrono::seconds(cfg.jobs_stale_after_seconds);
     jobs.idle = std::chrono::seconds(cfg.jobs_idle_seconds);
     jobs.retry_ms = cfg.sse_retry_ms;
+    jobs.upstream_allowed_hosts = cfg.jobs_upstream_allowed_hosts;
+    jobs.fetch = [&ioc](const std::string& url, std::chrono::milliseconds timeout,
+                        std::function<void(upstream_reply)> done) {
+      auto parsed = parse_http_url(url);
+      if (!parsed)
+        return done(upstream_reply{0, {}, "not an http:// URL"});
+      http_get(ioc, *parsed, timeout, [done](http_result r) {
+        done(upstream_reply{r.status, std::move(r.body), std::move(r.error)});
+      });
+    };
     hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, jobs, &hub.stats);
     auto stop_actors = [&] {
       for (auto* a : {&hub.dispatcher, &hub.job_registry, &hub.journal, &hub.reader, &hub.registry})

@@ -88,6 +88,19 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("jobs.retention_seconds", jobs_retention_seconds, 1, 30ull * 86400),
     U64_KEY("jobs.stale_after_seconds", jobs_stale_after_seconds, 1, 365ull * 86400),
     U64_KEY("jobs.idle_seconds", jobs_idle_seconds, 1, 86400),
+    {"jobs.upstream_allowed_hosts",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       if (!v.is_array())
+         return std::string{"must be a list of host names or addresses (or [\"*\"])"};
+       std::vector<std::string> out;
+       for (auto& h : v) {
+         if (!h.is_string() || h.get<std::string>().empty())
+           return std::string{"must contain only non-empty strings"};
+         out.push_back(h.get<std::string>());
+       }
+       c.jobs_upstream_allowed_hosts = std::move(out);
+       return std::nullopt;
+     }},
     U64_KEY("shutdown.timeout_seconds", shutdown_timeout_seconds, 1, 3600),
     U64_KEY("shutdown.retry_jitter_ms", shutdown_retry_jitter_ms, 0, 600000),
     U64_KEY("threads.io", threads_io, 1, 64),

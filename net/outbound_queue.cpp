@@ -170,6 +170,18 @@ void outbound_queue::push_control(frame_ptr f) {
     wake_();
 }
 
+void outbound_queue::push_notice(frame_ptr f) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (mode_ != mode::live && mode_ != mode::replaying)
+      return;
+    wake = enqueue(std::move(f), false);
+  }
+  if (wake)
+    wake_();
+}
+
 void outbound_queue::reject(int status, std::string body) {
   {
     std::lock_guard<std::mutex> guard{mtx_};

@@ -81,6 +81,9 @@ public:
   /// A frame outside the log (heartbeat): dropped if the queue is closing or over its bound.
   void push_control(frame_ptr f);
 
+  /// A hub notice outside the log (e.g. job.upstream_error): always queued on an open stream.
+  void push_notice(frame_ptr f);
+
   /// Refuses the stream before it started (e.g. 503 at a limit).
   void reject(int status, std::string body);
 

@@ -19,15 +19,94 @@ bool is_terminal_state(std::string_view s) {
   return s == "completed" || s == "failed" || s == "cancelled" || s == "expired";
 }
 
+namespace {
+
+std::optional<std::string> validate_upstream(const json& up,
+                                             const std::vector<std::string>& allowed_hosts) {
+  if (up.is_null())
+    return std::nullopt;
+  if (!up.is_object())
+    return std::string{"'upstream' must be an object or null"};
+  for (auto it = up.begin(); it != up.end(); ++it)
+    if (it.key() != "url" && it.key() != "map" && it.key() != "states"
+        && it.key() != "interval_ms")
+      return "unknown field 'upstream." + it.key() + "'";
+  auto url = up.find("url");
+  if (url == up.end() || !url->is_string())
+    return std::string{"'upstream.url' is required (http://host[:port]/path)"};
+  const auto& u = url->get_ref<const std::string&>();
+  if (u.rfind("http://", 0) != 0)
+    return std::string{"'upstream.url' must be an http:// URL"};
+  auto rest = u.substr(7);
+  auto host = rest.substr(0, rest.find('/'));
+  if (host.size() > 2 && host.front() == '[')
+    host = host.substr(1, host.find(']') - 1);
+  else
+    host = host.substr(0, host.rfind(':'));
+  bool allowed = std::any_of(allowed_hosts.begin(), allowed_hosts.end(),
+                             [&](const std::string& h) { return h == "*" || h == host; });
+  if (!allowed)
+    return "upstream host '" + host + "' is not allowed (jobs.upstream_allowed_hosts)";
+  auto map = up.find("map");
+  if (map == up.end() || !map->is_object() || map->empty())
+    return std::string{"'upstream.map' must map job fields to JSON pointers"};
+  for (auto it = map->begin(); it != map->end(); ++it) {
+    static const char* fields[] = {"state", "progress", "message", "data", "result", "error"};
+    if (std::none_of(std::begin(fields), std::end(fields),
+                     [&](const char* f) { return it.key() == f; }))
+      return "'upstream.map' has unknown job field '" + it.key() + "'";
+    if (!it->is_string() || (!it->get_ref<const std::string&>().empty()
+                             && it->get_ref<const std::string&>().front() != '/'))
+      return "'upstream.map." + it.key() + "' must be a JSON pointer such as \"/status\"";
+  }
+  if (auto st = up.find("states"); st != up.end()) {
+    if (!st->is_object())
+      return std::string{"'upstream.states' must map upstream values to job states"};
+    for (auto it = st->begin(); it != st->end(); ++it)
+      if (!it->is_string() || (*it != "waiting" && *it != "active" && *it != "completed"
+                               && *it != "failed" && *it != "cancelled"))
+        return "'upstream.states." + it.key() + "' must be a job state";
+  }
+  if (auto iv = up.find("interval_ms"); iv != up.end())
+    if (!iv->is_number_unsigned() || iv->get<std::uint64_t>() < 100
+        || iv->get<std::uint64_t>() > 60000)
+      return std::string{"'upstream.interval_ms' must be from 100 to 60000"};
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<json> upstream_update(const json& snapshot, const json& doc) {
+  auto& up = snapshot["upstream"];
+  json update = json::object();
+  for (auto it = up["map"].begin(); it != up["map"].end(); ++it) {
+    json::json_pointer ptr{it->get<std::string>()};
+    if (!doc.contains(ptr))
+      continue;
+    json value = doc.at(ptr);
+    if (it.key() == "state") {
+      auto key = value.is_string() ? value.get<std::string>() : value.dump();
+      if (auto st = up.find("states"); st != up.end() && st->contains(key))
+        value = (*st)[key];
+    }
+    if (snapshot.value(it.key(), json{}) != value)
+      update[it.key()] = std::move(value);
+  }
+  if (update.empty())
+    return std::nullopt;
+  return update;
+}
+
 std::variant<json, job_error> apply_job_update(const json& current, const std::string& id,
-                                               const json& update, std::int64_t now_ms) {
+                                               const json& update, std::int64_t now_ms,
+                                               const std::vector<std::string>& allowed_hosts) {
   auto bad = [](std::string code, std::string msg) {
     return job_error{400, std::move(code), std::move(msg)};
   };
   if (!update.is_object())
     return bad("invalid_body", "the body must be a JSON object");
-  static const char* fields[] = {"state",  "progress", "message",         "data",
-                                 "result", "error",    "expected_version"};
+  static const char* fields[] = {"state",  "progress", "message",          "data",
+                                 "result", "error",    "expected_version", "upstream"};
   for (auto it = update.begin(); it != update.end(); ++it)
     if (std::none_of(std::begin(fields), std::end(fields),
                      [&](const char* f) { return it.key() == f; }))
@@ -75,6 +154,14 @@ std::variant<json, job_error> apply_job_update(const json& current, const std::s
   for (const char* f : {"data", "result", "error"})
     if (auto v = update.find(f); v != update.end())
       next[f] = *v;
+  if (auto up = update.find("upstream"); up != update.end()) {
+    if (auto err = validate_upstream(*up, allowed_hosts))
+      return bad("invalid_upstream", *err);
+    if (up->is_null())
+      next.erase("upstream");
+    else
+      next["upstream"] = *up;
+  }
   if (next["state"] == "completed")
     next["progress"] = 100;
   next["version"] = version + 1;

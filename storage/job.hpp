@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -29,11 +30,17 @@ std::optional<std::string> validate_job_id(std::string_view id);
 
 bool is_terminal_state(std::string_view state);
 
-/// Applies a worker's update (the PUT body) to `current` (null for a new job).
-std::variant<nlohmann::json, job_error> apply_job_update(const nlohmann::json& current,
-                                                         const std::string& id,
-                                                         const nlohmann::json& update,
-                                                         std::int64_t now_ms);
+/// Applies a worker's update (the PUT body) to `current` (null for a new job). An `upstream`
+/// object (see docs/api.md) must name an http URL on one of `allowed_hosts` ("*": any).
+std::variant<nlohmann::json, job_error>
+apply_job_update(const nlohmann::json& current, const std::string& id,
+                 const nlohmann::json& update, std::int64_t now_ms,
+                 const std::vector<std::string>& allowed_hosts = {});
+
+/// The update an upstream status document implies for `snapshot` (through the job's
+/// `upstream.map` and `upstream.states`), or nullopt when nothing changed.
+std::optional<nlohmann::json> upstream_update(const nlohmann::json& snapshot,
+                                              const nlohmann::json& status_doc);
 
 /// The snapshot a job gets when the hub expires it.
 nlohmann::json expire_job(const nlohmann::json& current, std::int64_t now_ms);

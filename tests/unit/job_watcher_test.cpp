@@ -23,6 +23,15 @@ struct fixture : test::actor_fixture {
   std::shared_ptr<event_log> log;
   caf::actor jour, reader, jobs, sink;
   job_settings settings;
+  std::vector<std::pair<std::string, std::function<void(upstream_reply)>>> fetches;
+
+  void answer(int status, std::string body) {
+    CAF_REQUIRE(!fetches.empty());
+    auto done = std::move(fetches.front().second);
+    fetches.erase(fetches.begin());
+    done(upstream_reply{status, std::move(body), status == 0 ? "connect: refused" : ""});
+    sched.run();
+  }
 
   fixture() {
     std::string err;
@@ -37,6 +46,11 @@ struct fixture : test::actor_fixture {
     settings.stale_after = 3600s;
     settings.idle = 60s;
     settings.retry_ms = 1000;
+    // Upstream fetches are recorded; the test answers them (the process tests use real HTTP).
+    settings.fetch = [this](const std::string& url, std::chrono::milliseconds,
+                            std::function<void(upstream_reply)> done) {
+      fetches.push_back({url, std::move(done)});
+    };
     jobs = sys.spawn(job_registry, jour, reader, settings, &stats);
     to_stop = {jobs, jour, reader, sink};
   }
@@ -203,6 +217,77 @@ CAF_TEST(bad updates are rejected and change nothing) {
   CAF_CHECK_EQUAL(body["error"]["current_version"], 1);
   auto stored = json::parse(log->get_job("j").value());
   CAF_CHECK_EQUAL(stored["version"], 1);
+}
+
+CAF_TEST(an upstream job is polled once per interval only while it has viewers) {
+  json upstream{{"url", "http://127.0.0.1:9/status"},
+                {"map", {{"state", "/status"}, {"progress", "/pct"}}},
+                {"states", {{"running", "active"}, {"done", "completed"}}},
+                {"interval_ms", 1000}};
+  CAF_CHECK_EQUAL(call("u", json{{"state", "waiting"}, {"upstream", upstream}}).first, 200);
+  advance_time(5s);
+  sched.run();
+  CAF_CHECK(fetches.empty()); // nobody watches: nobody polls
+  auto a = watch("u");
+  auto b = watch("u");
+  CAF_CHECK_EQUAL(fetches.size(), 1u); // one poller, not one per viewer
+  CAF_CHECK_EQUAL(fetches.front().first, "http://127.0.0.1:9/status");
+  answer(200, R"({"status":"running","pct":40})");
+  auto out = drain(*a.queue);
+  CAF_CHECK(out.find("\"progress\":40") != std::string::npos);
+  CAF_CHECK(out.find("\"state\":\"active\"") != std::string::npos);
+  CAF_CHECK(out.find("upstream") == std::string::npos); // viewers never see the URL
+  advance_time(1s);
+  sched.run();
+  CAF_CHECK_EQUAL(fetches.size(), 1u); // the next poll, one interval later
+  answer(200, R"({"status":"running","pct":40})");
+  kill(a.actor);
+  kill(b.actor); // the last viewer leaves: polling stops
+  advance_time(10s);
+  sched.run();
+  CAF_CHECK(fetches.empty());
+  CAF_CHECK_EQUAL(stats.upstream_polls.load(), 2u);
+}
+
+CAF_TEST(upstream errors back off and are reported and a terminal upstream state stops polling) {
+  json upstream{{"url", "http://127.0.0.1:9/s"}, {"map", {{"state", "/s"}}},
+                {"interval_ms", 1000}};
+  call("u", json{{"state", "active"}, {"upstream", upstream}});
+  auto v = watch("u");
+  answer(0, ""); // connection refused
+  auto out = drain(*v.queue);
+  CAF_CHECK(out.find("event: job.upstream_error") != std::string::npos);
+  CAF_CHECK(out.find("\"retry_ms\":2000") != std::string::npos);
+  advance_time(1s);
+  sched.run();
+  CAF_CHECK(fetches.empty()); // backed off: not yet
+  advance_time(1s);
+  sched.run();
+  CAF_CHECK_EQUAL(fetches.size(), 1u);
+  answer(500, "oops");
+  CAF_CHECK(drain(*v.queue).find("HTTP 500") != std::string::npos);
+  advance_time(4s);
+  sched.run();
+  answer(200, R"({"s":"completed"})");
+  outbound_queue::take_result last;
+  out = drain(*v.queue, &last);
+  CAF_CHECK(out.find("event: job.completed") != std::string::npos);
+  CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::close);
+  advance_time(60s);
+  sched.run();
+  CAF_CHECK(fetches.empty()); // terminal: never polled again
+  kill(v.actor);
+}
+
+CAF_TEST(upstream settings are validated) {
+  auto bad = [&](json up) { return call("u", json{{"upstream", std::move(up)}}); };
+  CAF_CHECK_EQUAL(bad(json{{"url", "https://127.0.0.1/x"}, {"map", {{"state", "/s"}}}}).first, 400);
+  CAF_CHECK_EQUAL(bad(json{{"url", "http://10.1.2.3/x"}, {"map", {{"state", "/s"}}}}).first, 400);
+  CAF_CHECK_EQUAL(bad(json{{"url", "http://127.0.0.1/x"}, {"map", {{"bogus", "/s"}}}}).first, 400);
+  CAF_CHECK_EQUAL(bad(json{{"url", "http://127.0.0.1/x"}, {"map", {{"state", "s"}}}}).first, 400);
+  CAF_CHECK_EQUAL(bad(json{{"url", "http://127.0.0.1/x"}, {"map", {{"state", "/s"}}},
+                           {"interval_ms", 5}}).first, 400);
+  CAF_CHECK_EQUAL(call("u", std::nullopt).first, 404); // nothing was created
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
