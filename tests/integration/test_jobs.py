@@ -32,6 +32,115 @@ class JobStream(SSEClient):
         self._read_head()
 
 
+class Upstream:
+    """A real HTTP status endpoint on loopback that counts the polls it receives."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        upstream = self
+        self.doc = {"status": "running", "pct": 0}
+        self.polls = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                upstream.polls.append(time.time())
+                body = json.dumps(upstream.doc).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def polls_between(self, t0, t1):
+        return len([t for t in self.polls if t0 <= t < t1])
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class UpstreamTest(unittest.TestCase):
+    def test_one_poll_per_interval_whatever_the_viewers_and_none_after_the_end(self):
+        up = Upstream()
+        try:
+            with Hub(config={"jobs": {"retention_seconds": 2}}) as hub:
+                put(hub, "u", {"state": "active", "upstream": {
+                    "url": f"http://127.0.0.1:{up.port}/jobs/u",
+                    "map": {"state": "/status", "progress": "/pct"},
+                    "states": {"running": "active", "done": "completed"},
+                    "interval_ms": 200}})
+                time.sleep(0.5)
+                self.assertEqual(up.polls, [])  # no viewers: no polling
+                viewers = [JobStream(hub.port, "u") for _ in range(100)]
+                hub.wait_stats(lambda s: s["job_viewers"] == 100)
+                t0 = time.time()
+                for pct in (20, 40, 60):
+                    up.doc = {"status": "running", "pct": pct}
+                    time.sleep(0.5)
+                for v in viewers[:50]:  # half the viewers vanish: polling does not change
+                    v.close(abrupt=True)
+                time.sleep(0.5)
+                t1 = time.time()
+                polls = up.polls_between(t0, t1)
+                self.assertLessEqual(polls, (t1 - t0) / 0.2 + 2)  # one per interval, not per viewer
+                self.assertGreaterEqual(polls, 4)
+                up.doc = {"status": "done", "pct": 100}
+                for v in viewers[50:]:
+                    self.assertTrue(v.wait_closed(10))
+                    self.assertEqual(v.events[-1]["event"], "job.completed")
+                    seen = [json.loads(e["data"])["progress"] for e in v.events if "data" in e]
+                    self.assertEqual(seen, sorted(seen))
+                    self.assertIn(60, seen)
+                    self.assertNotIn("upstream", json.loads(v.events[-1]["data"]))
+                done_at = len(up.polls)
+                time.sleep(1.0)
+                self.assertEqual(len(up.polls), done_at)  # terminal: the upstream hears nothing more
+                self.assertGreaterEqual(hub.stats()["upstream_polls"], polls)
+                hub.wait_stats(lambda s: s["job_actors"] == 0, timeout=10)  # after retention
+        finally:
+            up.close()
+
+    def test_polling_stops_when_the_last_viewer_leaves(self):
+        up = Upstream()
+        try:
+            with Hub() as hub:
+                put(hub, "w", {"state": "active", "upstream": {
+                    "url": f"http://127.0.0.1:{up.port}/jobs/w", "map": {"progress": "/pct"},
+                    "interval_ms": 100}})
+                viewers = [JobStream(hub.port, "w") for _ in range(5)]
+                time.sleep(0.6)
+                self.assertGreater(len(up.polls), 0)
+                for v in viewers:
+                    v.close()
+                hub.wait_stats(lambda s: s["job_viewers"] == 0)
+                time.sleep(0.3)  # an in-flight poll may still land
+                left_at = len(up.polls)
+                time.sleep(1.0)
+                self.assertEqual(len(up.polls), left_at)
+        finally:
+            up.close()
+
+    def test_upstream_errors_are_reported_to_viewers(self):
+        with Hub() as hub:
+            port = __import__("harness").free_port()  # nothing listens there
+            put(hub, "e", {"state": "active", "upstream": {
+                "url": f"http://127.0.0.1:{port}/x", "map": {"progress": "/pct"},
+                "interval_ms": 100}})
+            v = JobStream(hub.port, "e")
+            err = json.loads(v.wait_events(1, kind="job.upstream_error")[0]["data"])
+            self.assertIn("connect", err["error"])
+            self.assertEqual(err["attempt"], 1)
+            self.assertEqual(hub.get("/v1/jobs/e")[2]["state"], "active")  # no crash, no change
+            v.close()
+
+
 class JobsTest(unittest.TestCase):
     def test_hundred_viewers_see_the_same_ordered_updates_and_the_end(self):
         with Hub() as hub:
