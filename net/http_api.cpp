@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <variant>
 
 #include <nlohmann/json.hpp>
@@ -235,6 +236,19 @@ void handle_events(hub_context& hub, const http_request& req, const request_targ
 
 std::string stats_json(hub_context& hub) {
   auto& s = hub.stats;
+  double poll_rate = 0;
+  {
+    std::lock_guard<std::mutex> guard{hub.rate_mtx};
+    auto now = std::chrono::steady_clock::now();
+    auto polls = s.upstream_polls.load();
+    if (now - hub.rate_sampled >= std::chrono::seconds(1)) {
+      hub.upstream_polls_per_second =
+        (polls - hub.rate_polls) / std::chrono::duration<double>(now - hub.rate_sampled).count();
+      hub.rate_sampled = now;
+      hub.rate_polls = polls;
+    }
+    poll_rate = hub.upstream_polls_per_second;
+  }
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
                   std::chrono::steady_clock::now() - hub.started)
                   .count();
@@ -249,6 +263,7 @@ std::string stats_json(hub_context& hub) {
     {"events_replayed", s.events_replayed.load()},
     {"job_viewers", s.job_viewers.load()},
     {"upstream_polls", s.upstream_polls.load()},
+    {"upstream_polls_per_second", std::round(poll_rate * 100) / 100},
     {"slow_consumer_disconnects", s.slow_consumer_disconnects.load()},
     {"publish_errors", s.publish_errors.load()},
     {"log_head", format_event_id(hub.log->epoch(), hub.log->head())},

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -34,6 +35,12 @@ struct hub_context {
   std::atomic<bool> ready{false};
   std::atomic<bool> shutting_down{false};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  // Upstream poll rate for /v1/stats: measured between samples at least a second apart.
+  std::mutex rate_mtx;
+  std::chrono::steady_clock::time_point rate_sampled = started;
+  std::uint64_t rate_polls = 0;
+  double upstream_polls_per_second = 0;
 };
 
 } // namespace herald

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Herald needs to build and test on Debian (bookworm). Idempotent; root or sudo.
+# chromium runs the browser test (tests/node/job-progress.browser.test.mjs).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(g++ cmake make libcaf-dev libboost-dev librocksdb-dev nlohmann-json3-dev libcli11-dev
-      libspdlog-dev libfmt-dev curl python3)
+      libspdlog-dev libfmt-dev curl python3 chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
