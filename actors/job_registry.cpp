@@ -1,5 +1,7 @@
 #include "actors/job_registry.hpp"
 
+#include "actors/supervision.hpp"
+
 namespace herald {
 namespace {
 
@@ -24,18 +26,10 @@ caf::behavior job_registry(job_registry_actor* self, caf::actor journal, caf::ac
   st.reader = std::move(reader);
   st.settings = settings;
   st.stats = stats;
-  // A watcher's exit (a crash: idle watchers are unlinked before they are stopped) is handled
-  // here; any other exit stops the registry, and its linked watchers with it.
-  self->set_exit_handler([=](const caf::exit_msg& em) {
-    auto& ws = self->state.watchers;
-    for (auto it = ws.begin(); it != ws.end(); ++it)
-      if (it->second.watcher.address() == em.source) {
-        ws.erase(it);
-        return;
-      }
-    if (em.reason)
-      self->quit(em.reason);
-  });
+  // Watchers are linked: the registry supervises them, and they go with it at shutdown.
+  supervise_children(
+    self, [](job_registry_actor* a) -> auto& { return a->state.watchers; },
+    [](const job_registry_state::entry& e) -> const caf::actor& { return e.watcher; });
   return {
     [=](job_atom, const job_request_ptr& req) {
       self->send(watcher_for(self, req->id), job_atom::value, req);

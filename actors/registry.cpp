@@ -1,5 +1,6 @@
 #include "actors/registry.hpp"
 
+#include "actors/supervision.hpp"
 #include "actors/topic.hpp"
 
 namespace herald {
@@ -9,18 +10,9 @@ caf::behavior registry(registry_actor* self, std::size_t max_subscribers_per_top
   self->state.max_subscribers = max_subscribers_per_topic;
   self->state.stats = stats;
   // Topic actors are linked: the registry supervises them, and they go with it at shutdown.
-  // A topic's exit (a crash: idle topics are unlinked before they are stopped) is handled here,
-  // in one place; any other exit stops the registry.
-  self->set_exit_handler([=](const caf::exit_msg& em) {
-    auto& topics = self->state.topics;
-    for (auto it = topics.begin(); it != topics.end(); ++it)
-      if (it->second.topic.address() == em.source) {
-        topics.erase(it);
-        return;
-      }
-    if (em.reason)
-      self->quit(em.reason);
-  });
+  supervise_children(
+    self, [](registry_actor* a) -> auto& { return a->state.topics; },
+    [](const registry_state::entry& e) -> const caf::actor& { return e.topic; });
   return {
     [=](join_atom, const std::string& key) -> caf::result<caf::message> {
       auto& st = self->state;

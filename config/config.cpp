@@ -23,6 +23,20 @@ std::optional<std::string> set_u64(std::uint64_t& dst, const json& v, std::uint6
   return std::nullopt;
 }
 
+std::optional<std::string> set_strings(std::vector<std::string>& dst, const json& v,
+                                       const char* what) {
+  if (!v.is_array())
+    return std::string{"must be a list of "} + what;
+  std::vector<std::string> out;
+  for (auto& x : v) {
+    if (!x.is_string() || x.get<std::string>().empty())
+      return std::string{"must contain only non-empty strings"};
+    out.push_back(x.get<std::string>());
+  }
+  dst = std::move(out);
+  return std::nullopt;
+}
+
 #define U64_KEY(name, field, lo, hi)                                                           \
   {                                                                                            \
     name, [](config& c, const json& v) { return set_u64(c.field, v, lo, hi); }                 \
@@ -69,18 +83,14 @@ const std::map<std::string, setter>& setters() {
             365ull * 86400),
     {"cors.allowed_origins",
      [](config& c, const json& v) -> std::optional<std::string> {
-       if (!v.is_array())
-         return std::string{"must be a list of origins (or [\"*\"])"};
        std::vector<std::string> out;
-       for (auto& o : v) {
-         if (!o.is_string() || o.get<std::string>().empty())
-           return std::string{"must contain only non-empty strings"};
-         auto s = o.get<std::string>();
+       if (auto err = set_strings(out, v, "origins (or [\"*\"])"))
+         return err;
+       for (auto& s : out) {
          if (s != "*" && s.find("://") == std::string::npos)
            return "origin '" + s + "' must look like scheme://host[:port] (or be \"*\")";
          if (s != "*" && s.back() == '/')
            return "origin '" + s + "' must not end with '/'";
-         out.push_back(std::move(s));
        }
        c.cors_allowed_origins = std::move(out);
        return std::nullopt;
@@ -89,17 +99,9 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("jobs.stale_after_seconds", jobs_stale_after_seconds, 1, 365ull * 86400),
     U64_KEY("jobs.idle_seconds", jobs_idle_seconds, 1, 86400),
     {"jobs.upstream_allowed_hosts",
-     [](config& c, const json& v) -> std::optional<std::string> {
-       if (!v.is_array())
-         return std::string{"must be a list of host names or addresses (or [\"*\"])"};
-       std::vector<std::string> out;
-       for (auto& h : v) {
-         if (!h.is_string() || h.get<std::string>().empty())
-           return std::string{"must contain only non-empty strings"};
-         out.push_back(h.get<std::string>());
-       }
-       c.jobs_upstream_allowed_hosts = std::move(out);
-       return std::nullopt;
+     [](config& c, const json& v) {
+       return set_strings(c.jobs_upstream_allowed_hosts, v,
+                          "host names or addresses (or [\"*\"])");
      }},
     U64_KEY("shutdown.timeout_seconds", shutdown_timeout_seconds, 1, 3600),
     U64_KEY("shutdown.retry_jitter_ms", shutdown_retry_jitter_ms, 0, 600000),

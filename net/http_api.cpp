@@ -305,6 +305,26 @@ void handle_job(hub_context& hub, http_request&& req, const std::string& id, res
   caf::anon_send(hub.job_registry, job_atom::value, std::move(job));
 }
 
+bool is_preflight(const http_request& req) {
+  return req.method() == http::verb::options && !req[http::field::origin].empty();
+}
+
+/// 204 to a CORS preflight; the CORS headers only for allowed origins.
+http_response preflight_response(const config& cfg, const http_request& req,
+                                 const char* methods) {
+  http_response res{http::status::no_content, req.version()};
+  res.keep_alive(req.keep_alive());
+  if (!cors_header_lines(cfg, req).empty()) {
+    apply_cors(cfg, req, res);
+    res.set(http::field::access_control_allow_methods, methods);
+    res.set(http::field::access_control_allow_headers,
+            "Content-Type, Last-Event-ID, Authorization, Cache-Control");
+    res.set(http::field::access_control_max_age, "600");
+  }
+  res.prepare_payload();
+  return res;
+}
+
 struct route {
   const char* path;
   http::verb verb;
@@ -458,21 +478,12 @@ void handle_request(hub_context& hub, http_request&& req, respond_fn respond) {
   static constexpr std::string_view jobs_prefix = "/v1/jobs/";
   if (target->path.rfind(jobs_prefix, 0) == 0 && !job_events_path(target->path)) {
     auto id = target->path.substr(jobs_prefix.size());
-    if (req.method() == http::verb::options && !req[http::field::origin].empty()) {
-      http_response res{http::status::no_content, req.version()};
-      res.keep_alive(req.keep_alive());
-      if (!cors_header_lines(hub.cfg, req).empty()) {
-        apply_cors(hub.cfg, req, res);
-        res.set(http::field::access_control_allow_methods, "GET, PUT, OPTIONS");
-        res.set(http::field::access_control_allow_headers,
-                "Content-Type, Last-Event-ID, Authorization, Cache-Control");
-        res.set(http::field::access_control_max_age, "600");
-      }
-      res.prepare_payload();
-      return respond(std::move(res));
-    }
+    if (is_preflight(req))
+      return respond(preflight_response(hub.cfg, req, "GET, PUT, OPTIONS"));
     return handle_job(hub, std::move(req), id, with_cors);
   }
+  if (job_events_path(target->path) && is_preflight(req))
+    return respond(preflight_response(hub.cfg, req, "GET, OPTIONS"));
   if (auto id = job_events_path(target->path); id && req.method() != http::verb::get) {
     auto res = error_response(req, http::status::method_not_allowed, "method_not_allowed",
                               "use GET for " + target->path);
@@ -486,21 +497,8 @@ void handle_request(hub_context& hub, http_request&& req, respond_fn respond) {
   if (path_match == nullptr)
     return with_cors(error_response(req, http::status::not_found, "not_found",
                                     "no such endpoint: " + target->path));
-  if (req.method() == http::verb::options && !req[http::field::origin].empty()) {
-    // CORS preflight.
-    http_response res{http::status::no_content, req.version()};
-    res.keep_alive(req.keep_alive());
-    auto cors = cors_header_lines(hub.cfg, req);
-    if (!cors.empty()) {
-      apply_cors(hub.cfg, req, res);
-      res.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
-      res.set(http::field::access_control_allow_headers,
-              "Content-Type, Last-Event-ID, Authorization, Cache-Control");
-      res.set(http::field::access_control_max_age, "600");
-    }
-    res.prepare_payload();
-    return respond(std::move(res));
-  }
+  if (is_preflight(req))
+    return respond(preflight_response(hub.cfg, req, "GET, POST, OPTIONS"));
   if (req.method() != path_match->verb) {
     auto res = error_response(req, http::status::method_not_allowed, "method_not_allowed",
                               std::string{"use "} + std::string{http::to_string(path_match->verb)}
