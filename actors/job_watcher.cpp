@@ -61,6 +61,15 @@ void stop_when_confirmed(job_watcher_actor* self) {
 
 void maybe_poll(job_watcher_actor* self);
 
+/// A request reached us after we reported idle: the registry forwarded it after our report, so
+/// it will refuse to stop us. Serve the request as usual.
+void carry_on(job_watcher_actor* self) {
+  if (!self->state.stopping)
+    return;
+  self->state.stopping = false;
+  arm(self);
+}
+
 /// Stops polling now: the pending poll is cancelled and an in-flight reply will be ignored.
 void stop_polling(job_watcher_actor* self) {
   auto& st = self->state;
@@ -224,8 +233,7 @@ caf::behavior running(job_watcher_actor* self) {
     [=](job_atom, const job_request_ptr& req) {
       auto& st = self->state;
       ++st.requests_seen;
-      if (st.stopping) // cannot happen: the registry stops forwarding first; answer anyway
-        return req->done(503, error_json("job_unavailable", "the job is being unloaded"));
+      carry_on(self);
       if (!req->update) {
         if (st.snapshot.is_null())
           return req->done(404, error_json("job_not_found", "no job '" + st.id + "'"));
@@ -252,6 +260,7 @@ caf::behavior running(job_watcher_actor* self) {
     [=](watch_atom, const queue_ptr& queue, std::uint64_t last_seen) -> caf::result<caf::actor> {
       auto& st = self->state;
       ++st.requests_seen;
+      carry_on(self);
       if (st.snapshot.is_null())
         return make_error(hub_errc::job_not_found);
       auto version = st.snapshot["version"].get<std::uint64_t>();

@@ -205,6 +205,16 @@ CAF_TEST(unknown jobs answer 404 and leave nothing behind) {
   CAF_CHECK_EQUAL(stats.job_viewers.load(), 0);
 }
 
+CAF_TEST(a request that races with the stop report is served) {
+  CAF_CHECK_EQUAL(call("x", std::nullopt).first, 404); // unknown job: its watcher will stop
+  CAF_REQUIRE(sched.trigger_timeout());                // the watcher reports idle...
+  auto [status, body] = call("x", json{{"state", "active"}}); // ...while a PUT is on its way
+  CAF_CHECK_EQUAL(status, 200);
+  CAF_CHECK_EQUAL(body["version"], 1);
+  CAF_CHECK_EQUAL(stats.job_actors.load(), 1); // the registry refused the stop
+  CAF_CHECK_EQUAL(call("x", std::nullopt).first, 200);
+}
+
 CAF_TEST(bad updates are rejected and change nothing) {
   call("j", json{{"state", "active"}});
   for (auto& bad : {json{{"state", "running"}}, json{{"progress", 101}}, json{{"progress", "x"}},
