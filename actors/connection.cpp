@@ -73,10 +73,6 @@ void start(connection_actor* self, std::uint64_t head) {
   }
   st.gap_reported_through = st.cursor;
   st.queue->accept(std::move(preamble), head);
-  auto& s = st.deps.settings;
-  self->delayed_send(self, s.heartbeat, heartbeat_atom::value);
-  if (s.max_age.count() > 0)
-    self->delayed_send(self, s.max_age, max_age_atom::value);
   if (!st.sub.resume && st.queue->push_replay({}, st.cursor)) {
     st.live = true; // nothing to replay: live at once
     return;
@@ -126,18 +122,6 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
         [=](caf::error& err) { fail(self, err); });
   return {
     [=](resume_atom) { request_page(self); },
-    [=](heartbeat_atom) {
-      auto& st = self->state;
-      st.queue->push_control(make_comment_frame("heartbeat"));
-      self->delayed_send(self, st.deps.settings.heartbeat, heartbeat_atom::value);
-    },
-    [=](max_age_atom) {
-      // The stream has lived its maximum age: end it with a retry hint; the client resumes.
-      auto& st = self->state;
-      st.queue->close_after_flush(close_reason::max_age,
-                                  {make_retry_frame(jittered(st.deps.settings))});
-      self->quit();
-    },
     [=](caf::get_atom) -> bool { return self->state.live; },
   };
 }

@@ -1,9 +1,10 @@
 #pragma once
 // A connection actor: one per SSE stream. It joins the topic actors of its subscription, attaches
 // its queue to the dispatcher, replays what the client missed (paced by the queue), then lives
-// until its socket closes (the session sends it an exit). It owns the stream's heartbeat and
-// maximum-age timers; they die with it. It holds nothing anyone else must clean up: topic
-// actors and the dispatcher monitor it and drop it in their down handlers.
+// until its socket closes (the session sends it an exit). It owns no timer (heartbeats and
+// maximum age come from the dispatcher's one timer, see dispatcher.hpp) and holds nothing anyone
+// else must clean up: topic actors and the dispatcher monitor it and drop it in their down
+// handlers.
 
 #include <chrono>
 #include <optional>
@@ -17,9 +18,7 @@
 namespace herald {
 
 struct connection_settings {
-  std::chrono::seconds heartbeat{25};
   std::uint64_t retry_ms = 2000;
-  std::chrono::seconds max_age{0}; // 0: unlimited
   std::uint64_t retry_jitter_ms = 5000;
 };
 

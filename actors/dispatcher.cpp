@@ -23,11 +23,27 @@ void unlink(std::unordered_map<std::string, std::vector<dispatch_route*>>& index
     index.erase(it);
 }
 
+std::uint64_t jittered_retry(dispatcher_state& st) {
+  auto& t = st.timing;
+  return t.retry_ms + (t.retry_jitter_ms ? st.rng() % t.retry_jitter_ms : 0);
+}
+
+/// The timer runs often enough for both heartbeats and maximum age.
+caf::timespan tick_interval(const stream_timing& t) {
+  auto every = t.heartbeat;
+  if (t.max_age.count() > 0)
+    every = std::min(every, t.max_age);
+  return std::chrono::duration_cast<caf::timespan>(every);
+}
+
 } // namespace
 
-caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head) {
+caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timing timing) {
   self->state.head = head;
+  self->state.timing = timing;
   self->state.rng.seed(std::random_device{}());
+  self->state.last_heartbeat = self->clock().now();
+  self->delayed_send(self, tick_interval(timing), heartbeat_atom::value);
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
     auto it = st.routes.find(dm.source);
@@ -47,7 +63,8 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head) {
       auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
       if (!owner || st.routes.count(owner) > 0)
         return caf::sec::invalid_argument;
-      auto r = std::make_unique<dispatch_route>(dispatch_route{q, patterns, {}});
+      auto r = std::make_unique<dispatch_route>(
+        dispatch_route{q, patterns, {}, self->clock().now()});
       for (auto& p : r->patterns)
         (is_wildcard(p) ? st.wildcard : st.exact)[p].push_back(r.get());
       st.routes.emplace(owner, std::move(r));
@@ -96,6 +113,26 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head) {
         ++n;
       }
       return n;
+    },
+    [=](heartbeat_atom) {
+      auto& st = self->state;
+      if (st.shutting_down)
+        return; // the last tick: nothing re-arms, so shutdown is not held up
+      auto now = self->clock().now();
+      bool beat = now - st.last_heartbeat >= st.timing.heartbeat;
+      if (beat)
+        st.last_heartbeat = now;
+      auto heartbeat = make_comment_frame("heartbeat");
+      for (auto& [addr, r] : st.routes) {
+        if (st.timing.max_age.count() > 0 && now - r->attached >= st.timing.max_age) {
+          // Lived its maximum age: end it with a retry hint; the client resumes with no loss.
+          r->queue->close_after_flush(close_reason::max_age,
+                                      {make_retry_frame(jittered_retry(st))});
+        } else if (beat) {
+          r->queue->push_control(heartbeat);
+        }
+      }
+      self->delayed_send(self, tick_interval(st.timing), heartbeat_atom::value);
     },
     [=](caf::get_atom) -> std::uint64_t { return self->state.routes.size(); },
   };

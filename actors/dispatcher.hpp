@@ -9,7 +9,13 @@
 //
 // Membership (limits, lifecycle) belongs to topic actors; the dispatcher keeps only the routing
 // table it needs, keyed by connection actor, and drops a route in its down handler.
+//
+// Timers: the dispatcher's one timer sends every stream its heartbeat and ends streams past their
+// maximum age. Streams own no timer: in CAF 0.17 a pending delayed message cannot be cancelled
+// and keeps its receiver alive, so per-stream timers would keep every closed stream's actor in
+// memory until they fired.
 
+#include <chrono>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -24,6 +30,15 @@ struct dispatch_route {
   queue_ptr queue;
   std::vector<std::string> patterns;
   std::vector<positioned_frame> pending; // this batch's frames for the route (reused)
+  caf::actor_clock::time_point attached;
+};
+
+/// Stream timing, applied by the dispatcher's one timer to every stream it routes to.
+struct stream_timing {
+  std::chrono::seconds heartbeat{25};
+  std::chrono::seconds max_age{0}; // 0: unlimited
+  std::uint64_t retry_ms = 2000;
+  std::uint64_t retry_jitter_ms = 5000;
 };
 
 struct dispatcher_state {
@@ -34,6 +49,8 @@ struct dispatcher_state {
   std::unordered_map<std::string, std::vector<dispatch_route*>> exact;
   std::unordered_map<std::string, std::vector<dispatch_route*>> wildcard;
   std::vector<dispatch_route*> touched; // routes with pending frames in the current batch
+  stream_timing timing;
+  caf::actor_clock::time_point last_heartbeat;
 
   static inline const char* name = "dispatcher";
 };
@@ -41,6 +58,6 @@ struct dispatcher_state {
 using dispatcher_actor = caf::stateful_actor<dispatcher_state>;
 
 /// `head`: the log's head at start (everything up to it is history, served by replay).
-caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head);
+caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timing timing);
 
 } // namespace herald

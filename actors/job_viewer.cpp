@@ -6,12 +6,10 @@ namespace herald {
 
 caf::behavior job_viewer(job_viewer_actor* self, std::string id, queue_ptr queue,
                          std::uint64_t last_seen, caf::actor job_registry,
-                         std::chrono::seconds heartbeat, std::uint64_t retry_ms,
-                         hub_stats* stats) {
+                         std::uint64_t retry_ms, hub_stats* stats) {
   auto& st = self->state;
   st.id = std::move(id);
   st.queue = std::move(queue);
-  st.heartbeat = heartbeat;
   st.retry_ms = retry_ms;
   st.stats = stats;
   ++stats->job_viewers;
@@ -28,7 +26,6 @@ caf::behavior job_viewer(job_viewer_actor* self, std::string id, queue_ptr queue
         auto& st = self->state;
         st.watcher = watcher;
         self->monitor(watcher);
-        self->delayed_send(self, st.heartbeat, heartbeat_atom::value);
       },
       [=](caf::error& err) {
         auto& st = self->state;
@@ -46,11 +43,7 @@ caf::behavior job_viewer(job_viewer_actor* self, std::string id, queue_ptr queue
         self->quit();
       });
   return {
-    [=](heartbeat_atom) {
-      auto& st = self->state;
-      st.queue->push_control(make_comment_frame("heartbeat"));
-      self->delayed_send(self, st.heartbeat, heartbeat_atom::value);
-    },
+    [](caf::get_atom) { /* nop: a viewer only waits for its exit */ },
   };
 }
 

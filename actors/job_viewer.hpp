@@ -1,8 +1,8 @@
 #pragma once
 // A job viewer: one per SSE stream on GET /v1/jobs/{id}/events. It asks the job's watcher to
-// take its queue (the watcher sends the snapshot, then every update, and ends the stream at a
-// terminal state), owns the stream's heartbeat timer, and lives until its socket closes. The
-// watcher monitors it; it monitors the watcher (a crashed watcher ends the stream with a retry).
+// take its queue (the watcher sends the snapshot, every update and the heartbeats, and ends the
+// stream at a terminal state), and lives until its socket closes. It owns no timer. The watcher
+// monitors it; it monitors the watcher (a crashed watcher ends the stream with a retry).
 
 #include <chrono>
 #include <string>
@@ -16,7 +16,6 @@ struct job_viewer_state {
   std::string id;
   queue_ptr queue;
   caf::actor watcher;
-  std::chrono::seconds heartbeat{25};
   std::uint64_t retry_ms = 2000;
   hub_stats* stats = nullptr;
 
@@ -32,7 +31,7 @@ using job_viewer_actor = caf::stateful_actor<job_viewer_state>;
 
 /// `last_seen`: the version in the client's Last-Event-ID (0 when none).
 caf::behavior job_viewer(job_viewer_actor* self, std::string id, queue_ptr queue,
-                         std::uint64_t last_seen, caf::actor job_registry,
-                         std::chrono::seconds heartbeat, std::uint64_t retry_ms, hub_stats* stats);
+                         std::uint64_t last_seen, caf::actor job_registry, std::uint64_t retry_ms,
+                         hub_stats* stats);
 
 } // namespace herald

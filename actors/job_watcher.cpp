@@ -278,10 +278,25 @@ caf::behavior running(job_watcher_actor* self) {
         st.viewers.push_back({viewer.address(), queue});
         arm(self);
         maybe_poll(self);
+        if (!st.heartbeat_armed) { // one heartbeat timer per job, for all its viewers
+          st.heartbeat_armed = true;
+          self->delayed_send(self, st.settings.heartbeat, heartbeat_atom::value);
+        }
       }
       return caf::actor_cast<caf::actor>(self);
     },
     [=](tick_atom, std::uint64_t gen) { on_tick(self, gen); },
+    [=](heartbeat_atom) {
+      auto& st = self->state;
+      if (st.viewers.empty()) {
+        st.heartbeat_armed = false;
+        return;
+      }
+      auto beat = make_comment_frame("heartbeat");
+      for (auto& v : st.viewers)
+        v.queue->push_control(beat);
+      self->delayed_send(self, st.settings.heartbeat, heartbeat_atom::value);
+    },
     [=](poll_atom, std::uint64_t gen) { on_poll(self, gen); },
     [=](polled_atom, std::uint64_t gen, const upstream_reply& r) { on_polled(self, gen, r); },
     [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) {

@@ -25,6 +25,7 @@ struct job_settings {
   std::chrono::seconds stale_after{3600};  // a running job with no update this long expires
   std::chrono::seconds idle{60};           // a watcher without viewers stops after this
   std::uint64_t retry_ms = 2000;
+  std::chrono::seconds heartbeat{25};      // comment line to viewers while nothing happens
   std::vector<std::string> upstream_allowed_hosts{"127.0.0.1", "localhost", "::1"};
   std::chrono::milliseconds upstream_timeout{5000};
   upstream_fetch fetch; // how upstream URLs are fetched (the hub's HTTP client)
@@ -48,6 +49,7 @@ struct job_watcher_state {
   std::uint64_t tick_gen = 0;
   caf::actor_clock::time_point last_change;
   bool stopping = false;
+  bool heartbeat_armed = false;
 
   // Upstream polling: one poller per job, only while it has viewers and is not terminal.
   std::uint64_t poll_gen = 0;       // bumping it cancels the pending poll and ignores its reply

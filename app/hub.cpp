@@ -114,11 +114,14 @@ int run_hub(const config& cfg) {
 
     hub_context hub{cfg, sys};
     hub.log = log;
-    hub.stream_settings.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
     hub.stream_settings.retry_ms = cfg.sse_retry_ms;
-    hub.stream_settings.max_age = std::chrono::seconds(cfg.sse_max_connection_age_seconds);
     hub.stream_settings.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
-    hub.dispatcher = sys.spawn(dispatcher, log->head());
+    stream_timing timing;
+    timing.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
+    timing.max_age = std::chrono::seconds(cfg.sse_max_connection_age_seconds);
+    timing.retry_ms = cfg.sse_retry_ms;
+    timing.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
+    hub.dispatcher = sys.spawn(dispatcher, log->head(), timing);
     journal_settings js;
     js.max_events_per_topic = cfg.retention_max_events_per_topic;
     js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
@@ -131,6 +134,7 @@ int run_hub(const config& cfg) {
     jobs.stale_after = std::chrono::seconds(cfg.jobs_stale_after_seconds);
     jobs.idle = std::chrono::seconds(cfg.jobs_idle_seconds);
     jobs.retry_ms = cfg.sse_retry_ms;
+    jobs.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
     jobs.upstream_allowed_hosts = cfg.jobs_upstream_allowed_hosts;
     jobs.fetch = [&ioc](const std::string& url, std::chrono::milliseconds timeout,
                         std::function<void(upstream_reply)> done) {

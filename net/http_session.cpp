@@ -155,7 +155,6 @@ void http_session::start_job_stream(http_request&& req, const std::string& id) {
   sse_stream::start(hub_, stream_.release_socket(), "job=" + id, cors_header_lines(hub_.cfg, req),
                     [&hub, id, last_seen](const queue_ptr& q, const std::string&) {
                       return hub.sys.spawn(job_viewer, id, q, last_seen, hub.job_registry,
-                                           hub.stream_settings.heartbeat,
                                            hub.stream_settings.retry_ms, &hub.stats);
                     });
 }

@@ -22,12 +22,17 @@ struct fixture : test::actor_fixture {
   std::shared_ptr<event_log> log;
   caf::actor disp, jour, reader, reg;
   connection_settings settings;
+  stream_timing timing;
 
   fixture() {
+    timing.heartbeat = 25s;
+    timing.max_age = 60s;
+    timing.retry_ms = 1500;
+    timing.retry_jitter_ms = 0;
     std::string err;
     log = event_log::open(dir.str(), durability::process, err);
     CAF_REQUIRE(log);
-    disp = sys.spawn(dispatcher, log->head());
+    disp = sys.spawn(dispatcher, log->head(), timing);
     journal_settings js;
     js.max_events_per_topic = 4;
     js.retention_interval = std::chrono::hours(1000);
@@ -35,7 +40,6 @@ struct fixture : test::actor_fixture {
     reader = sys.spawn(log_reader, log, &stats);
     reg = sys.spawn(registry, std::size_t{100}, &stats);
     to_stop = {jour, reader, reg, disp};
-    settings.heartbeat = 25s;
     settings.retry_ms = 1500;
     settings.retry_jitter_ms = 0;
   }
@@ -158,34 +162,38 @@ CAF_TEST(an id ahead of the log gets a gap notice then live events) {
   kill(s.conn);
 }
 
-CAF_TEST(heartbeats come from a timer the connection owns) {
+CAF_TEST(a closed stream leaves no timer behind that would keep its actor alive) {
   sched.run();
-  auto timers_before = sched.clock().schedule().size(); // the journal's retention timer
+  auto timers_before = sched.clock().schedule().size(); // journal and dispatcher: one each
   auto s = open({"a"});
   drain(*s.queue);
+  CAF_CHECK_EQUAL(sched.clock().schedule().size(), timers_before); // the stream added none
   advance_time(25s);
   sched.run();
-  CAF_CHECK_EQUAL(drain(*s.queue), ": heartbeat\n\n");
-  advance_time(25s);
-  sched.run();
-  CAF_CHECK_EQUAL(drain(*s.queue), ": heartbeat\n\n");
+  CAF_CHECK_EQUAL(drain(*s.queue), ": heartbeat\n\n"); // from the dispatcher's timer
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(s.conn);
   kill(s.conn);
-  advance_time(25s);
-  sched.run(); // a tick for a dead actor re-arms nothing
-  CAF_CHECK_EQUAL(sched.clock().schedule().size(), timers_before);
+  s.conn = nullptr;
+  CAF_CHECK(caf::actor_cast<caf::actor>(weak) == nullptr); // nothing holds the dead actor
 }
 
 CAF_TEST(maximum age ends the stream with a retry hint and cleans up) {
-  settings.max_age = 60s;
   auto s = open({"a"});
   drain(*s.queue);
-  advance_time(60s);
+  advance_time(25s);
+  sched.run();
+  CAF_CHECK(!s.queue->closed());
+  advance_time(25s);
+  sched.run();
+  CAF_CHECK(!s.queue->closed());
+  advance_time(25s); // the first tick at or past 60 s
   sched.run();
   outbound_queue::take_result last;
   auto out = drain(*s.queue, &last);
   CAF_CHECK(out.find("retry: 1500") != std::string::npos);
   CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::close);
   CAF_CHECK_EQUAL(last.reason, close_reason::max_age);
+  kill(s.conn); // what the socket side does once the stream is closed
   CAF_CHECK_EQUAL(stats.connection_actors.load(), 0);
   CAF_CHECK_EQUAL(stats.topic_actors.load(), 0);
 }

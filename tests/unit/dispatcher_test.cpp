@@ -12,7 +12,7 @@ using V = std::vector<std::string>;
 namespace {
 
 struct fixture : test::actor_fixture {
-  caf::actor disp = sys.spawn(dispatcher, std::uint64_t{7});
+  caf::actor disp = sys.spawn(dispatcher, std::uint64_t{7}, stream_timing{});
   dispatcher_state& state() { return deref<dispatcher_actor>(disp).state; }
 
   struct stream {
@@ -118,6 +118,21 @@ CAF_TEST(shutdown ends every stream with a notice and refuses new attachments) {
   auto s2 = attach({"a"});
   CAF_REQUIRE(s2.head->has_value());
   CAF_CHECK(is(std::get<caf::error>(**s2.head), hub_errc::shutting_down));
+  kill(s1.owner);
+  kill(s2.owner);
+}
+
+CAF_TEST(one dispatcher timer gives every stream its heartbeat) {
+  auto s1 = attach({"a"});
+  auto s2 = attach({"b/*"});
+  go_live(s1);
+  go_live(s2);
+  auto timers = sched.clock().schedule().size(); // the dispatcher's one timer
+  advance_time(std::chrono::seconds(25));
+  sched.run();
+  CAF_CHECK_EQUAL(drain(*s1.queue), ": heartbeat\n\n");
+  CAF_CHECK_EQUAL(drain(*s2.queue), ": heartbeat\n\n");
+  CAF_CHECK_EQUAL(sched.clock().schedule().size(), timers); // re-armed, not multiplied
   kill(s1.owner);
   kill(s2.owner);
 }

@@ -75,8 +75,7 @@ struct fixture : test::actor_fixture {
   viewer watch(const std::string& id, std::uint64_t last_seen = 0) {
     viewer v;
     v.queue = std::make_shared<outbound_queue>(1 << 20, [] {});
-    v.actor = sys.spawn(job_viewer, id, v.queue, last_seen, jobs, std::chrono::seconds(25),
-                        std::uint64_t{1000}, &stats);
+    v.actor = sys.spawn(job_viewer, id, v.queue, last_seen, jobs, std::uint64_t{1000}, &stats);
     sched.run();
     return v;
   }
@@ -213,6 +212,23 @@ CAF_TEST(a request that races with the stop report is served) {
   CAF_CHECK_EQUAL(body["version"], 1);
   CAF_CHECK_EQUAL(stats.job_actors.load(), 1); // the registry refused the stop
   CAF_CHECK_EQUAL(call("x", std::nullopt).first, 200);
+}
+
+CAF_TEST(viewers get heartbeats from their watcher and a closed viewer holds nothing) {
+  call("j", json{{"state", "active"}});
+  auto a = watch("j");
+  auto b = watch("j");
+  drain(*a.queue);
+  drain(*b.queue);
+  advance_time(25s);
+  sched.run();
+  CAF_CHECK_EQUAL(drain(*a.queue), ": heartbeat\n\n");
+  CAF_CHECK_EQUAL(drain(*b.queue), ": heartbeat\n\n");
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(a.actor);
+  kill(a.actor);
+  a.actor = nullptr;
+  CAF_CHECK(caf::actor_cast<caf::actor>(weak) == nullptr);
+  kill(b.actor);
 }
 
 CAF_TEST(bad updates are rejected and change nothing) {
