@@ -18,6 +18,7 @@ struct hub_stats {
   std::atomic<std::uint64_t> events_replayed{0};    // event frames produced by replay
   std::atomic<std::uint64_t> slow_consumer_disconnects{0};
   std::atomic<std::uint64_t> publish_errors{0};
+  std::atomic<std::uint64_t> publish_repeats{0};    // events answered from their idempotency key
   std::atomic<std::int64_t> publishes_in_flight{0}; // accepted by HTTP, not yet answered
 };
 

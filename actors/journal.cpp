@@ -1,5 +1,7 @@
 #include "actors/journal.hpp"
 
+#include <unordered_map>
+
 #include <spdlog/spdlog.h>
 
 #include "storage/event_id.hpp"
@@ -21,11 +23,33 @@ void commit(journal_actor* self) {
   jobs.swap(st.pending);
   std::vector<event_record> records;
   auto t = now_ms();
+  // Each event of each job is either a new record (index into `records`) or a repeat of an
+  // idempotency key (the original position), published earlier or earlier in this batch.
+  struct slot {
+    bool repeat;
+    std::uint64_t value; // record index, or the original position
+  };
+  std::vector<slot> slots;
+  std::unordered_map<std::string, std::size_t> batch_keys;
   for (auto& job : jobs)
-    for (auto& d : job->events)
+    for (auto& d : job->events) {
+      if (!d.idempotency_key.empty()) {
+        if (auto it = batch_keys.find(d.idempotency_key); it != batch_keys.end()) {
+          slots.push_back({false, it->second});
+          continue;
+        }
+        if (auto pos = st.log->find_idempotent(d.idempotency_key, t)) {
+          slots.push_back({true, *pos});
+          continue;
+        }
+        batch_keys.emplace(d.idempotency_key, records.size());
+      }
+      slots.push_back({false, records.size()});
       records.push_back(event_record{0, t, std::move(d.topic), std::move(d.type),
-                                     std::move(d.data)});
-  if (auto err = st.log->append(records)) {
+                                     std::move(d.data), std::move(d.idempotency_key)});
+    }
+  auto window = std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.idempotency_window);
+  if (auto err = st.log->append(records, window.count())) {
     spdlog::error("event=publish_failed error=\"{}\" events={}", *err, records.size());
     st.stats->publish_errors += jobs.size();
     for (auto& job : jobs)
@@ -35,14 +59,18 @@ void commit(journal_actor* self) {
   auto epoch = st.log->epoch();
   auto batch = std::make_shared<std::vector<committed_event>>();
   batch->reserve(records.size());
-  std::vector<std::string> ids;
-  ids.reserve(records.size());
-  for (auto& r : records) {
-    ids.push_back(format_event_id(epoch, r.pos));
-    batch->push_back(committed_event{r.pos, r.topic, make_event_frame(ids.back(), r.type, r.data)});
-  }
+  for (auto& r : records)
+    batch->push_back(committed_event{r.pos, r.topic,
+                                     make_event_frame(format_event_id(epoch, r.pos), r.type,
+                                                      r.data)});
   st.stats->events_published += records.size();
-  self->send(st.dispatcher, deliver_atom::value, committed_batch{std::move(batch)});
+  st.stats->publish_repeats += slots.size() - records.size();
+  if (!batch->empty())
+    self->send(st.dispatcher, deliver_atom::value, committed_batch{std::move(batch)});
+  std::vector<std::string> ids;
+  ids.reserve(slots.size());
+  for (auto& s : slots)
+    ids.push_back(format_event_id(epoch, s.repeat ? s.value : records[s.value].pos));
   auto next = ids.begin();
   for (auto& job : jobs) {
     publish_outcome out;
@@ -94,6 +122,7 @@ caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::
       constexpr std::size_t chunk = 10000;
       auto n = st.log->trim_older_than(cutoff, chunk, err);
       st.retention_deleted += n;
+      st.log->trim_idempotency(now_ms(), chunk, err);
       if (!err.empty())
         spdlog::error("event=retention_failed error=\"{}\"", err);
       if (n > 0)

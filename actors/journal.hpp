@@ -1,7 +1,9 @@
 #pragma once
 // The journal: assigns log positions, group-commits each mailbox drain in one WriteBatch,
-// answers publishers after the write, and feeds the dispatcher in log order. It owns the
-// retention timer. Runs detached: RocksDB writes (and fsyncs) block.
+// answers publishers after the write, and feeds the dispatcher in log order. An event whose
+// idempotency key was published within the window is not published again: its publisher gets the
+// original id. It owns the retention timer (which also forgets expired keys). Runs detached:
+// RocksDB writes (and fsyncs) block.
 
 #include <chrono>
 #include <memory>
@@ -16,6 +18,7 @@ struct journal_settings {
   std::uint64_t max_events_per_topic = 100000;
   std::chrono::seconds max_age{86400};
   std::chrono::seconds retention_interval{30};
+  std::chrono::seconds idempotency_window{120}; // a repeated key within it is not published again
 };
 
 struct journal_state {

@@ -78,7 +78,8 @@ inline bool is(const caf::error& err, hub_errc x) {
 struct event_draft {
   std::string topic;
   std::string type;
-  std::string data; // compact JSON
+  std::string data;            // compact JSON
+  std::string idempotency_key; // empty: none
 };
 
 struct publish_outcome {

@@ -126,6 +126,7 @@ int run_hub(const config& cfg) {
     js.max_events_per_topic = cfg.retention_max_events_per_topic;
     js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
     js.retention_interval = std::chrono::seconds(cfg.retention_check_interval_seconds);
+    js.idempotency_window = std::chrono::seconds(cfg.publish_idempotency_window_seconds);
     hub.journal = sys.spawn<caf::detached>(journal, log, hub.dispatcher, &hub.stats, js);
     hub.reader = sys.spawn<caf::detached>(log_reader, log, &hub.stats);
     hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);

@@ -70,6 +70,7 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("retention.max_events_per_topic", retention_max_events_per_topic, 1, 1u << 31),
     U64_KEY("retention.max_age_seconds", retention_max_age_seconds, 1, 10ull * 365 * 86400),
     U64_KEY("retention.check_interval_seconds", retention_check_interval_seconds, 1, 86400),
+    U64_KEY("publish.idempotency_window_seconds", publish_idempotency_window_seconds, 1, 86400),
     U64_KEY("limits.max_connections", limits_max_connections, 1, 1000000),
     U64_KEY("limits.max_subscribers_per_topic", limits_max_subscribers_per_topic, 1, 1000000),
     U64_KEY("limits.max_topics_per_subscription", limits_max_topics_per_subscription, 1, 1024),

@@ -22,6 +22,8 @@ struct config {
   std::uint64_t retention_max_age_seconds = 86400;
   std::uint64_t retention_check_interval_seconds = 30;
 
+  std::uint64_t publish_idempotency_window_seconds = 120;
+
   std::uint64_t limits_max_connections = 10000;
   std::uint64_t limits_max_subscribers_per_topic = 10000;
   std::uint64_t limits_max_topics_per_subscription = 32;

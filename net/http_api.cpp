@@ -125,7 +125,8 @@ void handle_publish(hub_context& hub, http_request&& req, respond_fn respond) {
     if (!ev.is_object())
       return bad("invalid_event", "an event must be a JSON object");
     for (auto it = ev.begin(); it != ev.end(); ++it)
-      if (it.key() != "topic" && it.key() != "data" && it.key() != "type")
+      if (it.key() != "topic" && it.key() != "data" && it.key() != "type"
+          && it.key() != "idempotency_key")
         return bad("unknown_field", "unknown field '" + it.key() + "'");
     auto t = ev.find("topic");
     if (t == ev.end() || !t->is_string())
@@ -144,6 +145,16 @@ void handle_publish(hub_context& hub, http_request&& req, respond_fn respond) {
       draft.type = y->get<std::string>();
       if (auto err = validate_type(draft.type))
         return bad("invalid_type", *err);
+    }
+    if (auto k = ev.find("idempotency_key"); k != ev.end()) {
+      if (!k->is_string() || k->get_ref<const std::string&>().empty()
+          || k->get_ref<const std::string&>().size() > 128
+          || std::any_of(k->get_ref<const std::string&>().begin(),
+                         k->get_ref<const std::string&>().end(),
+                         [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+        return bad("invalid_idempotency_key",
+                   "'idempotency_key' must be a string of 1 to 128 bytes without control characters");
+      draft.idempotency_key = k->get<std::string>();
     }
     job->events.push_back(std::move(draft));
   }
@@ -266,6 +277,7 @@ std::string stats_json(hub_context& hub) {
     {"upstream_polls_per_second", std::round(poll_rate * 100) / 100},
     {"slow_consumer_disconnects", s.slow_consumer_disconnects.load()},
     {"publish_errors", s.publish_errors.load()},
+    {"publish_repeats", s.publish_repeats.load()},
     {"log_head", format_event_id(hub.log->epoch(), hub.log->head())},
     {"log_topics", hub.log->topic_count()},
     {"uptime_seconds", uptime},

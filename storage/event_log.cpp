@@ -87,6 +87,8 @@ std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mo
     {"topic_index", rocksdb::ColumnFamilyOptions{}},
     {"topics", rocksdb::ColumnFamilyOptions{}},
     {"jobs", rocksdb::ColumnFamilyOptions{}},
+    {"dedup", rocksdb::ColumnFamilyOptions{}},
+    {"dedup_expiry", rocksdb::ColumnFamilyOptions{}},
   };
   std::unique_ptr<event_log> log{new event_log};
   log->mode_ = mode;
@@ -102,6 +104,8 @@ std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mo
   log->index_cf_ = log->handles_[2];
   log->topics_cf_ = log->handles_[3];
   log->jobs_cf_ = log->handles_[4];
+  log->dedup_cf_ = log->handles_[5];
+  log->dedup_expiry_cf_ = log->handles_[6];
 
   std::string v;
   st = raw->Get(rocksdb::ReadOptions{}, log->meta_cf_, kEpoch, &v);
@@ -150,7 +154,8 @@ void event_log::flush() {
   db_->FlushWAL(true).PermitUncheckedError();
 }
 
-std::optional<std::string> event_log::append(std::vector<event_record>& events) {
+std::optional<std::string> event_log::append(std::vector<event_record>& events,
+                                             std::int64_t dedup_window_ms) {
   if (events.empty())
     return std::nullopt;
   rocksdb::WriteBatch batch;
@@ -161,6 +166,14 @@ std::optional<std::string> event_log::append(std::vector<event_record>& events) 
     batch.Put(log_cf_, pos_key(e.pos), encode(e));
     batch.Put(index_cf_, index_key(e.topic, e.pos), rocksdb::Slice{});
     ++added[e.topic];
+    if (!e.idempotency_key.empty() && dedup_window_ms > 0) {
+      // In the same batch as the event: a key is remembered exactly when its event exists.
+      auto expiry = static_cast<std::uint64_t>(e.time_ms + dedup_window_ms);
+      batch.Put(dedup_cf_, e.idempotency_key, encode_meta(e.pos, expiry));
+      auto ek = pos_key(expiry);
+      ek.append(e.idempotency_key);
+      batch.Put(dedup_expiry_cf_, ek, rocksdb::Slice{});
+    }
   }
   std::string hv;
   put_be64(hv, next - 1);
@@ -386,6 +399,44 @@ std::optional<std::string> event_log::put_job(const std::string& id, const std::
   if (!st.ok())
     return "job write failed: " + st.ToString();
   return std::nullopt;
+}
+
+std::optional<std::uint64_t> event_log::find_idempotent(const std::string& key,
+                                                        std::int64_t now_ms) const {
+  std::string v;
+  if (!db_->Get(rocksdb::ReadOptions{}, dedup_cf_, key, &v).ok() || v.size() != 16)
+    return std::nullopt;
+  if (static_cast<std::int64_t>(get_be64(v.data() + 8)) <= now_ms)
+    return std::nullopt; // the window is over (not yet trimmed)
+  return get_be64(v.data());
+}
+
+std::size_t event_log::trim_idempotency(std::int64_t now_ms, std::size_t max_delete,
+                                        std::string& error) {
+  rocksdb::WriteBatch batch;
+  std::size_t n = 0;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, dedup_expiry_cf_)};
+  for (it->SeekToFirst(); it->Valid() && n < max_delete; it->Next()) {
+    auto k = it->key();
+    if (k.size() < 8 || static_cast<std::int64_t>(get_be64(k.data())) > now_ms)
+      break;
+    std::string key{k.data() + 8, k.size() - 8};
+    // The key may have been reused after its window: delete only the entry that expired.
+    std::string v;
+    if (db_->Get(rocksdb::ReadOptions{}, dedup_cf_, key, &v).ok() && v.size() == 16
+        && get_be64(v.data() + 8) == get_be64(k.data()))
+      batch.Delete(dedup_cf_, key);
+    batch.Delete(dedup_expiry_cf_, k);
+    ++n;
+  }
+  if (n == 0)
+    return 0;
+  auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
+  if (!st.ok()) {
+    error = "idempotency trim failed: " + st.ToString();
+    return 0;
+  }
+  return n;
 }
 
 std::optional<std::string> event_log::get_job(const std::string& id) const {

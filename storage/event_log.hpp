@@ -7,6 +7,8 @@
 //   topic_index  topic '\0' BE(position) -> ""     (replay and count retention per topic)
 //   topics       topic -> {count, trimmed_through}  (retention bookkeeping, gap detection)
 //   jobs         job id -> job snapshot (JSON text)
+//   dedup        idempotency key -> {position, expiry}   (publish retries within the window)
+//   dedup_expiry BE(expiry) key -> ""                     (expiry in time order)
 // Keys are big-endian so that iteration order is numeric order.
 //
 // Threading: append/trim are called by the journal only (one writer); read/retention_gap are
@@ -39,6 +41,7 @@ struct event_record {
   std::string topic;
   std::string type; // empty: no SSE `event:` field
   std::string data; // compact JSON text
+  std::string idempotency_key; // empty: none; else remembered for the dedup window
 };
 
 /// Events of the log in (from-1, to] may be missing for a subscription.
@@ -69,9 +72,17 @@ public:
 
   // -- writer side (journal) -------------------------------------------------------------------
 
-  /// Assigns positions to `events` and writes them in one WriteBatch (fsynced in fsync mode).
+  /// Assigns positions to `events` and writes them in one WriteBatch (fsynced in fsync mode),
+  /// with the idempotency keys of those that have one, remembered until `time_ms + window_ms`.
   /// Returns an error message on failure, in which case nothing was written.
-  std::optional<std::string> append(std::vector<event_record>& events);
+  std::optional<std::string> append(std::vector<event_record>& events,
+                                    std::int64_t dedup_window_ms = 0);
+
+  /// The position of the event published with `key`, if that was less than the window ago.
+  std::optional<std::uint64_t> find_idempotent(const std::string& key, std::int64_t now_ms) const;
+
+  /// Forgets at most `max_delete` idempotency keys whose window ended before `now_ms`.
+  std::size_t trim_idempotency(std::int64_t now_ms, std::size_t max_delete, std::string& error);
 
   /// Deletes the oldest events of every topic touched since the last call that holds more than
   /// `max_per_topic` events. Returns the number deleted.
@@ -120,6 +131,8 @@ private:
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* topics_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* jobs_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dedup_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dedup_expiry_cf_ = nullptr;
   durability mode_ = durability::process;
   std::uint32_t epoch_ = 0;
   std::atomic<std::uint64_t> head_{0};

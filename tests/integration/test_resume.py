@@ -85,6 +85,28 @@ class KillTest(unittest.TestCase):
         self.kill_during_publishing("fsync")
 
 
+class IdempotencyTest(unittest.TestCase):
+    def test_a_retried_publish_is_answered_with_the_original_id_across_kill9(self):
+        with Hub(config={"publish": {"idempotency_window_seconds": 2}}) as hub:
+            first = hub.publish([{"topic": "i", "data": 1, "idempotency_key": "order-1"},
+                                 {"topic": "i", "data": 2}])["ids"]
+            again = hub.publish({"topic": "i", "data": 1, "idempotency_key": "order-1"})["id"]
+            self.assertEqual(again, first[0])
+            hub.kill9()
+            hub.restart()
+            after = hub.publish({"topic": "i", "data": 1, "idempotency_key": "order-1"})["id"]
+            self.assertEqual(after, first[0])  # the key survived the kill
+            self.assertEqual([e["id"] for e in all_events(hub, "i")], first)  # published once
+            self.assertEqual(hub.stats()["publish_repeats"], 1)
+            time.sleep(2.2)  # past the window: the key is a new publish
+            fresh = hub.publish({"topic": "i", "data": 1, "idempotency_key": "order-1"})["id"]
+            self.assertGreater(pos(fresh), pos(first[-1]))
+            for bad in ["", "x" * 129, 7, "new\nline"]:
+                st, _, doc = hub.request("POST", "/v1/publish",
+                                         {"topic": "i", "data": 1, "idempotency_key": bad})
+                self.assertEqual((st, doc["error"]["code"]), (400, "invalid_idempotency_key"))
+
+
 class ResumeTest(unittest.TestCase):
     def test_subscriber_resumes_after_kill9_and_restart_exactly_once(self):
         with Hub() as hub:

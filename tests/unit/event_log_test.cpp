@@ -111,4 +111,22 @@ CAF_TEST(age retention deletes old events and keeps a watermark for vanished top
   CAF_CHECK_EQUAL(log->trim_older_than(2000, 100, err), 0u);
 }
 
+CAF_TEST(idempotency keys are written with their events and forgotten after the window) {
+  std::vector<event_record> batch{{0, 1000, "a", "", "1", "k1"}, {0, 1000, "a", "", "2", ""}};
+  CAF_REQUIRE(!log->append(batch, 500));
+  CAF_CHECK_EQUAL(log->find_idempotent("k1", 1200).value_or(0), 1u);
+  CAF_CHECK(!log->find_idempotent("k2", 1200));
+  CAF_CHECK(!log->find_idempotent("k1", 1500)); // the window is over
+  reopen();                                     // keys are durable
+  CAF_CHECK_EQUAL(log->find_idempotent("k1", 1200).value_or(0), 1u);
+  std::string err;
+  CAF_CHECK_EQUAL(log->trim_idempotency(1499, 100, err), 0u);
+  CAF_CHECK_EQUAL(log->trim_idempotency(1500, 100, err), 1u);
+  CAF_CHECK(!log->find_idempotent("k1", 1200)); // gone from storage
+  // A key reused after its window gets a new entry, which an old expiry must not delete.
+  std::vector<event_record> again{{0, 2000, "a", "", "3", "k1"}};
+  CAF_REQUIRE(!log->append(again, 500));
+  CAF_CHECK_EQUAL(log->find_idempotent("k1", 2100).value_or(0), 3u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

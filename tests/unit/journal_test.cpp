@@ -32,11 +32,12 @@ struct fixture : test::actor_fixture {
     to_stop = {j, sink};
   }
 
-  std::shared_ptr<publish_outcome> publish(std::vector<std::string> topics) {
+  std::shared_ptr<publish_outcome> publish(std::vector<std::string> topics,
+                                           std::vector<std::string> keys = {}) {
     auto out = std::make_shared<publish_outcome>();
     auto job = std::make_shared<publish_job>();
-    for (auto& t : topics)
-      job->events.push_back({t, "", "1"});
+    for (std::size_t i = 0; i < topics.size(); ++i)
+      job->events.push_back({topics[i], "", "1", i < keys.size() ? keys[i] : ""});
     job->done = [out](publish_outcome o) { *out = std::move(o); };
     caf::anon_send(j, publish_atom::value, job);
     return out;
@@ -89,6 +90,21 @@ CAF_TEST(the retention timer re-arms itself and dies with the journal) {
   advance_time(std::chrono::seconds(30));
   sched.run(); // the last tick goes to a dead actor and nothing re-arms
   CAF_CHECK_EQUAL(sched.clock().schedule().size(), 0u);
+}
+
+CAF_TEST(a repeated idempotency key gets the original id and publishes nothing) {
+  auto first = publish({"a", "b"}, {"k1", ""});
+  auto same_drain = publish({"a"}, {"k1"}); // the same key in the same mailbox drain
+  sched.run();
+  CAF_CHECK_EQUAL(log->head(), 2u);
+  CAF_CHECK_EQUAL(same_drain->ids, (std::vector<std::string>{first->ids[0]}));
+  auto later = publish({"a", "c"}, {"k1", "k2"});
+  sched.run();
+  CAF_CHECK_EQUAL(later->ids.at(0), first->ids[0]); // the original, from storage
+  CAF_CHECK_EQUAL(log->head(), 3u);                // only "c" was new
+  CAF_CHECK_EQUAL(batches.size(), 2u);
+  CAF_CHECK_EQUAL(batches.back()->size(), 1u);     // the repeat was not delivered again
+  CAF_CHECK_EQUAL(stats.publish_repeats.load(), 2u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
