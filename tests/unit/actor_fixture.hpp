@@ -22,8 +22,15 @@ struct actor_fixture : test_coordinator_fixture<> {
   std::vector<caf::actor> to_stop;
 
   ~actor_fixture() override {
+    stop_actors();
+  }
+
+  /// Stops the actors in `to_stop`. Fixtures whose actors use resources the fixture owns (a data
+  /// directory) call this in their own destructor, so the actors go before the resources do.
+  void stop_actors() {
     for (auto& a : to_stop)
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    to_stop.clear();
     sched.run();
   }
 

@@ -18,6 +18,10 @@ namespace {
 
 // The whole actor graph of a hub on the deterministic scheduler, with a real event log.
 struct fixture : test::actor_fixture {
+  ~fixture() override {
+    stop_actors(); // before the data directory goes
+  }
+
   test::temp_dir dir;
   std::shared_ptr<event_log> log;
   caf::actor disp, jour, reader, reg;

@@ -19,6 +19,10 @@ namespace {
 
 // Watchers, their registry, and viewers on the deterministic scheduler, with a real event log.
 struct fixture : test::actor_fixture {
+  ~fixture() override {
+    stop_actors(); // before the data directory goes
+  }
+
   test::temp_dir dir;
   std::shared_ptr<event_log> log;
   caf::actor jour, reader, jobs, sink;

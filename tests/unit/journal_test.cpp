@@ -10,6 +10,10 @@ using namespace herald;
 namespace {
 
 struct fixture : test::actor_fixture {
+  ~fixture() override {
+    stop_actors(); // before the data directory goes
+  }
+
   test::temp_dir dir;
   std::shared_ptr<event_log> log;
   std::vector<committed_batch> batches;

@@ -12,6 +12,10 @@ using namespace herald;
 namespace {
 
 struct fixture : test::actor_fixture {
+  ~fixture() override {
+    stop_actors(); // before the data directory goes
+  }
+
   test::temp_dir dir;
   std::shared_ptr<event_log> log;
   caf::actor reader;
