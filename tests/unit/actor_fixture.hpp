@@ -14,6 +14,7 @@
 
 #include "actors/hub_stats.hpp"
 #include "actors/messages.hpp"
+#include "tests/unit/test_support.hpp"
 
 namespace herald::test {
 
@@ -69,6 +70,24 @@ struct actor_fixture : test_coordinator_fixture<> {
   void kill(const caf::actor& a, caf::exit_reason r = caf::exit_reason::user_shutdown) {
     caf::anon_send_exit(a, r);
     sched.run();
+  }
+};
+
+/// For actors that use storage: an event log in a temporary directory. Actors are stopped in
+/// this destructor, before the log and its directory go.
+struct log_fixture : actor_fixture {
+  temp_dir dir;
+  std::shared_ptr<event_log> log;
+
+  log_fixture() {
+    std::string err;
+    log = event_log::open(dir.str(), durability::process, err);
+    if (!log)
+      CAF_FAIL("cannot open the event log: " << err);
+  }
+
+  ~log_fixture() override {
+    stop_actors();
   }
 };
 

@@ -17,13 +17,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // The whole actor graph of a hub on the deterministic scheduler, with a real event log.
-struct fixture : test::actor_fixture {
-  ~fixture() override {
-    stop_actors(); // before the data directory goes
-  }
-
-  test::temp_dir dir;
-  std::shared_ptr<event_log> log;
+struct fixture : test::log_fixture {
   caf::actor disp, jour, reader, reg;
   connection_settings settings;
   stream_timing timing;
@@ -33,9 +27,6 @@ struct fixture : test::actor_fixture {
     timing.max_age = 60s;
     timing.retry_ms = 1500;
     timing.retry_jitter_ms = 0;
-    std::string err;
-    log = event_log::open(dir.str(), durability::process, err);
-    CAF_REQUIRE(log);
     disp = sys.spawn(dispatcher, log->head(), timing);
     journal_settings js;
     js.max_events_per_topic = 4;

@@ -18,13 +18,7 @@ using test::ids_in;
 namespace {
 
 // Watchers, their registry, and viewers on the deterministic scheduler, with a real event log.
-struct fixture : test::actor_fixture {
-  ~fixture() override {
-    stop_actors(); // before the data directory goes
-  }
-
-  test::temp_dir dir;
-  std::shared_ptr<event_log> log;
+struct fixture : test::log_fixture {
   caf::actor jour, reader, jobs, sink;
   job_settings settings;
   std::vector<std::pair<std::string, std::function<void(upstream_reply)>>> fetches;
@@ -38,9 +32,6 @@ struct fixture : test::actor_fixture {
   }
 
   fixture() {
-    std::string err;
-    log = event_log::open(dir.str(), durability::process, err);
-    CAF_REQUIRE(log);
     sink = bystander();
     journal_settings js;
     js.retention_interval = std::chrono::hours(1000);

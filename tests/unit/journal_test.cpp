@@ -9,21 +9,12 @@ using namespace herald;
 
 namespace {
 
-struct fixture : test::actor_fixture {
-  ~fixture() override {
-    stop_actors(); // before the data directory goes
-  }
-
-  test::temp_dir dir;
-  std::shared_ptr<event_log> log;
+struct fixture : test::log_fixture {
   std::vector<committed_batch> batches;
   caf::actor sink;
   caf::actor j;
 
   fixture() {
-    std::string err;
-    log = event_log::open(dir.str(), durability::process, err);
-    CAF_REQUIRE(log);
     sink = sys.spawn(
       [this](caf::event_based_actor*, int) -> caf::behavior {
         return {[this](deliver_atom, const committed_batch& b) { batches.push_back(b); }};

@@ -11,19 +11,10 @@ using namespace herald;
 
 namespace {
 
-struct fixture : test::actor_fixture {
-  ~fixture() override {
-    stop_actors(); // before the data directory goes
-  }
-
-  test::temp_dir dir;
-  std::shared_ptr<event_log> log;
+struct fixture : test::log_fixture {
   caf::actor reader;
 
   fixture() {
-    std::string err;
-    log = event_log::open(dir.str(), durability::process, err);
-    CAF_REQUIRE(log);
     reader = sys.spawn(log_reader, log, &stats);
     to_stop = {reader};
   }
