@@ -80,11 +80,6 @@ void start(connection_actor* self, std::uint64_t head) {
   request_page(self);
 }
 
-std::uint64_t jittered(const connection_settings& s) {
-  static thread_local std::minstd_rand rng{std::random_device{}()};
-  return s.retry_ms + (s.retry_jitter_ms ? rng() % s.retry_jitter_ms : 0);
-}
-
 } // namespace
 
 caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue,
@@ -101,7 +96,8 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
     // stream with a retry hint; the client resumes from its last id and loses nothing.
     auto& st = self->state;
     st.queue->close_after_flush(close_reason::topic_lost,
-                                {make_retry_frame(jittered(st.deps.settings))});
+                                {make_retry_frame(jittered_retry_ms(
+                                  st.deps.settings.retry_ms, st.deps.settings.retry_jitter_ms))});
     self->quit();
   });
   st.joins_pending = st.filter->patterns().size();
@@ -122,7 +118,6 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
         [=](caf::error& err) { fail(self, err); });
   return {
     [=](resume_atom) { request_page(self); },
-    [=](caf::get_atom) -> bool { return self->state.live; },
   };
 }
 

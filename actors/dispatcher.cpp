@@ -1,7 +1,6 @@
 #include "actors/dispatcher.hpp"
 
 #include <algorithm>
-#include <random>
 
 #include "storage/topic_pattern.hpp"
 
@@ -23,11 +22,6 @@ void unlink(std::unordered_map<std::string, std::vector<dispatch_route*>>& index
     index.erase(it);
 }
 
-std::uint64_t jittered_retry(dispatcher_state& st) {
-  auto& t = st.timing;
-  return t.retry_ms + (t.retry_jitter_ms ? st.rng() % t.retry_jitter_ms : 0);
-}
-
 /// The timer runs often enough for both heartbeats and maximum age.
 caf::timespan tick_interval(const stream_timing& t) {
   auto every = t.heartbeat;
@@ -41,7 +35,6 @@ caf::timespan tick_interval(const stream_timing& t) {
 caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timing timing) {
   self->state.head = head;
   self->state.timing = timing;
-  self->state.rng.seed(std::random_device{}());
   self->state.last_heartbeat = self->clock().now();
   self->delayed_send(self, tick_interval(timing), heartbeat_atom::value);
   self->set_down_handler([=](const caf::down_msg& dm) {
@@ -103,13 +96,8 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
       st.shutting_down = true;
       std::uint64_t n = 0;
       for (auto& [addr, r] : st.routes) {
-        // Spread reconnects over [retry, retry + jitter] so clients do not stampede a restart.
-        auto retry = retry_ms + (jitter_ms ? st.rng() % jitter_ms : 0);
-        r->queue->close_after_flush(
-          close_reason::shutdown,
-          {make_hub_frame("herald.shutdown",
-                          "{\"reason\":\"shutdown\",\"retry_ms\":" + std::to_string(retry) + "}"),
-           make_retry_frame(retry)});
+        r->queue->close_after_flush(close_reason::shutdown,
+                                    shutdown_frames(jittered_retry_ms(retry_ms, jitter_ms)));
         ++n;
       }
       return n;
@@ -126,15 +114,15 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
       for (auto& [addr, r] : st.routes) {
         if (st.timing.max_age.count() > 0 && now - r->attached >= st.timing.max_age) {
           // Lived its maximum age: end it with a retry hint; the client resumes with no loss.
-          r->queue->close_after_flush(close_reason::max_age,
-                                      {make_retry_frame(jittered_retry(st))});
+          r->queue->close_after_flush(
+            close_reason::max_age,
+            {make_retry_frame(jittered_retry_ms(st.timing.retry_ms, st.timing.retry_jitter_ms))});
         } else if (beat) {
           r->queue->push_control(heartbeat);
         }
       }
       self->delayed_send(self, tick_interval(st.timing), heartbeat_atom::value);
     },
-    [=](caf::get_atom) -> std::uint64_t { return self->state.routes.size(); },
   };
 }
 

@@ -16,7 +16,6 @@
 // memory until they fired.
 
 #include <chrono>
-#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -44,7 +43,6 @@ struct stream_timing {
 struct dispatcher_state {
   std::uint64_t head = 0; // last position dispatched
   bool shutting_down = false;
-  std::minstd_rand rng;
   std::unordered_map<caf::actor_addr, std::unique_ptr<dispatch_route>> routes;
   std::unordered_map<std::string, std::vector<dispatch_route*>> exact;
   std::unordered_map<std::string, std::vector<dispatch_route*>> wildcard;

@@ -58,7 +58,6 @@ caf::behavior job_registry(job_registry_actor* self, caf::actor journal, caf::ac
       for (auto& [id, e] : self->state.watchers)
         self->send(e.watcher, shutdown_atom::value, retry_ms, jitter_ms);
     },
-    [=](caf::get_atom) -> std::uint64_t { return self->state.watchers.size(); },
   };
 }
 

@@ -22,11 +22,7 @@ caf::behavior job_viewer(job_viewer_actor* self, std::string id, queue_ptr queue
   });
   self->request(job_registry, caf::infinite, watch_atom::value, st.id, st.queue, last_seen)
     .then(
-      [=](const caf::actor& watcher) {
-        auto& st = self->state;
-        st.watcher = watcher;
-        self->monitor(watcher);
-      },
+      [=](const caf::actor& watcher) { self->monitor(watcher); },
       [=](caf::error& err) {
         auto& st = self->state;
         using nlohmann::json;

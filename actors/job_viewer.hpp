@@ -15,7 +15,6 @@ namespace herald {
 struct job_viewer_state {
   std::string id;
   queue_ptr queue;
-  caf::actor watcher;
   std::uint64_t retry_ms = 2000;
   hub_stats* stats = nullptr;
 

@@ -1,7 +1,5 @@
 #include "actors/job_watcher.hpp"
 
-#include <random>
-
 #include <spdlog/spdlog.h>
 
 #include "storage/job.hpp"
@@ -156,6 +154,7 @@ void on_polled(job_watcher_actor* self, std::uint64_t gen, const upstream_reply&
   auto interval = std::chrono::milliseconds(up.value("interval_ms", std::uint64_t{1000}));
   std::string problem;
   std::optional<json> update;
+  json next; // the snapshot the update leads to, once validated
   if (r.status == 0) {
     problem = r.error;
   } else if (r.status != 200) {
@@ -172,6 +171,8 @@ void on_polled(job_watcher_actor* self, std::uint64_t gen, const upstream_reply&
                                 st.settings.upstream_allowed_hosts);
     if (auto* err = std::get_if<job_error>(&res))
       problem = "upstream status does not fit the job: " + err->message;
+    else
+      next = std::get<json>(std::move(res));
   }
   std::chrono::milliseconds delay = interval;
   if (!problem.empty()) {
@@ -185,9 +186,7 @@ void on_polled(job_watcher_actor* self, std::uint64_t gen, const upstream_reply&
     st.poll_errors = 0;
     if (update) {
       st.idle_polls = 0;
-      commit_change(self, std::get<json>(apply_job_update(st.snapshot, st.id, *update, wall_ms(),
-                                                          st.settings.upstream_allowed_hosts)),
-                    [](bool) {});
+      commit_change(self, std::move(next), [](bool) {});
     } else if (st.snapshot["state"] == "waiting") {
       // Nothing happens while a job waits: poll less and less often (at most every 30 s).
       ++st.idle_polls;
@@ -300,22 +299,15 @@ caf::behavior running(job_watcher_actor* self) {
     [=](poll_atom, std::uint64_t gen) { on_poll(self, gen); },
     [=](polled_atom, std::uint64_t gen, const upstream_reply& r) { on_polled(self, gen, r); },
     [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) {
-      static thread_local std::minstd_rand rng{std::random_device{}()};
-      for (auto& v : self->state.viewers) {
-        auto retry = retry_ms + (jitter_ms ? rng() % jitter_ms : 0);
-        v.queue->close_after_flush(
-          close_reason::shutdown,
-          {make_hub_frame("herald.shutdown",
-                          "{\"reason\":\"shutdown\",\"retry_ms\":" + std::to_string(retry) + "}"),
-           make_retry_frame(retry)});
-      }
+      for (auto& v : self->state.viewers)
+        v.queue->close_after_flush(close_reason::shutdown,
+                                   shutdown_frames(jittered_retry_ms(retry_ms, jitter_ms)));
     },
     [=](idle_atom, bool) {
       // The registry refused our stop: a request is on its way. Carry on.
       self->state.stopping = false;
       arm(self);
     },
-    [=](caf::get_atom) -> std::uint64_t { return self->state.viewers.size(); },
   };
 }
 

@@ -79,7 +79,7 @@ void commit(journal_actor* self) {
     job->done(std::move(out));
   }
   std::string err;
-  st.retention_deleted += st.log->enforce_topic_limit(st.settings.max_events_per_topic, err);
+  st.log->enforce_topic_limit(st.settings.max_events_per_topic, err);
   if (!err.empty())
     spdlog::error("event=retention_failed error=\"{}\"", err);
 }
@@ -121,7 +121,6 @@ caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::
       std::string err;
       constexpr std::size_t chunk = 10000;
       auto n = st.log->trim_older_than(cutoff, chunk, err);
-      st.retention_deleted += n;
       st.log->trim_idempotency(now_ms(), chunk, err);
       if (!err.empty())
         spdlog::error("event=retention_failed error=\"{}\"", err);

@@ -28,7 +28,6 @@ struct journal_state {
   journal_settings settings;
   std::vector<publish_job_ptr> pending;
   bool commit_scheduled = false;
-  std::uint64_t retention_deleted = 0;
 
   static inline const char* name = "journal";
 };

@@ -15,8 +15,9 @@
 //  job_watcher   --job_get_atom, id-->                       log_reader   => (found, json text)
 //  job_watcher   --idle_atom, id, requests_seen-->           job_registry (stop handshake)
 //  upstream fetch (io thread) --polled_atom, gen, upstream_reply-->  job_watcher
-//  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom, max_age_atom,
-//                    resume_atom (connection, job_viewer); tick_atom, poll_atom (job_watcher)
+//  resume_atom (to a connection): its queue drained, replay the next page
+//  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom (dispatcher, for
+//                    every stream; job_watcher, for its viewers); tick_atom, poll_atom (job_watcher)
 
 #include <chrono>
 #include <cstdint>
@@ -45,7 +46,6 @@ using replay_atom = caf::atom_constant<caf::atom("replay")>;
 using query_atom = caf::atom_constant<caf::atom("query")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
-using max_age_atom = caf::atom_constant<caf::atom("max_age")>;
 using retention_atom = caf::atom_constant<caf::atom("retention")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using job_atom = caf::atom_constant<caf::atom("job")>;

@@ -39,7 +39,6 @@ caf::behavior registry(registry_actor* self, std::size_t max_subscribers_per_top
       self->unlink_from(t);
       self->send_exit(t, caf::exit_reason::user_shutdown);
     },
-    [=](caf::get_atom) -> std::uint64_t { return self->state.topics.size(); },
   };
 }
 

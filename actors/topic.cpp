@@ -28,7 +28,6 @@ caf::behavior topic(topic_actor* self, std::string key, caf::actor registry,
         self->monitor(conn);
       return caf::actor_cast<caf::actor>(self);
     },
-    [=](caf::get_atom) -> std::uint64_t { return self->state.members.size(); },
   };
 }
 

@@ -103,7 +103,6 @@ int run_hub(const config& cfg) {
   }
 
   net::io_context ioc{static_cast<int>(cfg.threads_io)};
-  int exit_code = 0;
   {
     caf::actor_system_config sys_cfg;
     // A mostly idle server: sharing avoids work-stealing's idle polling on our 2 cores.
@@ -201,7 +200,7 @@ int run_hub(const config& cfg) {
   }
   log->flush();
   log.reset();
-  return exit_code;
+  return 0;
 }
 
 } // namespace herald

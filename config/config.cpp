@@ -122,13 +122,12 @@ const std::map<std::string, setter>& setters() {
   return table;
 }
 
-void flatten(const json& j, const std::string& prefix, std::map<std::string, json>& out,
-             std::vector<std::string>& non_objects) {
+void flatten(const json& j, const std::string& prefix, std::map<std::string, json>& out) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     auto key = prefix.empty() ? it.key() : prefix + "." + it.key();
     // A section (an object that is not itself a key) is walked into.
     if (it->is_object() && setters().count(key) == 0)
-      flatten(*it, key, out, non_objects);
+      flatten(*it, key, out);
     else
       out[key] = *it;
   }
@@ -167,8 +166,7 @@ std::optional<std::string> apply_json(config& cfg, const std::string& text) {
   if (!doc.is_object())
     return std::string{"config must be a JSON object"};
   std::map<std::string, json> flat;
-  std::vector<std::string> ignored;
-  flatten(doc, "", flat, ignored);
+  flatten(doc, "", flat);
   for (auto& [key, value] : flat) {
     auto it = setters().find(key);
     if (it == setters().end())

@@ -68,6 +68,17 @@ std::string error_json(std::string_view code, std::string_view message) {
   return json{{"error", {{"code", code}, {"message", message}}}}.dump();
 }
 
+/// What an answer needs of its request (version, keep-alive, Origin), without the body, for
+/// answers that come later from an actor's thread.
+std::shared_ptr<const http_request> request_head(const http_request& req) {
+  auto head = std::make_shared<http_request>();
+  head->version(req.version());
+  head->keep_alive(req.keep_alive());
+  if (auto origin = req[http::field::origin]; !origin.empty())
+    head->set(http::field::origin, origin);
+  return head;
+}
+
 http_response unavailable(const http_request& req, std::string_view code, std::string_view msg) {
   auto res = error_response(req, http::status::service_unavailable, code, msg);
   res.set(http::field::retry_after, "5");
@@ -88,7 +99,7 @@ std::optional<std::string> validate_type(const std::string& type) {
 
 // -- POST /v1/publish -----------------------------------------------------------------------------
 
-void handle_publish(hub_context& hub, http_request&& req, respond_fn respond) {
+void handle_publish(hub_context& hub, const http_request& req, respond_fn respond) {
   if (hub.shutting_down.load())
     return respond(unavailable(req, "shutting_down", "the hub is shutting down"));
   auto ctype = trim(to_sv(req[http::field::content_type]));
@@ -160,14 +171,14 @@ void handle_publish(hub_context& hub, http_request&& req, respond_fn respond) {
   }
   ++hub.stats.publishes_in_flight;
   auto stats = &hub.stats;
-  auto shared_req = std::make_shared<http_request>(std::move(req));
-  job->done = [respond, single, shared_req, stats](publish_outcome out) {
+  auto head = request_head(req);
+  job->done = [respond, single, head, stats](publish_outcome out) {
     --stats->publishes_in_flight;
     if (!out.error.empty())
-      return respond(error_response(*shared_req, http::status::service_unavailable,
+      return respond(error_response(*head, http::status::service_unavailable,
                                     "storage_failure", out.error));
     json body = single ? json{{"id", out.ids.front()}} : json{{"ids", out.ids}};
-    respond(json_response(*shared_req, http::status::created, body.dump()));
+    respond(json_response(*head, http::status::created, body.dump()));
   };
   caf::anon_send(hub.journal, publish_atom::value, std::move(job));
 }
@@ -236,9 +247,9 @@ void handle_events(hub_context& hub, const http_request& req, const request_targ
                                     "'limit' must be an integer from 1 to 1000"));
     q->limit = n;
   }
-  auto shared_req = std::make_shared<http_request>(req);
-  q->done = [respond, shared_req](std::string body) {
-    respond(json_response(*shared_req, http::status::ok, std::move(body)));
+  auto head = request_head(req);
+  q->done = [respond, head](std::string body) {
+    respond(json_response(*head, http::status::ok, std::move(body)));
   };
   caf::anon_send(hub.reader, query_atom::value, std::move(q));
 }
@@ -308,11 +319,9 @@ void handle_job(hub_context& hub, http_request&& req, const std::string& id, res
                                     "Content-Type must be application/json"));
     job->update = std::move(req.body());
   }
-  auto shared_req = std::make_shared<http_request>();
-  shared_req->version(req.version());
-  shared_req->keep_alive(req.keep_alive());
-  job->done = [respond, shared_req](int status, std::string body) {
-    respond(json_response(*shared_req, static_cast<http::status>(status), std::move(body)));
+  auto head = request_head(req);
+  job->done = [respond, head](int status, std::string body) {
+    respond(json_response(*head, static_cast<http::status>(status), std::move(body)));
   };
   caf::anon_send(hub.job_registry, job_atom::value, std::move(job));
 }
@@ -478,10 +487,9 @@ parse_subscription(const hub_context& hub, const http_request& req, const reques
 void handle_request(hub_context& hub, http_request&& req, respond_fn respond) {
   auto target = parse_target(to_sv(req.target()));
   auto cfg = &hub.cfg;
-  auto shared_origin = std::make_shared<http_request>();
-  shared_origin->set(http::field::origin, req[http::field::origin]);
-  auto with_cors = [respond, cfg, shared_origin](http_response res) {
-    apply_cors(*cfg, *shared_origin, res);
+  auto head = request_head(req);
+  auto with_cors = [respond, cfg, head](http_response res) {
+    apply_cors(*cfg, *head, res);
     respond(std::move(res));
   };
   if (!target)
@@ -530,7 +538,7 @@ void handle_request(hub_context& hub, http_request&& req, respond_fn respond) {
   if (path == "/v1/stats")
     return with_cors(json_response(req, http::status::ok, stats_json(hub)));
   if (path == "/v1/publish")
-    return handle_publish(hub, std::move(req), with_cors);
+    return handle_publish(hub, req, with_cors);
   if (path == "/v1/events")
     return handle_events(hub, req, *target, with_cors);
   // /v1/subscribe is taken over by the session before it gets here.

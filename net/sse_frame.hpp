@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace herald {
 
@@ -22,5 +23,12 @@ frame_ptr make_retry_frame(std::uint64_t ms);
 
 /// ": <text>\n\n" (heartbeat; ignored by clients)
 frame_ptr make_comment_frame(std::string_view text);
+
+/// A retry delay spread over [base, base + jitter) so that clients told to reconnect at the same
+/// moment (shutdown, max age) do not all come back at once.
+std::uint64_t jittered_retry_ms(std::uint64_t base, std::uint64_t jitter);
+
+/// The end of a stream at shutdown: a herald.shutdown notice, then `retry: <retry_ms>`.
+std::vector<frame_ptr> shutdown_frames(std::uint64_t retry_ms);
 
 } // namespace herald

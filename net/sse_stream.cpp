@@ -42,7 +42,7 @@ void sse_stream::start(hub_context& hub, tcp::socket socket, subscription_reques
 void sse_stream::start(hub_context& hub, tcp::socket socket, std::string what,
                        std::string cors_lines, const spawn_fn& spawn) {
   auto s = std::make_shared<sse_stream>(hub, std::move(socket), std::move(cors_lines));
-  s->topics_ = std::move(what);
+  s->what_ = std::move(what);
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(hub.cfg.limits_slow_consumer_bytes, [weak] {
     if (auto self = weak.lock())
@@ -170,7 +170,7 @@ void sse_stream::close(close_reason why) {
               std::chrono::steady_clock::now() - started_)
               .count();
   spdlog::info("event=stream_closed conn={} {} duration_ms={} events={} bytes={} reason={}",
-               id_, topics_, ms, events_sent_, bytes_sent_, to_string(why));
+               id_, what_, ms, events_sent_, bytes_sent_, to_string(why));
 }
 
 } // namespace herald

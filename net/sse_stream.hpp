@@ -62,7 +62,7 @@ private:
   bool closed_ = false;
   std::uint64_t events_sent_ = 0;
   std::uint64_t bytes_sent_ = 0;
-  std::string topics_;
+  std::string what_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

@@ -203,9 +203,9 @@ std::optional<std::string> event_log::append(std::vector<event_record>& events,
   return std::nullopt;
 }
 
-void event_log::note_deleted(const std::string& topic, std::uint64_t pos, void* batch_ptr) {
+void event_log::note_deleted(const std::string& topic, std::uint64_t pos,
+                             rocksdb::WriteBatch& batch) {
   // Caller holds meta_mtx_.
-  auto* batch = static_cast<rocksdb::WriteBatch*>(batch_ptr);
   auto it = topics_.find(topic);
   if (it == topics_.end())
     return;
@@ -219,11 +219,11 @@ void event_log::note_deleted(const std::string& topic, std::uint64_t pos, void* 
     dropped_trim_ = std::max(dropped_trim_, m.trimmed_through);
     std::string v;
     put_be64(v, dropped_trim_);
-    batch->Put(meta_cf_, kDroppedTrim, v);
-    batch->Delete(topics_cf_, topic);
+    batch.Put(meta_cf_, kDroppedTrim, v);
+    batch.Delete(topics_cf_, topic);
     topics_.erase(it);
   } else {
-    batch->Put(topics_cf_, topic, encode_meta(m.count, m.trimmed_through));
+    batch.Put(topics_cf_, topic, encode_meta(m.count, m.trimmed_through));
   }
 }
 
@@ -257,7 +257,7 @@ std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::str
     {
       std::lock_guard<std::mutex> guard{meta_mtx_};
       for (auto pos : positions)
-        note_deleted(topic, pos, &batch);
+        note_deleted(topic, pos, batch);
     }
     auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
     if (!st.ok()) {
@@ -288,7 +288,7 @@ std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_d
   {
     std::lock_guard<std::mutex> guard{meta_mtx_};
     for (auto& [topic, pos] : doomed)
-      note_deleted(topic, pos, &batch);
+      note_deleted(topic, pos, batch);
   }
   auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
   if (!st.ok()) {

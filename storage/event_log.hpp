@@ -29,6 +29,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class WriteBatch;
 } // namespace rocksdb
 
 namespace herald {
@@ -121,8 +122,7 @@ private:
 
   event_log() = default;
   bool decode(const std::string& value, event_record& out, bool topic_only) const;
-  void note_deleted(const std::string& topic, std::uint64_t pos, void* batch);
-  void persist_meta(const std::string& topic, void* batch);
+  void note_deleted(const std::string& topic, std::uint64_t pos, rocksdb::WriteBatch& batch);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

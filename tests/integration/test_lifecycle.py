@@ -1,5 +1,6 @@
 """Lifecycle against a real hub: cleanup after churn, limits, slow consumers, max age,
 heartbeats and graceful shutdown."""
+import http.client
 import json
 import os
 import random
@@ -213,27 +214,45 @@ class ShutdownTest(unittest.TestCase):
             hub.close()
 
     def test_readyz_and_publish_refuse_during_shutdown(self):
-        hub = Hub(config={"shutdown": {"timeout_seconds": 3}})
+        # A stream that cannot flush keeps the hub in its shutdown window: the client never
+        # reads, ~10 MB are queued (past what the kernel buffers on loopback) and the slow-consumer
+        # bound is set above that so the stream is not closed for being slow first.
+        hub = Hub(config={"shutdown": {"timeout_seconds": 3},
+                          "limits": {"slow_consumer_bytes": 64 << 20}})
         hub.start()
         try:
             sub = hub.subscribe(["slowbye"], recv_buffer=4096)
-            # A stream that cannot flush keeps the hub in its shutdown window briefly.
-            for _ in range(3):
+            for _ in range(16):
                 hub.publish([{"topic": "slowbye", "data": "x" * 60000} for _ in range(10)])
+            self.assertEqual(hub.stats()["connections"], 1)
+            # A client already connected (keep-alive) sees the refusals; new connections are not
+            # accepted at all once shutdown starts.
+            conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=5)
+            conn.request("GET", "/readyz")
+            first = conn.getresponse()
+            first.read()
+            self.assertEqual(first.status, 200)
             hub.proc.send_signal(signal.SIGTERM)
+            # The stalled stream holds the hub in its shutdown window (up to 3 s): within it,
+            # readiness and publishing must refuse.
             deadline = time.time() + 3
-            seen = None
-            while time.time() < deadline:
-                try:
-                    seen = hub.get("/readyz")
-                    st, _, doc = hub.request("POST", "/v1/publish", {"topic": "x", "data": 1})
-                    if seen[0] == 503:
-                        self.assertEqual(st, 503)
-                        self.assertEqual(doc["error"]["code"], "shutting_down")
-                        break
-                except OSError:
-                    break  # already gone: nothing else to check
+            ready_status = None
+            while time.time() < deadline and ready_status != 503:
+                conn.request("GET", "/readyz")
+                res = conn.getresponse()
+                res.read()
+                ready_status = res.status
                 time.sleep(0.01)
+            self.assertEqual(ready_status, 503)
+            conn.request("POST", "/v1/publish", body=json.dumps({"topic": "x", "data": 1}),
+                         headers={"Content-Type": "application/json"})
+            res = conn.getresponse()
+            doc = json.loads(res.read())
+            self.assertEqual((res.status, doc["error"]["code"]), (503, "shutting_down"))
+            self.assertEqual(res.getheader("Retry-After"), "5")
+            with self.assertRaises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", hub.port), timeout=2)
+            conn.close()
             code = hub.proc.wait(10)
             self.assertEqual(code, 0)
             sub.close()
