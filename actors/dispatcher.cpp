@@ -37,16 +37,24 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
   self->state.timing = timing;
   self->state.last_heartbeat = self->clock().now();
   self->delayed_send(self, tick_interval(timing), heartbeat_atom::value);
-  self->set_down_handler([=](const caf::down_msg& dm) {
+  auto drop_route = [=](const caf::actor_addr& owner) {
     auto& st = self->state;
-    auto it = st.routes.find(dm.source);
+    auto it = st.routes.find(owner);
     if (it == st.routes.end())
       return;
     auto* r = it->second.get();
     for (auto& p : r->patterns)
       unlink(is_wildcard(p) ? st.wildcard : st.exact, p, r);
+    st.touched.erase(std::remove(st.touched.begin(), st.touched.end(), r), st.touched.end());
     st.routes.erase(it);
-  });
+  };
+  auto add_route = [=](const caf::actor_addr& owner, std::unique_ptr<dispatch_route> r) {
+    auto& st = self->state;
+    for (auto& p : r->patterns)
+      (is_wildcard(p) ? st.wildcard : st.exact)[p].push_back(r.get());
+    st.routes.emplace(owner, std::move(r));
+  };
+  self->set_down_handler([=](const caf::down_msg& dm) { drop_route(dm.source); });
   return {
     [=](attach_atom, const queue_ptr& q,
         const std::vector<std::string>& patterns) -> caf::result<std::uint64_t> {
@@ -56,19 +64,60 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
       auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
       if (!owner || st.routes.count(owner) > 0)
         return caf::sec::invalid_argument;
-      auto r = std::make_unique<dispatch_route>(
-        dispatch_route{q, patterns, {}, self->clock().now()});
-      for (auto& p : r->patterns)
-        (is_wildcard(p) ? st.wildcard : st.exact)[p].push_back(r.get());
-      st.routes.emplace(owner, std::move(r));
+      auto r = std::make_unique<dispatch_route>();
+      r->queue = q;
+      r->patterns = patterns;
+      r->attached = self->clock().now();
+      add_route(owner, std::move(r));
       self->monitor(caf::actor_cast<caf::actor>(owner));
       return st.head;
+    },
+    [=](tail_atom, const queue_ptr& q,
+        const std::vector<std::string>& patterns) -> caf::result<std::uint64_t> {
+      // A session's (new) stream: replaces the session's previous route, if any.
+      auto& st = self->state;
+      if (st.shutting_down)
+        return make_error(hub_errc::shutting_down);
+      auto session = caf::actor_cast<caf::actor>(self->current_sender());
+      if (!session)
+        return caf::sec::invalid_argument;
+      auto owner = session.address();
+      bool known = st.routes.count(owner) > 0;
+      drop_route(owner);
+      auto r = std::make_unique<dispatch_route>();
+      r->queue = q;
+      r->patterns = patterns;
+      r->attached = self->clock().now();
+      r->session = session;
+      r->notified_through = st.head;
+      add_route(owner, std::move(r));
+      if (!known)
+        self->monitor(session);
+      return st.head;
+    },
+    [=](detach_atom) {
+      auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (self->state.routes.count(owner) > 0) {
+        drop_route(owner);
+        self->demonitor(owner);
+      }
     },
     [=](deliver_atom, const committed_batch& batch) {
       // Collect each stream's frames for the whole batch, then hand them over at once: one lock
       // and at most one wake-up per stream per batch, so its writer sends them in one write.
       auto& st = self->state;
       auto route = [&](dispatch_route* r, const committed_event& ev) {
+        if (r->session) {
+          if (!r->session_events) {
+            st.touched.push_back(r);
+            r->session_events = std::make_shared<session_batch>();
+          } else if (!r->session_events->events.empty()
+                     && r->session_events->events.back().pos == ev.pos) {
+            return; // matched by two of its patterns
+          }
+          r->session_events->events.push_back(ev);
+          return;
+        }
         if (r->pending.empty())
           st.touched.push_back(r);
         r->pending.push_back({ev.pos, ev.frame});
@@ -86,6 +135,17 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
         st.head = ev.pos;
       }
       for (auto* r : st.touched) {
+        if (r->session) {
+          auto& b = *r->session_events;
+          b.queue = r->queue;
+          b.after = r->notified_through;
+          b.through = st.head;
+          r->notified_through = st.head;
+          self->send(r->session, deliver_atom::value,
+                     session_batch_ptr{std::move(r->session_events)});
+          r->session_events = nullptr;
+          continue;
+        }
         r->queue->push_live(r->pending);
         r->pending.clear();
       }

@@ -10,6 +10,9 @@
 // Membership (limits, lifecycle) belongs to topic actors; the dispatcher keeps only the routing
 // table it needs, keyed by connection actor, and drops a route in its down handler.
 //
+// A durable session's stream is routed to its session actor instead (tail_atom): per batch, one
+// message with the session's events and the range they cover.
+//
 // Timers: the dispatcher's one timer sends every stream its heartbeat and ends streams past their
 // maximum age. Streams own no timer: in CAF 0.17 a pending delayed message cannot be cancelled
 // and keeps its receiver alive, so per-stream timers would keep every closed stream's actor in
@@ -30,6 +33,11 @@ struct dispatch_route {
   std::vector<std::string> patterns;
   std::vector<positioned_frame> pending; // this batch's frames for the route (reused)
   caf::actor_clock::time_point attached;
+  // A durable session's route: its events go to the session actor (which decides about acks
+  // and flow control), not straight to the queue.
+  caf::actor session;
+  std::shared_ptr<session_batch> session_events; // this batch's events for the session
+  std::uint64_t notified_through = 0;            // the session has every event up to here
 };
 
 /// Stream timing, applied by the dispatcher's one timer to every stream it routes to.

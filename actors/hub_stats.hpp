@@ -20,6 +20,12 @@ struct hub_stats {
   std::atomic<std::uint64_t> publish_errors{0};
   std::atomic<std::uint64_t> publish_repeats{0};    // events answered from their idempotency key
   std::atomic<std::int64_t> publishes_in_flight{0}; // accepted by HTTP, not yet answered
+  std::atomic<std::int64_t> sessions{0};            // durable sessions (live actors)
+  std::atomic<std::int64_t> sessions_connected{0};  // ... with a stream attached
+  std::atomic<std::int64_t> pending_acks{0};        // delivered, unacknowledged events
+  std::atomic<std::int64_t> dead_letters{0};        // dead letters held by sessions
+  std::atomic<std::uint64_t> redeliveries{0};
+  std::atomic<std::uint64_t> dead_lettered{0};      // events moved to dead letters
 };
 
 } // namespace herald

@@ -14,9 +14,40 @@ std::int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+void schedule_commit(journal_actor* self) {
+  auto& st = self->state;
+  if (!st.commit_scheduled) {
+    // Lands behind everything already queued: one commit per mailbox drain.
+    st.commit_scheduled = true;
+    self->send(self, commit_atom::value);
+  }
+}
+
+/// Session changes queued in this drain: one WriteBatch, then every requester is answered.
+void commit_sessions(journal_actor* self) {
+  auto& st = self->state;
+  if (st.session_writes.empty())
+    return;
+  std::vector<pending_session_write> writes;
+  writes.swap(st.session_writes);
+  std::vector<const session_write*> ws;
+  ws.reserve(writes.size());
+  for (auto& w : writes)
+    ws.push_back(w.write.get());
+  auto err = st.log->write_sessions(ws);
+  if (err)
+    spdlog::error("event=session_write_failed error=\"{}\" writes={}", *err, writes.size());
+  for (auto& w : writes)
+    if (err)
+      w.promise.deliver(make_error(hub_errc::storage_failure));
+    else
+      w.promise.deliver(true);
+}
+
 void commit(journal_actor* self) {
   auto& st = self->state;
   st.commit_scheduled = false;
+  commit_sessions(self);
   if (st.pending.empty())
     return;
   std::vector<publish_job_ptr> jobs;
@@ -46,7 +77,7 @@ void commit(journal_actor* self) {
       }
       slots.push_back({false, records.size()});
       records.push_back(event_record{0, t, std::move(d.topic), std::move(d.type),
-                                     std::move(d.data), std::move(d.idempotency_key)});
+                                     std::move(d.data), std::move(d.idempotency_key), d.ack});
     }
   auto window = std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.idempotency_window);
   if (auto err = st.log->append(records, window.count())) {
@@ -62,7 +93,8 @@ void commit(journal_actor* self) {
   for (auto& r : records)
     batch->push_back(committed_event{r.pos, r.topic,
                                      make_event_frame(format_event_id(epoch, r.pos), r.type,
-                                                      r.data)});
+                                                      r.data),
+                                     r.ack});
   st.stats->events_published += records.size();
   st.stats->publish_repeats += slots.size() - records.size();
   if (!batch->empty())
@@ -96,13 +128,16 @@ caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::
   self->delayed_send(self, st.settings.retention_interval, retention_atom::value);
   return {
     [=](publish_atom, const publish_job_ptr& job) {
-      auto& st = self->state;
-      st.pending.push_back(job);
-      if (!st.commit_scheduled) {
-        // Lands behind everything already queued: one commit per mailbox drain.
-        st.commit_scheduled = true;
-        self->send(self, commit_atom::value);
-      }
+      self->state.pending.push_back(job);
+      schedule_commit(self);
+    },
+    [=](session_put_atom, const session_write_ptr& w) -> caf::result<bool> {
+      // Session state goes through the journal too: one writer, group-committed, the log's
+      // durability; a session's writes apply in the order it sent them.
+      auto rp = self->make_response_promise<bool>();
+      self->state.session_writes.push_back({w, rp});
+      schedule_commit(self);
+      return rp;
     },
     [=](commit_atom) { commit(self); },
     [=](job_put_atom, const std::string& id, const std::string& value) -> caf::result<bool> {

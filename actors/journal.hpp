@@ -2,7 +2,7 @@
 // The journal: assigns log positions, group-commits each mailbox drain in one WriteBatch,
 // answers publishers after the write, and feeds the dispatcher in log order. An event whose
 // idempotency key was published within the window is not published again: its publisher gets the
-// original id. It owns the retention timer (which also forgets expired keys). Runs detached:
+// original id. Durable sessions' state changes are group-committed with the same drain. It owns the retention timer (which also forgets expired keys). Runs detached:
 // RocksDB writes (and fsyncs) block.
 
 #include <chrono>
@@ -21,12 +21,18 @@ struct journal_settings {
   std::chrono::seconds idempotency_window{120}; // a repeated key within it is not published again
 };
 
+struct pending_session_write {
+  session_write_ptr write;
+  caf::typed_response_promise<bool> promise;
+};
+
 struct journal_state {
   std::shared_ptr<event_log> log;
   caf::actor dispatcher;
   hub_stats* stats = nullptr;
   journal_settings settings;
   std::vector<publish_job_ptr> pending;
+  std::vector<pending_session_write> session_writes;
   bool commit_scheduled = false;
 
   static inline const char* name = "journal";

@@ -83,6 +83,46 @@ caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<event_log> log,
       st.stats->events_replayed += out.frames.size() - (out.gap_through ? 1 : 0);
       return out;
     },
+    [=](scan_atom, const filter_ptr& filter, std::uint64_t after,
+        std::uint64_t gap_reported_through) -> event_page {
+      // A durable session's catch-up: like replay, with each event's ack flag.
+      auto& st = self->state;
+      auto epoch = st.log->epoch();
+      event_page out;
+      if (auto gap = st.log->retention_gap(std::max(after, gap_reported_through), *filter)) {
+        out.gap = make_hub_frame("herald.gap", gap_notice_json(epoch, *gap));
+        out.gap_through = gap->to;
+      }
+      auto page = st.log->read(after, *filter, replay_page_events, replay_page_scan);
+      out.scanned_through = page.scanned_through;
+      std::size_t bytes = 0;
+      for (auto& e : page.events) {
+        auto frame = make_event_frame(format_event_id(epoch, e.pos), e.type, e.data);
+        bytes += frame->size();
+        out.events.push_back(committed_event{e.pos, std::move(e.topic), std::move(frame), e.ack});
+        if (bytes >= replay_page_bytes) {
+          out.scanned_through = e.pos;
+          break;
+        }
+      }
+      st.stats->events_replayed += out.events.size();
+      return out;
+    },
+    [=](fetch_atom, const std::vector<std::uint64_t>& positions) -> std::vector<event_record> {
+      std::vector<event_record> out;
+      for (auto pos : positions)
+        if (auto e = self->state.log->get(pos))
+          out.push_back(std::move(*e));
+      return out;
+    },
+    [=](dead_atom, const std::string& id, std::uint64_t after,
+        std::uint64_t limit) -> std::vector<dead_letter_record> {
+      return self->state.log->read_dead(id, after, limit);
+    },
+    [=](dead_atom, const std::string& id,
+        const std::vector<std::uint64_t>& positions) -> std::vector<dead_letter_record> {
+      return self->state.log->find_dead(id, positions);
+    },
     [=](job_get_atom, const std::string& id) -> std::string {
       return self->state.log->get_job(id).value_or(std::string{});
     },

@@ -15,9 +15,20 @@
 //  job_watcher   --job_get_atom, id-->                       log_reader   => (found, json text)
 //  job_watcher   --idle_atom, id, requests_seen-->           job_registry (stop handshake)
 //  upstream fetch (io thread) --polled_atom, gen, upstream_reply-->  job_watcher
-//  resume_atom (to a connection): its queue drained, replay the next page
+//  HTTP session  --session_atom, session_request_ptr--> session_registry --delegate--> session
+//  session_stream --connect_atom, id, queue, resume--> session_registry --delegate--> session
+//  session       --tail_atom, queue, patterns-->                dispatcher   => head position
+//  dispatcher    --deliver_atom, session_batch_ptr-->           session      (its events, in order)
+//  session       --detach_atom-->                               dispatcher   (its stream ended)
+//  session       --scan_atom, filter_ptr, after, gap_through--> log_reader   => event_page
+//  session       --fetch_atom, positions-->                     log_reader   => event_records
+//  session       --dead_atom, id, after, limit | positions-->   log_reader   => dead letters
+//  session       --session_put_atom, session_write_ptr-->       journal      => ok (persisted)
+//  main          --checkpoint_atom--> session_registry --> every session => ok (all persisted)
+//  resume_atom (to a connection or session): its queue drained, send the next page
 //  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom (dispatcher, for
-//                    every stream; job_watcher, for its viewers); tick_atom, poll_atom (job_watcher)
+//                    every stream; job_watcher, for its viewers); tick_atom, poll_atom (job_watcher);
+//                    tick_atom (session: ack waits, checkpoints, expiry)
 
 #include <chrono>
 #include <cstdint>
@@ -28,9 +39,11 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "net/outbound_queue.hpp"
 #include "net/sse_frame.hpp"
+#include "storage/event_id.hpp"
 #include "storage/event_log.hpp"
 #include "storage/topic_pattern.hpp"
 
@@ -55,6 +68,15 @@ using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using poll_atom = caf::atom_constant<caf::atom("poll")>;
 using polled_atom = caf::atom_constant<caf::atom("polled")>;
+using session_atom = caf::atom_constant<caf::atom("session")>;
+using connect_atom = caf::atom_constant<caf::atom("connect")>;
+using tail_atom = caf::atom_constant<caf::atom("tail")>;
+using detach_atom = caf::atom_constant<caf::atom("detach")>;
+using scan_atom = caf::atom_constant<caf::atom("scan")>;
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
+using dead_atom = caf::atom_constant<caf::atom("dead")>;
+using session_put_atom = caf::atom_constant<caf::atom("sess_put")>;
+using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 
 /// Errors actors reply with; converted to HTTP once, in the net layer.
 enum class hub_errc : std::uint8_t {
@@ -63,6 +85,7 @@ enum class hub_errc : std::uint8_t {
   storage_failure,
   job_not_found,
   job_finished, // the viewer has seen the job's final event: 204, stop reconnecting
+  session_not_found,
 };
 
 inline caf::error make_error(hub_errc x) {
@@ -80,6 +103,7 @@ struct event_draft {
   std::string type;
   std::string data;            // compact JSON
   std::string idempotency_key; // empty: none
+  bool ack = false;            // durable sessions must acknowledge it
 };
 
 struct publish_outcome {
@@ -99,6 +123,7 @@ struct committed_event {
   std::uint64_t pos = 0;
   std::string topic;
   frame_ptr frame;
+  bool ack = false;
 };
 using committed_batch = std::shared_ptr<const std::vector<committed_event>>;
 
@@ -123,6 +148,42 @@ struct events_query {
   std::function<void(std::string json_body)> done;
 };
 using events_query_ptr = std::shared_ptr<events_query>;
+
+// -- durable sessions -------------------------------------------------------------------------
+
+/// A committed batch's events for one session's stream: every event of its subscription in
+/// positions (after, through], in log order.
+struct session_batch {
+  queue_ptr queue; // the stream it was routed for
+  std::uint64_t after = 0;
+  std::uint64_t through = 0;
+  std::vector<committed_event> events;
+};
+using session_batch_ptr = std::shared_ptr<const session_batch>;
+
+/// A page of a session's catch-up read. `gap` (may be null) is a herald.gap notice for events
+/// retention deleted before the session received them, covering positions up to `gap_through`.
+struct event_page {
+  std::vector<committed_event> events;
+  std::uint64_t scanned_through = 0;
+  frame_ptr gap;
+  std::uint64_t gap_through = 0;
+};
+
+/// A request on /v1/sessions/{id}... from HTTP. `done` gets the HTTP status and JSON body (status
+/// 204: no body), on the session's thread.
+struct session_request {
+  enum class op { put, get, remove, ack, dead_letters, redrive };
+  op what = op::get;
+  std::string id;
+  nlohmann::json body;         // put, ack, redrive: the validated JSON body
+  std::uint64_t after = 0;     // dead_letters: page after this position
+  std::size_t limit = 100;     // dead_letters: page size
+  std::function<void(int status, std::string body)> done;
+};
+using session_request_ptr = std::shared_ptr<session_request>;
+
+using session_write_ptr = std::shared_ptr<const session_write>;
 
 // -- jobs -------------------------------------------------------------------------------------
 
@@ -159,3 +220,10 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::replay_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::events_query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::job_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::upstream_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::session_batch_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::optional<herald::event_id>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::event_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::session_request_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::session_write_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<herald::event_record>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<herald::dead_letter_record>)

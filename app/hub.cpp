@@ -15,6 +15,7 @@
 #include "actors/journal.hpp"
 #include "actors/log_reader.hpp"
 #include "actors/registry.hpp"
+#include "actors/session_registry.hpp"
 #include "net/http_client.hpp"
 #include "net/hub_context.hpp"
 #include "net/listener.hpp"
@@ -146,8 +147,30 @@ int run_hub(const config& cfg) {
       });
     };
     hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, jobs, &hub.stats);
+    session_deps sd;
+    sd.journal = hub.journal;
+    sd.dispatcher = hub.dispatcher;
+    sd.reader = hub.reader;
+    sd.epoch = log->epoch();
+    sd.stats = &hub.stats;
+    sd.retry_ms = cfg.sse_retry_ms;
+    sd.checkpoint_interval = std::chrono::seconds(cfg.sessions_checkpoint_interval_seconds);
+    session_registry_settings srs;
+    srs.max_sessions = cfg.sessions_max_sessions;
+    srs.max_topics = cfg.limits_max_topics_per_subscription;
+    hub.session_registry = sys.spawn(session_registry, log, sd, srs);
     auto stop_actors = [&] {
-      for (auto* a : {&hub.dispatcher, &hub.job_registry, &hub.journal, &hub.reader, &hub.registry})
+      {
+        // Sessions write their cursors while the journal still runs.
+        caf::scoped_actor blocking{sys};
+        blocking->request(hub.session_registry, std::chrono::seconds(5), checkpoint_atom::value)
+          .receive([](bool) {},
+                   [](caf::error& err) {
+                     spdlog::warn("event=session_checkpoint_failed error=\"{}\"", to_string(err));
+                   });
+      }
+      for (auto* a : {&hub.dispatcher, &hub.job_registry, &hub.session_registry, &hub.journal,
+                      &hub.reader, &hub.registry})
         caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
       sys.await_all_actors_done();
     };

@@ -99,6 +99,8 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("jobs.retention_seconds", jobs_retention_seconds, 1, 30ull * 86400),
     U64_KEY("jobs.stale_after_seconds", jobs_stale_after_seconds, 1, 365ull * 86400),
     U64_KEY("jobs.idle_seconds", jobs_idle_seconds, 1, 86400),
+    U64_KEY("sessions.max_sessions", sessions_max_sessions, 1, 10000000),
+    U64_KEY("sessions.checkpoint_interval_seconds", sessions_checkpoint_interval_seconds, 1, 3600),
     {"jobs.upstream_allowed_hosts",
      [](config& c, const json& v) {
        return set_strings(c.jobs_upstream_allowed_hosts, v,

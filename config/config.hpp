@@ -43,6 +43,9 @@ struct config {
   std::uint64_t jobs_idle_seconds = 60;
   std::vector<std::string> jobs_upstream_allowed_hosts{"127.0.0.1", "localhost", "::1"};
 
+  std::uint64_t sessions_max_sessions = 100000;
+  std::uint64_t sessions_checkpoint_interval_seconds = 5;
+
   std::uint64_t shutdown_timeout_seconds = 10;
   std::uint64_t shutdown_retry_jitter_ms = 5000;
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/messages.hpp"
+#include "net/session_api.hpp"
 #include "storage/event_id.hpp"
 #include "storage/job.hpp"
 #include "storage/topic_pattern.hpp"
@@ -68,8 +69,8 @@ std::string error_json(std::string_view code, std::string_view message) {
   return json{{"error", {{"code", code}, {"message", message}}}}.dump();
 }
 
-/// What an answer needs of its request (version, keep-alive, Origin), without the body, for
-/// answers that come later from an actor's thread.
+} // namespace
+
 std::shared_ptr<const http_request> request_head(const http_request& req) {
   auto head = std::make_shared<http_request>();
   head->version(req.version());
@@ -84,6 +85,13 @@ http_response unavailable(const http_request& req, std::string_view code, std::s
   res.set(http::field::retry_after, "5");
   return res;
 }
+
+bool has_json_body(const http_request& req) {
+  auto ctype = trim(to_sv(req[http::field::content_type]));
+  return iequals(trim(ctype.substr(0, ctype.find(';'))), "application/json");
+}
+
+namespace {
 
 std::optional<std::string> validate_type(const std::string& type) {
   if (type.empty() || type.size() > 64)
@@ -102,9 +110,7 @@ std::optional<std::string> validate_type(const std::string& type) {
 void handle_publish(hub_context& hub, const http_request& req, respond_fn respond) {
   if (hub.shutting_down.load())
     return respond(unavailable(req, "shutting_down", "the hub is shutting down"));
-  auto ctype = trim(to_sv(req[http::field::content_type]));
-  auto semi = ctype.find(';');
-  if (!iequals(trim(ctype.substr(0, semi)), "application/json"))
+  if (!has_json_body(req))
     return respond(error_response(req, http::status::unsupported_media_type,
                                   "unsupported_media_type",
                                   "Content-Type must be application/json"));
@@ -137,7 +143,7 @@ void handle_publish(hub_context& hub, const http_request& req, respond_fn respon
       return bad("invalid_event", "an event must be a JSON object");
     for (auto it = ev.begin(); it != ev.end(); ++it)
       if (it.key() != "topic" && it.key() != "data" && it.key() != "type"
-          && it.key() != "idempotency_key")
+          && it.key() != "idempotency_key" && it.key() != "ack")
         return bad("unknown_field", "unknown field '" + it.key() + "'");
     auto t = ev.find("topic");
     if (t == ev.end() || !t->is_string())
@@ -166,6 +172,11 @@ void handle_publish(hub_context& hub, const http_request& req, respond_fn respon
         return bad("invalid_idempotency_key",
                    "'idempotency_key' must be a string of 1 to 128 bytes without control characters");
       draft.idempotency_key = k->get<std::string>();
+    }
+    if (auto a = ev.find("ack"); a != ev.end()) {
+      if (!a->is_boolean())
+        return bad("invalid_ack", "'ack' must be a boolean");
+      draft.ack = a->get<bool>();
     }
     job->events.push_back(std::move(draft));
   }
@@ -208,12 +219,16 @@ std::optional<std::vector<std::string>> topic_params(const request_target& targe
   return patterns;
 }
 
+} // namespace
+
 const std::string* param(const request_target& t, std::string_view name) {
   for (auto& [k, v] : t.params)
     if (k == name)
       return &v;
   return nullptr;
 }
+
+namespace {
 
 void handle_events(hub_context& hub, const http_request& req, const request_target& target,
                    respond_fn respond) {
@@ -289,6 +304,12 @@ std::string stats_json(hub_context& hub) {
     {"slow_consumer_disconnects", s.slow_consumer_disconnects.load()},
     {"publish_errors", s.publish_errors.load()},
     {"publish_repeats", s.publish_repeats.load()},
+    {"sessions", s.sessions.load()},
+    {"sessions_connected", s.sessions_connected.load()},
+    {"pending_acks", s.pending_acks.load()},
+    {"redeliveries", s.redeliveries.load()},
+    {"dead_letters", s.dead_letters.load()},
+    {"dead_lettered", s.dead_lettered.load()},
     {"log_head", format_event_id(hub.log->epoch(), hub.log->head())},
     {"log_topics", hub.log->topic_count()},
     {"uptime_seconds", uptime},
@@ -312,8 +333,7 @@ void handle_job(hub_context& hub, http_request&& req, const std::string& id, res
   if (req.method() == http::verb::put) {
     if (hub.shutting_down.load())
       return respond(unavailable(req, "shutting_down", "the hub is shutting down"));
-    auto ctype = trim(to_sv(req[http::field::content_type]));
-    if (!iequals(trim(ctype.substr(0, ctype.find(';'))), "application/json"))
+    if (!has_json_body(req))
       return respond(error_response(req, http::status::unsupported_media_type,
                                     "unsupported_media_type",
                                     "Content-Type must be application/json"));
@@ -325,6 +345,8 @@ void handle_job(hub_context& hub, http_request&& req, const std::string& id, res
   };
   caf::anon_send(hub.job_registry, job_atom::value, std::move(job));
 }
+
+} // namespace
 
 bool is_preflight(const http_request& req) {
   return req.method() == http::verb::options && !req[http::field::origin].empty();
@@ -345,6 +367,8 @@ http_response preflight_response(const config& cfg, const http_request& req,
   res.prepare_payload();
   return res;
 }
+
+namespace {
 
 struct route {
   const char* path;
@@ -501,6 +525,11 @@ void handle_request(hub_context& hub, http_request&& req, respond_fn respond) {
     if (is_preflight(req))
       return respond(preflight_response(hub.cfg, req, "GET, PUT, OPTIONS"));
     return handle_job(hub, std::move(req), id, with_cors);
+  }
+  if (auto sp = parse_session_path(target->path)) {
+    if (is_preflight(req))
+      return respond(preflight_response(hub.cfg, req, "GET, PUT, POST, DELETE, OPTIONS"));
+    return handle_session_request(hub, std::move(req), *target, *sp, with_cors);
   }
   if (job_events_path(target->path) && is_preflight(req))
     return respond(preflight_response(hub.cfg, req, "GET, OPTIONS"));

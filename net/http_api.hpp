@@ -54,6 +54,24 @@ std::optional<std::string> job_events_path(std::string_view path);
 std::variant<std::uint64_t, http_response> parse_job_watch(const http_request& req,
                                                            const std::string& id);
 
+/// What an answer needs of its request (version, keep-alive, Origin), without the body, for
+/// answers that come later from an actor's thread.
+std::shared_ptr<const http_request> request_head(const http_request& req);
+
+/// 503 with Retry-After.
+http_response unavailable(const http_request& req, std::string_view code, std::string_view msg);
+
+/// Content-Type is application/json (parameters allowed).
+bool has_json_body(const http_request& req);
+
+bool is_preflight(const http_request& req);
+
+/// 204 to a CORS preflight; the CORS headers only for allowed origins.
+http_response preflight_response(const config& cfg, const http_request& req, const char* methods);
+
+/// The value of query parameter `name`, or null.
+const std::string* param(const request_target& t, std::string_view name);
+
 /// Handles every request except the streams. `respond` may run on another thread.
 void handle_request(hub_context& hub, http_request&& req, respond_fn respond);
 

@@ -6,6 +6,8 @@
 #include <boost/asio/post.hpp>
 
 #include "actors/job_viewer.hpp"
+#include "actors/session_stream.hpp"
+#include "net/session_api.hpp"
 #include "net/sse_stream.hpp"
 
 namespace herald {
@@ -100,6 +102,9 @@ void http_session::dispatch_request() {
   if (auto job = target ? job_events_path(target->path) : std::nullopt;
       job && req.method() == http::verb::get)
     return start_job_stream(std::move(req), *job);
+  if (auto sp = target ? parse_session_path(target->path) : std::nullopt;
+      sp && sp->rest == "events" && req.method() == http::verb::get)
+    return start_session_stream(std::move(req), *target, *sp);
   // The answer may come from an actor's thread: hop back onto this session's strand.
   handle_request(hub_, std::move(req), [self = shared_from_this()](http_response res) {
     net::post(self->stream_.get_executor(),
@@ -156,6 +161,27 @@ void http_session::start_job_stream(http_request&& req, const std::string& id) {
                     [&hub, id, last_seen](const queue_ptr& q, const std::string&) {
                       return hub.sys.spawn(job_viewer, id, q, last_seen, hub.job_registry,
                                            hub.stream_settings.retry_ms, &hub.stats);
+                    });
+}
+
+void http_session::start_session_stream(http_request&& req, const request_target& target,
+                                        const session_path& p) {
+  auto parsed = parse_session_watch(req, target, p);
+  if (auto* res = std::get_if<http_response>(&parsed)) {
+    apply_cors(hub_.cfg, req, *res);
+    return send(std::move(*res));
+  }
+  if (!reserve_stream_slot(req))
+    return;
+  stream_.expires_never();
+  auto resume = std::get<std::optional<event_id>>(parsed);
+  auto& hub = hub_;
+  auto id = p.id;
+  sse_stream::start(hub_, stream_.release_socket(), "session=" + id,
+                    cors_header_lines(hub_.cfg, req),
+                    [&hub, id, resume](const queue_ptr& q, const std::string&) {
+                      return hub.sys.spawn(session_stream, id, q, resume, hub.session_registry,
+                                           hub.stream_settings.retry_ms);
                     });
 }
 

@@ -11,6 +11,7 @@
 
 #include "net/hub_context.hpp"
 #include "net/http_api.hpp"
+#include "net/session_api.hpp"
 
 namespace herald {
 
@@ -26,6 +27,8 @@ private:
   void dispatch_request();
   void start_stream(http_request&& req, const request_target& target);
   void start_job_stream(http_request&& req, const std::string& id);
+  void start_session_stream(http_request&& req, const request_target& target,
+                            const session_path& p);
   /// Takes a connection slot for a stream, or answers 503 (limit, shutdown) and returns false.
   bool reserve_stream_slot(const http_request& req);
   void send(http_response res);

@@ -30,6 +30,7 @@ struct hub_context {
   caf::actor registry;
   caf::actor reader;
   caf::actor job_registry;
+  caf::actor session_registry;
   connection_settings stream_settings;
   hub_stats stats;
   std::atomic<bool> ready{false};

@@ -15,6 +15,8 @@ const char* to_string(close_reason r) {
     case close_reason::topic_lost: return "topic_lost";
     case close_reason::rejected: return "rejected";
     case close_reason::server_error: return "server_error";
+    case close_reason::session_replaced: return "session_replaced";
+    case close_reason::session_deleted: return "session_deleted";
   }
   return "unknown";
 }
@@ -268,6 +270,7 @@ outbound_queue::take_result outbound_queue::take(std::vector<frame_ptr>& out) {
   }
   out.swap(queue_);
   queue_.clear();
+  taken_through_ = last_pos_;
   for (auto& f : out)
     inflight_bytes_ += f->size();
   res.kind = take_kind::frames;
@@ -282,6 +285,7 @@ void outbound_queue::written(std::size_t bytes) {
     std::lock_guard<std::mutex> guard{mtx_};
     queued_bytes_ = bytes > queued_bytes_ ? 0 : queued_bytes_ - bytes;
     inflight_bytes_ = bytes > inflight_bytes_ ? 0 : inflight_bytes_ - bytes;
+    written_through_ = taken_through_;
     if (drained_ && queued_bytes_ <= max_bytes_ / 4)
       fn.swap(drained_);
   }
@@ -321,6 +325,11 @@ bool outbound_queue::closed() const {
 bool outbound_queue::aborted() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return mode_ == mode::closed;
+}
+
+std::uint64_t outbound_queue::written_through() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return written_through_;
 }
 
 close_reason outbound_queue::reason() const {

@@ -39,6 +39,8 @@ enum class close_reason {
   topic_lost,
   rejected,
   server_error,
+  session_replaced, // a durable session's newer stream took over
+  session_deleted,  // the durable session was deleted or expired
 };
 
 const char* to_string(close_reason r);
@@ -119,6 +121,8 @@ public:
   /// The queue was closed at once (slow consumer, socket gone): nothing more is to be written.
   bool aborted() const;
   close_reason reason() const;
+  /// The highest log position among the frames the socket has taken (durable session cursors).
+  std::uint64_t written_through() const;
 
 private:
   enum class mode { pending, replaying, live, closing, closed, rejected };
@@ -140,6 +144,8 @@ private:
   std::size_t queued_bytes_ = 0;   // queue_ + write in flight
   std::size_t inflight_bytes_ = 0; // taken by the writer, not yet written
   std::uint64_t last_pos_ = 0;     // highest position enqueued
+  std::uint64_t taken_through_ = 0;   // last_pos_ when the writer took its current batch
+  std::uint64_t written_through_ = 0; // ... when that batch was written
 
   std::vector<positioned_frame> held_;
   std::size_t held_bytes_ = 0;

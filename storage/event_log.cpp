@@ -29,6 +29,16 @@ std::string pos_key(std::uint64_t pos) {
   return k;
 }
 
+/// Keys of per-session column families: id '\0' BE(pos), so a session's entries are contiguous.
+std::string session_key(std::string_view id, std::uint64_t pos) {
+  std::string k;
+  k.reserve(id.size() + 9);
+  k.append(id);
+  k.push_back('\0');
+  put_be64(k, pos);
+  return k;
+}
+
 std::string index_key(std::string_view topic, std::uint64_t pos) {
   std::string k;
   k.reserve(topic.size() + 9);
@@ -48,10 +58,13 @@ std::size_t get_u16(const char* p) {
          | static_cast<unsigned char>(p[1]);
 }
 
+// The top bit of the time field marks an ack-required event (times are positive).
+constexpr std::uint64_t ack_flag = std::uint64_t{1} << 63;
+
 std::string encode(const event_record& e) {
   std::string v;
   v.reserve(12 + e.topic.size() + e.type.size() + e.data.size());
-  put_be64(v, static_cast<std::uint64_t>(e.time_ms));
+  put_be64(v, static_cast<std::uint64_t>(e.time_ms) | (e.ack ? ack_flag : 0));
   put_u16(v, e.topic.size());
   v.append(e.topic);
   put_u16(v, e.type.size());
@@ -89,6 +102,9 @@ std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mo
     {"jobs", rocksdb::ColumnFamilyOptions{}},
     {"dedup", rocksdb::ColumnFamilyOptions{}},
     {"dedup_expiry", rocksdb::ColumnFamilyOptions{}},
+    {"sessions", rocksdb::ColumnFamilyOptions{}},
+    {"session_pending", rocksdb::ColumnFamilyOptions{}},
+    {"session_dead", rocksdb::ColumnFamilyOptions{}},
   };
   std::unique_ptr<event_log> log{new event_log};
   log->mode_ = mode;
@@ -106,6 +122,9 @@ std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mo
   log->jobs_cf_ = log->handles_[4];
   log->dedup_cf_ = log->handles_[5];
   log->dedup_expiry_cf_ = log->handles_[6];
+  log->sessions_cf_ = log->handles_[7];
+  log->pending_cf_ = log->handles_[8];
+  log->dead_cf_ = log->handles_[9];
 
   std::string v;
   st = raw->Get(rocksdb::ReadOptions{}, log->meta_cf_, kEpoch, &v);
@@ -301,7 +320,9 @@ std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_d
 bool event_log::decode(const std::string& v, event_record& out, bool topic_only) const {
   if (v.size() < 12)
     return false;
-  out.time_ms = static_cast<std::int64_t>(get_be64(v.data()));
+  auto t = get_be64(v.data());
+  out.ack = (t & ack_flag) != 0;
+  out.time_ms = static_cast<std::int64_t>(t & ~ack_flag);
   auto tlen = get_u16(v.data() + 8);
   if (v.size() < 12 + tlen)
     return false;
@@ -444,6 +465,126 @@ std::optional<std::string> event_log::get_job(const std::string& id) const {
   if (db_->Get(rocksdb::ReadOptions{}, jobs_cf_, id, &v).ok())
     return v;
   return std::nullopt;
+}
+
+std::optional<event_record> event_log::get(std::uint64_t pos) const {
+  std::string v;
+  event_record rec;
+  if (!db_->Get(rocksdb::ReadOptions{}, log_cf_, pos_key(pos), &v).ok() || !decode(v, rec, false))
+    return std::nullopt;
+  rec.pos = pos;
+  return rec;
+}
+
+// -- durable sessions -------------------------------------------------------------------------
+
+std::optional<std::string> event_log::write_sessions(const std::vector<const session_write*>& ws) {
+  rocksdb::WriteBatch batch;
+  for (auto* w : ws) {
+    if (w->erase) {
+      auto from = w->id + '\0', to = w->id + '\1';
+      batch.Delete(sessions_cf_, w->id);
+      batch.DeleteRange(pending_cf_, from, to);
+      batch.DeleteRange(dead_cf_, from, to);
+      continue;
+    }
+    // Deletions first: a write may delete and re-add the same position (redrive).
+    for (auto pos : w->del_pending)
+      batch.Delete(pending_cf_, session_key(w->id, pos));
+    for (auto pos : w->del_dead)
+      batch.Delete(dead_cf_, session_key(w->id, pos));
+    for (auto& p : w->put_pending) {
+      std::string v;
+      put_be64(v, p.deliveries);
+      batch.Put(pending_cf_, session_key(w->id, p.pos), v);
+    }
+    for (auto& d : w->put_dead)
+      batch.Put(dead_cf_, session_key(w->id, d.pos), encode_dead_letter(d));
+    if (w->record)
+      batch.Put(sessions_cf_, w->id, encode_session(*w->record));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = mode_ == durability::fsync;
+  auto st = db_->Write(wo, &batch);
+  if (!st.ok())
+    return "session write failed: " + st.ToString();
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, session_record>> event_log::load_sessions(
+  std::vector<std::string>& unreadable) const {
+  std::vector<std::pair<std::string, session_record>> out;
+  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, sessions_cf_)};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto rec = decode_session(std::string_view{it->value().data(), it->value().size()});
+    if (rec)
+      out.emplace_back(it->key().ToString(), std::move(*rec));
+    else
+      unreadable.push_back(it->key().ToString());
+  }
+  return out;
+}
+
+namespace {
+
+/// Calls fn(pos, value) for the entries of session `id` in `cf` after `after`, at most `limit`.
+template <class F>
+void for_session(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const std::string& id,
+                 std::uint64_t after, std::size_t limit, F fn) {
+  auto start = session_key(id, after + 1);
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{}, cf)};
+  std::size_t n = 0;
+  for (it->Seek(start); it->Valid() && n < limit; it->Next(), ++n) {
+    auto k = it->key();
+    if (k.size() != start.size() || std::memcmp(k.data(), start.data(), id.size() + 1) != 0)
+      break;
+    fn(get_be64(k.data() + id.size() + 1), std::string_view{it->value().data(), it->value().size()});
+  }
+}
+
+} // namespace
+
+std::optional<session_record> event_log::load_session(const std::string& id) const {
+  std::string v;
+  if (!db_->Get(rocksdb::ReadOptions{}, sessions_cf_, id, &v).ok())
+    return std::nullopt;
+  return decode_session(v);
+}
+
+std::size_t event_log::count_dead(const std::string& id) const {
+  std::size_t n = 0;
+  for_session(*db_, dead_cf_, id, 0, SIZE_MAX, [&](std::uint64_t, std::string_view) { ++n; });
+  return n;
+}
+
+std::vector<pending_record> event_log::load_pending(const std::string& id) const {
+  std::vector<pending_record> out;
+  for_session(*db_, pending_cf_, id, 0, SIZE_MAX, [&](std::uint64_t pos, std::string_view v) {
+    if (v.size() == 8)
+      out.push_back({pos, static_cast<std::uint32_t>(get_be64(v.data()))});
+  });
+  return out;
+}
+
+std::vector<dead_letter_record> event_log::read_dead(const std::string& id, std::uint64_t after,
+                                                     std::size_t limit) const {
+  std::vector<dead_letter_record> out;
+  for_session(*db_, dead_cf_, id, after, limit, [&](std::uint64_t pos, std::string_view v) {
+    if (auto d = decode_dead_letter(pos, v))
+      out.push_back(std::move(*d));
+  });
+  return out;
+}
+
+std::vector<dead_letter_record> event_log::find_dead(const std::string& id,
+                                                     const std::vector<std::uint64_t>& positions) const {
+  std::vector<dead_letter_record> out;
+  std::string v;
+  for (auto pos : positions)
+    if (db_->Get(rocksdb::ReadOptions{}, dead_cf_, session_key(id, pos), &v).ok())
+      if (auto d = decode_dead_letter(pos, v))
+        out.push_back(std::move(*d));
+  return out;
 }
 
 std::size_t event_log::topic_count() const {

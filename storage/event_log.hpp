@@ -9,6 +9,9 @@
 //   jobs         job id -> job snapshot (JSON text)
 //   dedup        idempotency key -> {position, expiry}   (publish retries within the window)
 //   dedup_expiry BE(expiry) key -> ""                     (expiry in time order)
+//   sessions        session id -> session record (JSON, see session_record.hpp)
+//   session_pending id '\0' BE(position) -> BE(deliveries)  (delivered, not yet acknowledged)
+//   session_dead    id '\0' BE(position) -> dead letter (JSON)
 // Keys are big-endian so that iteration order is numeric order.
 //
 // Threading: append/trim are called by the journal only (one writer); read/retention_gap are
@@ -24,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/session_record.hpp"
 #include "storage/topic_pattern.hpp"
 
 namespace rocksdb {
@@ -43,6 +47,7 @@ struct event_record {
   std::string type; // empty: no SSE `event:` field
   std::string data; // compact JSON text
   std::string idempotency_key; // empty: none; else remembered for the dedup window
+  bool ack = false;            // durable sessions must acknowledge it
 };
 
 /// Events of the log in (from-1, to] may be missing for a subscription.
@@ -98,6 +103,9 @@ public:
   /// Writes (or, with an empty value, deletes) a job snapshot, with the log's durability.
   std::optional<std::string> put_job(const std::string& id, const std::string& value);
 
+  /// Applies session changes in one WriteBatch, with the log's durability.
+  std::optional<std::string> write_sessions(const std::vector<const session_write*>& writes);
+
   // -- reader side (any thread) ----------------------------------------------------------------
 
   /// Events matching `filter` after position `after`, in log order. Stops after `max_events`
@@ -113,6 +121,22 @@ public:
 
   /// A job's snapshot (JSON text), if stored.
   std::optional<std::string> get_job(const std::string& id) const;
+
+  /// The event at `pos`, if it is still in the log.
+  std::optional<event_record> get(std::uint64_t pos) const;
+
+  /// Every stored session; the ids of records that cannot be decoded go to `unreadable`.
+  std::vector<std::pair<std::string, session_record>> load_sessions(
+    std::vector<std::string>& unreadable) const;
+  std::optional<session_record> load_session(const std::string& id) const;
+  std::vector<pending_record> load_pending(const std::string& id) const;
+  std::size_t count_dead(const std::string& id) const;
+  /// A session's dead letters after position `after`, in log order, at most `limit`.
+  std::vector<dead_letter_record> read_dead(const std::string& id, std::uint64_t after,
+                                            std::size_t limit) const;
+  /// Those of `positions` that are dead letters of session `id`.
+  std::vector<dead_letter_record> find_dead(const std::string& id,
+                                            const std::vector<std::uint64_t>& positions) const;
 
 private:
   struct topic_meta {
@@ -133,6 +157,9 @@ private:
   rocksdb::ColumnFamilyHandle* jobs_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* dedup_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* dedup_expiry_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* sessions_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* pending_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dead_cf_ = nullptr;
   durability mode_ = durability::process;
   std::uint32_t epoch_ = 0;
   std::atomic<std::uint64_t> head_{0};

@@ -1,0 +1,809 @@
+#include "actors/session.hpp"
+
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "storage/event_id.hpp"
+
+namespace herald {
+namespace {
+
+using json = nlohmann::json;
+using time_point = caf::actor_clock::time_point;
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string iso_time(std::int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string error_body(const char* code, const std::string& message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+caf::timespan ack_wait(const session_state& st) {
+  return std::chrono::milliseconds(st.rec.settings.ack_wait_ms);
+}
+
+// -- bookkeeping ------------------------------------------------------------------------------
+
+void set_due(session_state& st, std::uint64_t pos, pending_ack& p, time_point due) {
+  if (p.due != time_point{})
+    st.deadlines.erase({p.due, pos});
+  p.due = due;
+  if (due != time_point{})
+    st.deadlines.emplace(due, pos);
+}
+
+void erase_pending(session_state& st, std::map<std::uint64_t, pending_ack>::iterator it) {
+  set_due(st, it->first, it->second, time_point{});
+  st.pending.erase(it);
+  --st.deps.stats->pending_acks;
+}
+
+void add_pending(session_state& st, std::uint64_t pos, std::uint32_t deliveries, time_point due) {
+  auto [it, added] = st.pending.emplace(pos, pending_ack{deliveries});
+  if (added)
+    ++st.deps.stats->pending_acks;
+  else
+    it->second.deliveries = deliveries;
+  set_due(st, pos, it->second, due);
+}
+
+/// The session's delivered cursor now: what its current stream's socket has taken.
+std::uint64_t delivered_through(const session_state& st) {
+  if (!st.started || !st.queue)
+    return st.rec.delivered_through;
+  return std::max(st.stream_start, st.queue->written_through());
+}
+
+/// A write of the session's record (with its cursors as of now) plus `w`'s other changes.
+void persist(session_actor* self, session_write w,
+             std::function<void(bool ok)> then = nullptr) {
+  auto& st = self->state;
+  st.rec.delivered_through = delivered_through(st);
+  st.checkpointed = st.rec.delivered_through;
+  w.id = st.id;
+  if (!w.erase)
+    w.record = st.rec;
+  self->request(st.deps.journal, caf::infinite, session_put_atom::value,
+                session_write_ptr{std::make_shared<session_write>(std::move(w))})
+    .then(
+      [then](bool) {
+        if (then)
+          then(true);
+      },
+      [=](caf::error& err) {
+        spdlog::error("event=session_write_failed session={} error=\"{}\"", self->state.id,
+                      self->system().render(err));
+        if (then)
+          then(false);
+      });
+}
+
+// -- timer ------------------------------------------------------------------------------------
+
+void arm(session_actor* self, time_point at) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  at = std::min(at, now + std::chrono::duration_cast<caf::timespan>(max_timer_delay));
+  if (at >= st.timer_at)
+    return;
+  st.timer_at = at;
+  self->delayed_send(self, std::max(caf::timespan{0}, at - now), tick_atom::value,
+                     static_cast<std::int64_t>(at.time_since_epoch().count()));
+}
+
+/// Arms the timer for the next thing due: an ack wait, a checkpoint, or the expiry.
+void rearm(session_actor* self) {
+  auto& st = self->state;
+  if (st.deleted)
+    return;
+  auto now = self->clock().now();
+  auto next = time_point::max();
+  if (!st.deadlines.empty())
+    next = st.deadlines.begin()->first;
+  if (st.stream) {
+    next = std::min(next, now + std::chrono::duration_cast<caf::timespan>(
+                                  st.deps.checkpoint_interval));
+  } else {
+    auto expires_ms = st.rec.last_seen_ms
+                      + static_cast<std::int64_t>(st.rec.settings.ttl_seconds) * 1000;
+    next = std::min(next, now + std::chrono::milliseconds(std::max<std::int64_t>(
+                                  0, expires_ms - wall_ms())));
+  }
+  arm(self, next);
+}
+
+// -- the stream -------------------------------------------------------------------------------
+
+void pump(session_actor* self);
+
+void wait_for_drain(session_actor* self) {
+  auto& st = self->state;
+  st.waiting_drain = true;
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
+  auto gen = st.stream_gen;
+  st.queue->notify_when_drained([weak, gen] {
+    if (auto me = caf::actor_cast<caf::actor>(weak))
+      caf::anon_send(me, resume_atom::value, gen);
+  });
+}
+
+/// Sends the events of a page or batch in log order, from after `sent_through`: ack-required
+/// ones become pending (or pause the stream at max_pending); ones already handled are skipped.
+void send_events(session_actor* self, const std::vector<committed_event>& events,
+                 std::uint64_t through) {
+  auto& st = self->state;
+  std::vector<positioned_frame> out;
+  session_write w;
+  auto due = self->clock().now() + ack_wait(st);
+  for (auto& ev : events) {
+    if (ev.pos <= st.sent_through)
+      continue;
+    if (ev.ack) {
+      if (ev.pos > st.rec.ack_through) {
+        if (st.pending.size() >= st.rec.settings.max_pending) {
+          st.paused = true;
+          break;
+        }
+        add_pending(st, ev.pos, 1, due);
+        st.rec.ack_through = ev.pos;
+        w.put_pending.push_back({ev.pos, 1});
+        out.push_back({ev.pos, ev.frame});
+      } // else: pending (redelivered separately), dead-lettered or acknowledged
+    } else if (ev.pos > st.plain_skip_through) {
+      out.push_back({ev.pos, ev.frame});
+    }
+    st.sent_through = ev.pos;
+  }
+  if (!st.paused)
+    st.sent_through = std::max(st.sent_through, through);
+  if (!out.empty())
+    st.queue->push_live(out);
+  if (!w.put_pending.empty()) {
+    persist(self, std::move(w));
+    rearm(self);
+  }
+}
+
+void dead_letter(session_state& st, std::uint64_t pos, std::uint32_t deliveries,
+                 const char* reason, session_write& w) {
+  w.del_pending.push_back(pos);
+  w.put_dead.push_back({pos, deliveries, reason, wall_ms()});
+  ++st.dead_letters;
+  ++st.deps.stats->dead_letters;
+  ++st.deps.stats->dead_lettered;
+}
+
+/// Redelivers the next batch of `redeliver` (as herald.redelivery notices, see docs/api.md).
+void redeliver_next(session_actor* self) {
+  auto& st = self->state;
+  std::vector<std::uint64_t> batch;
+  while (!st.redeliver.empty() && batch.size() < redelivery_batch) {
+    auto pos = st.redeliver.front();
+    st.redeliver.pop_front();
+    auto it = st.pending.find(pos);
+    if (it == st.pending.end() || !it->second.queued)
+      continue; // acknowledged meanwhile
+    batch.push_back(pos);
+  }
+  if (batch.empty())
+    return pump(self);
+  st.fetching = true;
+  auto gen = st.stream_gen;
+  self->request(st.deps.reader, caf::infinite, fetch_atom::value, batch)
+    .then(
+      [=](const std::vector<event_record>& records) {
+        auto& st = self->state;
+        st.fetching = false;
+        if (gen != st.stream_gen || !st.started) {
+          for (auto pos : batch)
+            if (auto it = st.pending.find(pos); it != st.pending.end())
+              it->second.queued = false;
+          return;
+        }
+        std::map<std::uint64_t, const event_record*> found;
+        for (auto& r : records)
+          found.emplace(r.pos, &r);
+        session_write w;
+        auto now = self->clock().now();
+        std::size_t bytes = 0;
+        for (auto pos : batch) {
+          auto it = st.pending.find(pos);
+          if (it == st.pending.end() || !it->second.queued)
+            continue;
+          auto& p = it->second;
+          if (bytes >= redelivery_bytes) {
+            st.redeliver.push_front(pos); // next round, after the client took these
+            continue;
+          }
+          p.queued = false;
+          auto rec = found.find(pos);
+          if (rec == found.end()) {
+            dead_letter(st, pos, p.deliveries, "retention", w);
+            erase_pending(st, it);
+            continue;
+          }
+          auto& e = *rec->second;
+          ++p.deliveries;
+          set_due(st, pos, p, now + ack_wait(st));
+          w.put_pending.push_back({pos, p.deliveries});
+          ++st.deps.stats->redeliveries;
+          auto data = "{\"id\":\"" + format_event_id(st.deps.epoch, pos)
+                      + "\",\"topic\":" + json(e.topic).dump() + ",\"type\":"
+                      + (e.type.empty() ? std::string{"null"} : json(e.type).dump())
+                      + ",\"delivery\":" + std::to_string(p.deliveries) + ",\"data\":" + e.data
+                      + "}";
+          auto frame = make_hub_frame("herald.redelivery", data);
+          bytes += frame->size();
+          st.queue->push_notice(std::move(frame));
+        }
+        // Positions pushed back to the front were re-queued out of order: keep them sorted.
+        std::sort(st.redeliver.begin(), st.redeliver.end());
+        if (!w.put_pending.empty() || !w.del_pending.empty())
+          persist(self, std::move(w));
+        rearm(self);
+        wait_for_drain(self);
+      },
+      [=](caf::error& err) {
+        self->state.fetching = false;
+        spdlog::error("event=session_fetch_failed session={} error=\"{}\"", self->state.id,
+                      self->system().render(err));
+      });
+}
+
+void read_page(session_actor* self) {
+  auto& st = self->state;
+  st.reading = true;
+  auto gen = st.stream_gen;
+  self->request(st.deps.reader, caf::infinite, scan_atom::value, st.filter, st.sent_through,
+                st.gap_reported_through)
+    .then(
+      [=](const event_page& page) {
+        auto& st = self->state;
+        st.reading = false;
+        if (gen != st.stream_gen || !st.started)
+          return;
+        if (page.gap && page.gap_through > st.gap_reported_through) {
+          st.gap_reported_through = page.gap_through;
+          st.queue->push_notice(page.gap);
+        }
+        send_events(self, page.events, page.scanned_through);
+        st.behind_to = std::max(st.behind_to, page.scanned_through);
+        wait_for_drain(self);
+      },
+      [=](caf::error& err) {
+        self->state.reading = false;
+        spdlog::error("event=session_read_failed session={} error=\"{}\"", self->state.id,
+                      self->system().render(err));
+      });
+}
+
+/// Does the next thing the stream needs: redeliveries first, then catch-up reads.
+void pump(session_actor* self) {
+  auto& st = self->state;
+  if (!st.started || st.reading || st.fetching || st.waiting_drain || st.queue->closed())
+    return;
+  if (!st.redeliver.empty())
+    return redeliver_next(self);
+  if (!st.paused && st.sent_through < st.behind_to)
+    read_page(self);
+}
+
+void queue_redelivery(session_state& st, std::uint64_t pos, pending_ack& p) {
+  set_due(st, pos, p, time_point{});
+  if (!p.queued) {
+    p.queued = true;
+    st.redeliver.insert(std::upper_bound(st.redeliver.begin(), st.redeliver.end(), pos), pos);
+  }
+}
+
+void end_stream(session_actor* self, close_reason why, std::vector<frame_ptr> final_frames) {
+  auto& st = self->state;
+  if (!st.stream)
+    return;
+  st.queue->close_after_flush(why, std::move(final_frames));
+  st.rec.delivered_through = delivered_through(st);
+  st.rec.last_seen_ms = wall_ms();
+  self->demonitor(st.stream);
+  st.stream = nullptr;
+  st.queue = nullptr;
+  st.started = false;
+  st.reading = st.fetching = st.waiting_drain = st.paused = false;
+  ++st.stream_gen;
+  for (auto pos : st.redeliver)
+    if (auto it = st.pending.find(pos); it != st.pending.end())
+      it->second.queued = false;
+  st.redeliver.clear();
+  --st.deps.stats->sessions_connected;
+}
+
+void begin_stream(session_actor* self, std::uint64_t head, std::optional<event_id> resume) {
+  auto& st = self->state;
+  std::vector<frame_ptr> preamble{make_retry_frame(st.deps.retry_ms)};
+  auto start = st.rec.delivered_through;
+  // A Last-Event-ID of this log takes precedence: the client knows best what it has. One from
+  // another log, or ahead of this one, cannot be trusted: the session's cursor is used.
+  if (resume && resume->epoch == st.deps.epoch && resume->pos <= head)
+    start = resume->pos;
+  st.stream_start = start;
+  st.rec.delivered_through = start;
+  st.plain_skip_through = start;
+  // Ack-required events after ack_through were never recorded as sent (even below a client's
+  // Last-Event-ID, e.g. after a crash): reading from there delivers them.
+  st.sent_through = std::min(start, st.rec.ack_through);
+  st.gap_reported_through = st.sent_through;
+  st.behind_to = head;
+  st.started = true;
+  st.queue->accept(std::move(preamble), 0);
+  st.queue->push_replay({}, 0); // live at once: the session feeds the queue itself, in order
+  // On every (re)connect, what is pending is redelivered, except events at their last delivery
+  // (they wait out their ack wait, then are dead-lettered).
+  for (auto& [pos, p] : st.pending)
+    if (p.deliveries < st.rec.settings.max_deliveries)
+      queue_redelivery(st, pos, p);
+  rearm(self);
+  pump(self);
+}
+
+// -- requests ---------------------------------------------------------------------------------
+
+std::optional<std::uint64_t> parse_position(const session_state& st, const json& v,
+                                            std::string& err) {
+  if (!v.is_string()) {
+    err = "event ids must be strings";
+    return std::nullopt;
+  }
+  auto id = parse_event_id(v.get_ref<const std::string&>());
+  if (!id) {
+    err = "'" + v.get<std::string>().substr(0, 64) + "' is not a valid event id";
+    return std::nullopt;
+  }
+  if (id->epoch != st.deps.epoch) {
+    err = "'" + v.get<std::string>() + "' is from another log";
+    return std::nullopt;
+  }
+  return id->pos;
+}
+
+void handle_ack(session_actor* self, const session_request_ptr& req) {
+  auto& st = self->state;
+  auto& body = req->body;
+  std::string err;
+  std::vector<std::uint64_t> ids;
+  std::optional<std::uint64_t> through;
+  // Anything at or below what this session was sent may be acknowledged.
+  auto sent = std::max(st.rec.ack_through, std::max(delivered_through(st), st.sent_through));
+  auto bad = [&](int status, const char* code, const std::string& msg) {
+    req->done(status, error_body(code, msg));
+  };
+  if (auto it = body.find("ids"); it != body.end()) {
+    if (!it->is_array() || it->size() > 10000)
+      return bad(400, "invalid_body", "'ids' must be an array of at most 10000 event ids");
+    for (auto& v : *it) {
+      auto pos = parse_position(st, v, err);
+      if (!pos)
+        return bad(400, "invalid_id", err);
+      if (*pos == 0 || *pos > sent)
+        return bad(409, "not_delivered", "event " + v.get<std::string>()
+                                           + " was never delivered to this session");
+      ids.push_back(*pos);
+    }
+  }
+  if (auto it = body.find("through"); it != body.end()) {
+    auto pos = parse_position(st, *it, err);
+    if (!pos)
+      return bad(400, "invalid_id", err);
+    if (*pos > sent)
+      return bad(409, "not_delivered", "'through' is beyond what this session was sent");
+    through = pos;
+  }
+  // Individual ids that are not pending may be dead letters (a late ack removes them).
+  std::vector<std::uint64_t> not_pending;
+  for (auto pos : ids)
+    if (st.pending.count(pos) == 0)
+      not_pending.push_back(pos);
+  auto apply = [=](const std::vector<dead_letter_record>& dead) {
+    auto& st = self->state;
+    session_write w;
+    std::size_t acked = 0;
+    auto ack_one = [&](std::map<std::uint64_t, pending_ack>::iterator it) {
+      w.del_pending.push_back(it->first);
+      erase_pending(st, it);
+      ++acked;
+    };
+    for (auto pos : ids)
+      if (auto it = st.pending.find(pos); it != st.pending.end())
+        ack_one(it);
+    if (through)
+      while (!st.pending.empty() && st.pending.begin()->first <= *through)
+        ack_one(st.pending.begin());
+    for (auto& d : dead) {
+      w.del_dead.push_back(d.pos);
+      --st.dead_letters;
+      --st.deps.stats->dead_letters;
+    }
+    auto ignored = ids.size() - std::min(ids.size(), acked + dead.size());
+    auto pending = st.pending.size();
+    auto removed = dead.size();
+    persist(self, std::move(w), [req, acked, removed, ignored, pending](bool ok) {
+      if (!ok)
+        return req->done(503, error_body("storage_failure", "the acknowledgement was not stored"));
+      req->done(200, json{{"acked", acked},
+                          {"dead_letters_removed", removed},
+                          {"ignored", ignored},
+                          {"pending", pending}}
+                       .dump());
+    });
+    if (st.paused && st.pending.size() < st.rec.settings.max_pending) {
+      st.paused = false; // flow control: room again
+      pump(self);
+    }
+  };
+  if (not_pending.empty())
+    return apply({});
+  self->request(st.deps.reader, caf::infinite, dead_atom::value, st.id, not_pending)
+    .await(apply, [req](caf::error&) {
+      req->done(503, error_body("storage_failure", "dead letters could not be read"));
+    });
+}
+
+void handle_dead_letters(session_actor* self, const session_request_ptr& req) {
+  auto& st = self->state;
+  auto epoch = st.deps.epoch;
+  auto limit = req->limit;
+  auto reader = st.deps.reader;
+  self->request(st.deps.reader, caf::infinite, dead_atom::value, st.id, req->after,
+                static_cast<std::uint64_t>(limit + 1))
+    .then(
+      [=](std::vector<dead_letter_record> dead) {
+        bool more = dead.size() > limit;
+        dead.resize(std::min(dead.size(), limit));
+        std::vector<std::uint64_t> positions;
+        for (auto& d : dead)
+          positions.push_back(d.pos);
+        self->request(reader, caf::infinite, fetch_atom::value, positions)
+          .then(
+            [=](const std::vector<event_record>& events) {
+              std::map<std::uint64_t, const event_record*> found;
+              for (auto& e : events)
+                found.emplace(e.pos, &e);
+              json items = json::array();
+              for (auto& d : dead) {
+                json item{{"id", format_event_id(epoch, d.pos)},
+                          {"deliveries", d.deliveries},
+                          {"reason", d.reason},
+                          {"time", iso_time(d.time_ms)},
+                          {"event", nullptr}};
+                if (auto it = found.find(d.pos); it != found.end()) {
+                  auto& e = *it->second;
+                  item["event"] = json{{"topic", e.topic},
+                                       {"type", e.type.empty() ? json(nullptr) : json(e.type)},
+                                       {"data", json::parse(e.data, nullptr, false)}};
+                }
+                items.push_back(std::move(item));
+              }
+              json out{{"dead_letters", std::move(items)}, {"more", more}};
+              if (!dead.empty())
+                out["next_after"] = format_event_id(epoch, dead.back().pos);
+              req->done(200, out.dump());
+            },
+            [req](caf::error&) {
+              req->done(503, error_body("storage_failure", "events could not be read"));
+            });
+      },
+      [req](caf::error&) {
+        req->done(503, error_body("storage_failure", "dead letters could not be read"));
+      });
+}
+
+void handle_redrive(session_actor* self, const session_request_ptr& req) {
+  auto& st = self->state;
+  auto& body = req->body;
+  std::string err;
+  std::vector<std::uint64_t> ids;
+  bool all = false;
+  if (auto it = body.find("all"); it != body.end()) {
+    if (!it->is_boolean())
+      return req->done(400, error_body("invalid_body", "'all' must be a boolean"));
+    all = it->get<bool>();
+  }
+  if (auto it = body.find("ids"); it != body.end()) {
+    if (!it->is_array() || it->size() > 1000)
+      return req->done(400,
+                       error_body("invalid_body", "'ids' must be an array of at most 1000 ids"));
+    for (auto& v : *it) {
+      auto pos = parse_position(st, v, err);
+      if (!pos)
+        return req->done(400, error_body("invalid_id", err));
+      ids.push_back(*pos);
+    }
+  }
+  if (all == !ids.empty())
+    return req->done(400, error_body("invalid_body", "give either 'ids' or \"all\": true"));
+  auto apply = [=](const std::vector<dead_letter_record>& dead) {
+    auto& st = self->state;
+    session_write w;
+    auto now = self->clock().now();
+    for (auto& d : dead) {
+      // Back to pending with a fresh delivery count: redelivered now (or on reconnect).
+      w.del_dead.push_back(d.pos);
+      w.put_pending.push_back({d.pos, 0});
+      --st.dead_letters;
+      --st.deps.stats->dead_letters;
+      add_pending(st, d.pos, 0, now);
+    }
+    auto redriven = dead.size();
+    auto remaining = st.dead_letters;
+    persist(self, std::move(w), [req, redriven, remaining](bool ok) {
+      if (!ok)
+        return req->done(503, error_body("storage_failure", "the redrive was not stored"));
+      req->done(200, json{{"redriven", redriven}, {"dead_letters", remaining}}.dump());
+    });
+    rearm(self);
+  };
+  auto fail = [req](caf::error&) {
+    req->done(503, error_body("storage_failure", "dead letters could not be read"));
+  };
+  if (all)
+    self->request(st.deps.reader, caf::infinite, dead_atom::value, st.id, std::uint64_t{0},
+                  std::uint64_t{1000})
+      .await(apply, fail);
+  else
+    self->request(st.deps.reader, caf::infinite, dead_atom::value, st.id, ids).await(apply, fail);
+}
+
+void handle_put(session_actor* self, const session_request_ptr& req) {
+  auto& st = self->state;
+  session_limits limits; // topic count was checked at the boundary
+  limits.max_topics = SIZE_MAX;
+  auto parsed = parse_session_settings(req->body, st.rec.settings, limits);
+  if (auto* err = std::get_if<std::string>(&parsed))
+    return req->done(400, error_body("invalid_session", *err));
+  auto& next = std::get<session_settings>(parsed);
+  bool topics_changed = next.topics != st.rec.settings.topics;
+  st.rec.settings = next;
+  if (!st.stream)
+    st.rec.last_seen_ms = wall_ms(); // an update counts as a sign of life
+  if (topics_changed) {
+    st.filter = std::make_shared<const topic_filter>(st.rec.settings.topics);
+    // The attached stream follows the old topics: end it; the client reconnects to the new.
+    end_stream(self, close_reason::session_replaced,
+               {make_hub_frame("herald.session_changed", "{\"reason\":\"topics\"}"),
+                make_retry_frame(st.deps.retry_ms)});
+    self->send(st.deps.dispatcher, detach_atom::value);
+  }
+  if (st.paused && st.pending.size() < st.rec.settings.max_pending) {
+    st.paused = false;
+    pump(self);
+  }
+  auto status = st.fresh ? 201 : 200;
+  st.fresh = false;
+  persist(self, {}, [self, req, status](bool ok) {
+    if (!ok)
+      return req->done(503, error_body("storage_failure", "the session was not stored"));
+    req->done(status, session_view_json(self->state));
+  });
+  rearm(self);
+}
+
+/// Deletes the session's stored state, then asks the registry to let it stop.
+void remove(session_actor* self, close_reason why, std::function<void(bool)> then) {
+  auto& st = self->state;
+  st.deleted = true;
+  end_stream(self, why, {make_hub_frame("herald.session_deleted", "{}")});
+  self->send(st.deps.dispatcher, detach_atom::value);
+  session_write w;
+  w.erase = true;
+  persist(self, std::move(w), [self, then](bool ok) {
+    if (then)
+      then(ok);
+    auto& st = self->state;
+    self->send(st.deps.registry, idle_atom::value, st.id, st.requests_seen);
+  });
+}
+
+void on_tick(session_actor* self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  session_write w;
+  while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
+    auto pos = st.deadlines.begin()->second;
+    auto it = st.pending.find(pos);
+    auto& p = it->second;
+    if (p.deliveries >= st.rec.settings.max_deliveries) {
+      dead_letter(st, pos, p.deliveries, "max_deliveries", w);
+      erase_pending(st, it);
+    } else if (st.started) {
+      queue_redelivery(st, pos, p);
+    } else {
+      set_due(st, pos, p, time_point{}); // redelivered when a stream attaches
+    }
+  }
+  if (!w.del_pending.empty())
+    persist(self, std::move(w));
+  if (st.stream) {
+    if (delivered_through(st) != st.checkpointed)
+      persist(self, {});
+    if (st.paused && st.pending.size() < st.rec.settings.max_pending)
+      st.paused = false;
+    pump(self);
+  } else if (wall_ms() >= st.rec.last_seen_ms
+                            + static_cast<std::int64_t>(st.rec.settings.ttl_seconds) * 1000) {
+    spdlog::info("event=session_expired session={} pending={}", st.id, st.pending.size());
+    return remove(self, close_reason::session_deleted, nullptr);
+  }
+  rearm(self);
+}
+
+} // namespace
+
+std::string session_view_json(const session_state& st) {
+  auto& s = st.rec.settings;
+  json view{{"id", st.id},
+            {"topics", s.topics},
+            {"ack_wait_seconds", s.ack_wait_ms / 1000},
+            {"max_pending", s.max_pending},
+            {"max_deliveries", s.max_deliveries},
+            {"ttl_seconds", s.ttl_seconds},
+            {"created", iso_time(st.rec.created_ms)},
+            {"last_seen", iso_time(st.rec.last_seen_ms)},
+            {"connected", static_cast<bool>(st.stream)},
+            {"cursor", format_event_id(st.deps.epoch, delivered_through(st))},
+            {"ack_cursor", format_event_id(st.deps.epoch, st.rec.ack_through)},
+            {"pending", st.pending.size()},
+            {"paused", st.paused},
+            {"dead_letters", st.dead_letters}};
+  if (!st.stream)
+    view["expires"] = iso_time(st.rec.last_seen_ms
+                               + static_cast<std::int64_t>(s.ttl_seconds) * 1000);
+  return view.dump();
+}
+
+caf::behavior session(session_actor* self, std::string id, session_record rec,
+                      std::vector<pending_record> pending, std::uint64_t dead_letters, bool fresh,
+                      session_deps deps) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.rec = std::move(rec);
+  st.deps = std::move(deps);
+  st.filter = std::make_shared<const topic_filter>(st.rec.settings.topics);
+  st.fresh = fresh;
+  st.dead_letters = dead_letters;
+  st.checkpointed = st.rec.delivered_through;
+  ++st.deps.stats->sessions;
+  st.deps.stats->dead_letters += static_cast<std::int64_t>(dead_letters);
+  // After a restart the ack waits start over: what was pending is due one ack wait from now
+  // (and is redelivered at once when a stream attaches).
+  auto due = self->clock().now() + ack_wait(st);
+  for (auto& p : pending)
+    add_pending(st, p.pos, p.deliveries, due);
+  rearm(self); // a fresh session is persisted by the put request that created it
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    auto& st = self->state;
+    if (!st.stream || dm.source != st.stream.address())
+      return;
+    // The stream's socket closed: remember how far it got; the expiry clock starts.
+    end_stream(self, close_reason::client_closed, {});
+    self->send(st.deps.dispatcher, detach_atom::value);
+    persist(self, {});
+    rearm(self);
+  });
+  return {
+    [=](session_atom, const session_request_ptr& req) {
+      auto& st = self->state;
+      ++st.requests_seen;
+      if (st.deleted) {
+        if (req->what == session_request::op::put)
+          return req->done(409, error_body("session_deleting",
+                                           "the session is being deleted; retry"));
+        return req->done(404, error_body("session_not_found", "no session '" + st.id + "'"));
+      }
+      switch (req->what) {
+        case session_request::op::put: return handle_put(self, req);
+        case session_request::op::get: return req->done(200, session_view_json(st));
+        case session_request::op::remove:
+          return remove(self, close_reason::session_deleted, [req](bool ok) {
+            if (ok)
+              req->done(204, {});
+            else
+              req->done(503, error_body("storage_failure", "the deletion was not stored"));
+          });
+        case session_request::op::ack: return handle_ack(self, req);
+        case session_request::op::dead_letters: return handle_dead_letters(self, req);
+        case session_request::op::redrive: return handle_redrive(self, req);
+      }
+    },
+    [=](connect_atom, const queue_ptr& queue,
+        const std::optional<event_id>& resume) -> caf::result<bool> {
+      auto& st = self->state;
+      ++st.requests_seen;
+      if (st.deleted)
+        return make_error(hub_errc::session_not_found);
+      auto stream = caf::actor_cast<caf::actor>(self->current_sender());
+      if (!stream)
+        return caf::sec::invalid_argument;
+      // One stream per session: the newest takes over (the old one is told why).
+      end_stream(self, close_reason::session_replaced,
+                 {make_hub_frame("herald.session_replaced", "{}")});
+      st.stream = stream;
+      st.queue = queue;
+      ++st.stream_gen;
+      ++st.deps.stats->sessions_connected;
+      self->monitor(stream);
+      auto gen = st.stream_gen;
+      self->request(st.deps.dispatcher, caf::infinite, tail_atom::value, queue,
+                    st.rec.settings.topics)
+        .then(
+          [=](std::uint64_t head) {
+            if (self->state.stream_gen == gen)
+              begin_stream(self, head, resume);
+          },
+          [=](caf::error& err) {
+            auto& st = self->state;
+            if (st.stream_gen != gen)
+              return;
+            queue->reject(503, error_body(is(err, hub_errc::shutting_down) ? "shutting_down"
+                                                                             : "unavailable",
+                                          self->system().render(err)));
+            end_stream(self, close_reason::rejected, {});
+          });
+      return true;
+    },
+    [=](deliver_atom, const session_batch_ptr& batch) {
+      auto& st = self->state;
+      if (!st.started || batch->queue != st.queue)
+        return; // for a stream that has ended
+      if (st.reading || st.fetching || st.waiting_drain || st.paused
+          || batch->after > st.sent_through) {
+        // Not caught up: the log has these; read them in turn.
+        st.behind_to = std::max(st.behind_to, batch->through);
+        return pump(self);
+      }
+      send_events(self, batch->events, batch->through);
+      st.behind_to = std::max(st.behind_to, batch->through);
+    },
+    [=](resume_atom, std::uint64_t gen) {
+      auto& st = self->state;
+      if (gen != st.stream_gen)
+        return;
+      st.waiting_drain = false;
+      pump(self);
+    },
+    [=](tick_atom, std::int64_t due) {
+      auto& st = self->state;
+      if (st.deleted || due != st.timer_at.time_since_epoch().count())
+        return; // superseded by an earlier timer
+      st.timer_at = time_point::max();
+      on_tick(self);
+    },
+    [=](checkpoint_atom) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      if (self->state.deleted) {
+        rp.deliver(true);
+        return rp;
+      }
+      persist(self, {}, [rp](bool ok) mutable { rp.deliver(ok); });
+      return rp;
+    },
+    [=](idle_atom, bool) {
+      // The registry forwarded more requests meanwhile (answered 404): ask again.
+      auto& st = self->state;
+      self->send(st.deps.registry, idle_atom::value, st.id, st.requests_seen);
+    },
+  };
+}
+
+} // namespace herald

@@ -1,0 +1,150 @@
+#include "actors/session_registry.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace herald {
+namespace {
+
+using json = nlohmann::json;
+
+std::string error_body(const char* code, const std::string& message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+std::int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+caf::actor spawn_session(session_registry_actor* self, const std::string& id, session_record rec,
+                         bool fresh) {
+  auto& st = self->state;
+  std::vector<pending_record> pending;
+  std::uint64_t dead = 0;
+  if (!fresh) {
+    pending = st.log->load_pending(id);
+    dead = st.log->count_dead(id);
+  }
+  auto a = self->spawn<caf::linked>(session, id, std::move(rec), std::move(pending), dead, fresh,
+                                    st.deps);
+  st.sessions[id] = session_registry_state::entry{a, 0};
+  return a;
+}
+
+caf::actor* find(session_registry_actor* self, const std::string& id) {
+  auto& ss = self->state.sessions;
+  auto it = ss.find(id);
+  if (it == ss.end())
+    return nullptr;
+  ++it->second.forwarded;
+  return &it->second.session;
+}
+
+/// PUT on an unknown id: validate, then create the session at the log's head (or its start).
+void create(session_registry_actor* self, const session_request_ptr& req) {
+  auto& st = self->state;
+  session_limits limits{st.settings.max_topics};
+  auto parsed = parse_session_settings(req->body, session_settings{}, limits);
+  if (auto* err = std::get_if<std::string>(&parsed))
+    return req->done(400, error_body("invalid_session", *err));
+  if (st.sessions.size() >= st.settings.max_sessions)
+    return req->done(409, error_body("session_limit",
+                                     "the hub holds its maximum of "
+                                       + std::to_string(st.settings.max_sessions) + " sessions"));
+  session_record rec;
+  rec.settings = std::move(std::get<session_settings>(parsed));
+  rec.created_ms = rec.last_seen_ms = wall_ms();
+  auto start = req->body.value("start", std::string{"head"});
+  rec.delivered_through = rec.ack_through = start == "earliest" ? 0 : st.log->head();
+  spawn_session(self, req->id, std::move(rec), true);
+  self->send(*find(self, req->id), session_atom::value, req);
+}
+
+} // namespace
+
+caf::behavior session_registry(session_registry_actor* self, std::shared_ptr<event_log> log,
+                               session_deps deps, session_registry_settings settings) {
+  auto& st = self->state;
+  st.log = std::move(log);
+  st.deps = std::move(deps);
+  st.deps.registry = caf::actor_cast<caf::actor>(self);
+  st.settings = settings;
+  std::vector<std::string> unreadable;
+  for (auto& [id, rec] : st.log->load_sessions(unreadable))
+    spawn_session(self, id, std::move(rec), false);
+  for (auto& id : unreadable)
+    spdlog::error("event=session_unreadable session={}", id);
+  if (!st.sessions.empty())
+    spdlog::info("event=sessions_loaded sessions={}", st.sessions.size());
+  self->set_exit_handler([=](const caf::exit_msg& em) {
+    auto& ss = self->state.sessions;
+    for (auto it = ss.begin(); it != ss.end(); ++it) {
+      if (it->second.session.address() != em.source)
+        continue;
+      // A session in the map exits only when it crashed: start it again from storage.
+      auto id = it->first;
+      ss.erase(it);
+      spdlog::error("event=session_crashed session={} reason=\"{}\"", id,
+                    self->system().render(em.reason));
+      if (auto rec = self->state.log->load_session(id))
+        spawn_session(self, id, std::move(*rec), false);
+      return;
+    }
+    if (em.reason)
+      self->quit(em.reason);
+  });
+  return {
+    [=](session_atom, const session_request_ptr& req) {
+      if (auto* s = find(self, req->id))
+        return self->send(*s, session_atom::value, req);
+      if (req->what == session_request::op::put)
+        return create(self, req);
+      req->done(404, error_body("session_not_found", "no session '" + req->id + "'"));
+    },
+    [=](connect_atom, const std::string& id, const queue_ptr& queue,
+        const std::optional<event_id>& resume) -> caf::result<caf::message> {
+      if (auto* s = find(self, id))
+        return self->delegate(*s, connect_atom::value, queue, resume);
+      return make_error(hub_errc::session_not_found);
+    },
+    [=](idle_atom, const std::string& id, std::uint64_t requests_seen) {
+      auto& ss = self->state.sessions;
+      auto it = ss.find(id);
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (it == ss.end() || it->second.session.address() != sender)
+        return;
+      if (it->second.forwarded != requests_seen) {
+        self->send(it->second.session, idle_atom::value, false);
+        return;
+      }
+      auto s = it->second.session;
+      ss.erase(it);
+      self->unlink_from(s);
+      self->send_exit(s, caf::exit_reason::user_shutdown);
+    },
+    [=](checkpoint_atom) -> caf::result<bool> {
+      // Shutdown: every session writes its cursors; answered when all are on disk.
+      auto rp = self->make_response_promise<bool>();
+      auto& ss = self->state.sessions;
+      if (ss.empty()) {
+        rp.deliver(true);
+        return rp;
+      }
+      auto left = std::make_shared<std::size_t>(ss.size());
+      for (auto& [id, e] : ss)
+        self->request(e.session, caf::infinite, checkpoint_atom::value)
+          .then([rp, left](bool) mutable {
+                  if (--*left == 0)
+                    rp.deliver(true);
+                },
+                [rp, left](caf::error&) mutable {
+                  if (--*left == 0)
+                    rp.deliver(true);
+                });
+      return rp;
+    },
+  };
+}
+
+} // namespace herald

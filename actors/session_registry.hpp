@@ -1,0 +1,44 @@
+#pragma once
+// The session registry: owns the map from session id to session actor. At start it spawns an
+// actor for every stored session (each owns its own expiry timer); it creates sessions on PUT and
+// forwards every other request and stream to the session's actor.
+//
+// Sessions are linked and supervised: a session that crashes is respawned from its stored state.
+// A deleted or expired session stops through a handshake: it reports how many requests it has
+// seen, and is stopped only if that equals the number forwarded (as for topics and jobs), so no
+// request is left unanswered.
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "actors/hub_stats.hpp"
+#include "actors/messages.hpp"
+#include "actors/session.hpp"
+
+namespace herald {
+
+struct session_registry_settings {
+  std::size_t max_sessions = 100000;
+  std::size_t max_topics = 32;
+};
+
+struct session_registry_state {
+  struct entry {
+    caf::actor session;
+    std::uint64_t forwarded = 0;
+  };
+  std::unordered_map<std::string, entry> sessions;
+  std::shared_ptr<event_log> log; // read at start and to respawn a crashed session
+  session_deps deps;              // for the sessions it spawns (registry filled in)
+  session_registry_settings settings;
+
+  static inline const char* name = "session_registry";
+};
+
+using session_registry_actor = caf::stateful_actor<session_registry_state>;
+
+caf::behavior session_registry(session_registry_actor* self, std::shared_ptr<event_log> log,
+                               session_deps deps, session_registry_settings settings);
+
+} // namespace herald

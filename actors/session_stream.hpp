@@ -1,0 +1,30 @@
+#pragma once
+// A session stream: one per SSE stream on GET /v1/sessions/{id}/events. It asks the session (via
+// the registry) to take its queue and lives until its socket closes. It owns no timer. The
+// session monitors it; it monitors the session (a crashed session ends the stream with a retry;
+// the respawned session resumes it from its stored state).
+
+#include <optional>
+#include <string>
+
+#include "actors/hub_stats.hpp"
+#include "actors/messages.hpp"
+
+namespace herald {
+
+struct session_stream_state {
+  std::string id;
+  queue_ptr queue;
+  std::uint64_t retry_ms = 2000;
+
+  static inline const char* name = "session_stream";
+};
+
+using session_stream_actor = caf::stateful_actor<session_stream_state>;
+
+/// `resume`: the client's Last-Event-ID, if it sent one.
+caf::behavior session_stream(session_stream_actor* self, std::string id, queue_ptr queue,
+                             std::optional<event_id> resume, caf::actor session_registry,
+                             std::uint64_t retry_ms);
+
+} // namespace herald
