@@ -1,0 +1,287 @@
+#define CAF_SUITE session
+#include "tests/unit/actor_fixture.hpp"
+
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/dispatcher.hpp"
+#include "actors/journal.hpp"
+#include "actors/log_reader.hpp"
+#include "actors/session.hpp"
+#include "storage/event_id.hpp"
+#include "tests/unit/test_support.hpp"
+
+using namespace herald;
+using test::drain;
+using test::ids_in;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+/// The redelivered ids and their delivery counts in an SSE text (herald.redelivery notices).
+std::vector<std::pair<std::string, int>> redeliveries_in(const std::string& sse) {
+  std::vector<std::pair<std::string, int>> out;
+  std::size_t pos = 0;
+  static const std::string tag = "event: herald.redelivery\ndata: ";
+  while ((pos = sse.find(tag, pos)) != std::string::npos) {
+    auto eol = sse.find('\n', pos + tag.size());
+    auto doc = json::parse(sse.substr(pos + tag.size(), eol - pos - tag.size()));
+    out.emplace_back(doc["id"].get<std::string>(), doc["delivery"].get<int>());
+    pos = eol;
+  }
+  return out;
+}
+
+struct fixture : test::log_fixture {
+  caf::actor disp, jour, reader, registry_stub, sess, stream;
+  queue_ptr queue;
+
+  fixture() {
+    stream_timing timing;
+    timing.heartbeat = std::chrono::hours(1000);
+    disp = sys.spawn(dispatcher, log->head(), timing);
+    journal_settings js;
+    js.retention_interval = std::chrono::hours(1000);
+    jour = sys.spawn(journal, log, disp, &stats, js);
+    reader = sys.spawn(log_reader, log, &stats);
+    // Stands in for the session registry: takes the idle report of a deleted session.
+    registry_stub = sys.spawn(
+      [](caf::event_based_actor*, int) -> caf::behavior {
+        return {[](idle_atom, const std::string&, std::uint64_t) {}};
+      },
+      0);
+    to_stop = {jour, reader, disp, registry_stub};
+  }
+
+  ~fixture() override {
+    stop_actors();
+  }
+
+  void make_session(session_settings s) {
+    session_record rec;
+    rec.settings = std::move(s);
+    rec.delivered_through = rec.ack_through = log->head();
+    session_deps deps{jour, disp, reader, registry_stub, log->epoch(), &stats, 1500,
+                      std::chrono::seconds(5)};
+    sess = sys.spawn(session, std::string{"s1"}, rec, std::vector<pending_record>{},
+                     std::uint64_t{0}, false, deps);
+    to_stop.push_back(sess);
+    sched.run();
+  }
+
+  /// Attaches a stream: the requesting actor plays the session_stream.
+  void connect(std::optional<event_id> resume = {}) {
+    queue = std::make_shared<outbound_queue>(1 << 20, [] {});
+    auto slot = test::make_slot<bool>();
+    stream = requester<bool>(sess, slot, connect_atom::value, queue, resume);
+    sched.run();
+    CAF_REQUIRE(slot->has_value());
+    CAF_REQUIRE(std::holds_alternative<bool>(**slot));
+  }
+
+  void publish(int n, bool ack, const std::string& topic = "t/a") {
+    auto job = std::make_shared<publish_job>();
+    for (int i = 0; i < n; ++i)
+      job->events.push_back({topic, "", "{\"n\":" + std::to_string(i) + "}", "", ack});
+    job->done = [](publish_outcome) {};
+    caf::anon_send(jour, publish_atom::value, job);
+    sched.run();
+  }
+
+  std::pair<int, json> call(session_request::op what, json body = json::object()) {
+    auto req = std::make_shared<session_request>();
+    req->what = what;
+    req->id = "s1";
+    req->body = std::move(body);
+    auto out = std::make_shared<std::pair<int, std::string>>(0, "");
+    req->done = [out](int status, std::string b) { *out = {status, std::move(b)}; };
+    caf::anon_send(sess, session_atom::value, req);
+    sched.run();
+    return {out->first, out->second.empty() ? json{} : json::parse(out->second)};
+  }
+
+  void advance(caf::timespan d) {
+    sched.advance_time(d);
+    sched.run();
+  }
+
+  std::string id(std::uint64_t pos) { return format_event_id(log->epoch(), pos); }
+};
+
+session_settings settings(std::uint64_t ack_wait_s, std::uint64_t max_pending,
+                          std::uint64_t max_deliveries) {
+  session_settings s;
+  s.topics = {"t/*"};
+  s.ack_wait_ms = ack_wait_s * 1000;
+  s.max_pending = max_pending;
+  s.max_deliveries = max_deliveries;
+  return s;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(session_tests, fixture)
+
+CAF_TEST(offline events are delivered on connect then live events follow in order) {
+  make_session(settings(30, 100, 5));
+  publish(2, false);
+  publish(1, true);
+  connect();
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)), (std::vector<std::string>{id(1), id(2), id(3)}));
+  publish(2, false);
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)), (std::vector<std::string>{id(4), id(5)}));
+  CAF_CHECK_EQUAL(stats.pending_acks.load(), 1);
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
+}
+
+CAF_TEST(an unacknowledged event is redelivered after the ack wait with its delivery count) {
+  make_session(settings(10, 100, 5));
+  connect();
+  publish(2, true);
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)), (std::vector<std::string>{id(1), id(2)}));
+  advance(9s);
+  CAF_CHECK(redeliveries_in(drain(*queue)).empty());
+  advance(1s);
+  auto first = redeliveries_in(drain(*queue));
+  CAF_CHECK_EQUAL(first.size(), 2u);
+  if (first.size() == 2) {
+    CAF_CHECK_EQUAL(first[0].first, id(1));
+    CAF_CHECK_EQUAL(first[0].second, 2);
+    CAF_CHECK_EQUAL(first[1].first, id(2));
+  }
+  // Acknowledged: never again. The other one comes back after another ack wait.
+  auto [status, body] = call(session_request::op::ack, json{{"ids", {id(1)}}});
+  CAF_CHECK_EQUAL(status, 200);
+  CAF_CHECK_EQUAL(body["acked"].get<int>(), 1);
+  advance(10s);
+  auto second = redeliveries_in(drain(*queue));
+  CAF_REQUIRE_EQUAL(second.size(), 1u);
+  CAF_CHECK_EQUAL(second[0].first, id(2));
+  CAF_CHECK_EQUAL(second[0].second, 3);
+  CAF_CHECK_EQUAL(stats.redeliveries.load(), 3u);
+  // A duplicate (late) ack is harmless; an id never delivered is refused and changes nothing.
+  CAF_CHECK_EQUAL(call(session_request::op::ack, json{{"ids", {id(1)}}}).first, 200);
+  CAF_CHECK_EQUAL(call(session_request::op::ack, json{{"ids", {id(2), id(9)}}}).first, 409);
+  CAF_CHECK_EQUAL(stats.pending_acks.load(), 1);
+  CAF_CHECK_EQUAL(log->load_pending("s1").size(), 1u);
+}
+
+CAF_TEST(flow control pauses at max_pending and resumes on acks) {
+  make_session(settings(30, 2, 5));
+  connect();
+  publish(3, true);
+  publish(1, false);
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)), (std::vector<std::string>{id(1), id(2)}));
+  auto view = call(session_request::op::get).second;
+  CAF_CHECK_EQUAL(view["paused"].get<bool>(), true);
+  CAF_CHECK_EQUAL(view["pending"].get<int>(), 2);
+  // Later events (even plain ones) wait behind the paused one: the stream stays in log order.
+  publish(1, false);
+  CAF_CHECK(ids_in(drain(*queue)).empty());
+  CAF_CHECK_EQUAL(call(session_request::op::ack, json{{"through", id(1)}}).first, 200);
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)), (std::vector<std::string>{id(3), id(4), id(5)}));
+  CAF_CHECK_EQUAL(call(session_request::op::get).second["paused"].get<bool>(), false);
+}
+
+CAF_TEST(after max deliveries the event is dead-lettered and can be redriven) {
+  make_session(settings(10, 100, 2));
+  connect();
+  publish(1, true);
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)).size(), 1u);
+  advance(10s);
+  CAF_CHECK_EQUAL(redeliveries_in(drain(*queue)).size(), 1u); // delivery 2 of 2
+  advance(10s);
+  CAF_CHECK(redeliveries_in(drain(*queue)).empty());
+  CAF_CHECK_EQUAL(stats.pending_acks.load(), 0);
+  CAF_CHECK_EQUAL(stats.dead_letters.load(), 1);
+  auto dead = log->read_dead("s1", 0, 10);
+  CAF_REQUIRE_EQUAL(dead.size(), 1u);
+  CAF_CHECK_EQUAL(dead[0].pos, 1u);
+  CAF_CHECK_EQUAL(dead[0].reason, "max_deliveries");
+  CAF_CHECK_EQUAL(dead[0].deliveries, 2u);
+  auto listed = call(session_request::op::dead_letters).second;
+  CAF_CHECK_EQUAL(listed["dead_letters"].size(), 1u);
+  // Redrive: pending again with a fresh count, redelivered at once.
+  auto [status, body] = call(session_request::op::redrive, json{{"all", true}});
+  CAF_CHECK_EQUAL(status, 200);
+  CAF_CHECK_EQUAL(body["redriven"].get<int>(), 1);
+  advance(1ms);
+  auto again = redeliveries_in(drain(*queue));
+  CAF_REQUIRE_EQUAL(again.size(), 1u);
+  CAF_CHECK_EQUAL(again[0].second, 1);
+  CAF_CHECK_EQUAL(stats.dead_letters.load(), 0);
+  CAF_CHECK(log->read_dead("s1", 0, 10).empty());
+}
+
+CAF_TEST(a stream that ends detaches and stores its cursor; a new one redelivers what is pending) {
+  make_session(settings(30, 100, 5));
+  connect();
+  publish(1, true);
+  publish(2, false);
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)).size(), 3u);
+  kill(stream);
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 0);
+  CAF_CHECK_EQUAL(deref<dispatcher_actor>(disp).state.routes.size(), 0u);
+  auto rec = log->load_session("s1");
+  // The record was written when the stream ended (the fixture's session was never stored).
+  CAF_REQUIRE(rec.has_value());
+  CAF_CHECK_EQUAL(rec->delivered_through, 3u);
+  CAF_CHECK_EQUAL(rec->ack_through, 1u);
+  publish(1, false);
+  connect();
+  auto text = drain(*queue);
+  auto re = redeliveries_in(text);
+  CAF_REQUIRE_EQUAL(re.size(), 1u);
+  CAF_CHECK_EQUAL(re[0].first, id(1));
+  CAF_CHECK_EQUAL(ids_in(text), (std::vector<std::string>{id(4)}));
+}
+
+CAF_TEST(a newer stream takes over and the older one is told) {
+  make_session(settings(30, 100, 5));
+  connect();
+  auto old_queue = queue;
+  connect();
+  CAF_CHECK(old_queue->closed());
+  CAF_CHECK(drain(*old_queue).find("herald.session_replaced") != std::string::npos);
+  publish(1, false);
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)).size(), 1u);
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
+}
+
+CAF_TEST(a stopped session releases everything it held) {
+  make_session(settings(10, 100, 5));
+  connect();
+  publish(3, true);
+  drain(*queue);
+  CAF_CHECK_EQUAL(stats.pending_acks.load(), 3);
+  CAF_CHECK_EQUAL(stats.sessions.load(), 1);
+  kill(sess);
+  CAF_CHECK_EQUAL(stats.sessions.load(), 0);
+  CAF_CHECK_EQUAL(stats.pending_acks.load(), 0);
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 0);
+  CAF_CHECK_EQUAL(deref<dispatcher_actor>(disp).state.routes.size(), 0u);
+  // Its timer may still fire into the void: nothing happens.
+  advance(std::chrono::minutes(11));
+  CAF_CHECK(ids_in(drain(*queue)).empty());
+}
+
+CAF_TEST(a session expires after its ttl without a stream and deletes its state) {
+  auto s = settings(10, 100, 5);
+  s.ttl_seconds = 1;
+  make_session(s);
+  connect();
+  publish(1, true);
+  drain(*queue);
+  kill(stream);
+  CAF_CHECK(log->load_session("s1").has_value());
+  // The expiry is measured on the wall clock: wait it out, then let the timer fire.
+  std::this_thread::sleep_for(1100ms);
+  advance(1s);
+  CAF_CHECK(!log->load_session("s1").has_value());
+  CAF_CHECK(log->load_pending("s1").empty());
+  CAF_CHECK_EQUAL(call(session_request::op::get).first, 404);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
