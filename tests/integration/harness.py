@@ -159,6 +159,11 @@ class Hub:
     def subscribe(self, topics, last_event_id=None, query_last_id=None, headers=None, **kw):
         return SSEClient(self.port, topics, last_event_id, query_last_id, headers, **kw)
 
+    def session_stream(self, session_id, last_event_id=None, **kw):
+        """The SSE stream of durable session `session_id`."""
+        return SSEClient(self.port, [], last_event_id, None, None,
+                         path=f"/v1/sessions/{session_id}/events", **kw)
+
 
 def raw_http(port, data, timeout=5):
     """Sends raw bytes, returns (status, body) of the first response."""
@@ -187,15 +192,16 @@ class SSEClient:
     """A minimal, strict SSE client over a raw socket (no reconnect logic of its own)."""
 
     def __init__(self, port, topics, last_event_id=None, query_last_id=None, headers=None,
-                 connect_timeout=5, recv_buffer=None):
+                 connect_timeout=5, recv_buffer=None, path=None):
         from urllib.parse import quote
         q = "&".join("topic=" + quote(t, safe="") for t in topics)
         if query_last_id:
             q += "&last_event_id=" + quote(query_last_id, safe="")
+        target = path or f"/v1/subscribe?{q}"
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=connect_timeout)
         if recv_buffer:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, recv_buffer)
-        lines = [f"GET /v1/subscribe?{q} HTTP/1.1", f"Host: 127.0.0.1:{port}",
+        lines = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{port}",
                  "Accept: text/event-stream"]
         if last_event_id:
             lines.append(f"Last-Event-ID: {last_event_id}")
