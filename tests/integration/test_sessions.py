@@ -276,6 +276,25 @@ class ApiTest(unittest.TestCase):
         self.assertIn("event=session_expired session=ttl-1", h.log_text())
 
 
+class ChurnTest(unittest.TestCase):
+    def test_session_streams_come_and_go_without_leftovers(self):
+        hub = SessionHub().start()
+        try:
+            hub.put_session("ch-1", {"topics": ["ch"]})
+            baseline = hub.stats()
+            for i in range(300):
+                s = hub.session_stream("ch-1")
+                s.close(abrupt=(i % 3 == 0))
+            s = hub.wait_stats(lambda st: st["connections"] == 0 and st["sessions_connected"] == 0
+                               and st["actors"] == baseline["actors"])
+            self.assertEqual((s["sessions"], s["pending_acks"]), (1, 0))
+            ids = hub.publish([{"topic": "ch", "data": 1}])["ids"]
+            got = collect(hub.session_stream("ch-1"), until=lambda ps: len(ps) >= 1)
+            self.assertEqual([p for p, _ in got], [pos(ids[0])])
+        finally:
+            hub.close()
+
+
 class RestartTest(unittest.TestCase):
     def test_kill9_redelivers_exactly_the_unacked_and_the_undelivered(self):
         hub = SessionHub().start()
