@@ -9,6 +9,8 @@
 #include "actors/journal.hpp"
 #include "actors/log_reader.hpp"
 #include "actors/session.hpp"
+#include "actors/session_registry.hpp"
+#include "actors/session_stream.hpp"
 #include "storage/event_id.hpp"
 #include "tests/unit/test_support.hpp"
 
@@ -282,6 +284,50 @@ CAF_TEST(a session expires after its ttl without a stream and deletes its state)
   CAF_CHECK(!log->load_session("s1").has_value());
   CAF_CHECK(log->load_pending("s1").empty());
   CAF_CHECK_EQUAL(call(session_request::op::get).first, 404);
+}
+
+CAF_TEST(a crashed session is respawned from storage and its stream ends with a retry) {
+  session_deps deps{jour, disp, reader, nullptr, log->epoch(), &stats, 1500,
+                    std::chrono::seconds(5)};
+  auto reg = sys.spawn(session_registry, log, deps, session_registry_settings{});
+  to_stop.push_back(reg);
+  sched.run();
+  auto req = std::make_shared<session_request>();
+  req->what = session_request::op::put;
+  req->id = "s2";
+  req->body = json{{"topics", {"t/a"}}};
+  int status = 0;
+  req->done = [&](int st, std::string) { status = st; };
+  caf::anon_send(reg, session_atom::value, req);
+  sched.run();
+  CAF_CHECK_EQUAL(status, 201);
+  publish(1, true);
+  auto q = std::make_shared<outbound_queue>(1 << 20, [] {});
+  auto viewer = sys.spawn(session_stream, std::string{"s2"}, q, std::optional<event_id>{}, reg,
+                          std::uint64_t{1500});
+  sched.run();
+  auto first = deref<session_registry_actor>(reg).state.sessions.at("s2").session;
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
+  // A crash (a trappable error, as a bug would raise): the registry starts it again.
+  caf::anon_send_exit(first, caf::exit_reason::unhandled_exception);
+  sched.run();
+  CAF_CHECK(q->closed());
+  CAF_CHECK(drain(*q).find("retry: 1500") != std::string::npos);
+  auto& sessions = deref<session_registry_actor>(reg).state.sessions;
+  CAF_REQUIRE_EQUAL(sessions.count("s2"), 1u);
+  CAF_CHECK_NOT_EQUAL(sessions.at("s2").session, first);
+  CAF_CHECK_EQUAL(stats.sessions.load(), 1);
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 0);
+  // The new actor has the stored state: the pending event is redelivered to the next stream.
+  CAF_CHECK_EQUAL(stats.pending_acks.load(), 1);
+  auto q2 = std::make_shared<outbound_queue>(1 << 20, [] {});
+  auto viewer2 = sys.spawn(session_stream, std::string{"s2"}, q2, std::optional<event_id>{}, reg,
+                           std::uint64_t{1500});
+  sched.run();
+  auto re = redeliveries_in(drain(*q2));
+  CAF_REQUIRE_EQUAL(re.size(), 1u);
+  CAF_CHECK_EQUAL(re[0].first, id(1));
+  kill(viewer2);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
