@@ -7,9 +7,6 @@
 namespace herald {
 namespace {
 
-std::string error_body(const char* code, const std::string& message) {
-  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
-}
 
 void fail(connection_actor* self, const caf::error& err) {
   auto& st = self->state;

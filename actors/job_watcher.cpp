@@ -8,16 +8,9 @@ namespace herald {
 
 using json = nlohmann::json;
 
-std::int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 namespace {
 
-std::string error_json(const std::string& code, const std::string& message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
-}
 
 frame_ptr snapshot_frame(const json& snapshot, bool first) {
   // Viewers (browsers) never see the upstream URL: it may point into a private network.
@@ -235,12 +228,12 @@ caf::behavior running(job_watcher_actor* self) {
       carry_on(self);
       if (!req->update) {
         if (st.snapshot.is_null())
-          return req->done(404, error_json("job_not_found", "no job '" + st.id + "'"));
+          return req->done(404, error_body("job_not_found", "no job '" + st.id + "'"));
         return req->done(200, st.snapshot.dump());
       }
       auto body = json::parse(*req->update, nullptr, false);
       if (body.is_discarded())
-        return req->done(400, error_json("malformed_json", "the body is not valid JSON"));
+        return req->done(400, error_body("malformed_json", "the body is not valid JSON"));
       auto res = apply_job_update(st.snapshot, st.id, body, wall_ms(),
                                   st.settings.upstream_allowed_hosts);
       if (auto* err = std::get_if<job_error>(&res)) {
@@ -253,7 +246,7 @@ caf::behavior running(job_watcher_actor* self) {
         if (ok)
           req->done(200, self->state.snapshot.dump());
         else
-          req->done(503, error_json("storage_failure", "the job could not be stored"));
+          req->done(503, error_body("storage_failure", "the job could not be stored"));
       });
     },
     [=](watch_atom, const queue_ptr& queue, std::uint64_t last_seen) -> caf::result<caf::actor> {

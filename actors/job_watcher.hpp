@@ -17,6 +17,7 @@
 
 #include "actors/hub_stats.hpp"
 #include "actors/messages.hpp"
+#include "storage/wall_clock.hpp"
 
 namespace herald {
 
@@ -70,8 +71,5 @@ using job_watcher_actor = caf::stateful_actor<job_watcher_state>;
 caf::behavior job_watcher(job_watcher_actor* self, std::string id, caf::actor journal,
                           caf::actor reader, caf::actor registry, job_settings settings,
                           hub_stats* stats);
-
-/// Milliseconds since the Unix epoch (job timestamps).
-std::int64_t wall_ms();
 
 } // namespace herald

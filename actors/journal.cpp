@@ -5,14 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include "storage/event_id.hpp"
+#include "storage/wall_clock.hpp"
 
 namespace herald {
 namespace {
 
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 void schedule_commit(journal_actor* self) {
   auto& st = self->state;
@@ -53,7 +50,7 @@ void commit(journal_actor* self) {
   std::vector<publish_job_ptr> jobs;
   jobs.swap(st.pending);
   std::vector<event_record> records;
-  auto t = now_ms();
+  auto t = wall_ms();
   // Each event of each job is either a new record (index into `records`) or a repeat of an
   // idempotency key (the original position), published earlier or earlier in this batch.
   struct slot {
@@ -150,13 +147,13 @@ caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::
     },
     [=](retention_atom) {
       auto& st = self->state;
-      auto cutoff = now_ms()
+      auto cutoff = wall_ms()
                     - std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.max_age)
                         .count();
       std::string err;
       constexpr std::size_t chunk = 10000;
       auto n = st.log->trim_older_than(cutoff, chunk, err);
-      st.log->trim_idempotency(now_ms(), chunk, err);
+      st.log->trim_idempotency(wall_ms(), chunk, err);
       if (!err.empty())
         spdlog::error("event=retention_failed error=\"{}\"", err);
       if (n > 0)

@@ -5,21 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "storage/event_id.hpp"
+#include "storage/wall_clock.hpp"
 
 namespace herald {
-namespace {
 
-std::string iso_time(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
+std::string error_body(std::string_view code, std::string_view message) {
+  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
 }
-
-} // namespace
 
 std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap) {
   return "{\"reason\":\"retention\",\"from\":\"" + format_event_id(epoch, gap.from)

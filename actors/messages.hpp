@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -206,6 +207,9 @@ struct upstream_reply {
 /// Fetches an upstream status URL; the callback may run on any thread.
 using upstream_fetch = std::function<void(const std::string& url, std::chrono::milliseconds timeout,
                                           std::function<void(upstream_reply)> done)>;
+
+/// The JSON body of an error answer: {"error":{"code","message"}}.
+std::string error_body(std::string_view code, std::string_view message);
 
 /// Builds the JSON data of a herald.gap notice.
 std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap);

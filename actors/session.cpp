@@ -1,11 +1,11 @@
 #include "actors/session.hpp"
 
-#include <ctime>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "storage/event_id.hpp"
+#include "storage/wall_clock.hpp"
 
 namespace herald {
 namespace {
@@ -13,24 +13,8 @@ namespace {
 using json = nlohmann::json;
 using time_point = caf::actor_clock::time_point;
 
-std::int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
-std::string iso_time(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
-}
 
-std::string error_body(const char* code, const std::string& message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
-}
 
 caf::timespan ack_wait(const session_state& st) {
   return std::chrono::milliseconds(st.rec.settings.ack_wait_ms);

@@ -3,19 +3,14 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "storage/wall_clock.hpp"
+
 namespace herald {
 namespace {
 
 using json = nlohmann::json;
 
-std::string error_body(const char* code, const std::string& message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
-}
 
-std::int64_t wall_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 caf::actor spawn_session(session_registry_actor* self, const std::string& id, session_record rec,
                          bool fresh) {

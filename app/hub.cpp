@@ -218,6 +218,7 @@ int run_hub(const config& cfg) {
 
     // The io_context is stopped, not destroyed: late wake-ups from actors post harmlessly.
     stop_actors();
+    *hub.alive = false; // streams the stopped io_context still holds must not touch `hub`
     spdlog::info("event=stopped events_published={} events_delivered={}",
                  hub.stats.events_published.load(), hub.stats.events_delivered.load());
   }

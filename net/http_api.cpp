@@ -65,9 +65,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string error_json(std::string_view code, std::string_view message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
-}
 
 } // namespace
 
@@ -446,7 +443,7 @@ http_response json_response(const http_request& req, http::status status, std::s
 
 http_response error_response(const http_request& req, http::status status, std::string_view code,
                              std::string_view message) {
-  return json_response(req, status, error_json(code, message));
+  return json_response(req, status, error_body(code, message));
 }
 
 std::string cors_header_lines(const config& cfg, const http_request& req) {

@@ -35,6 +35,9 @@ struct hub_context {
   hub_stats stats;
   std::atomic<bool> ready{false};
   std::atomic<bool> shutting_down{false};
+  /// False once the hub's actors are stopped and this context is about to go. Streams still
+  /// pending in the (stopped) io_context check it when the io_context destroys them later.
+  std::shared_ptr<std::atomic<bool>> alive = std::make_shared<std::atomic<bool>>(true);
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   // Upstream poll rate for /v1/stats: measured between samples at least a second apart.

@@ -53,7 +53,7 @@ void sse_stream::start(hub_context& hub, tcp::socket socket, std::string what,
 }
 
 sse_stream::sse_stream(hub_context& hub, tcp::socket socket, std::string cors_lines)
-  : hub_(hub), socket_(std::move(socket)), id_(random_connection_id()),
+  : hub_(hub), hub_alive_(hub.alive), socket_(std::move(socket)), id_(random_connection_id()),
     cors_lines_(std::move(cors_lines)) {
   head_ = "HTTP/1.1 200 OK\r\n"
           "Server: herald/" HERALD_VERSION "\r\n"
@@ -66,8 +66,9 @@ sse_stream::sse_stream(hub_context& hub, tcp::socket socket, std::string cors_li
 }
 
 sse_stream::~sse_stream() {
-  // Normally closed already; this covers an io_context torn down under the stream.
-  if (!closed_) {
+  // Normally closed already; this covers an io_context torn down under the stream. If the hub is
+  // gone too (its actors stopped, its context destroyed), there is nothing left to release.
+  if (!closed_ && hub_alive_->load()) {
     queue_->mark_closed(close_reason::shutdown);
     caf::anon_send_exit(conn_, caf::exit_reason::user_shutdown);
     --hub_.stats.open_connections;

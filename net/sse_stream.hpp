@@ -47,6 +47,7 @@ private:
   void close(close_reason why);
 
   hub_context& hub_;
+  std::shared_ptr<std::atomic<bool>> hub_alive_;
   tcp::socket socket_;
   std::string id_;
   std::string cors_lines_;
