@@ -1,4 +1,5 @@
-// herald: the hub's command line. Thin: parse the config, run the hub.
+// herald: the hub's command line. Thin: parse the config and run the hub, or run one of the
+// client subcommands (publish, subscribe, job) on the SDK.
 
 #include <cstdlib>
 #include <fstream>
@@ -7,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/client.hpp"
 #include "app/hub.hpp"
 #include "config/config.hpp"
 
@@ -25,7 +27,51 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
   serve->add_option("--data-dir", data_dir, "directory of the event log (default ./data)");
 
+  const std::string default_url = "http://127.0.0.1:8080";
+  herald::cli::publish_args pa{default_url};
+  auto* pub = app.add_subcommand("publish", "publish one event; prints its id");
+  pub->add_option("--url", pa.url, "the hub (default " + default_url + ")");
+  pub->add_option("--topic", pa.topic, "topic")->required();
+  pub->add_option("--data", pa.data, "the event's data (JSON)")->required();
+  pub->add_option("--type", pa.type, "SSE event type");
+  pub->add_option("--idempotency-key", pa.key, "key for exactly-once retries (default: made up)");
+  pub->add_flag("--ack", pa.ack, "durable sessions must acknowledge it");
+
+  herald::cli::subscribe_args sa{default_url};
+  auto* sub = app.add_subcommand("subscribe", "print a stream's events as JSON lines; resumes "
+                                              "across disconnects");
+  sub->add_option("--url", sa.url, "the hub (default " + default_url + ")");
+  sub->add_option("--topic", sa.topics, "topic or pattern (repeatable)");
+  sub->add_option("--client", sa.session, "a durable session id: follow its stream instead");
+  sub->add_option("--last-event-id", sa.last_event_id, "resume after this id");
+  sub->add_option("--heartbeat-timeout", sa.heartbeat_timeout_s,
+                  "seconds without a byte before the connection counts as dead (default 60)");
+  sub->add_option("--max-events", sa.max_events, "stop after this many events");
+
+  herald::cli::job_args ja{default_url};
+  auto* job = app.add_subcommand("job", "set, get or watch a job");
+  job->require_subcommand(1);
+  for (auto* c : {job->add_subcommand("set", "create or update a job (PUT)"),
+                  job->add_subcommand("get", "print a job's snapshot"),
+                  job->add_subcommand("watch", "print a job's events until it ends")}) {
+    c->add_option("id", ja.id, "job id")->required();
+    c->add_option("--url", ja.url, "the hub (default " + default_url + ")");
+    if (c->get_name() == "set")
+      c->add_option("--data", ja.data, "the update (JSON), see docs/api.md")->required();
+  }
+
   CLI11_PARSE(app, argc, argv);
+  if (pub->parsed())
+    return herald::cli::publish(pa);
+  if (sub->parsed())
+    return herald::cli::subscribe(sa);
+  if (job->parsed()) {
+    if (job->got_subcommand("set"))
+      return herald::cli::job_set(ja);
+    if (job->got_subcommand("get"))
+      return herald::cli::job_get(ja);
+    return herald::cli::job_watch(ja);
+  }
 
   herald::config cfg;
   if (config_file.empty())

@@ -1,0 +1,31 @@
+#pragma once
+// The client subcommands of the herald command line (publish, subscribe, job), on the SDK.
+
+#include <string>
+#include <vector>
+
+namespace herald::cli {
+
+struct publish_args {
+  std::string url, topic, data, type, key;
+  bool ack = false;
+};
+
+struct subscribe_args {
+  std::string url, last_event_id, session;
+  std::vector<std::string> topics;
+  double heartbeat_timeout_s = 60;
+  long max_events = 0; // 0: until interrupted
+};
+
+struct job_args {
+  std::string url, id, data;
+};
+
+int publish(const publish_args& a);
+int subscribe(const subscribe_args& a);
+int job_set(const job_args& a);
+int job_get(const job_args& a);
+int job_watch(const job_args& a);
+
+} // namespace herald::cli

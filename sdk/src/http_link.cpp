@@ -1,0 +1,307 @@
+#include "http_link.hpp"
+
+#include <optional>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+namespace herald::sdk {
+
+std::string error::to_string() const {
+  std::string out = status == 0 ? std::string{"unreachable"} : "HTTP " + std::to_string(status);
+  if (!code.empty())
+    out += " " + code;
+  if (!message.empty())
+    out += ": " + message;
+  return out;
+}
+
+request_failed::request_failed(error e) : std::runtime_error(e.to_string()), err_(std::move(e)) {
+  // nop
+}
+
+hub_address hub_address::parse(const std::string& url) {
+  static const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0)
+    throw std::invalid_argument("hub URL must start with http://: '" + url + "'");
+  auto rest = url.substr(scheme.size());
+  rest = rest.substr(0, rest.find('/'));
+  hub_address a;
+  if (!rest.empty() && rest.front() == '[') { // [::1]:8080
+    auto close = rest.find(']');
+    if (close == std::string::npos)
+      throw std::invalid_argument("bad IPv6 host in '" + url + "'");
+    a.host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':')
+      a.port = rest.substr(close + 2);
+  } else {
+    auto colon = rest.rfind(':');
+    a.host = rest.substr(0, colon);
+    if (colon != std::string::npos)
+      a.port = rest.substr(colon + 1);
+  }
+  if (a.host.empty() || a.port.empty())
+    throw std::invalid_argument("hub URL needs a host: '" + url + "'");
+  return a;
+}
+
+namespace detail {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+void read_error_body(const std::string& body, error& e) {
+  auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
+    e.code = doc["error"].value("code", "");
+    e.message = doc["error"].value("message", "");
+  } else if (!body.empty()) {
+    e.message = body.substr(0, 200);
+  }
+}
+
+struct http_link::impl {
+  hub_address addr;
+  net::io_context ioc;
+  std::optional<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  std::string pending; // stream bytes read with the head
+  bool connected = false;
+
+  void run() {
+    ioc.restart();
+    ioc.run();
+  }
+
+  bool connect(std::chrono::milliseconds timeout, std::string& err) {
+    disconnect();
+    beast::error_code ec;
+    tcp::resolver resolver{ioc};
+    auto results = resolver.resolve(addr.host, addr.port, ec);
+    if (ec) {
+      err = "cannot resolve " + addr.host + ": " + ec.message();
+      return false;
+    }
+    stream.emplace(ioc);
+    stream->expires_after(timeout);
+    stream->async_connect(results, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    run();
+    if (ec) {
+      err = "cannot connect to " + addr.host + ":" + addr.port + ": " + ec.message();
+      disconnect();
+      return false;
+    }
+    stream->socket().set_option(tcp::no_delay{true}, ec);
+    connected = true;
+    return true;
+  }
+
+  void disconnect() {
+    if (stream) {
+      beast::error_code ignored;
+      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream->socket().close(ignored);
+    }
+    stream.reset();
+    buffer.clear();
+    pending.clear();
+    connected = false;
+  }
+
+  http::request<http::string_body> make(const std::string& method, const std::string& target,
+                                        const std::string& body) {
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, addr.host + ":" + addr.port);
+    req.set(http::field::user_agent, "herald-sdk/" HERALD_VERSION);
+    req.keep_alive(true);
+    if (!body.empty() || method == "POST" || method == "PUT") {
+      req.set(http::field::content_type, "application/json");
+      req.body() = body;
+    }
+    req.prepare_payload();
+    return req;
+  }
+
+  /// One attempt on the current connection.
+  http_reply exchange(const http::request<http::string_body>& req,
+                      std::chrono::milliseconds timeout, bool& nothing_received) {
+    http_reply out;
+    beast::error_code ec;
+    stream->expires_after(timeout);
+    http::async_write(*stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+    run();
+    nothing_received = true;
+    if (ec) {
+      out.error = "write failed: " + ec.message();
+      return out;
+    }
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64u << 20);
+    std::size_t got = 0;
+    http::async_read(*stream, buffer, parser, [&](beast::error_code e, std::size_t n) {
+      ec = e;
+      got = n;
+    });
+    run();
+    if (ec) {
+      nothing_received = got == 0 && ec != beast::error::timeout;
+      out.error = ec == beast::error::timeout ? "no answer in time" : "read failed: " + ec.message();
+      return out;
+    }
+    auto res = parser.release();
+    out.status = static_cast<int>(res.result_int());
+    out.body = std::move(res.body());
+    out.retry_after = std::string{res[http::field::retry_after]};
+    if (!res.keep_alive())
+      disconnect();
+    return out;
+  }
+};
+
+http_link::http_link(hub_address addr) : impl_(std::make_unique<impl>()) {
+  impl_->addr = std::move(addr);
+}
+
+http_link::~http_link() {
+  impl_->disconnect();
+}
+
+http_reply http_link::request(const std::string& method, const std::string& target,
+                              const std::string& body, std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  auto req = d.make(method, target, body);
+  bool reused = d.connected;
+  if (!d.connected) {
+    std::string err;
+    if (!d.connect(timeout, err))
+      return http_reply{0, {}, {}, err};
+  }
+  bool nothing = false;
+  auto out = d.exchange(req, timeout, nothing);
+  if (out.status == 0 && reused && nothing) {
+    // The hub closed the idle keep-alive connection meanwhile: once more on a fresh one.
+    std::string err;
+    if (!d.connect(timeout, err))
+      return http_reply{0, {}, {}, err};
+    out = d.exchange(req, timeout, nothing);
+  }
+  if (out.status == 0)
+    d.disconnect();
+  return out;
+}
+
+int http_link::open_stream(const std::string& target,
+                           const std::map<std::string, std::string>& headers,
+                           std::chrono::milliseconds timeout,
+                           std::map<std::string, std::string>& head, std::string& err) {
+  auto& d = *impl_;
+  if (!d.connect(timeout, err))
+    return 0;
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: " + d.addr.host + ":" + d.addr.port
+                    + "\r\nAccept: text/event-stream\r\nUser-Agent: herald-sdk/" HERALD_VERSION
+                      "\r\n";
+  for (auto& [k, v] : headers)
+    req += k + ": " + v + "\r\n";
+  req += "\r\n";
+  beast::error_code ec;
+  d.stream->expires_after(timeout);
+  net::async_write(*d.stream, net::buffer(req), [&](beast::error_code e, std::size_t) { ec = e; });
+  d.run();
+  std::string raw;
+  std::size_t end = std::string::npos;
+  char chunk[4096];
+  while (!ec && (end = raw.find("\r\n\r\n")) == std::string::npos) {
+    if (raw.size() > 64 * 1024) {
+      err = "response head too large";
+      d.disconnect();
+      return 0;
+    }
+    d.stream->async_read_some(net::buffer(chunk), [&](beast::error_code e, std::size_t n) {
+      ec = e;
+      raw.append(chunk, n);
+    });
+    d.run();
+  }
+  if (ec) {
+    err = ec == beast::error::timeout ? "no answer in time" : "stream failed: " + ec.message();
+    d.disconnect();
+    return 0;
+  }
+  d.pending = raw.substr(end + 4);
+  auto head_text = raw.substr(0, end);
+  auto eol = head_text.find("\r\n");
+  auto status_line = head_text.substr(0, eol);
+  auto sp = status_line.find(' ');
+  int status = sp == std::string::npos ? 0 : std::atoi(status_line.c_str() + sp + 1);
+  std::size_t pos = eol == std::string::npos ? head_text.size() : eol + 2;
+  while (pos < head_text.size()) {
+    auto next = head_text.find("\r\n", pos);
+    auto line = head_text.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    auto colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string k = line.substr(0, colon), v = line.substr(colon + 1);
+      for (auto& c : k)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      v.erase(0, v.find_first_not_of(' '));
+      head[k] = v;
+    }
+    if (next == std::string::npos)
+      break;
+    pos = next + 2;
+  }
+  if (status == 0)
+    err = "malformed response head";
+  return status;
+}
+
+bool http_link::read_some(std::string& out, std::chrono::milliseconds timeout, bool& timed_out) {
+  auto& d = *impl_;
+  timed_out = false;
+  if (!d.pending.empty()) {
+    out.swap(d.pending);
+    d.pending.clear();
+    return true;
+  }
+  if (!d.stream)
+    return false;
+  char chunk[16384];
+  beast::error_code ec;
+  std::size_t n = 0;
+  d.stream->expires_after(timeout);
+  d.stream->async_read_some(net::buffer(chunk), [&](beast::error_code e, std::size_t got) {
+    ec = e;
+    n = got;
+  });
+  d.run();
+  if (n > 0)
+    out.assign(chunk, n);
+  if (ec) {
+    timed_out = ec == beast::error::timeout;
+    d.disconnect();
+    return n > 0;
+  }
+  return true;
+}
+
+void http_link::close() {
+  // Runs on the thread that runs the io_context (the one blocked in a read), or at its next run.
+  net::post(impl_->ioc, [d = impl_.get()] {
+    if (d->stream) {
+      beast::error_code ignored;
+      d->stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      d->stream->socket().close(ignored);
+    }
+  });
+}
+
+} // namespace detail
+} // namespace herald::sdk

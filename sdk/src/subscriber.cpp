@@ -1,0 +1,310 @@
+#include "herald/subscriber.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "http_link.hpp"
+
+namespace herald::sdk {
+namespace {
+
+using json = nlohmann::json;
+
+std::string percent_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+struct subscriber::impl {
+  subscriber_options opts;
+  hub_address addr;
+  detail::http_link link;
+  std::function<void(const event&)> on_event;
+  std::function<void(const std::string&)> on_gap;
+  std::function<void(const std::string&, const std::string&)> on_notice;
+  std::function<void(stream_state, const std::string&)> on_state;
+
+  std::atomic<bool> stopping{false};
+  std::mutex wait_mtx;
+  std::condition_variable wait_cv;
+  mutable std::mutex id_mtx;
+  std::string last_id;
+  long long server_retry_ms = -1;
+  std::mt19937_64 rng{std::random_device{}()};
+  std::thread thread;
+
+  std::mutex ack_mtx;
+  std::unique_ptr<detail::http_link> ack_link;
+
+  // SSE parsing state (one frame at a time).
+  std::string buf, f_event, f_data, f_id;
+  bool has_data = false, has_id = false;
+
+  explicit impl(subscriber_options o)
+    : opts(std::move(o)), addr(hub_address::parse(opts.url)), link(addr) {
+    last_id = opts.last_event_id;
+  }
+
+  std::string target() const {
+    if (!opts.session.empty())
+      return "/v1/sessions/" + percent_encode(opts.session) + "/events";
+    if (!opts.path.empty())
+      return opts.path;
+    std::string q;
+    for (auto& t : opts.topics)
+      q += (q.empty() ? "?" : "&") + std::string{"topic="} + percent_encode(t);
+    return "/v1/subscribe" + q;
+  }
+
+  void state(stream_state s, const std::string& why) {
+    if (on_state)
+      on_state(s, why);
+  }
+
+  void dispatch() {
+    if (has_id) {
+      std::lock_guard<std::mutex> lock{id_mtx};
+      last_id = f_id;
+    }
+    if (!has_data) // an empty frame (or only an id): nothing to deliver
+      return;
+    if (f_event == "herald.redelivery") {
+      auto doc = json::parse(f_data, nullptr, false);
+      if (doc.is_object() && on_event) {
+        event e;
+        e.id = doc.value("id", "");
+        e.type = doc["type"].is_string() ? doc["type"].get<std::string>() : std::string{};
+        e.topic = doc.value("topic", "");
+        e.delivery = doc.value("delivery", 2u);
+        e.data = doc["data"].dump();
+        on_event(e);
+      }
+    } else if (f_event == "herald.gap") {
+      if (on_gap)
+        on_gap(f_data);
+    } else if (f_event.rfind("herald.", 0) == 0) {
+      if (on_notice)
+        on_notice(f_event, f_data);
+    } else if (on_event) {
+      event e;
+      {
+        std::lock_guard<std::mutex> lock{id_mtx};
+        e.id = last_id;
+      }
+      e.type = f_event;
+      e.data = f_data;
+      on_event(e);
+    }
+  }
+
+  void line(std::string_view l) {
+    if (l.empty()) {
+      dispatch();
+      f_event.clear();
+      f_data.clear();
+      has_data = has_id = false;
+      return;
+    }
+    if (l.front() == ':')
+      return; // a comment (heartbeat)
+    auto colon = l.find(':');
+    auto field = l.substr(0, colon);
+    std::string_view value;
+    if (colon != std::string_view::npos) {
+      value = l.substr(colon + 1);
+      if (!value.empty() && value.front() == ' ')
+        value.remove_prefix(1);
+    }
+    if (field == "event") {
+      f_event = std::string{value};
+    } else if (field == "data") {
+      if (has_data)
+        f_data.push_back('\n');
+      f_data.append(value);
+      has_data = true;
+    } else if (field == "id") {
+      f_id = std::string{value};
+      has_id = true;
+    } else if (field == "retry") {
+      char* end = nullptr;
+      std::string v{value};
+      auto ms = std::strtoll(v.c_str(), &end, 10);
+      if (end != v.c_str() && *end == '\0' && ms >= 0)
+        server_retry_ms = ms;
+    }
+  }
+
+  void feed(const std::string& chunk) {
+    buf.append(chunk);
+    std::size_t start = 0;
+    for (;;) {
+      auto nl = buf.find_first_of("\r\n", start);
+      if (nl == std::string::npos)
+        break;
+      line(std::string_view{buf}.substr(start, nl - start));
+      // \r\n counts as one line end; a lone \r too (only when the next byte is here).
+      if (buf[nl] == '\r' && nl + 1 < buf.size() && buf[nl + 1] == '\n')
+        ++nl;
+      else if (buf[nl] == '\r' && nl + 1 == buf.size())
+        break; // wait for the next byte to know
+      start = nl + 1;
+      if (stopping)
+        break;
+    }
+    buf.erase(0, start);
+  }
+
+  void reset_parser() {
+    buf.clear();
+    f_event.clear();
+    f_data.clear();
+    has_data = has_id = false;
+  }
+
+  /// Sleeps (interruptibly) before the next attempt.
+  void back_off(unsigned failures) {
+    long long base = server_retry_ms >= 0 ? server_retry_ms : opts.initial_backoff.count();
+    base = std::max<long long>(base, 1);
+    long long ceiling = std::min<long long>(opts.max_backoff.count(),
+                                            base << std::min(failures, 16u));
+    std::uniform_int_distribution<long long> pick{ceiling / 2, ceiling};
+    std::unique_lock<std::mutex> lock{wait_mtx};
+    wait_cv.wait_for(lock, std::chrono::milliseconds(pick(rng)), [&] { return stopping.load(); });
+  }
+
+  void run() {
+    unsigned failures = 0;
+    while (!stopping) {
+      state(stream_state::connecting, target());
+      std::map<std::string, std::string> headers, head;
+      {
+        std::lock_guard<std::mutex> lock{id_mtx};
+        if (!last_id.empty())
+          headers["Last-Event-ID"] = last_id;
+      }
+      std::string err;
+      int status = link.open_stream(target(), headers, opts.connect_timeout, head, err);
+      std::string why;
+      if (status == 200) {
+        failures = 0;
+        state(stream_state::connected, "");
+        reset_parser();
+        std::string chunk;
+        for (;;) {
+          bool timed_out = false;
+          chunk.clear();
+          bool ok = link.read_some(chunk, opts.heartbeat_timeout, timed_out);
+          if (!chunk.empty())
+            feed(chunk);
+          if (!ok || stopping) {
+            why = stopping ? "stopped" : timed_out ? "heartbeat timeout" : "connection closed";
+            break;
+          }
+        }
+      } else if (status == 204 || (status >= 400 && status < 500 && status != 408 && status != 429)) {
+        // Final: the hub says stop (204: finished; 404: no such stream; 4xx: a bad request).
+        state(stream_state::stopped, "HTTP " + std::to_string(status));
+        return;
+      } else {
+        why = status == 0 ? err : "HTTP " + std::to_string(status);
+      }
+      if (stopping)
+        break;
+      state(stream_state::disconnected, why);
+      back_off(failures++);
+    }
+    state(stream_state::stopped, "stopped");
+  }
+
+  void post_ack(const json& body) {
+    std::lock_guard<std::mutex> lock{ack_mtx};
+    if (opts.session.empty())
+      throw std::logic_error("ack needs a durable session (subscriber_options::session)");
+    if (!ack_link)
+      ack_link = std::make_unique<detail::http_link>(addr);
+    auto r = ack_link->request("POST", "/v1/sessions/" + percent_encode(opts.session) + "/ack",
+                               body.dump(), std::chrono::milliseconds(10000));
+    if (r.status != 200) {
+      error e;
+      e.status = r.status;
+      if (r.status == 0)
+        e.message = r.error;
+      else
+        detail::read_error_body(r.body, e);
+      throw request_failed(e);
+    }
+  }
+};
+
+subscriber::subscriber(subscriber_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {
+  // nop
+}
+
+subscriber::~subscriber() {
+  stop();
+  if (impl_->thread.joinable())
+    impl_->thread.join();
+}
+
+void subscriber::on_event(std::function<void(const event&)> fn) {
+  impl_->on_event = std::move(fn);
+}
+
+void subscriber::on_gap(std::function<void(const std::string&)> fn) {
+  impl_->on_gap = std::move(fn);
+}
+
+void subscriber::on_notice(std::function<void(const std::string&, const std::string&)> fn) {
+  impl_->on_notice = std::move(fn);
+}
+
+void subscriber::on_state(std::function<void(stream_state, const std::string&)> fn) {
+  impl_->on_state = std::move(fn);
+}
+
+void subscriber::run() {
+  impl_->run();
+}
+
+void subscriber::start() {
+  impl_->thread = std::thread([this] { impl_->run(); });
+}
+
+void subscriber::stop() {
+  impl_->stopping = true;
+  impl_->link.close();
+  std::lock_guard<std::mutex> lock{impl_->wait_mtx};
+  impl_->wait_cv.notify_all();
+}
+
+std::string subscriber::last_event_id() const {
+  std::lock_guard<std::mutex> lock{impl_->id_mtx};
+  return impl_->last_id;
+}
+
+void subscriber::ack(const std::vector<std::string>& ids) {
+  impl_->post_ack(json{{"ids", ids}});
+}
+
+void subscriber::ack_through(const std::string& id) {
+  impl_->post_ack(json{{"through", id}});
+}
+
+} // namespace herald::sdk
