@@ -3,11 +3,11 @@
 #include <csignal>
 #include <iostream>
 
+#include <herald/jobs.hpp>
 #include <herald/publisher.hpp>
 #include <herald/subscriber.hpp>
 #include <nlohmann/json.hpp>
 
-#include "sdk/src/http_link.hpp"
 
 namespace herald::cli {
 namespace {
@@ -27,7 +27,7 @@ int fail(const std::string& what) {
 }
 
 /// Streams events as JSON lines until stopped, a final answer, or `max_events`.
-int stream(sdk::subscriber_options opts, long max_events) {
+int stream(sdk::subscriber_options opts, long max_events, bool ack = false) {
   sdk::subscriber sub{std::move(opts)};
   long n = 0;
   int code = 0;
@@ -40,6 +40,13 @@ int stream(sdk::subscriber_options opts, long max_events) {
       line["topic"] = e.topic;
     }
     std::cout << line.dump() << std::endl;
+    if (ack) {
+      try {
+        sub.ack({e.id});
+      } catch (const std::exception& ex) {
+        std::cerr << "herald: ack of " << e.id << " failed: " << ex.what() << std::endl;
+      }
+    }
     if (max_events > 0 && ++n >= max_events)
       sub.stop();
   });
@@ -47,8 +54,10 @@ int stream(sdk::subscriber_options opts, long max_events) {
     std::cout << json{{"gap", json::parse(g, nullptr, false)}}.dump() << std::endl;
   });
   sub.on_state([&](sdk::stream_state s, const std::string& why) {
+    if (s == sdk::stream_state::connected)
+      std::cerr << "herald: connected" << std::endl;
     if (s == sdk::stream_state::disconnected)
-      std::cerr << "herald: disconnected (" << why << "), reconnecting\n";
+      std::cerr << "herald: disconnected (" << why << "), reconnecting" << std::endl;
     if (s == sdk::stream_state::stopped && why.rfind("HTTP ", 0) == 0) {
       std::cerr << "herald: stream ended: " << why << "\n";
       code = why == "HTTP 204" ? 0 : 1;
@@ -62,14 +71,14 @@ int stream(sdk::subscriber_options opts, long max_events) {
   return code;
 }
 
-int plain_request(const std::string& url, const std::string& method, const std::string& target,
-                  const std::string& body) {
-  sdk::detail::http_link link{sdk::hub_address::parse(url)};
-  auto r = link.request(method, target, body, std::chrono::seconds(10));
-  if (r.status == 0)
-    return fail(r.error);
-  std::cout << r.body << std::endl;
-  return r.status >= 200 && r.status < 300 ? 0 : 1;
+template <class F>
+int print_json(F f) {
+  try {
+    std::cout << f().dump() << std::endl;
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
 }
 
 } // namespace
@@ -105,20 +114,21 @@ int subscribe(const subscribe_args& a) {
   if (o.topics.empty() && o.session.empty())
     return fail("give --topic (one or more) or --client");
   try {
-    return stream(std::move(o), a.max_events);
+    return stream(std::move(o), a.max_events, a.ack && !a.session.empty());
   } catch (const std::exception& e) {
     return fail(e.what());
   }
 }
 
 int job_set(const job_args& a) {
-  if (json::parse(a.data, nullptr, false).is_discarded())
+  auto update = json::parse(a.data, nullptr, false);
+  if (update.is_discarded())
     return fail("--data is not valid JSON");
-  return plain_request(a.url, "PUT", "/v1/jobs/" + a.id, a.data);
+  return print_json([&] { return sdk::job_client{a.url}.update(a.id, update); });
 }
 
 int job_get(const job_args& a) {
-  return plain_request(a.url, "GET", "/v1/jobs/" + a.id, {});
+  return print_json([&] { return sdk::job_client{a.url}.get(a.id); });
 }
 
 int job_watch(const job_args& a) {

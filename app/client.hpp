@@ -16,6 +16,7 @@ struct subscribe_args {
   std::vector<std::string> topics;
   double heartbeat_timeout_s = 60;
   long max_events = 0; // 0: until interrupted
+  bool ack = false;    // durable sessions: acknowledge each event once printed
 };
 
 struct job_args {

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   sub->add_option("--heartbeat-timeout", sa.heartbeat_timeout_s,
                   "seconds without a byte before the connection counts as dead (default 60)");
   sub->add_option("--max-events", sa.max_events, "stop after this many events");
+  sub->add_flag("--ack", sa.ack, "with --client: acknowledge each event once printed");
 
   herald::cli::job_args ja{default_url};
   auto* job = app.add_subcommand("job", "set, get or watch a job");

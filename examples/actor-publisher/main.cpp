@@ -1,0 +1,116 @@
+// A CAF actor system publishing through Herald's publisher actor: W worker actors each publish
+// K events with request/response and get each event id back. The publisher actor bounds the work
+// in flight (--max-in-flight): a worker told `overloaded` backs off and retries, so memory stays
+// bounded however fast the workers are. Prints a summary.
+//
+//   build/examples/herald-example-actor-publisher --url http://127.0.0.1:8080
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include <caf/all.hpp>
+#include <herald/actor_publisher.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+using herald::sdk::publish_atom;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+
+struct totals {
+  std::atomic<long> published{0}, overloaded{0}, failed{0};
+};
+
+struct worker_state {
+  long next = 0;        // the next sequence number to send
+  long done = 0;        // answered for good
+  long window = 10;     // requests outstanding at most
+  long outstanding = 0;
+};
+
+caf::behavior worker(caf::stateful_actor<worker_state>* self, caf::actor pub, std::string topic,
+                     long id, long count, totals* t) {
+  auto send_one = [=](long seq) {
+    ++self->state.outstanding;
+    auto data = "{\"worker\":" + std::to_string(id) + ",\"seq\":" + std::to_string(seq) + "}";
+    self->request(pub, caf::infinite, publish_atom::value, topic, data)
+      .then(
+        [=](const std::string&) {
+          ++t->published;
+          --self->state.outstanding;
+          if (++self->state.done == count)
+            self->quit();
+          else
+            self->send(self, retry_atom::value, long{-1}); // room for the next one
+        },
+        [=](caf::error& err) {
+          --self->state.outstanding;
+          if (herald::sdk::is(err, herald::sdk::publish_errc::overloaded)) {
+            ++t->overloaded;
+            self->delayed_send(self, 5ms, retry_atom::value, seq); // backpressure: later
+            return;
+          }
+          ++t->failed;
+          std::cerr << "worker " << id << ": " << self->system().render(err) << "\n";
+          if (++self->state.done == count)
+            self->quit();
+        });
+  };
+  auto fill = [=] {
+    auto& st = self->state;
+    while (st.outstanding < st.window && st.next < count)
+      send_one(st.next++);
+  };
+  fill();
+  return {
+    [=](retry_atom, long seq) {
+      if (seq >= 0)
+        send_one(seq);
+      fill();
+    },
+  };
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string url = "http://127.0.0.1:8080", topic = "demo/actors";
+  long workers = 8, count = 1000, max_in_flight = 100;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i], v = argv[i + 1];
+    if (k == "--url") url = v;
+    else if (k == "--topic") topic = v;
+    else if (k == "--workers") workers = std::atol(v.c_str());
+    else if (k == "--count") count = std::atol(v.c_str());
+    else if (k == "--max-in-flight") max_in_flight = std::atol(v.c_str());
+    else {
+      std::cerr << "unknown option " << k << "\n";
+      return 2;
+    }
+  }
+  caf::actor_system_config cfg;
+  totals t;
+  auto start = std::chrono::steady_clock::now();
+  {
+    caf::actor_system sys{cfg};
+    herald::sdk::actor_publisher_options opts;
+    opts.max_in_flight = static_cast<std::size_t>(max_in_flight);
+    opts.remote.url = url;
+    auto pub = herald::sdk::spawn_publisher(sys, opts);
+    {
+      caf::scoped_actor self{sys};
+      for (long w = 0; w < workers; ++w)
+        self->monitor(self->spawn(worker, pub, topic, w, count, &t));
+      for (long w = 0; w < workers; ++w)
+        self->receive([](const caf::down_msg&) {});
+    }
+    caf::anon_send_exit(pub, caf::exit_reason::user_shutdown);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "{\"events\":" << workers * count << ",\"published\":" << t.published
+            << ",\"overloaded_answers\":" << t.overloaded << ",\"failed\":" << t.failed
+            << ",\"seconds\":" << secs << "}" << std::endl;
+  return t.failed == 0 && t.published == workers * count ? 0 : 1;
+}
