@@ -212,6 +212,31 @@ class ExamplesTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"not valid JSON", r.stderr)
 
+    def test_an_outside_project_uses_the_installed_sdk_with_find_package(self):
+        import shutil
+        import tempfile
+        build = os.path.dirname(HERALD)
+        src = os.path.join(os.path.dirname(__file__), "..", "sdk-consumer")
+        tmp = tempfile.mkdtemp(prefix="herald-consumer-")
+        try:
+            prefix = os.path.join(tmp, "prefix")
+            for cmd in (["cmake", "--install", build, "--prefix", prefix, "--component",
+                         "Unspecified"],
+                        ["cmake", "-S", src, "-B", os.path.join(tmp, "b"),
+                         f"-DCMAKE_PREFIX_PATH={prefix}"],
+                        ["cmake", "--build", os.path.join(tmp, "b"), "-j2"]):
+                r = subprocess.run(cmd, capture_output=True, timeout=300)
+                self.assertEqual(r.returncode, 0, (cmd, r.stdout.decode()[-2000:],
+                                                   r.stderr.decode()[-2000:]))
+            self.assertTrue(os.path.exists(os.path.join(prefix, "include", "herald", "sdk.hpp")))
+            r = subprocess.run([os.path.join(tmp, "b", "consumer"), self.url, "fp/x"],
+                               capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            published = r.stdout.decode().split("\n")[0].split()[1]
+            self.assertIn(f"received {published} " + '{"hello":"find_package"}', r.stdout.decode())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_cli_subscribe_follows_a_durable_session_and_acks(self):
         st, _, _ = self.hub.request("PUT", "/v1/sessions/cli-s", {"topics": ["cs"]})
         self.assertEqual(st, 201)
