@@ -22,8 +22,6 @@
 #include "storage/event_id.hpp"
 
 namespace herald {
-namespace {
-
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
@@ -80,6 +78,8 @@ private:
   std::chrono::steady_clock::time_point deadline_;
 };
 
+namespace {
+
 void setup_logging(const config& cfg) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
@@ -87,143 +87,180 @@ void setup_logging(const config& cfg) {
 
 } // namespace
 
-int run_hub(const config& cfg) {
-  setup_logging(cfg);
+hub_runtime::hub_runtime(const config& cfg, caf::actor_system& sys)
+  : cfg_(cfg), sys_(sys), ioc_(static_cast<int>(cfg.threads_io)) {
+  // nop
+}
+
+hub_runtime::~hub_runtime() {
+  stop();
+}
+
+std::optional<std::string> hub_runtime::start() {
+  const auto& cfg = cfg_;
+  auto& sys = sys_;
   std::error_code fs_ec;
   std::filesystem::create_directories(cfg.data_dir, fs_ec);
-  if (fs_ec) {
-    spdlog::critical("event=start_failed error=\"cannot create data dir '{}': {}\"", cfg.data_dir,
-                     fs_ec.message());
-    return 1;
-  }
+  if (fs_ec)
+    return "cannot create data dir '" + cfg.data_dir + "': " + fs_ec.message();
   std::string err;
   std::shared_ptr<event_log> log = event_log::open(cfg.data_dir, cfg.storage_durability, err);
-  if (!log) {
-    spdlog::critical("event=start_failed error=\"{}\"", err);
+  if (!log)
+    return err;
+  hub_ = std::make_unique<hub_context>(cfg, sys);
+  auto& hub = *hub_;
+  hub.log = log;
+  hub.stream_settings.retry_ms = cfg.sse_retry_ms;
+  hub.stream_settings.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
+  stream_timing timing;
+  timing.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
+  timing.max_age = std::chrono::seconds(cfg.sse_max_connection_age_seconds);
+  timing.retry_ms = cfg.sse_retry_ms;
+  timing.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
+  hub.dispatcher = sys.spawn(dispatcher, log->head(), timing);
+  journal_settings js;
+  js.max_events_per_topic = cfg.retention_max_events_per_topic;
+  js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
+  js.retention_interval = std::chrono::seconds(cfg.retention_check_interval_seconds);
+  js.idempotency_window = std::chrono::seconds(cfg.publish_idempotency_window_seconds);
+  hub.journal = sys.spawn<caf::detached>(journal, log, hub.dispatcher, &hub.stats, js);
+  hub.reader = sys.spawn<caf::detached>(log_reader, log, &hub.stats);
+  hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
+  job_settings jobs;
+  jobs.retention = std::chrono::seconds(cfg.jobs_retention_seconds);
+  jobs.stale_after = std::chrono::seconds(cfg.jobs_stale_after_seconds);
+  jobs.idle = std::chrono::seconds(cfg.jobs_idle_seconds);
+  jobs.retry_ms = cfg.sse_retry_ms;
+  jobs.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
+  jobs.upstream_allowed_hosts = cfg.jobs_upstream_allowed_hosts;
+  jobs.fetch = [this](const std::string& url, std::chrono::milliseconds timeout,
+                      std::function<void(upstream_reply)> done) {
+    auto parsed = parse_http_url(url);
+    if (!parsed)
+      return done(upstream_reply{0, {}, "not an http:// URL"});
+    http_get(ioc_, *parsed, timeout, [done](http_result r) {
+      done(upstream_reply{r.status, std::move(r.body), std::move(r.error)});
+    });
+  };
+  hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, jobs, &hub.stats);
+  session_deps sd;
+  sd.journal = hub.journal;
+  sd.dispatcher = hub.dispatcher;
+  sd.reader = hub.reader;
+  sd.epoch = log->epoch();
+  sd.stats = &hub.stats;
+  sd.retry_ms = cfg.sse_retry_ms;
+  sd.checkpoint_interval = std::chrono::seconds(cfg.sessions_checkpoint_interval_seconds);
+  session_registry_settings srs;
+  srs.max_sessions = cfg.sessions_max_sessions;
+  srs.max_topics = cfg.limits_max_topics_per_subscription;
+  hub.session_registry = sys.spawn(session_registry, log, sd, srs);
+  started_ = true;
+
+  listener_ = std::make_shared<listener>(ioc_, hub);
+  tcp::resolver resolver{ioc_};
+  boost::system::error_code ec;
+  auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port), ec);
+  std::optional<std::string> listen_err;
+  if (ec || results.empty())
+    listen_err = "cannot resolve listen host '" + cfg.listen_host + "': " + ec.message();
+  else
+    listen_err = listener_->open(results.begin()->endpoint());
+  if (listen_err) {
+    stop();
+    return listen_err;
+  }
+  endpoint_ = listener_->local_endpoint();
+  listener_->run();
+  shutdown_ = std::make_shared<shutdown_sequence>(ioc_, hub, listener_);
+  hub.ready = true;
+  spdlog::info("event=listening address={}:{} data_dir={} epoch={:08x} head={} durability={}",
+               endpoint_.address().to_string(), endpoint_.port(), cfg.data_dir, log->epoch(),
+               log->head(), cfg.storage_durability == durability::fsync ? "fsync" : "process");
+  return std::nullopt;
+}
+
+void hub_runtime::run_io() {
+  std::vector<std::thread> io_threads;
+  for (std::uint64_t i = 1; i < cfg_.threads_io; ++i)
+    io_threads.emplace_back([this] { ioc_.run(); });
+  ioc_.run();
+  for (auto& t : io_threads)
+    t.join();
+}
+
+void hub_runtime::begin_shutdown(int signal) {
+  // On an io thread, like everything the listener and the streams do.
+  net::post(ioc_, [this, signal] { shutdown_->begin(signal); });
+}
+
+void hub_runtime::stop() {
+  if (!started_)
+    return;
+  started_ = false;
+  ioc_.stop(); // (stopped already after a graceful shutdown)
+  auto& hub = *hub_;
+  caf::scoped_actor self{sys_};
+  // Sessions write their cursors while the journal still runs.
+  self->request(hub.session_registry, std::chrono::seconds(5), checkpoint_atom::value)
+    .receive([](bool) {},
+             [](caf::error& err) {
+               spdlog::warn("event=session_checkpoint_failed error=\"{}\"", to_string(err));
+             });
+  // Stop the root actors (their children are linked and go with them) and wait for them: the
+  // actor system may be someone else's (embedded), so wait for ours only.
+  std::vector<caf::actor*> roots{&hub.dispatcher, &hub.job_registry, &hub.session_registry,
+                                 &hub.journal,    &hub.reader,       &hub.registry};
+  for (auto* a : roots) {
+    self->monitor(*a);
+    self->send_exit(*a, caf::exit_reason::user_shutdown);
+  }
+  for (std::size_t i = 0; i < roots.size(); ++i)
+    self->receive([](const caf::down_msg&) {},
+                  caf::after(std::chrono::seconds(10)) >> [] {
+                    spdlog::warn("event=stop_timeout what=\"a root actor did not stop\"");
+                  });
+  // Children and stream actors (which point at hub.stats) finish right after their parents.
+  auto& s = hub.stats;
+  for (int i = 0; i < 1000; ++i) {
+    if (s.connection_actors == 0 && s.topic_actors == 0 && s.job_actors == 0
+        && s.job_viewers == 0 && s.sessions == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto* a : roots)
+    *a = nullptr;
+  *hub.alive = false; // streams the stopped io_context still holds must not touch `hub`
+  spdlog::info("event=stopped events_published={} events_delivered={}",
+               hub.stats.events_published.load(), hub.stats.events_delivered.load());
+  hub.log->flush();
+}
+
+int run_hub(const config& cfg) {
+  setup_logging(cfg);
+  caf::actor_system_config sys_cfg;
+  // A mostly idle server: sharing avoids work-stealing's idle polling on our 2 cores.
+  sys_cfg.set("scheduler.policy", caf::atom("sharing"));
+  sys_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.threads_actors));
+  sys_cfg.set("scheduler.max-throughput", std::size_t{300});
+  caf::actor_system sys{sys_cfg};
+  hub_runtime hub{cfg, sys};
+  if (auto err = hub.start()) {
+    spdlog::critical("event=start_failed error=\"{}\"", *err);
     return 1;
   }
-
-  net::io_context ioc{static_cast<int>(cfg.threads_io)};
-  {
-    caf::actor_system_config sys_cfg;
-    // A mostly idle server: sharing avoids work-stealing's idle polling on our 2 cores.
-    sys_cfg.set("scheduler.policy", caf::atom("sharing"));
-    sys_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.threads_actors));
-    sys_cfg.set("scheduler.max-throughput", std::size_t{300});
-    caf::actor_system sys{sys_cfg};
-
-    hub_context hub{cfg, sys};
-    hub.log = log;
-    hub.stream_settings.retry_ms = cfg.sse_retry_ms;
-    hub.stream_settings.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
-    stream_timing timing;
-    timing.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
-    timing.max_age = std::chrono::seconds(cfg.sse_max_connection_age_seconds);
-    timing.retry_ms = cfg.sse_retry_ms;
-    timing.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
-    hub.dispatcher = sys.spawn(dispatcher, log->head(), timing);
-    journal_settings js;
-    js.max_events_per_topic = cfg.retention_max_events_per_topic;
-    js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
-    js.retention_interval = std::chrono::seconds(cfg.retention_check_interval_seconds);
-    js.idempotency_window = std::chrono::seconds(cfg.publish_idempotency_window_seconds);
-    hub.journal = sys.spawn<caf::detached>(journal, log, hub.dispatcher, &hub.stats, js);
-    hub.reader = sys.spawn<caf::detached>(log_reader, log, &hub.stats);
-    hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
-    job_settings jobs;
-    jobs.retention = std::chrono::seconds(cfg.jobs_retention_seconds);
-    jobs.stale_after = std::chrono::seconds(cfg.jobs_stale_after_seconds);
-    jobs.idle = std::chrono::seconds(cfg.jobs_idle_seconds);
-    jobs.retry_ms = cfg.sse_retry_ms;
-    jobs.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
-    jobs.upstream_allowed_hosts = cfg.jobs_upstream_allowed_hosts;
-    jobs.fetch = [&ioc](const std::string& url, std::chrono::milliseconds timeout,
-                        std::function<void(upstream_reply)> done) {
-      auto parsed = parse_http_url(url);
-      if (!parsed)
-        return done(upstream_reply{0, {}, "not an http:// URL"});
-      http_get(ioc, *parsed, timeout, [done](http_result r) {
-        done(upstream_reply{r.status, std::move(r.body), std::move(r.error)});
-      });
-    };
-    hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, jobs, &hub.stats);
-    session_deps sd;
-    sd.journal = hub.journal;
-    sd.dispatcher = hub.dispatcher;
-    sd.reader = hub.reader;
-    sd.epoch = log->epoch();
-    sd.stats = &hub.stats;
-    sd.retry_ms = cfg.sse_retry_ms;
-    sd.checkpoint_interval = std::chrono::seconds(cfg.sessions_checkpoint_interval_seconds);
-    session_registry_settings srs;
-    srs.max_sessions = cfg.sessions_max_sessions;
-    srs.max_topics = cfg.limits_max_topics_per_subscription;
-    hub.session_registry = sys.spawn(session_registry, log, sd, srs);
-    auto stop_actors = [&] {
-      {
-        // Sessions write their cursors while the journal still runs.
-        caf::scoped_actor blocking{sys};
-        blocking->request(hub.session_registry, std::chrono::seconds(5), checkpoint_atom::value)
-          .receive([](bool) {},
-                   [](caf::error& err) {
-                     spdlog::warn("event=session_checkpoint_failed error=\"{}\"", to_string(err));
-                   });
-      }
-      for (auto* a : {&hub.dispatcher, &hub.job_registry, &hub.session_registry, &hub.journal,
-                      &hub.reader, &hub.registry})
-        caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
-      sys.await_all_actors_done();
-    };
-
-    auto l = std::make_shared<listener>(ioc, hub);
-    tcp::resolver resolver{ioc};
-    boost::system::error_code ec;
-    auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port), ec);
-    std::optional<std::string> listen_err;
-    if (ec || results.empty())
-      listen_err = "cannot resolve listen host '" + cfg.listen_host + "': " + ec.message();
-    else
-      listen_err = l->open(results.begin()->endpoint());
-    if (listen_err) {
-      spdlog::critical("event=start_failed error=\"{}\"", *listen_err);
-      stop_actors();
-      return 1;
-    }
-    auto ep = l->local_endpoint();
-    l->run();
-
-    auto shutdown = std::make_shared<shutdown_sequence>(ioc, hub, l);
-    net::signal_set signals{ioc, SIGINT, SIGTERM};
-    std::function<void()> arm = [&] {
-      signals.async_wait([&](boost::system::error_code ec, int sig) {
-        if (ec)
-          return;
-        shutdown->begin(sig);
-        arm();
-      });
-    };
-    arm();
-
-    hub.ready = true;
-    spdlog::info("event=listening address={}:{} data_dir={} epoch={:08x} head={} durability={}",
-                 ep.address().to_string(), ep.port(), cfg.data_dir, log->epoch(), log->head(),
-                 cfg.storage_durability == durability::fsync ? "fsync" : "process");
-
-    std::vector<std::thread> io_threads;
-    for (std::uint64_t i = 1; i < cfg.threads_io; ++i)
-      io_threads.emplace_back([&] { ioc.run(); });
-    ioc.run();
-    for (auto& t : io_threads)
-      t.join();
-
-    // The io_context is stopped, not destroyed: late wake-ups from actors post harmlessly.
-    stop_actors();
-    *hub.alive = false; // streams the stopped io_context still holds must not touch `hub`
-    spdlog::info("event=stopped events_published={} events_delivered={}",
-                 hub.stats.events_published.load(), hub.stats.events_delivered.load());
-  }
-  log->flush();
-  log.reset();
+  net::signal_set signals{hub.io(), SIGINT, SIGTERM};
+  std::function<void()> arm = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+      if (ec)
+        return;
+      hub.begin_shutdown(sig);
+      arm();
+    });
+  };
+  arm();
+  hub.run_io();
+  hub.stop();
   return 0;
 }
 

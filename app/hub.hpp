@@ -1,9 +1,64 @@
 #pragma once
 // The running hub: opens storage, spawns the root actors, listens, and shuts down in order.
 
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <caf/actor_system.hpp>
+
 #include "config/config.hpp"
+#include "net/hub_context.hpp"
 
 namespace herald {
+
+class listener;
+class shutdown_sequence;
+
+/// The hub's parts for one run: its storage, its root actors (spawned into an actor system it
+/// is given: its own in `herald serve`, the application's when embedded), its listener and io.
+///
+/// Lifetimes: the io_context is declared after the hub context, so it goes first, and a stream
+/// it still holds finds the context alive (see hub_context::alive).
+class hub_runtime {
+public:
+  hub_runtime(const config& cfg, caf::actor_system& sys);
+  ~hub_runtime();
+
+  hub_runtime(const hub_runtime&) = delete;
+  hub_runtime& operator=(const hub_runtime&) = delete;
+
+  /// Opens storage, spawns the actors, opens the listener. The error, if it could not.
+  std::optional<std::string> start();
+
+  /// Runs the io_context on threads.io threads (this one included) until it stops: after a
+  /// graceful shutdown (begin_shutdown) or stop().
+  void run_io();
+
+  /// Graceful shutdown (see docs/architecture.md), from any thread. The io_context stops when the
+  /// streams are drained or shutdown.timeout_seconds passed.
+  void begin_shutdown(int signal);
+
+  /// Stops the io_context, checkpoints sessions, stops the hub's actors and waits for them, and
+  /// flushes storage. Idempotent.
+  void stop();
+
+  hub_context& context() { return *hub_; }
+  boost::asio::io_context& io() { return ioc_; }
+  boost::asio::ip::tcp::endpoint endpoint() const { return endpoint_; }
+
+private:
+  const config& cfg_;
+  caf::actor_system& sys_;
+  std::unique_ptr<hub_context> hub_;
+  boost::asio::io_context ioc_;
+  std::shared_ptr<listener> listener_;
+  std::shared_ptr<shutdown_sequence> shutdown_;
+  boost::asio::ip::tcp::endpoint endpoint_;
+  bool started_ = false;
+};
 
 /// Runs the hub until SIGINT/SIGTERM. Returns the process exit code.
 int run_hub(const config& cfg);
