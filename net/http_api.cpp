@@ -90,17 +90,6 @@ bool has_json_body(const http_request& req) {
 
 namespace {
 
-std::optional<std::string> validate_type(const std::string& type) {
-  if (type.empty() || type.size() > 64)
-    return std::string{"type must be 1 to 64 characters"};
-  for (char c : type)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':'
-          || c == '-'))
-      return std::string{"type may only contain letters, digits and '_', '.', ':', '-'"};
-  if (type.rfind("herald.", 0) == 0)
-    return std::string{"the type prefix 'herald.' is reserved for the hub's own events"};
-  return std::nullopt;
-}
 
 // -- POST /v1/publish -----------------------------------------------------------------------------
 
@@ -157,7 +146,7 @@ void handle_publish(hub_context& hub, const http_request& req, respond_fn respon
       if (!y->is_string())
         return bad("invalid_type", "'type' must be a string");
       draft.type = y->get<std::string>();
-      if (auto err = validate_type(draft.type))
+      if (auto err = validate_event_type(draft.type))
         return bad("invalid_type", *err);
     }
     if (auto k = ev.find("idempotency_key"); k != ev.end()) {

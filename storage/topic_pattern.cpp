@@ -102,4 +102,16 @@ bool topic_filter::matches(std::string_view topic) const {
   return false;
 }
 
+std::optional<std::string> validate_event_type(std::string_view type) {
+  if (type.empty() || type.size() > 64)
+    return std::string{"type must be 1 to 64 characters"};
+  for (char c : type)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':'
+          || c == '-'))
+      return std::string{"type may only contain letters, digits and '_', '.', ':', '-'"};
+  if (type.rfind("herald.", 0) == 0)
+    return std::string{"the type prefix 'herald.' is reserved for the hub's own events"};
+  return std::nullopt;
+}
+
 } // namespace herald

@@ -21,6 +21,10 @@ std::optional<std::string> validate_topic(std::string_view name);
 /// Returns an error message, or nullopt when `pattern` is a valid subscription pattern.
 std::optional<std::string> validate_pattern(std::string_view pattern);
 
+/// Returns an error message, or nullopt when `type` is a valid event type (1 to 64 characters of
+/// A-Z a-z 0-9 _ . : -, not starting with the reserved "herald.").
+std::optional<std::string> validate_event_type(std::string_view type);
+
 /// True when the pattern contains a wildcard segment.
 bool is_wildcard(std::string_view pattern);
 

@@ -4,6 +4,10 @@
 // bounded however fast the workers are. Prints a summary.
 //
 //   build/examples/herald-example-actor-publisher --url http://127.0.0.1:8080
+//   build/examples/herald-example-actor-publisher --embedded ./embedded-data   (a hub in-process)
+//
+// The workers do not know which: the publisher actor of a remote hub (over HTTP) and that of an
+// embedded hub (straight to its journal) answer the same messages.
 
 #include <chrono>
 #include <cstdlib>
@@ -12,6 +16,11 @@
 
 #include <caf/all.hpp>
 #include <herald/actor_publisher.hpp>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "app/embedded_hub.hpp"
 
 namespace {
 
@@ -76,7 +85,7 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, caf::actor pub, st
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string url = "http://127.0.0.1:8080", topic = "demo/actors";
+  std::string url = "http://127.0.0.1:8080", topic = "demo/actors", embedded_dir;
   long workers = 8, count = 1000, max_in_flight = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -85,6 +94,7 @@ int main(int argc, char** argv) {
     else if (k == "--workers") workers = std::atol(v.c_str());
     else if (k == "--count") count = std::atol(v.c_str());
     else if (k == "--max-in-flight") max_in_flight = std::atol(v.c_str());
+    else if (k == "--embedded") embedded_dir = v;
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -95,10 +105,24 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   {
     caf::actor_system sys{cfg};
-    herald::sdk::actor_publisher_options opts;
-    opts.max_in_flight = static_cast<std::size_t>(max_in_flight);
-    opts.remote.url = url;
-    auto pub = herald::sdk::spawn_publisher(sys, opts);
+    std::unique_ptr<herald::embedded_hub> hub;
+    caf::actor pub;
+    if (!embedded_dir.empty()) {
+      // The hub logs through spdlog's default logger: the application chooses where (stderr
+      // here, so stdout carries only the summary).
+      spdlog::set_default_logger(spdlog::stderr_logger_mt("herald"));
+      herald::config hub_cfg;
+      hub_cfg.data_dir = embedded_dir;
+      hub_cfg.listen_port = 0; // any free port: browsers may subscribe there meanwhile
+      hub = std::make_unique<herald::embedded_hub>(sys, hub_cfg);
+      std::cerr << "embedded hub on 127.0.0.1:" << hub->port() << std::endl;
+      pub = hub->spawn_publisher(static_cast<std::size_t>(max_in_flight));
+    } else {
+      herald::sdk::actor_publisher_options opts;
+      opts.max_in_flight = static_cast<std::size_t>(max_in_flight);
+      opts.remote.url = url;
+      pub = herald::sdk::spawn_publisher(sys, opts);
+    }
     {
       caf::scoped_actor self{sys};
       for (long w = 0; w < workers; ++w)
@@ -107,6 +131,7 @@ int main(int argc, char** argv) {
         self->receive([](const caf::down_msg&) {});
     }
     caf::anon_send_exit(pub, caf::exit_reason::user_shutdown);
+    hub.reset(); // the embedded hub stops before the actor system does
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "{\"events\":" << workers * count << ",\"published\":" << t.published

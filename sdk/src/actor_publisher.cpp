@@ -8,11 +8,6 @@ namespace {
 
 using published_atom = caf::atom_constant<caf::atom("published")>;
 
-caf::error make_error(publish_errc x, std::string message) {
-  return caf::error{static_cast<std::uint8_t>(x), caf::atom("herald_sdk"),
-                    caf::make_message(std::move(message))};
-}
-
 struct publisher_state {
   std::unique_ptr<publisher> pub;
   std::size_t max_in_flight = 0;
@@ -28,11 +23,11 @@ caf::result<std::string> publish(publisher_actor* self, const std::string& topic
                                  const std::string& json_text, const std::string& type, bool ack) {
   auto& st = self->state;
   if (st.waiting.size() >= st.max_in_flight)
-    return make_error(publish_errc::overloaded,
+    return make_publish_error(publish_errc::overloaded,
                       std::to_string(st.max_in_flight) + " publishes in flight");
   auto data = nlohmann::json::parse(json_text, nullptr, false);
   if (data.is_discarded())
-    return make_error(publish_errc::rejected, "the data is not valid JSON");
+    return make_publish_error(publish_errc::rejected, "the data is not valid JSON");
   auto rp = self->make_response_promise<std::string>();
   auto n = ++st.next;
   st.waiting.emplace(n, rp);
@@ -70,15 +65,20 @@ caf::behavior publisher_behavior(publisher_actor* self, actor_publisher_options 
       if (status == 0 && !id.empty())
         it->second.deliver(std::move(id));
       else if (status >= 400 && status < 500)
-        it->second.deliver(make_error(publish_errc::rejected, std::move(why)));
+        it->second.deliver(make_publish_error(publish_errc::rejected, std::move(why)));
       else
-        it->second.deliver(make_error(publish_errc::unavailable, std::move(why)));
+        it->second.deliver(make_publish_error(publish_errc::unavailable, std::move(why)));
       w.erase(it);
     },
   };
 }
 
 } // namespace
+
+caf::error make_publish_error(publish_errc x, std::string message) {
+  return caf::error{static_cast<std::uint8_t>(x), caf::atom("herald_sdk"),
+                    caf::make_message(std::move(message))};
+}
 
 caf::actor spawn_publisher(caf::actor_system& sys, actor_publisher_options opts) {
   // Detached: stopping it flushes the HTTP publisher, which may block.

@@ -165,6 +165,31 @@ class ExamplesTest(unittest.TestCase):
         seen = [(e["data"]["worker"], e["data"]["seq"]) for e in all_events(self.hub, "act/x")]
         self.assertEqual(sorted(seen), sorted((w, s) for w in range(6) for s in range(300)))
 
+    def test_actor_publisher_against_an_embedded_hub(self):
+        import shutil
+        import tempfile
+        data = tempfile.mkdtemp(prefix="herald-embedded-")
+        try:
+            r = subprocess.run([os.path.join(EXAMPLES, "herald-example-actor-publisher"),
+                                "--embedded", os.path.join(data, "db"), "--workers", "4", "--count", "250",
+                                "--max-in-flight", "16", "--topic", "emb/x"],
+                               capture_output=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            self.assertIn(b"embedded hub on 127.0.0.1:", r.stderr)
+            summary = json.loads(r.stdout)
+            self.assertEqual((summary["published"], summary["failed"]), (1000, 0))
+            self.assertGreater(summary["overloaded_answers"], 0)
+            # The events are in the embedded hub's log: a hub started on it (the harness keeps
+            # its log in <data_dir>/db) serves them.
+            hub = Hub(data_dir=data).start()
+            try:
+                seen = [(e["data"]["worker"], e["data"]["seq"]) for e in all_events(hub, "emb/x")]
+                self.assertEqual(sorted(seen), sorted((w, s) for w in range(4) for s in range(250)))
+            finally:
+                hub.close()
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+
     def test_job_worker_reports_progress_to_a_watcher(self):
         # An unknown job is a final answer (404) for a watcher.
         r = subprocess.run([HERALD, "job", "watch", "no-such-job", "--url", self.url],

@@ -36,6 +36,9 @@ inline bool is(const caf::error& err, publish_errc x) {
   return err.category() == caf::atom("herald_sdk") && err.code() == static_cast<std::uint8_t>(x);
 }
 
+/// The error a publisher actor answers with.
+caf::error make_publish_error(publish_errc x, std::string message);
+
 struct actor_publisher_options {
   std::size_t max_in_flight = 10000;
   publisher_options remote; // how to reach the hub
