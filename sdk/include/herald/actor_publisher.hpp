@@ -1,7 +1,7 @@
 #pragma once
 // The actor-messaging publisher: a CAF actor in your actor_system that publishes for your actors.
 //
-//   auto pub = herald::sdk::spawn_publisher(sys, {.max_in_flight = 1000});
+//   auto pub = herald::sdk::spawn_publisher(sys);     // actor_publisher_options: bounds, hub
 //   self->request(pub, caf::infinite, herald::sdk::publish_atom::value, "orders/42",
 //                 R"({"total":9.5})")
 //     .then([](const std::string& id) { ... },

@@ -1,8 +1,8 @@
 #pragma once
 // herald::sdk::publisher: publishes events to a Herald hub from plain C++ code.
 //
-//   herald::sdk::publisher pub{{.url = "http://127.0.0.1:8080"}};
-//   std::string id = pub.publish("orders/42", {{"total", 9.5}}, {.type = "created"});
+//   herald::sdk::publisher pub{};                     // publisher_options: url, batching, retry
+//   std::string id = pub.publish("orders/42", {{"total", 9.5}});
 //   auto later = pub.publish_async("orders/42", {{"total", 1}});   // std::future<std::string>
 //
 // What it does for you:

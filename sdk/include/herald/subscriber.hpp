@@ -1,7 +1,9 @@
 #pragma once
 // herald::sdk::subscriber: a resilient SSE client for Herald streams.
 //
-//   herald::sdk::subscriber sub{{.url = "http://127.0.0.1:8080", .topics = {"orders/*"}}};
+//   herald::sdk::subscriber_options opts;
+//   opts.topics = {"orders/*"};
+//   herald::sdk::subscriber sub{opts};
 //   sub.on_event([](const herald::sdk::event& e) { ... });
 //   sub.start();            // a background thread; or sub.run() on yours
 //
