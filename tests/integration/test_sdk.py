@@ -144,6 +144,84 @@ class DeadConnectionTest(unittest.TestCase):
             hub.close()
 
 
+class PublisherBehaviourTest(unittest.TestCase):
+    CHECKS = os.path.join(EXAMPLES, "herald_sdk_checks")
+
+    def check(self, what, url):
+        r = subprocess.run([self.CHECKS, what, url], capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        return json.loads(r.stdout)
+
+    def test_one_bad_event_in_a_batch_fails_alone(self):
+        with Hub() as hub:
+            out = self.check("bad-in-batch", f"http://127.0.0.1:{hub.port}")
+            res = out["results"]
+            self.assertEqual([("id" in r) for r in res], [True, True, False, True, True])
+            self.assertEqual((res[2]["status"], res[2]["code"]), (400, "invalid_topic"))
+            self.assertEqual(out["requests"], 1 + 5)  # the batch, then one by one
+            ids = [r["id"] for r in res if "id" in r]
+            self.assertEqual(len(set(ids)), 4)
+            self.assertEqual(len(all_events(hub, "chk/*")), 4)  # nothing published twice
+
+    def test_a_bounded_queue_fails_fast_and_an_unreachable_hub_is_given_up(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()  # nobody listens there
+        out = self.check("queue-full", f"http://127.0.0.1:{port}")
+        codes = out["codes"]
+        self.assertGreaterEqual(codes.count("queue_full"), 10)
+        self.assertEqual(set(codes), {"queue_full", "unreachable"})
+        self.assertLess(out["flush_ms"], 5000)
+
+    def test_retry_after_is_honoured(self):
+        import http.server
+        answers = []
+
+        class Fake(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                answers.append(time.time())
+                if len(answers) == 1:
+                    body = b'{"error":{"code":"shutting_down","message":"busy"}}'
+                    self.send_response(503)
+                    self.send_header("Retry-After", "1")
+                else:
+                    body = b'{"ids":["00000001-1"]}'
+                    self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Fake)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            out = self.check("retry-after", f"http://127.0.0.1:{srv.server_address[1]}")
+        finally:
+            srv.shutdown()
+        self.assertEqual(out.get("id"), "00000001-1", out)
+        self.assertEqual(out["retries"], 1)
+        self.assertGreaterEqual(answers[1] - answers[0], 0.95)  # waited the Retry-After second
+
+    def test_subscriber_reports_a_gap(self):
+        with Hub(config={"retention": {"max_events_per_topic": 2}}) as hub:
+            ids = hub.publish([{"topic": "gp", "data": i} for i in range(6)])["ids"]
+            r = subprocess.run([HERALD, "subscribe", "--url", f"http://127.0.0.1:{hub.port}",
+                                "--topic", "gp", "--last-event-id", ids[0], "--max-events", "2"],
+                               capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = [json.loads(l) for l in r.stdout.decode().splitlines()]
+            self.assertEqual(lines[0]["gap"]["reason"], "retention")
+            self.assertEqual([l["id"] for l in lines[1:]], ids[4:])
+
+
 class ExamplesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
