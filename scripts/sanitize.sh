@@ -40,7 +40,7 @@ case "$mode" in
     export LD_LIBRARY_PATH="$lib" TSAN_OPTIONS="log_path=$TSAN_LOG_DIR/tsan"
     status=0
     ./build-tsan/tests/herald_unit_tests -r 300 || status=1
-    for t in api resume lifecycle jobs; do
+    for t in api resume lifecycle jobs sessions sdk; do
       HERALD_BIN="$PWD/build-tsan/herald" python3 "tests/integration/test_$t.py" || status=1
     done
     echo "TSan reports in $TSAN_LOG_DIR:"

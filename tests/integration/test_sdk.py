@@ -321,12 +321,20 @@ class ExamplesTest(unittest.TestCase):
         build = os.path.dirname(HERALD)
         src = os.path.join(os.path.dirname(__file__), "..", "sdk-consumer")
         tmp = tempfile.mkdtemp(prefix="herald-consumer-")
+        # A sanitizer build installs an instrumented library: its consumer links the runtime too.
+        sanitize = ""
+        with open(os.path.join(build, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("HERALD_SANITIZE:"):
+                    sanitize = line.split("=", 1)[1].strip()
+        flags = [f"-DCMAKE_CXX_FLAGS=-fsanitize={sanitize}",
+                 f"-DCMAKE_EXE_LINKER_FLAGS=-fsanitize={sanitize}"] if sanitize else []
         try:
             prefix = os.path.join(tmp, "prefix")
             for cmd in (["cmake", "--install", build, "--prefix", prefix, "--component",
                          "Unspecified"],
                         ["cmake", "-S", src, "-B", os.path.join(tmp, "b"),
-                         f"-DCMAKE_PREFIX_PATH={prefix}"],
+                         f"-DCMAKE_PREFIX_PATH={prefix}"] + flags,
                         ["cmake", "--build", os.path.join(tmp, "b"), "-j2"]):
                 r = subprocess.run(cmd, capture_output=True, timeout=300)
                 self.assertEqual(r.returncode, 0, (cmd, r.stdout.decode()[-2000:],
