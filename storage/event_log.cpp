@@ -248,23 +248,31 @@ void event_log::note_deleted(const std::string& topic, std::uint64_t pos,
 
 std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::string& error) {
   std::set<std::string> touched;
-  std::map<std::string, std::uint64_t> excess;
+  struct trim {
+    std::uint64_t n;               // events to delete
+    std::uint64_t trimmed_through; // the topic's entries up to here are deleted already
+  };
+  std::map<std::string, trim> excess;
   {
     std::lock_guard<std::mutex> guard{meta_mtx_};
     touched.swap(touched_);
     for (auto& t : touched) {
       auto it = topics_.find(t);
       if (it != topics_.end() && it->second.count > max_per_topic)
-        excess[t] = it->second.count - max_per_topic;
+        excess[t] = trim{it->second.count - max_per_topic, it->second.trimmed_through};
     }
   }
   std::size_t deleted = 0;
-  for (auto& [topic, n] : excess) {
+  for (auto& [topic, x] : excess) {
+    auto n = x.n;
     rocksdb::WriteBatch batch;
     std::vector<std::uint64_t> positions;
     auto prefix = index_key(topic, 0);
+    // Start after what was deleted: seeking from the topic's beginning would step over every
+    // deletion marker left there until compaction, a cost that grew with each trim.
+    auto start = index_key(topic, x.trimmed_through + 1);
     std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, index_cf_)};
-    for (it->Seek(prefix); it->Valid() && positions.size() < n; it->Next()) {
+    for (it->Seek(start); it->Valid() && positions.size() < n; it->Next()) {
       auto k = it->key();
       if (k.size() != prefix.size() || std::memcmp(k.data(), prefix.data(), topic.size() + 1) != 0)
         break;
@@ -293,7 +301,8 @@ std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_d
   rocksdb::WriteBatch batch;
   std::vector<std::pair<std::string, std::uint64_t>> doomed;
   std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, log_cf_)};
-  for (it->SeekToFirst(); it->Valid() && doomed.size() < max_delete; it->Next()) {
+  for (it->Seek(pos_key(age_trimmed_through_ + 1)); it->Valid() && doomed.size() < max_delete;
+       it->Next()) {
     event_record rec;
     if (!decode(it->value().ToString(), rec, true) || rec.time_ms >= cutoff_ms)
       break;
@@ -314,6 +323,7 @@ std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_d
     error = "retention write failed: " + st.ToString();
     return 0;
   }
+  age_trimmed_through_ = doomed.back().second; // the next trim starts after it
   return doomed.size();
 }
 
@@ -349,7 +359,14 @@ log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::s
     return page;
   if (filter.single_exact()) {
     auto& topic = filter.patterns().front();
-    auto start = index_key(topic, after + 1);
+    std::uint64_t from = after;
+    {
+      // Deleted entries are not looked at (nor the markers of their deletion).
+      std::lock_guard<std::mutex> guard{meta_mtx_};
+      if (auto t = topics_.find(topic); t != topics_.end())
+        from = std::max(from, t->second.trimmed_through);
+    }
+    auto start = index_key(topic, from + 1);
     std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, index_cf_)};
     std::string value;
     for (it->Seek(start); it->Valid(); it->Next()) {

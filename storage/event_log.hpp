@@ -168,6 +168,7 @@ private:
   std::map<std::string, topic_meta, std::less<>> topics_;
   std::uint64_t dropped_trim_ = 0; // trimmed_through of topics whose last event was deleted
   std::set<std::string> touched_;  // writer only
+  std::uint64_t age_trimmed_through_ = 0; // writer only: age trimming deleted everything up to here
 };
 
 } // namespace herald
