@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   serve->add_option("--data-dir", data_dir, "directory of the event log (default ./data)");
 
   const std::string default_url = "http://127.0.0.1:8080";
-  herald::cli::publish_args pa{default_url};
+  herald::cli::publish_args pa;
+  pa.url = default_url;
   auto* pub = app.add_subcommand("publish", "publish one event; prints its id");
   pub->add_option("--url", pa.url, "the hub (default " + default_url + ")");
   pub->add_option("--topic", pa.topic, "topic")->required();
@@ -37,7 +38,8 @@ int main(int argc, char** argv) {
   pub->add_option("--idempotency-key", pa.key, "key for exactly-once retries (default: made up)");
   pub->add_flag("--ack", pa.ack, "durable sessions must acknowledge it");
 
-  herald::cli::subscribe_args sa{default_url};
+  herald::cli::subscribe_args sa;
+  sa.url = default_url;
   auto* sub = app.add_subcommand("subscribe", "print a stream's events as JSON lines; resumes "
                                               "across disconnects");
   sub->add_option("--url", sa.url, "the hub (default " + default_url + ")");
@@ -49,7 +51,8 @@ int main(int argc, char** argv) {
   sub->add_option("--max-events", sa.max_events, "stop after this many events");
   sub->add_flag("--ack", sa.ack, "with --client: acknowledge each event once printed");
 
-  herald::cli::job_args ja{default_url};
+  herald::cli::job_args ja;
+  ja.url = default_url;
   auto* job = app.add_subcommand("job", "set, get or watch a job");
   job->require_subcommand(1);
   for (auto* c : {job->add_subcommand("set", "create or update a job (PUT)"),

@@ -4,6 +4,12 @@
 // path. Prints one JSON result line.
 //
 //   sse_load --port 8080 --subs 1000 --events 20000 --batch 100 --rate 50000 --size 100
+//   sse_load --target nchan --port 8090 ...   the same load against nginx + nchan
+//
+// Targets: herald subscribes at /v1/subscribe?topic=T and publishes arrays of `batch` events per
+// POST /v1/publish. nchan subscribes at /sub/T (Accept: text/event-stream) and publishes one
+// message per POST /pub/T, `batch` requests pipelined per write (nchan takes one message per
+// request), so both publishers make one write per batch.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -36,6 +42,7 @@ struct options {
   int size = 100;    // payload bytes
   std::string topic = "bench";
   int timeout_s = 60;
+  bool nchan = false;
 };
 
 long long now_ns() {
@@ -146,38 +153,54 @@ void publisher(const options& o, std::atomic<long>& sent, std::atomic<long>& sta
     auto due = start + std::chrono::nanoseconds(static_cast<long long>(1e9 * done / o.rate));
     std::this_thread::sleep_until(due);
     int n = static_cast<int>(std::min<long>(o.batch, o.events - done));
-    body = "[";
     auto t = now_ns();
-    for (int i = 0; i < n; ++i) {
-      if (i)
-        body += ',';
-      body += "{\"topic\":\"" + o.topic + "\",\"data\":{\"t\":" + std::to_string(t) + ",\"p\":\"" + pad + "\"}}";
+    auto event = "{\"t\":" + std::to_string(t) + ",\"p\":\"" + pad + "\"}";
+    int responses = 1;
+    if (o.nchan) {
+      req.clear();
+      for (int i = 0; i < n; ++i)
+        req += "POST /pub/" + o.topic + " HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+               "Content-Length: " + std::to_string(event.size()) + "\r\n\r\n" + event;
+      responses = n;
+    } else {
+      body = "[";
+      for (int i = 0; i < n; ++i) {
+        if (i)
+          body += ',';
+        body += "{\"topic\":\"" + o.topic + "\",\"data\":" + event + "}";
+      }
+      body += ']';
+      req = "POST /v1/publish HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     }
-    body += ']';
-    req = "POST /v1/publish HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
       perror("publish write");
       std::exit(2);
     }
-    // Read one response (small, Content-Length framed).
+    // Read the responses (small, Content-Length framed), in order.
     std::string resp;
-    for (;;) {
+    size_t at = 0;
+    for (int got = 0; got < responses;) {
+      auto he = resp.find("\r\n\r\n", at);
+      if (he != std::string::npos) {
+        auto head = resp.substr(at, he - at);
+        auto cl = head.find("Content-Length: ");
+        size_t len = cl == std::string::npos ? 0 : std::strtoul(head.c_str() + cl + 16, nullptr, 10);
+        if (resp.size() >= he + 4 + len) {
+          bool ok = head.compare(9, 1, "2") == 0; // 201 (herald), 201/202 (nchan)
+          (ok ? status_201 : status_other) += o.nchan ? 1 : n;
+          at = he + 4 + len;
+          ++got;
+          continue;
+        }
+      }
       ssize_t r = read(fd, buf, sizeof(buf));
       if (r <= 0) {
         perror("publish read");
         std::exit(2);
       }
       resp.append(buf, static_cast<size_t>(r));
-      auto he = resp.find("\r\n\r\n");
-      if (he == std::string::npos)
-        continue;
-      auto cl = resp.find("Content-Length: ");
-      size_t len = cl == std::string::npos ? 0 : std::strtoul(resp.c_str() + cl + 16, nullptr, 10);
-      if (resp.size() >= he + 4 + len)
-        break;
     }
-    (resp.compare(9, 3, "201") == 0 ? status_201 : status_other) += n;
     done += n;
     sent = done;
   }
@@ -198,11 +221,14 @@ int main(int argc, char** argv) {
     else if (k == "--size") o.size = std::stoi(v);
     else if (k == "--topic") o.topic = v;
     else if (k == "--timeout") o.timeout_s = std::stoi(v);
+    else if (k == "--target") o.nchan = v == "nchan";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   int ep = epoll_create1(0);
   std::vector<subscriber> subs(static_cast<size_t>(o.subs));
-  std::string get = "GET /v1/subscribe?topic=" + o.topic + " HTTP/1.1\r\nHost: bench\r\n\r\n";
+  std::string get = o.nchan ? "GET /sub/" + o.topic
+                               + " HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n"
+                             : "GET /v1/subscribe?topic=" + o.topic + " HTTP/1.1\r\nHost: bench\r\n\r\n";
   for (size_t i = 0; i < subs.size(); ++i) {
     subs[i].fd = connect_to(o.port, true);
     if (write(subs[i].fd, get.data(), get.size()) < 0) { perror("write"); return 2; }
