@@ -5,6 +5,7 @@ with Herald/nchan ratios, plus machine info, to bench/results/. On demand only, 
 
     python3 bench/ab.py latency          # 1k subscribers x 100 events/s: p50/p99/p99.9
     python3 bench/ab.py broadcast-1k     # 1k subscribers, a ladder of publish rates
+    python3 bench/ab.py idle-10k         # process memory per idle stream at 10,000 streams
     python3 bench/ab.py latency --rounds 5
 
 Herald runs from build/herald with a fresh data dir; nchan from bench/peers/nchan.sh (installed
@@ -37,6 +38,8 @@ SCENARIOS = {
                                                "--batch", str(max(1, r // 100)), "--rate", str(r),
                                                "--size", "100", "--timeout", "60"])
                      for r in (100, 300, 1000, 2000)],
+    # Process RSS per idle SSE stream (nchan: its one worker process).
+    "idle-10k": [("10k idle streams", ["idle", "10000"])],
 }
 
 
@@ -57,13 +60,44 @@ def wait_port(port, timeout=10):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def idle_memory(pid, port, extra, subs):
+    """Process RSS per idle stream: RSS with `subs` streams open minus RSS before, per stream."""
+    before = rss_kib(pid)
+    p = subprocess.Popen([LOAD, "--port", str(port), "--topic", "ab", "--subs", str(subs),
+                          "--events", "1", "--batch", "1", "--rate", "1", "--hold", "4"] + extra,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()  # "connected N" once every stream is open
+    time.sleep(2)
+    during = rss_kib(pid)
+    out, _ = p.communicate(timeout=120)
+    connected = int(line.split()[1]) if line.startswith("connected") else 0
+    res = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    return {"connections": connected, "rss_before_kib": before, "rss_idle_kib": during,
+            "kib_per_connection": (during - before) / connected if connected else 0,
+            "complete": connected == subs and p.returncode == 0, **res}
+
+
 def run_herald(args):
     d = tempfile.mkdtemp(prefix="ab-herald-")
     port = free_port()
-    p = subprocess.Popen([HERALD, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", d],
+    cfg = os.path.join(d, "herald.json")
+    with open(cfg, "w") as f:
+        json.dump({"limits": {"max_connections": 19000, "max_subscribers_per_topic": 19000}}, f)
+    p = subprocess.Popen([HERALD, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
+                          os.path.join(d, "db"), "--config", cfg],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
+        if args and args[0] == "idle":
+            return idle_memory(p.pid, port, [], int(args[1]))
         return load(["--port", str(port), "--topic", "ab"] + args)
     finally:
         p.terminate()
@@ -76,6 +110,12 @@ def run_nchan(args):
     port = free_port()
     subprocess.run([NCHAN, "start", str(port), d], check=True)
     try:
+        if args and args[0] == "idle":
+            with open(os.path.join(d, "nginx.pid")) as f:
+                master = f.read().strip()
+            worker = subprocess.run(["pgrep", "-P", master], capture_output=True,
+                                    text=True).stdout.split()[0]
+            return idle_memory(int(worker), port, ["--target", "nchan"], int(args[1]))
         return load(["--target", "nchan", "--port", str(port), "--topic", "ab"] + args)
     finally:
         subprocess.run([NCHAN, "stop", d])
@@ -119,6 +159,10 @@ def main():
         rows.append((label, runs))
     keys = [("deliveries_per_s", "deliveries/s", "{:,.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),
             ("p99_ms", "p99 ms", "{:.2f}"), ("p999_ms", "p99.9 ms", "{:.2f}")]
+    if a.scenario.startswith("idle"):
+        keys = [("connections", "connections", "{:,.0f}"),
+                ("kib_per_connection", "KiB per idle stream", "{:.2f}"),
+                ("rss_idle_kib", "RSS with streams open, KiB", "{:,.0f}")]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     md = [f"# {a.scenario} ({stamp})", "", machine(), "",
           f"Medians of {a.rounds} rounds per target, run A B A B. Ratio: Herald / nchan "

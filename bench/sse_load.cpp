@@ -43,6 +43,7 @@ struct options {
   std::string topic = "bench";
   int timeout_s = 60;
   bool nchan = false;
+  int hold_s = 0; // idle seconds with every subscriber connected, before publishing
 };
 
 long long now_ns() {
@@ -222,6 +223,7 @@ int main(int argc, char** argv) {
     else if (k == "--topic") o.topic = v;
     else if (k == "--timeout") o.timeout_s = std::stoi(v);
     else if (k == "--target") o.nchan = v == "nchan";
+    else if (k == "--hold") o.hold_s = std::stoi(v);
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   int ep = epoll_create1(0);
@@ -255,6 +257,11 @@ int main(int argc, char** argv) {
         if (std::strncmp(buf, "HTTP/1.1 200", 12) != 0) ++errors;
       }
     }
+  }
+  if (o.hold_s > 0) {
+    // Idle: every stream open (for memory per connection); say so on stderr, then wait.
+    std::fprintf(stderr, "connected %d\n", heads);
+    std::this_thread::sleep_for(std::chrono::seconds(o.hold_s));
   }
   std::atomic<long> sent{0}, ok{0}, other{0};
   auto t0 = std::chrono::steady_clock::now();
