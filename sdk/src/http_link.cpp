@@ -69,6 +69,22 @@ void read_error_body(const std::string& body, error& e) {
   }
 }
 
+error error_of(const http_reply& r) {
+  error e;
+  e.status = r.status;
+  if (r.status == 0) {
+    e.code = "unreachable";
+    e.message = r.error;
+  } else {
+    read_error_body(r.body, e);
+  }
+  return e;
+}
+
+bool retryable(const http_reply& r) {
+  return r.status == 0 || r.status >= 500 || r.status == 408 || r.status == 429;
+}
+
 struct http_link::impl {
   hub_address addr;
   net::io_context ioc;

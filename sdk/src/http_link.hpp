@@ -3,7 +3,10 @@
 // operations run on a private io_context, one request at a time, by the calling thread.
 // Internal to the SDK (not installed).
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <random>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,5 +54,33 @@ private:
 
 /// Parses an error body ({"error":{"code","message"}}) into `e` (best effort).
 void read_error_body(const std::string& body, error& e);
+
+/// The error a failed reply stands for (status 0: code "unreachable", the transport's message).
+error error_of(const http_reply& r);
+
+/// Worth retrying: no answer, 5xx, 408 or 429.
+bool retryable(const http_reply& r);
+
+/// The wait before retry `attempt` (0-based): Retry-After when the reply has one (capped at
+/// `cap`), else full jitter, uniform in [0, min(cap, initial * 2^attempt)].
+template <class Rng>
+std::chrono::milliseconds backoff(unsigned attempt, const std::string& retry_after,
+                                  std::chrono::milliseconds initial, std::chrono::milliseconds cap,
+                                  Rng& rng);
+
+template <class Rng>
+std::chrono::milliseconds backoff(unsigned attempt, const std::string& retry_after,
+                                  std::chrono::milliseconds initial, std::chrono::milliseconds cap,
+                                  Rng& rng) {
+  if (!retry_after.empty()) {
+    char* end = nullptr;
+    auto secs = std::strtol(retry_after.c_str(), &end, 10);
+    if (end != retry_after.c_str() && secs >= 0)
+      return std::min(std::chrono::milliseconds(secs * 1000), cap);
+  }
+  long long ceiling = std::min<long long>(initial.count() << std::min(attempt, 20u), cap.count());
+  std::uniform_int_distribution<long long> pick{0, std::max<long long>(ceiling, 1)};
+  return std::chrono::milliseconds(pick(rng));
+}
 
 } // namespace herald::sdk::detail

@@ -23,20 +23,12 @@ struct job_client::impl {
     auto start = std::chrono::steady_clock::now();
     for (unsigned n = 0;; ++n) {
       auto r = link.request(method, "/v1/jobs/" + id, body, std::chrono::seconds(10));
-      bool retry = r.status == 0 || r.status >= 500;
       if (r.status == 200)
         return nlohmann::json::parse(r.body, nullptr, false);
-      std::uniform_int_distribution<long long> pick{0, std::min<long long>(5000, 100LL << std::min(n, 10u))};
-      auto delay = std::chrono::milliseconds(pick(rng));
-      if (!retry || std::chrono::steady_clock::now() + delay - start > give_up_after) {
-        error e;
-        e.status = r.status;
-        if (r.status == 0)
-          e.message = r.error;
-        else
-          detail::read_error_body(r.body, e);
-        throw request_failed(e);
-      }
+      auto delay = detail::backoff(n, r.retry_after, std::chrono::milliseconds(100),
+                                   std::chrono::milliseconds(5000), rng);
+      if (!detail::retryable(r) || std::chrono::steady_clock::now() + delay - start > give_up_after)
+        throw request_failed(detail::error_of(r));
       std::this_thread::sleep_for(delay);
     }
   }

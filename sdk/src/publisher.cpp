@@ -19,21 +19,6 @@ struct queued_event {
   std::function<void(publish_result)> done;
 };
 
-bool retryable(const detail::http_reply& r) {
-  return r.status == 0 || r.status >= 500 || r.status == 408 || r.status == 429;
-}
-
-error failure_of(const detail::http_reply& r) {
-  error e;
-  e.status = r.status;
-  if (r.status == 0) {
-    e.code = "unreachable";
-    e.message = r.error;
-  } else {
-    detail::read_error_body(r.body, e);
-  }
-  return e;
-}
 
 } // namespace
 
@@ -88,20 +73,6 @@ struct publisher::impl {
     }
   }
 
-  std::chrono::milliseconds backoff(unsigned attempt, const std::string& retry_after) {
-    if (!retry_after.empty()) {
-      char* end = nullptr;
-      auto secs = std::strtol(retry_after.c_str(), &end, 10);
-      if (end != retry_after.c_str() && secs >= 0)
-        return std::min(std::chrono::milliseconds(secs * 1000), opts.retry.max);
-    }
-    // Full jitter: uniform in [0, min(cap, initial * 2^attempt)].
-    auto ceiling = opts.retry.initial.count() << std::min(attempt, 20u);
-    ceiling = std::min<long long>(ceiling, opts.retry.max.count());
-    std::uniform_int_distribution<long long> pick{0, std::max<long long>(ceiling, 1)};
-    return std::chrono::milliseconds(pick(rng));
-  }
-
   /// Sends `events` as one request until it is answered for good. Returns the final reply.
   detail::http_reply attempt(const std::vector<queued_event*>& events) {
     json body = json::array();
@@ -117,9 +88,9 @@ struct publisher::impl {
           ++st.retries;
       }
       auto reply = link.request("POST", "/v1/publish", text, opts.request_timeout);
-      if (reply.status == 201 || !retryable(reply))
+      if (reply.status == 201 || !detail::retryable(reply))
         return reply;
-      auto delay = backoff(n, reply.retry_after);
+      auto delay = detail::backoff(n, reply.retry_after, opts.retry.initial, opts.retry.max, rng);
       if (clock::now() + delay - start > opts.retry.give_up_after)
         return reply;
       std::this_thread::sleep_for(delay);
@@ -158,11 +129,11 @@ struct publisher::impl {
         if (one.status == 201 && doc.is_object() && doc.contains("ids"))
           finish(e, publish_result{doc["ids"][0].get<std::string>(), std::nullopt});
         else
-          finish(e, publish_result{{}, failure_of(one)});
+          finish(e, publish_result{{}, detail::error_of(one)});
       }
       return;
     }
-    auto why = failure_of(reply);
+    auto why = detail::error_of(reply);
     for (auto& e : batch)
       finish(e, publish_result{{}, why});
   }

@@ -241,15 +241,8 @@ struct subscriber::impl {
       ack_link = std::make_unique<detail::http_link>(addr);
     auto r = ack_link->request("POST", "/v1/sessions/" + percent_encode(opts.session) + "/ack",
                                body.dump(), std::chrono::milliseconds(10000));
-    if (r.status != 200) {
-      error e;
-      e.status = r.status;
-      if (r.status == 0)
-        e.message = r.error;
-      else
-        detail::read_error_body(r.body, e);
-      throw request_failed(e);
-    }
+    if (r.status != 200)
+      throw request_failed(detail::error_of(r));
   }
 };
 

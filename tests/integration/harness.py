@@ -165,6 +165,19 @@ class Hub:
                          path=f"/v1/sessions/{session_id}/events", **kw)
 
 
+def all_events(hub, topic):
+    """Every retained event of `topic` (a pattern allowed), through the replay API's pages."""
+    out, after = [], ""
+    for _ in range(100000):
+        st, _, page = hub.get(f"/v1/events?topic={topic}&limit=1000" + (f"&after={after}" if after else ""))
+        assert st == 200, page
+        out += page["events"]
+        if not page["more"]:
+            return out
+        after = page["next_after"]
+    raise AssertionError("replay API did not terminate")
+
+
 def raw_http(port, data, timeout=5):
     """Sends raw bytes, returns (status, body) of the first response."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:

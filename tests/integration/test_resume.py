@@ -8,24 +8,11 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Hub  # noqa: E402
+from harness import Hub, all_events  # noqa: E402
 
 
 def pos(event_id):
     return int(event_id.split("-")[1])
-
-
-def all_events(hub, topic):
-    """Every retained event of `topic` (a pattern allowed), through the replay API's pages."""
-    out, after = [], ""
-    for _ in range(10000):
-        st, _, page = hub.get(f"/v1/events?topic={topic}&limit=1000" + (f"&after={after}" if after else ""))
-        assert st == 200, page
-        out += page["events"]
-        if not page["more"]:
-            return out
-        after = page["next_after"]
-    raise AssertionError("replay API did not terminate")
 
 
 def hammer(hub, topics, stop, acked, errors, per_thread_max=2000):

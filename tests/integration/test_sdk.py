@@ -10,22 +10,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Hub  # noqa: E402
+from harness import Hub, all_events  # noqa: E402
 
 HERALD = os.environ["HERALD_BIN"]
 EXAMPLES = os.environ.get("HERALD_EXAMPLES", os.path.join(os.path.dirname(HERALD), "examples"))
-
-
-def all_events(hub, topic):
-    out, after = [], ""
-    for _ in range(100000):
-        st, _, page = hub.get(f"/v1/events?topic={topic}&limit=1000" + (f"&after={after}" if after else ""))
-        assert st == 200, page
-        out += page["events"]
-        if not page["more"]:
-            return out
-        after = page["next_after"]
-    raise AssertionError("replay API did not terminate")
 
 
 class Lines:

@@ -1,6 +1,6 @@
 #pragma once
 // herald::sdk::job_client: for workers that report a job's progress to the hub, which pushes it
-// to every viewer (GET /v1/jobs/{id}/events). Retries on connection errors and 5xx like the
+// to every viewer (GET /v1/jobs/{id}/events). Retries on connection errors, 5xx, 408 and 429 like the
 // publisher; job updates are idempotent snapshots, so a retry is harmless.
 //
 //   herald::sdk::job_client jobs{"http://127.0.0.1:8080"};
