@@ -1,0 +1,47 @@
+#pragma once
+// The parts of the session actor (actors/session.hpp) shared by its two files: session.cpp (the
+// stream, redeliveries, the timer) and session_requests.cpp (the HTTP requests it answers).
+// Internal to the session actor; everything runs on the session's own thread.
+
+#include <functional>
+#include <map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/session.hpp"
+
+namespace herald::session_parts {
+
+using json = nlohmann::json;
+using time_point = caf::actor_clock::time_point;
+
+caf::timespan ack_wait(const session_state& st);
+
+/// Pending entries and their deadlines change together.
+void erase_pending(session_state& st, std::map<std::uint64_t, pending_ack>::iterator it);
+void add_pending(session_state& st, std::uint64_t pos, std::uint32_t deliveries, time_point due);
+
+/// The session's delivered cursor now: what its current stream's socket has taken.
+std::uint64_t delivered_through(const session_state& st);
+
+/// A write of the session's record (with its cursors as of now) plus `w`'s other changes.
+void persist(session_actor* self, session_write w, std::function<void(bool ok)> then = nullptr);
+
+/// Arms the timer for the next thing due: an ack wait, a checkpoint, or the expiry.
+void rearm(session_actor* self);
+
+/// Does the next thing the stream needs: redeliveries first, then catch-up reads.
+void pump(session_actor* self);
+
+/// Ends the attached stream (if any) with `final_frames`, keeping how far it got.
+void end_stream(session_actor* self, close_reason why, std::vector<frame_ptr> final_frames);
+
+// -- requests (session_requests.cpp) ----------------------------------------------------------
+
+void handle_ack(session_actor* self, const session_request_ptr& req);
+void handle_dead_letters(session_actor* self, const session_request_ptr& req);
+void handle_redrive(session_actor* self, const session_request_ptr& req);
+void handle_put(session_actor* self, const session_request_ptr& req);
+
+} // namespace herald::session_parts
