@@ -5,34 +5,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import {
+  EXAMPLES, HERALD, freePort, launchChromium, servePage, sleep, waitReady,
+} from './browser-support.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const HERALD = process.env.HERALD_BIN ?? join(here, '../../build/herald');
-const PAGE = readFileSync(join(here, '../../examples/job-progress/index.html'));
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-
-const freePort = () => new Promise((resolve) => {
-  const s = netServer();
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const PAGE = readFileSync(join(EXAMPLES, 'job-progress/index.html'));
 
 test('a progress bar page follows a job and stops without reconnect loops', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'herald-browser-'));
   const hubPort = await freePort();
   // The page is served from its own origin, which the hub allows through CORS.
-  const site = createServer((req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(PAGE);
-  });
-  await new Promise((r) => site.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${site.address().port}`;
+  const site = await servePage(PAGE);
+  const { origin } = site;
   const config = join(dir, 'herald.json');
   writeFileSync(config, JSON.stringify({ cors: { allowed_origins: [origin] }, sse: { retry_ms: 300 } }));
   const hub = spawn(HERALD, ['serve', '--listen', `127.0.0.1:${hubPort}`, '--data-dir',
@@ -41,22 +27,14 @@ test('a progress bar page follows a job and stops without reconnect loops', asyn
   hub.stdout.on('data', (d) => { log += d; });
   hub.stderr.on('data', (d) => { log += d; });
   const base = `http://127.0.0.1:${hubPort}`;
-  for (let i = 0; ; i++) {
-    try { if ((await fetch(`${base}/readyz`)).status === 200) break; } catch { /* starting */ }
-    if (i > 500) throw new Error('hub not ready');
-    await sleep(20);
-  }
+  await waitReady(base);
   const put = async (body) => {
     const res = await fetch(`${base}/v1/jobs/demo`, {
       method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
     assert.equal(res.status, 200);
   };
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     await put({ state: 'active', progress: 10, message: 'starting' });
     const page = await browser.newPage();

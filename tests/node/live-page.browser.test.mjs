@@ -5,33 +5,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import {
+  EXAMPLES, HERALD, freePort, launchChromium, servePage, sleep, waitReady,
+} from './browser-support.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const HERALD = process.env.HERALD_BIN ?? join(here, '../../build/herald');
-const PAGE = readFileSync(join(here, '../../examples/live-page/index.html'));
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
-
-const freePort = () => new Promise((resolve) => {
-  const s = netServer();
-  s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const PAGE = readFileSync(join(EXAMPLES, 'live-page/index.html'));
 
 test('a live page shows every event once, in order, across kill -9 and a graceful restart', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'herald-live-'));
   const hubPort = await freePort();
-  const site = createServer((req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    res.end(PAGE);
-  });
-  await new Promise((r) => site.listen(0, '127.0.0.1', r));
-  const origin = `http://127.0.0.1:${site.address().port}`;
+  const site = await servePage(PAGE);
+  const { origin } = site;
   const config = join(dir, 'herald.json');
   writeFileSync(config, JSON.stringify({
     cors: { allowed_origins: [origin] }, sse: { retry_ms: 300 },
@@ -42,11 +28,7 @@ test('a live page shows every event once, in order, across kill -9 and a gracefu
   const startHub = async () => {
     hub = spawn(HERALD, ['serve', '--listen', `127.0.0.1:${hubPort}`, '--data-dir', join(dir, 'db'),
       '--config', config], { stdio: ['ignore', 'ignore', 'ignore'] });
-    for (let i = 0; ; i++) {
-      try { if ((await fetch(`${base}/readyz`)).status === 200) return; } catch { /* starting */ }
-      if (i > 500) throw new Error('hub not ready');
-      await sleep(20);
-    }
+    await waitReady(base);
   };
   const stopHub = (signal) => new Promise((resolve) => { hub.once('exit', resolve); hub.kill(signal); });
   const publish = async (n, tag) => {
@@ -58,11 +40,7 @@ test('a live page shows every event once, in order, across kill -9 and a gracefu
     return (await res.json()).ids;
   };
   await startHub();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     await page.goto(`${origin}/index.html?hub=${encodeURIComponent(base)}&topic=live/a`);
