@@ -29,15 +29,16 @@ using tcp = net::ip::tcp;
 // retry, wait (bounded) for streams to flush and publishes in flight to be answered, then stop.
 class shutdown_sequence : public std::enable_shared_from_this<shutdown_sequence> {
 public:
-  shutdown_sequence(net::io_context& ioc, hub_context& hub, std::shared_ptr<listener> l)
-    : ioc_(ioc), hub_(hub), listener_(std::move(l)), timer_(ioc) {
+  shutdown_sequence(net::io_context& ioc, std::function<void()> stop_io, hub_context& hub,
+                    std::shared_ptr<listener> l)
+    : stop_io_(std::move(stop_io)), hub_(hub), listener_(std::move(l)), timer_(ioc) {
     // nop
   }
 
   void begin(int signal) {
     if (hub_.shutting_down.exchange(true)) {
       spdlog::warn("event=shutdown_forced signal={}", signal);
-      ioc_.stop();
+      stop_io_();
       return;
     }
     spdlog::info("event=shutdown_started signal={} connections={} publishes_in_flight={}",
@@ -61,7 +62,7 @@ private:
       if (!drained)
         spdlog::warn("event=shutdown_timeout connections={} publishes_in_flight={}",
                      hub_.stats.open_connections.load(), hub_.stats.publishes_in_flight.load());
-      ioc_.stop();
+      stop_io_();
       return;
     }
     timer_.expires_after(std::chrono::milliseconds(20));
@@ -71,7 +72,7 @@ private:
     });
   }
 
-  net::io_context& ioc_;
+  std::function<void()> stop_io_;
   hub_context& hub_;
   std::shared_ptr<listener> listener_;
   net::steady_timer timer_;
@@ -88,8 +89,12 @@ void setup_logging(const config& cfg) {
 } // namespace
 
 hub_runtime::hub_runtime(const config& cfg, caf::actor_system& sys)
-  : cfg_(cfg), sys_(sys), ioc_(static_cast<int>(cfg.threads_io)) {
-  // nop
+  : cfg_(cfg), sys_(sys), ioc_(1) {
+  for (std::uint64_t i = 1; i < cfg.threads_io; ++i) {
+    more_io_.push_back(std::make_unique<net::io_context>(1));
+    // Kept running while idle (no sockets yet): stop_io() ends them.
+    io_work_.push_back(net::make_work_guard(*more_io_.back()));
+  }
 }
 
 hub_runtime::~hub_runtime() {
@@ -157,7 +162,10 @@ std::optional<std::string> hub_runtime::start() {
   hub.session_registry = sys.spawn(session_registry, log, sd, srs);
   started_ = true;
 
-  listener_ = std::make_shared<listener>(ioc_, hub);
+  std::vector<net::io_context*> io{&ioc_};
+  for (auto& more : more_io_)
+    io.push_back(more.get());
+  listener_ = std::make_shared<listener>(ioc_, std::move(io), hub);
   tcp::resolver resolver{ioc_};
   boost::system::error_code ec;
   auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port), ec);
@@ -172,7 +180,7 @@ std::optional<std::string> hub_runtime::start() {
   }
   endpoint_ = listener_->local_endpoint();
   listener_->run();
-  shutdown_ = std::make_shared<shutdown_sequence>(ioc_, hub, listener_);
+  shutdown_ = std::make_shared<shutdown_sequence>(ioc_, [this] { stop_io(); }, hub, listener_);
   hub.ready = true;
   spdlog::info("event=listening address={}:{} data_dir={} epoch={:08x} head={} durability={}",
                endpoint_.address().to_string(), endpoint_.port(), cfg.data_dir, log->epoch(),
@@ -182,11 +190,17 @@ std::optional<std::string> hub_runtime::start() {
 
 void hub_runtime::run_io() {
   std::vector<std::thread> io_threads;
-  for (std::uint64_t i = 1; i < cfg_.threads_io; ++i)
-    io_threads.emplace_back([this] { ioc_.run(); });
+  for (auto& more : more_io_)
+    io_threads.emplace_back([io = more.get()] { io->run(); });
   ioc_.run();
   for (auto& t : io_threads)
     t.join();
+}
+
+void hub_runtime::stop_io() {
+  ioc_.stop();
+  for (auto& more : more_io_)
+    more->stop();
 }
 
 void hub_runtime::begin_shutdown(int signal) {
@@ -198,7 +212,7 @@ void hub_runtime::stop() {
   if (!started_)
     return;
   started_ = false;
-  ioc_.stop(); // (stopped already after a graceful shutdown)
+  stop_io(); // (stopped already after a graceful shutdown)
   auto& hub = *hub_;
   caf::scoped_actor self{sys_};
   // Sessions write their cursors while the journal still runs.

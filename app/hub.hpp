@@ -4,7 +4,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <caf/actor_system.hpp>
@@ -20,8 +22,12 @@ class shutdown_sequence;
 /// The hub's parts for one run: its storage, its root actors (spawned into an actor system it
 /// is given: its own in `herald serve`, the application's when embedded), its listener and io.
 ///
-/// Lifetimes: the io_context is declared after the hub context, so it goes first, and a stream
-/// it still holds finds the context alive (see hub_context::alive).
+/// Threads: one io_context per io thread (threads.io), each run by its thread alone; the first
+/// also runs the listener, the shutdown sequence and outgoing HTTP. Accepted sockets are spread
+/// over them in turn.
+///
+/// Lifetimes: the io_contexts are declared after the hub context, so they go first, and a stream
+/// one still holds finds the context alive (see hub_context::alive).
 class hub_runtime {
 public:
   hub_runtime(const config& cfg, caf::actor_system& sys);
@@ -33,7 +39,7 @@ public:
   /// Opens storage, spawns the actors, opens the listener. The error, if it could not.
   std::optional<std::string> start();
 
-  /// Runs the io_context on threads.io threads (this one included) until it stops: after a
+  /// Runs the io_contexts, one per thread (this one runs the first), until they stop: after a
   /// graceful shutdown (begin_shutdown) or stop().
   void run_io();
 
@@ -46,14 +52,19 @@ public:
   void stop();
 
   hub_context& context() { return *hub_; }
+  /// The first io_context (the listener's).
   boost::asio::io_context& io() { return ioc_; }
   boost::asio::ip::tcp::endpoint endpoint() const { return endpoint_; }
 
 private:
+  void stop_io();
+
   const config& cfg_;
   caf::actor_system& sys_;
   std::unique_ptr<hub_context> hub_;
   boost::asio::io_context ioc_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> more_io_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> io_work_;
   std::shared_ptr<listener> listener_;
   std::shared_ptr<shutdown_sequence> shutdown_;
   boost::asio::ip::tcp::endpoint endpoint_;

@@ -11,8 +11,8 @@ namespace herald {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(net::io_context& ioc, hub_context& hub)
-  : ioc_(ioc), hub_(hub), acceptor_(net::make_strand(ioc)), backoff_(acceptor_.get_executor()) {
+listener::listener(net::io_context& ioc, std::vector<net::io_context*> io, hub_context& hub)
+  : io_(std::move(io)), hub_(hub), acceptor_(net::make_strand(ioc)), backoff_(acceptor_.get_executor()) {
   // nop
 }
 
@@ -48,7 +48,10 @@ void listener::stop() {
 }
 
 void listener::do_accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](
+  // A socket's io_context is run by one thread: its handlers never run concurrently, so it needs
+  // no strand, and its stream can be written from its io thread's write_shard.
+  auto& io = *io_[next_io_++ % io_.size()];
+  acceptor_.async_accept(io.get_executor(), [self = shared_from_this()](
                                                    boost::system::error_code ec, tcp::socket s) {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open())
       return;

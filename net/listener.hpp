@@ -1,7 +1,8 @@
 #pragma once
-// Accepts TCP connections and starts an http_session for each.
+// Accepts TCP connections and starts an http_session for each, on the io threads in turn.
 
 #include <memory>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -12,7 +13,9 @@ namespace herald {
 
 class listener : public std::enable_shared_from_this<listener> {
 public:
-  listener(boost::asio::io_context& ioc, hub_context& hub);
+  /// Accepts on `ioc`; each accepted socket belongs to the next of `io` (each run by one thread).
+  listener(boost::asio::io_context& ioc, std::vector<boost::asio::io_context*> io,
+           hub_context& hub);
 
   /// Binds and listens. Returns an error message on failure.
   std::optional<std::string> open(const boost::asio::ip::tcp::endpoint& ep);
@@ -24,7 +27,8 @@ public:
 private:
   void do_accept();
 
-  boost::asio::io_context& ioc_;
+  std::vector<boost::asio::io_context*> io_;
+  std::size_t next_io_ = 0;
   hub_context& hub_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;

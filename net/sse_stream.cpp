@@ -44,17 +44,19 @@ void sse_stream::start(hub_context& hub, tcp::socket socket, std::string what,
   auto s = std::make_shared<sse_stream>(hub, std::move(socket), std::move(cors_lines));
   s->what_ = std::move(what);
   std::weak_ptr<sse_stream> weak = s;
-  s->queue_ = std::make_shared<outbound_queue>(hub.cfg.limits_slow_consumer_bytes, [weak] {
-    if (auto self = weak.lock())
-      net::post(self->socket_.get_executor(), [self] { self->do_write(); });
-  });
+  s->queue_ = std::make_shared<outbound_queue>(
+    hub.cfg.limits_slow_consumer_bytes, [weak, shard = &s->shard_] { shard->wake(weak); });
   s->conn_ = spawn(s->queue_, s->id_);
   s->do_read();
 }
 
 sse_stream::sse_stream(hub_context& hub, tcp::socket socket, std::string cors_lines)
-  : hub_(hub), hub_alive_(hub.alive), socket_(std::move(socket)), id_(random_connection_id()),
+  : hub_(hub),
+    shard_(write_shard::of(static_cast<net::io_context&>(net::query(socket.get_executor(), net::execution::context)))),
+    hub_alive_(hub.alive), socket_(std::move(socket)), id_(random_connection_id()),
     cors_lines_(std::move(cors_lines)) {
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);
   head_ = "HTTP/1.1 200 OK\r\n"
           "Server: herald/" HERALD_VERSION "\r\n"
           "Content-Type: text/event-stream; charset=utf-8\r\n"
@@ -75,7 +77,7 @@ sse_stream::~sse_stream() {
   }
 }
 
-void sse_stream::do_write() {
+void sse_stream::write() {
   if (closed_)
     return;
   if (writing_) {
@@ -84,65 +86,89 @@ void sse_stream::do_write() {
       close(queue_->reason());
     return;
   }
-  batch_.clear();
-  auto r = queue_->take(batch_);
-  switch (r.kind) {
-    case outbound_queue::take_kind::idle:
-      return;
-    case outbound_queue::take_kind::close:
-      return close(r.reason);
-    case outbound_queue::take_kind::reject: {
-      namespace http = boost::beast::http;
-      auto status = static_cast<http::status>(r.status);
-      reject_ = "HTTP/1.1 " + std::to_string(r.status) + " "
-                + std::string{http::obsolete_reason(status)} + "\r\n"
-                + "Server: herald/" HERALD_VERSION "\r\nCache-Control: no-store\r\n"
-                + (r.status == 503 ? "Retry-After: 5\r\n" : "") + cors_lines_;
-      if (r.status == 204) // no body, no Content-Type: EventSource stops reconnecting
-        reject_ += "Connection: close\r\n\r\n";
-      else
-        reject_ += "Content-Type: application/json\r\nContent-Length: "
-                   + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
-      writing_ = true;
-      net::async_write(socket_, net::buffer(reject_),
-                       [self = shared_from_this()](boost::system::error_code, std::size_t) {
-                         self->writing_ = false;
-                         self->close(close_reason::rejected);
-                       });
-      return;
+  // Each round takes everything queued; a round the socket takes whole is done at once, so the
+  // loop ends when the queue is empty (or the socket is full and an asynchronous write waits).
+  while (!closed_ && !writing_) {
+    batch_.clear();
+    auto r = queue_->take(batch_);
+    switch (r.kind) {
+      case outbound_queue::take_kind::idle:
+        return;
+      case outbound_queue::take_kind::close:
+        return close(r.reason);
+      case outbound_queue::take_kind::reject: {
+        namespace http = boost::beast::http;
+        auto status = static_cast<http::status>(r.status);
+        reject_ = "HTTP/1.1 " + std::to_string(r.status) + " "
+                  + std::string{http::obsolete_reason(status)} + "\r\n"
+                  + "Server: herald/" HERALD_VERSION "\r\nCache-Control: no-store\r\n"
+                  + (r.status == 503 ? "Retry-After: 5\r\n" : "") + cors_lines_;
+        if (r.status == 204) // no body, no Content-Type: EventSource stops reconnecting
+          reject_ += "Connection: close\r\n\r\n";
+        else
+          reject_ += "Content-Type: application/json\r\nContent-Length: "
+                     + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
+        writing_ = true;
+        net::async_write(socket_, net::buffer(reject_),
+                         [self = shared_from_this()](boost::system::error_code, std::size_t) {
+                           self->writing_ = false;
+                           self->close(close_reason::rejected);
+                         });
+        return;
+      }
+      case outbound_queue::take_kind::frames:
+        break;
     }
-    case outbound_queue::take_kind::frames:
+    buffers_.clear();
+    if (!head_sent_) {
+      buffers_.emplace_back(net::buffer(head_));
+      head_sent_ = true;
+    }
+    std::size_t frame_bytes = 0;
+    for (auto& f : batch_) {
+      buffers_.emplace_back(net::buffer(*f));
+      frame_bytes += f->size();
+    }
+    write_rest(frame_bytes, r.events);
+  }
+}
+
+void sse_stream::write_rest(std::size_t frame_bytes, std::size_t events) {
+  // The socket is non-blocking: it takes what fits now (usually everything), and only the rest
+  // waits for it to become writable.
+  for (;;) {
+    boost::system::error_code ec;
+    auto n = socket_.write_some(buffers_, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again)
       break;
-  }
-  buffers_.clear();
-  if (!head_sent_) {
-    buffers_.emplace_back(net::buffer(head_));
-    head_sent_ = true;
-  }
-  std::size_t frame_bytes = 0;
-  for (auto& f : batch_) {
-    buffers_.emplace_back(net::buffer(*f));
-    frame_bytes += f->size();
+    if (ec)
+      return close(close_reason::write_error);
+    auto done = buffers_.begin();
+    while (done != buffers_.end() && n >= done->size())
+      n -= (done++)->size();
+    buffers_.erase(buffers_.begin(), done);
+    if (buffers_.empty())
+      return written(frame_bytes, events);
+    buffers_.front() += n;
   }
   writing_ = true;
   net::async_write(socket_, buffers_,
                    [self = shared_from_this(), frame_bytes,
-                    events = r.events](boost::system::error_code ec, std::size_t) {
-                     self->on_write(ec, frame_bytes, events);
+                    events](boost::system::error_code ec, std::size_t) {
+                     self->writing_ = false;
+                     if (ec)
+                       return self->close(close_reason::write_error);
+                     self->written(frame_bytes, events);
+                     self->write();
                    });
 }
 
-void sse_stream::on_write(boost::system::error_code ec, std::size_t frame_bytes,
-                          std::size_t events) {
-  writing_ = false;
+void sse_stream::written(std::size_t frame_bytes, std::size_t events) {
   batch_.clear();
-  if (ec)
-    return close(close_reason::write_error);
   bytes_sent_ += frame_bytes;
   events_sent_ += events;
   hub_.stats.events_delivered += events;
   queue_->written(frame_bytes);
-  do_write();
 }
 
 void sse_stream::do_read() {

@@ -1,6 +1,6 @@
 #pragma once
-// One SSE stream's socket side. Owns the socket (on its strand), writes what the outbound queue
-// holds with one gather write per wake-up, watches the read side for the client going away, and
+// One SSE stream's socket side. Owns the socket (on its io thread), writes what the outbound
+// queue holds with one gather write per wake-up (woken through its io thread's write_shard), watches the read side for the client going away, and
 // closes exactly once: marks the queue closed, sends its connection actor an exit (whose
 // monitors then clean up), releases the connection slot and logs one line.
 
@@ -17,6 +17,7 @@
 #include "actors/connection.hpp"
 #include "net/hub_context.hpp"
 #include "net/outbound_queue.hpp"
+#include "net/write_shard.hpp"
 
 namespace herald {
 
@@ -39,14 +40,20 @@ public:
   sse_stream(hub_context& hub, tcp::socket socket, std::string cors_lines);
   ~sse_stream();
 
+  /// Writes what the queue holds (on the io thread; called by the stream's write_shard). The
+  /// socket is tried at once; only what it does not take goes through an asynchronous write.
+  void write();
+
 private:
-  void wake();
-  void do_write();
-  void on_write(boost::system::error_code ec, std::size_t frame_bytes, std::size_t events);
+  /// Writes `buffers_` (a batch of `frame_bytes` with `events` events), at once or not.
+  void write_rest(std::size_t frame_bytes, std::size_t events);
+  /// A batch of `frame_bytes` (with `events` events) was written.
+  void written(std::size_t frame_bytes, std::size_t events);
   void do_read();
   void close(close_reason why);
 
   hub_context& hub_;
+  write_shard& shard_;
   std::shared_ptr<std::atomic<bool>> hub_alive_;
   tcp::socket socket_;
   std::string id_;

@@ -5,6 +5,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 namespace herald {
@@ -84,6 +85,25 @@ const char* kEpoch = "epoch";
 const char* kHead = "head";
 const char* kDroppedTrim = "dropped_trim";
 
+/// The topic part of a topic_index key (topic '\0' BE(pos)): keys of one topic arrive in order.
+class index_topic_prefix : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "herald.index_topic_prefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), key.size() - 8};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > 8; }
+};
+
+/// Options for a column family whose keys mostly arrive in order within `prefix`: the memtable
+/// keeps an insert hint per prefix, so an append costs a few comparisons instead of a skip-list
+/// search (the journal's writes are the hub's hottest path).
+rocksdb::ColumnFamilyOptions hinted(const rocksdb::SliceTransform* prefix) {
+  rocksdb::ColumnFamilyOptions o;
+  o.memtable_insert_with_hint_prefix_extractor.reset(prefix);
+  return o;
+}
+
 } // namespace
 
 std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mode,
@@ -94,10 +114,13 @@ std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mo
   opts.IncreaseParallelism(2);
   opts.max_background_jobs = 2;
   opts.keep_log_file_num = 4;
+  // Memtable insert hints are ignored by concurrent memtable writes; the journal is the one
+  // writer that matters, and RocksDB still serializes any other writer.
+  opts.allow_concurrent_memtable_write = false;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
     {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{}},
-    {"log", rocksdb::ColumnFamilyOptions{}},
-    {"topic_index", rocksdb::ColumnFamilyOptions{}},
+    {"log", hinted(rocksdb::NewCappedPrefixTransform(0))}, // one prefix: positions ascend
+    {"topic_index", hinted(new index_topic_prefix)},
     {"topics", rocksdb::ColumnFamilyOptions{}},
     {"jobs", rocksdb::ColumnFamilyOptions{}},
     {"dedup", rocksdb::ColumnFamilyOptions{}},
@@ -222,8 +245,7 @@ std::optional<std::string> event_log::append(std::vector<event_record>& events,
   return std::nullopt;
 }
 
-void event_log::note_deleted(const std::string& topic, std::uint64_t pos,
-                             rocksdb::WriteBatch& batch) {
+void event_log::note_deleted(const std::string& topic, std::uint64_t pos) {
   // Caller holds meta_mtx_.
   auto it = topics_.find(topic);
   if (it == topics_.end())
@@ -236,13 +258,26 @@ void event_log::note_deleted(const std::string& topic, std::uint64_t pos,
     // The topic is gone from the log: fold its watermark into the global one so that an old
     // resume on it still gets a gap signal, and forget the topic.
     dropped_trim_ = std::max(dropped_trim_, m.trimmed_through);
+    topics_.erase(it);
+  }
+}
+
+void event_log::write_topic_meta(const std::set<std::string>& topics, rocksdb::WriteBatch& batch) {
+  // Caller holds meta_mtx_. One write per topic, however many of its events a trim deleted.
+  bool dropped = false;
+  for (auto& topic : topics) {
+    auto it = topics_.find(topic);
+    if (it == topics_.end()) {
+      batch.Delete(topics_cf_, topic);
+      dropped = true;
+    } else {
+      batch.Put(topics_cf_, topic, encode_meta(it->second.count, it->second.trimmed_through));
+    }
+  }
+  if (dropped) {
     std::string v;
     put_be64(v, dropped_trim_);
     batch.Put(meta_cf_, kDroppedTrim, v);
-    batch.Delete(topics_cf_, topic);
-    topics_.erase(it);
-  } else {
-    batch.Put(topics_cf_, topic, encode_meta(m.count, m.trimmed_through));
   }
 }
 
@@ -284,7 +319,8 @@ std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::str
     {
       std::lock_guard<std::mutex> guard{meta_mtx_};
       for (auto pos : positions)
-        note_deleted(topic, pos, batch);
+        note_deleted(topic, pos);
+      write_topic_meta({topic}, batch);
     }
     auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
     if (!st.ok()) {
@@ -315,8 +351,12 @@ std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_d
     return 0;
   {
     std::lock_guard<std::mutex> guard{meta_mtx_};
-    for (auto& [topic, pos] : doomed)
-      note_deleted(topic, pos, batch);
+    std::set<std::string> changed;
+    for (auto& [topic, pos] : doomed) {
+      note_deleted(topic, pos);
+      changed.insert(topic);
+    }
+    write_topic_meta(changed, batch);
   }
   auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
   if (!st.ok()) {

@@ -146,7 +146,10 @@ private:
 
   event_log() = default;
   bool decode(const std::string& value, event_record& out, bool topic_only) const;
-  void note_deleted(const std::string& topic, std::uint64_t pos, rocksdb::WriteBatch& batch);
+  /// Retention deleted `pos` of `topic`: updates the in-memory topic counts (meta_mtx_ held).
+  void note_deleted(const std::string& topic, std::uint64_t pos);
+  /// Writes the stored counts of `topics` (deleting those that are gone) to `batch`.
+  void write_topic_meta(const std::set<std::string>& topics, rocksdb::WriteBatch& batch);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # nginx + nchan as a standalone peer for the benchmarks: its own prefix under DIR, one worker,
-# loopback PORT, /pub/<channel> and /sub/<channel> (EventSource), a message buffer sized like
+# loopback PORT, /pub/<channel>, /sub/<channel> (EventSource) and /replay/<channel> (EventSource
+# from the oldest buffered message), a message buffer sized like
 # Herald's default retention (100,000 events per topic, 1 day).
 #   bench/peers/nchan.sh start PORT DIR     (installs nginx + libnginx-mod-nchan if missing)
 #   bench/peers/nchan.sh stop DIR
@@ -37,6 +38,11 @@ http {
     location ~ ^/sub/(.+)$ {
       nchan_subscriber eventsource;
       nchan_channel_id \$1;
+    }
+    location ~ ^/replay/(.+)$ { # a new subscriber starts at the oldest buffered message
+      nchan_subscriber eventsource;
+      nchan_channel_id \$1;
+      nchan_subscriber_first_message oldest;
     }
   }
 }

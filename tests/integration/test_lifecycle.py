@@ -136,6 +136,41 @@ class SlowConsumerTest(unittest.TestCase):
             fast.close()
 
 
+class IoThreadsTest(unittest.TestCase):
+    """threads.io > 1: one io_context per thread, sockets dealt out in turn. Streams on every
+    thread get every event in order, churn returns to the baseline, and SIGTERM drains them all."""
+
+    def test_streams_on_three_io_threads(self):
+        hub = Hub(config={"threads": {"io": 3}})
+        hub.start()
+        try:
+            baseline = hub.stats()
+            for _ in range(60):  # churn spread over every thread
+                sub = hub.subscribe(["io/churn"])
+                self.assertEqual(sub.status, 200)
+                sub.close(abrupt=random.random() < 0.5)
+            subs = [hub.subscribe(["io/a"]) for _ in range(12)]  # four per thread
+            ids = []
+            for i in range(20):
+                ids += hub.publish([{"topic": "io/a", "data": {"i": i, "k": k}}
+                                    for k in range(25)])["ids"]
+            for s in subs:
+                got = s.wait_events(len(ids), timeout=10)
+                self.assertEqual([e["id"] for e in got], ids)  # all, in order, once
+            s = hub.wait_stats(lambda s: s["connections"] == 12)
+            self.assertEqual(s["events_delivered"], 12 * len(ids))
+            code = hub.terminate()
+            self.assertEqual(code, 0)
+            for sub in subs:
+                sub.wait_closed(5)
+                self.assertEqual([e for e in sub.events if e.get("event") == "herald.shutdown"]
+                                 [0]["event"], "herald.shutdown")
+            self.assertEqual(baseline["connections"], 0)
+            self.assertEqual(hub.log_text().count("event=stream_closed"), 60 + 12)
+        finally:
+            hub.close()
+
+
 class TimerTest(unittest.TestCase):
     def test_heartbeats_and_maximum_age(self):
         with Hub(config={"sse": {"heartbeat_seconds": 1, "max_connection_age_seconds": 2,

@@ -1,0 +1,49 @@
+#pragma once
+// The SSE streams of one io thread that have something to write.
+//
+// A committed batch wakes every stream it matches. Posting one handler per stream would cost a
+// queue operation, a wake of the io thread and a handler call per delivery; instead a woken
+// stream is listed here, and one handler per io thread drains the whole list: the fan-out of a
+// batch costs one post per io thread, and each stream then writes what its queue holds.
+//
+// One write_shard per io_context (an Asio service, so it lives and dies with its io_context).
+// Its io_context must be run by exactly one thread: the drain calls into streams directly.
+// Thread-safety: wake() from any thread; the drain runs on the io thread.
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/io_context.hpp>
+
+namespace herald {
+
+class sse_stream;
+
+class write_shard : public boost::asio::execution_context::service {
+public:
+  using key_type = write_shard;
+  static boost::asio::execution_context::id id;
+
+  explicit write_shard(boost::asio::execution_context& ctx);
+
+  /// The write_shard of `ioc` (created on first use).
+  static write_shard& of(boost::asio::io_context& ioc);
+
+  /// Lists `s`, whose write() then runs on the io thread unless it is gone by then. The first
+  /// wake since the last drain posts the drain.
+  void wake(std::weak_ptr<sse_stream> s);
+
+private:
+  void shutdown() override;
+  void drain();
+
+  boost::asio::io_context& ioc_;
+  std::mutex mtx_;
+  std::vector<std::weak_ptr<sse_stream>> woken_;
+  std::vector<std::weak_ptr<sse_stream>> draining_; // the drain's list, reused (io thread only)
+  bool posted_ = false;
+};
+
+} // namespace herald
