@@ -8,6 +8,7 @@ namespace herald {
 
 struct hub_stats {
   std::atomic<std::int64_t> open_connections{0};    // SSE streams with a reserved slot
+  std::atomic<std::uint64_t> streams_closed{0};     // SSE streams closed since start
   std::atomic<std::int64_t> topic_actors{0};        // live topic actors
   std::atomic<std::int64_t> connection_actors{0};   // live connection actors
   std::atomic<std::int64_t> job_actors{0};          // live job watchers

@@ -1,5 +1,7 @@
 #include "app/hub.hpp"
 
+#include <malloc.h>
+
 #include <filesystem>
 #include <thread>
 
@@ -77,6 +79,38 @@ private:
   std::shared_ptr<listener> listener_;
   net::steady_timer timer_;
   std::chrono::steady_clock::time_point deadline_;
+};
+
+// Gives memory freed by closed streams back to the system. glibc keeps freed memory in its
+// per-thread arenas; after a wave of connections (allocated on io threads, partly freed on actor
+// threads) an idle hub would otherwise hold several times its working set. Trims only after
+// enough streams closed, so a steady hub pays nothing.
+class memory_trimmer : public std::enable_shared_from_this<memory_trimmer> {
+public:
+  memory_trimmer(net::io_context& ioc, hub_context& hub) : hub_(hub), timer_(ioc) {
+    // nop
+  }
+
+  void run() {
+    timer_.expires_after(std::chrono::seconds(5));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec)
+        return;
+      auto closed = self->hub_.stats.streams_closed.load();
+      if (closed - self->trimmed_at_ >= 256) {
+        self->trimmed_at_ = closed;
+        ::malloc_trim(0);
+      }
+      self->run();
+    });
+  }
+
+  void stop() { timer_.cancel(); }
+
+private:
+  hub_context& hub_;
+  net::steady_timer timer_;
+  std::uint64_t trimmed_at_ = 0;
 };
 
 namespace {
@@ -181,6 +215,8 @@ std::optional<std::string> hub_runtime::start() {
   endpoint_ = listener_->local_endpoint();
   listener_->run();
   shutdown_ = std::make_shared<shutdown_sequence>(ioc_, [this] { stop_io(); }, hub, listener_);
+  trimmer_ = std::make_shared<memory_trimmer>(ioc_, hub);
+  trimmer_->run();
   hub.ready = true;
   spdlog::info("event=listening address={}:{} data_dir={} epoch={:08x} head={} durability={}",
                endpoint_.address().to_string(), endpoint_.port(), cfg.data_dir, log->epoch(),

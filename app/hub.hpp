@@ -18,6 +18,7 @@ namespace herald {
 
 class listener;
 class shutdown_sequence;
+class memory_trimmer;
 
 /// The hub's parts for one run: its storage, its root actors (spawned into an actor system it
 /// is given: its own in `herald serve`, the application's when embedded), its listener and io.
@@ -67,6 +68,7 @@ private:
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> io_work_;
   std::shared_ptr<listener> listener_;
   std::shared_ptr<shutdown_sequence> shutdown_;
+  std::shared_ptr<memory_trimmer> trimmer_;
   boost::asio::ip::tcp::endpoint endpoint_;
   bool started_ = false;
 };

@@ -22,24 +22,69 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("HERALD_BUILD", os.path.join(ROOT, "build"))
 LOAD = os.path.join(BUILD, "sse_load")
 HERALD = os.path.join(BUILD, "herald")
+PUB = os.path.join(BUILD, "pub_load")
+CEILING = os.path.join(BUILD, "rocksdb_ceiling")
 NCHAN = os.path.join(ROOT, "bench", "peers", "nchan.sh")
 
-# name -> list of (label, sse_load arguments); each entry is one measured point.
+def ladder(subs, rates, seconds, topics=1, timeout=60):
+    """Points at increasing publish rates (events/s), `seconds` long each, one write per 10 ms."""
+    return [(f"{subs // 1000}k subs x {r:,} ev/s" + (f" over {topics:,} topics" if topics > 1 else ""),
+             ["--subs", str(subs), "--topics", str(topics), "--events", str(r * seconds),
+              "--batch", str(max(1, r // 100)), "--rate", str(r), "--size", "100",
+              "--timeout", str(timeout)])
+            for r in rates]
+
+
+# name -> list of (label, arguments); each entry is one measured point. Arguments go to sse_load,
+# except "idle N" (memory per idle stream), "churn N C" (connect/disconnect cycles) and the
+# durable scenario's "publish ..." (pub_load) points.
 SCENARIOS = {
     # One event per request, evenly paced: no publisher burst in the latency figures.
     "latency": [("1k subs x 100 ev/s", ["--subs", "1000", "--events", "1500", "--batch", "1",
                                          "--rate", "100", "--size", "100"])],
-    "broadcast-1k": [(f"1k subs x {r} ev/s", ["--subs", "1000", "--events", str(r * 3),
-                                               "--batch", str(max(1, r // 100)), "--rate", str(r),
-                                               "--size", "100", "--timeout", "60"])
-                     for r in (100, 300, 1000, 2000)],
+    "broadcast-1k": ladder(1000, (100, 300, 1000, 2000), 3),
+    "broadcast-10k": ladder(10000, (10, 30, 100), 5, timeout=90),
+    "many-topics": ladder(10000, (2000, 10000, 30000), 5, topics=10000),
     # Process RSS per idle SSE stream (nchan: its one worker process).
     "idle-10k": [("10k idle streams", ["idle", "10000"])],
+    "idle-19k": [("19k idle streams", ["idle", "19000"])],
+    # Everything published first, then subscribers resume from before the first event.
+    "replay": [("1 client catches up 100k", ["--replay", "--subs", "1", "--events", "100000",
+                                             "--batch", "1000", "--rate", "10000000",
+                                             "--timeout", "120"]),
+               ("1,000 clients resume at once, 1k each", ["--replay", "--subs", "1000", "--events",
+                                                          "1000", "--batch", "500", "--rate",
+                                                          "10000000", "--timeout", "120"])],
+    "churn": [("100k connect/disconnect cycles, 200 at a time", ["churn", "100000", "200"])],
+    # Herald only, against a plain RocksDB WriteBatch loop on the same disk (the ceiling).
+    "durable": [(f"{mode}, {what}", ["publish", mode, conns, batch])
+                for mode in ("process", "fsync")
+                for what, conns, batch in (("batches of 500, 4 connections", "4", "500"),
+                                           ("single events, 32 connections", "32", "1"))],
+}
+
+# What each scenario's table shows: (result key, column name, format).
+LOAD_KEYS = [("deliveries_per_s", "deliveries/s", "{:,.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),
+             ("p99_ms", "p99 ms", "{:.2f}"), ("p999_ms", "p99.9 ms", "{:.2f}")]
+KEYS = {
+    "idle": [("connections", "connections", "{:,.0f}"),
+             ("kib_per_connection", "KiB per idle stream", "{:.2f}"),
+             ("rss_idle_kib", "RSS with streams open, KiB", "{:,.0f}")],
+    "replay": [("catchup_p50_ms", "catch-up p50 ms", "{:,.1f}"),
+               ("catchup_max_ms", "catch-up max ms", "{:,.1f}"),
+               ("deliveries_per_s", "deliveries/s", "{:,.0f}"), ("gaps", "gaps", "{:.0f}")],
+    "churn": [("cycles_per_s", "cycles/s", "{:,.0f}"), ("failed", "failed cycles", "{:.0f}"),
+              ("rss_before_kib", "RSS before, KiB", "{:,.0f}"),
+              ("rss_after_kib", "RSS after, KiB", "{:,.0f}"),
+              ("rss_growth_pct", "RSS growth %", "{:.1f}")],
+    "durable": [("events_per_s", "events/s", "{:,.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),
+                ("p99_ms", "p99 ms", "{:.2f}"), ("p999_ms", "p99.9 ms", "{:.2f}")],
 }
 
 
@@ -85,12 +130,67 @@ def idle_memory(pid, port, extra, subs):
             "complete": connected == subs and p.returncode == 0, **res}
 
 
+def stats(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/stats", timeout=5) as r:
+        return json.load(r)
+
+
+def churn(pid, port, extra, cycles, concurrency, stats_of=None):
+    """RSS (and Herald's stats) before and after `cycles` connect/disconnect cycles. "Before" is
+    taken after 1,000 warm-up cycles, so lazily built per-thread state is in both figures."""
+    load(["--port", str(port), "--topic", "churn", "--churn", "1000", "--subs", "50"] + extra)
+    time.sleep(6)  # (Herald trims freed memory every 5 s after closes)
+    before = rss_kib(pid)
+    s_before = stats_of(port) if stats_of else None
+    res = load(["--port", str(port), "--topic", "churn", "--churn", str(cycles), "--subs",
+                str(concurrency)] + extra)
+    time.sleep(6)  # closes settle
+    after = rss_kib(pid)
+    res.update(rss_before_kib=before, rss_after_kib=after,
+               rss_growth_pct=100.0 * (after - before) / before if before else 0)
+    if stats_of:
+        s_after = stats_of(port)
+        keys = ("connections", "connection_actors", "topic_actors", "actors")
+        res["stats_before"] = {k: s_before.get(k) for k in keys}
+        res["stats_after"] = {k: s_after.get(k) for k in keys}
+        res["complete"] = res["complete"] and res["stats_before"] == res["stats_after"]
+    return res
+
+
+def publish(port, mode_conns_batch):
+    _, conns, batch = mode_conns_batch
+    r = subprocess.run([PUB, "--port", str(port), "--connections", conns, "--batch", batch,
+                        "--seconds", "6", "--topic", "durable"],
+                       capture_output=True, text=True, timeout=120)
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["complete"] = r.returncode == 0
+    return out
+
+
+def run_ceiling(args):
+    """The plain RocksDB loop for the durable scenario: the same batch size, on the same disk."""
+    _, mode, _, batch = args
+    d = tempfile.mkdtemp(prefix="ab-ceiling-")
+    try:
+        r = subprocess.run([CEILING, "--dir", os.path.join(d, "db"), "--batch", batch,
+                            "--size", "160", "--seconds", "6"] + (["--sync"] if mode == "fsync" else []),
+                           capture_output=True, text=True, timeout=120)
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        out["complete"] = r.returncode == 0
+        return out
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def run_herald(args):
     d = tempfile.mkdtemp(prefix="ab-herald-")
     port = free_port()
     cfg = os.path.join(d, "herald.json")
+    config = {"limits": {"max_connections": 19500, "max_subscribers_per_topic": 19500}}
+    if args and args[0] == "publish":
+        config["storage"] = {"durability": args[1]}
     with open(cfg, "w") as f:
-        json.dump({"limits": {"max_connections": 19000, "max_subscribers_per_topic": 19000}}, f)
+        json.dump(config, f)
     p = subprocess.Popen([HERALD, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
                           os.path.join(d, "db"), "--config", cfg],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -98,6 +198,10 @@ def run_herald(args):
         wait_port(port)
         if args and args[0] == "idle":
             return idle_memory(p.pid, port, [], int(args[1]))
+        if args and args[0] == "churn":
+            return churn(p.pid, port, [], int(args[1]), int(args[2]), stats)
+        if args and args[0] == "publish":
+            return publish(port, args[1:])
         return load(["--port", str(port), "--topic", "ab"] + args)
     finally:
         p.terminate()
@@ -116,6 +220,12 @@ def run_nchan(args):
             worker = subprocess.run(["pgrep", "-P", master], capture_output=True,
                                     text=True).stdout.split()[0]
             return idle_memory(int(worker), port, ["--target", "nchan"], int(args[1]))
+        if args and args[0] == "churn":
+            with open(os.path.join(d, "nginx.pid")) as f:
+                master = f.read().strip()
+            worker = subprocess.run(["pgrep", "-P", master], capture_output=True,
+                                    text=True).stdout.split()[0]
+            return churn(int(worker), port, ["--target", "nchan"], int(args[1]), int(args[2]))
         return load(["--target", "nchan", "--port", str(port), "--topic", "ab"] + args)
     finally:
         subprocess.run([NCHAN, "stop", d])
@@ -148,33 +258,36 @@ def main():
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
+    durable = a.scenario == "durable"
+    peer = "RocksDB loop" if durable else "nchan"
+    targets = (("herald", run_herald), ("peer", run_ceiling if durable else run_nchan))
     rows = []
     for label, args in SCENARIOS[a.scenario]:
-        runs = {"herald": [], "nchan": []}
+        runs = {"herald": [], "peer": []}
         for i in range(a.rounds):  # A B A B ...
-            for name, fn in (("herald", run_herald), ("nchan", run_nchan)):
+            for name, fn in targets:
                 res = fn(args)
                 runs[name].append(res)
                 print(f"{label} round {i + 1} {name}: {json.dumps(res)}", file=sys.stderr)
         rows.append((label, runs))
-    keys = [("deliveries_per_s", "deliveries/s", "{:,.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),
-            ("p99_ms", "p99 ms", "{:.2f}"), ("p999_ms", "p99.9 ms", "{:.2f}")]
-    if a.scenario.startswith("idle"):
-        keys = [("connections", "connections", "{:,.0f}"),
-                ("kib_per_connection", "KiB per idle stream", "{:.2f}"),
-                ("rss_idle_kib", "RSS with streams open, KiB", "{:,.0f}")]
+    keys = KEYS.get(a.scenario.split("-")[0], LOAD_KEYS)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     md = [f"# {a.scenario} ({stamp})", "", machine(), "",
-          f"Medians of {a.rounds} rounds per target, run A B A B. Ratio: Herald / nchan "
-          "(above 1 is better for deliveries/s, below 1 is better for latency). A target that "
-          "missed deliveries in any round is marked *incomplete*.", "",
-          "| point | metric | Herald | nchan | ratio |", "|---|---|---|---|---|"]
+          f"Medians of {a.rounds} rounds per target, run A B A B. Ratio: Herald / {peer} "
+          "(above 1 is better for rates, below 1 is better for times, latency and memory). A "
+          "target that missed deliveries or failed a check in any round is marked "
+          "*incomplete*.", ""]
+    if durable:
+        md += ["The RocksDB loop is `build/rocksdb_ceiling`: one Put per event (160-byte values) "
+               "in WriteBatches of the same size, WAL on, fsync per batch in fsync mode, on the "
+               "same disk; its latency is per batch write. Herald's is per HTTP request.", ""]
+    md += [f"| point | metric | Herald | {peer} | ratio |", "|---|---|---|---|---|"]
     for label, runs in rows:
         for key, name, fmt in keys:
             h = statistics.median(r.get(key, 0) for r in runs["herald"])
-            n = statistics.median(r.get(key, 0) for r in runs["nchan"])
+            n = statistics.median(r.get(key, 0) for r in runs["peer"])
             hs = fmt.format(h) + ("" if all(r["complete"] for r in runs["herald"]) else " *incomplete*")
-            ns = fmt.format(n) + ("" if all(r["complete"] for r in runs["nchan"]) else " *incomplete*")
+            ns = fmt.format(n) + ("" if all(r["complete"] for r in runs["peer"]) else " *incomplete*")
             ratio = f"{h / n:.2f}" if n else "-"
             md.append(f"| {label} | {name} | {hs} | {ns} | {ratio} |")
     md += ["", "Reproduce: `python3 bench/ab.py " + a.scenario + f" --rounds {a.rounds}`", ""]

@@ -193,6 +193,7 @@ void sse_stream::close(close_reason why) {
   socket_.close(ignored);
   caf::anon_send_exit(conn_, caf::exit_reason::user_shutdown);
   --hub_.stats.open_connections;
+  ++hub_.stats.streams_closed;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
               std::chrono::steady_clock::now() - started_)
               .count();
