@@ -97,7 +97,7 @@ bool outbound_queue::push_replay(const std::vector<positioned_frame>& frames,
         last_pos_ = pf.pos;
         wake |= enqueue(pf.frame, true);
       }
-      held_.clear();
+      std::vector<positioned_frame>{}.swap(held_); // live from here on: nothing is held again
       held_bytes_ = 0;
       mode_ = mode::live;
       done = true;

@@ -165,6 +165,16 @@ void sse_stream::write_rest(std::size_t frame_bytes, std::size_t events) {
 
 void sse_stream::written(std::size_t frame_bytes, std::size_t events) {
   batch_.clear();
+  // An idle stream keeps only what it needs: the head is sent, and a burst's (or a replay
+  // page's) batch capacity is given back.
+  if (!head_.empty()) {
+    std::string{}.swap(head_);
+    std::string{}.swap(cors_lines_);
+  }
+  if (batch_.capacity() > kept_capacity) {
+    std::vector<frame_ptr>{}.swap(batch_);
+    std::vector<boost::asio::const_buffer>{}.swap(buffers_);
+  }
   bytes_sent_ += frame_bytes;
   events_sent_ += events;
   hub_.stats.events_delivered += events;

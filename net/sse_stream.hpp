@@ -45,6 +45,9 @@ public:
   void write();
 
 private:
+  /// Batch capacity a stream keeps between writes (a pointer each).
+  static constexpr std::size_t kept_capacity = 16;
+
   /// Writes `buffers_` (a batch of `frame_bytes` with `events` events), at once or not.
   void write_rest(std::size_t frame_bytes, std::size_t events);
   /// A batch of `frame_bytes` (with `events` events) was written.
@@ -60,11 +63,11 @@ private:
   std::string cors_lines_;
   std::shared_ptr<outbound_queue> queue_;
   caf::actor conn_;
-  std::string head_;            // the response head, written before the first frames
+  std::string head_;            // the response head, written before the first frames (then freed)
   std::string reject_;          // a rejection response being written
   std::vector<frame_ptr> batch_;
   std::vector<boost::asio::const_buffer> buffers_;
-  std::array<char, 256> read_buf_{};
+  std::array<char, 16> read_buf_{}; // clients send nothing; a read only sees them go away
   bool head_sent_ = false;
   bool writing_ = false;
   bool closed_ = false;
