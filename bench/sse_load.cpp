@@ -10,6 +10,8 @@
 //   sse_load ... --replay                     publish first, then connect every subscriber with a
 //                                             resume point before the first event: catch-up time
 //   sse_load ... --churn 100000 --subs 200    connect/disconnect cycles, --subs at a time
+//   sse_load ... --publishers 4               publish from 4 connections (each owns every 4th
+//                                             topic, so per-topic order still holds)
 //
 // Every event carries its topic's sequence number: a subscriber that sees one out of order, twice
 // or not at all counts a gap. Subscribers bind source addresses 127.0.0.2 to 127.0.0.201 in turn,
@@ -63,6 +65,7 @@ struct options {
   int hold_s = 0;    // idle seconds with every subscriber connected, before publishing
   bool replay = false;
   long churn = 0;    // connect/disconnect cycles (0: not the churn mode)
+  int publishers = 1; // publishing connections (must divide the number of topics)
 
   std::string topic_name(long k) const {
     return topics == 1 ? topic : topic + "-" + std::to_string(k % topics);
@@ -142,7 +145,10 @@ struct publish_result {
   std::string first_id; // herald: the id of the first event published
 };
 
-void publisher(const options& o, publish_result& res) {
+/// Publisher `me` of `o.publishers` (each on its own connection) sends events k with
+/// k mod publishers == me, in order, at its share of the rate. With several publishers each topic
+/// has one (publishers divide the number of topics), so per-topic order is still checked.
+void publisher(const options& o, publish_result& res, int me) {
   int fd = connect_to(o.port, false);
   if (fd < 0) {
     perror("publisher connect");
@@ -152,16 +158,20 @@ void publisher(const options& o, publish_result& res) {
   auto start = clock_type::now();
   std::string req;
   event_list events;
-  for (long done = 0; done < o.events;) {
-    // Pace: batch k may go at start + k*batch/rate.
-    auto due = start + std::chrono::nanoseconds(static_cast<long long>(1e9 * done / o.rate));
+  const long mine = o.events / o.publishers + (me < o.events % o.publishers ? 1 : 0);
+  const double rate = static_cast<double>(o.rate) / o.publishers;
+  for (long done = 0; done < mine;) {
+    // Pace: my batch k may go at start + k*batch/(my rate).
+    auto due = start + std::chrono::nanoseconds(static_cast<long long>(1e9 * done / rate));
     std::this_thread::sleep_until(due);
-    int n = static_cast<int>(std::min<long>(o.batch, o.events - done));
+    int n = static_cast<int>(std::min<long>(o.batch, mine - done));
     auto t = std::to_string(now_ns());
     events.clear();
-    for (long k = done; k < done + n; ++k)
+    for (long i = done; i < done + n; ++i) {
+      long k = i * o.publishers + me; // the event's number among all publishers'
       events.emplace_back(o.topic_name(k), "{\"t\":" + t + ",\"s\":" + std::to_string(k / o.topics)
                                              + ",\"p\":\"" + pad + "\"}");
+    }
     int responses = publish_request(o.nchan, events, req);
     if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
       perror("publish write");
@@ -181,7 +191,7 @@ void publisher(const options& o, publish_result& res) {
       std::exit(2);
     }
     done += n;
-    res.sent = done;
+    res.sent += n;
   }
   close(fd);
 }
@@ -285,16 +295,21 @@ int main(int argc, char** argv) {
     else if (k == "--target") o.nchan = v == "nchan";
     else if (k == "--hold") o.hold_s = std::stoi(v);
     else if (k == "--churn") o.churn = std::stol(v);
+    else if (k == "--publishers") o.publishers = std::max(1, std::stoi(v));
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   if (o.churn > 0)
     return churn(o);
+  if (o.topics % o.publishers != 0 || (o.replay && o.publishers != 1)) {
+    std::fprintf(stderr, "--publishers must divide --topics (and be 1 with --replay)\n");
+    return 2;
+  }
   publish_result pub_res;
   std::string resume;
   auto t0 = clock_type::now();
   if (o.replay) {
     // Everything is published before anyone subscribes.
-    publisher(o, pub_res);
+    publisher(o, pub_res, 0);
     if (!o.nchan) {
       if (pub_res.first_id.empty()) {
         std::fprintf(stderr, "no id in the publish responses\n");
@@ -379,9 +394,9 @@ int main(int argc, char** argv) {
     }
     t0 = clock_type::now();
   }
-  std::thread pub;
-  if (!o.replay)
-    pub = std::thread(publisher, std::cref(o), std::ref(pub_res));
+  std::vector<std::thread> pubs;
+  for (int j = 0; !o.replay && j < o.publishers; ++j)
+    pubs.emplace_back(publisher, std::cref(o), std::ref(pub_res), j);
   wait_until = clock_type::now() + std::chrono::seconds(o.timeout_s);
   auto last_event = t0;
   while (got < want && clock_type::now() < wait_until) {
@@ -390,8 +405,8 @@ int main(int argc, char** argv) {
     if (n > 0)
       last_event = clock_type::now();
   }
-  if (pub.joinable())
-    pub.join();
+  for (auto& p : pubs)
+    p.join();
   long gaps = 0;
   for (auto& s : subs)
     gaps += s.gaps + (s.events < s.expected ? 1 : 0);

@@ -80,6 +80,29 @@ CAF_TEST(pages report how far they scanned) {
   CAF_CHECK_EQUAL(p.scanned_through, 5u); // exhausted: through the head
 }
 
+CAF_TEST(a single topic is read by walking the log beside its index near and far) {
+  // a at 1, 3, 5 (steps of two), then 16 events of b, then a at 22, 23 (a seek ahead).
+  append({"a", "b", "a", "b", "a"});
+  for (int i = 0; i < 16; ++i)
+    append({"b"});
+  append({"a", "a"});
+  auto page = log->read(0, topic_filter{{"a"}}, 1000, 100000);
+  P got;
+  for (auto& e : page.events) {
+    got.push_back(e.pos);
+    CAF_CHECK_EQUAL(e.topic, "a");
+    CAF_CHECK_EQUAL(e.data, "{\"t\":\"a\"}");
+  }
+  CAF_CHECK_EQUAL(got, (P{1, 3, 5, 22, 23}));
+  // Resuming mid-way, paging, and after the topic's oldest events are trimmed.
+  CAF_CHECK_EQUAL(positions(3, {"a"}), (P{5, 22, 23}));
+  CAF_CHECK_EQUAL(positions(0, {"a"}, 2), (P{1, 3}));
+  std::string err;
+  CAF_CHECK_EQUAL(log->enforce_topic_limit(3, err), 2u + 15u); // a: 5 -> 3, b: 18 -> 3
+  CAF_CHECK_EQUAL(positions(0, {"a"}), (P{5, 22, 23}));
+  CAF_CHECK_EQUAL(positions(0, {"b"}).size(), 3u);
+}
+
 CAF_TEST(count retention trims the oldest events of a topic and reports the gap) {
   append({"a", "b", "a", "a", "a"});
   std::string err;
