@@ -105,7 +105,7 @@ void http_session::dispatch_request() {
   if (auto sp = target ? parse_session_path(target->path) : std::nullopt;
       sp && sp->rest == "events" && req.method() == http::verb::get)
     return start_session_stream(std::move(req), *target, *sp);
-  // The answer may come from an actor's thread: hop back onto this session's strand.
+  // The answer may come from an actor's thread: hop back onto this session's io thread.
   handle_request(hub_, std::move(req), [self = shared_from_this()](http_response res) {
     net::post(self->stream_.get_executor(),
               [self, res = std::move(res)]() mutable { self->send(std::move(res)); });

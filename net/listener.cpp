@@ -12,7 +12,8 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 listener::listener(net::io_context& ioc, std::vector<net::io_context*> io, hub_context& hub)
-  : io_(std::move(io)), hub_(hub), acceptor_(net::make_strand(ioc)), backoff_(acceptor_.get_executor()) {
+  : io_(std::move(io)), hub_(hub), acceptor_(net::make_strand(ioc)),
+    backoff_(acceptor_.get_executor()) {
   // nop
 }
 

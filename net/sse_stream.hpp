@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "actors/connection.hpp"
 #include "net/hub_context.hpp"
