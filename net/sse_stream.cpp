@@ -52,7 +52,8 @@ void sse_stream::start(hub_context& hub, tcp::socket socket, std::string what,
 
 sse_stream::sse_stream(hub_context& hub, tcp::socket socket, std::string cors_lines)
   : hub_(hub),
-    shard_(write_shard::of(static_cast<net::io_context&>(net::query(socket.get_executor(), net::execution::context)))),
+    shard_(write_shard::of(static_cast<net::io_context&>(
+      net::query(socket.get_executor(), net::execution::context)))),
     hub_alive_(hub.alive), socket_(std::move(socket)), id_(random_connection_id()),
     cors_lines_(std::move(cors_lines)) {
   boost::system::error_code ignored;

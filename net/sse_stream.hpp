@@ -1,8 +1,9 @@
 #pragma once
 // One SSE stream's socket side. Owns the socket (on its io thread), writes what the outbound
-// queue holds with one gather write per wake-up (woken through its io thread's write_shard), watches the read side for the client going away, and
-// closes exactly once: marks the queue closed, sends its connection actor an exit (whose
-// monitors then clean up), releases the connection slot and logs one line.
+// queue holds with one gather write per wake-up (woken through its io thread's write_shard),
+// watches the read side for the client going away, and closes exactly once: marks the queue
+// closed, sends its connection actor an exit (whose monitors then clean up), releases the
+// connection slot and logs one line.
 
 #include <array>
 #include <functional>
