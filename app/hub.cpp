@@ -105,8 +105,6 @@ public:
     });
   }
 
-  void stop() { timer_.cancel(); }
-
 private:
   hub_context& hub_;
   net::steady_timer timer_;

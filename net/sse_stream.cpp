@@ -97,26 +97,8 @@ void sse_stream::write() {
         return;
       case outbound_queue::take_kind::close:
         return close(r.reason);
-      case outbound_queue::take_kind::reject: {
-        namespace http = boost::beast::http;
-        auto status = static_cast<http::status>(r.status);
-        reject_ = "HTTP/1.1 " + std::to_string(r.status) + " "
-                  + std::string{http::obsolete_reason(status)} + "\r\n"
-                  + "Server: herald/" HERALD_VERSION "\r\nCache-Control: no-store\r\n"
-                  + (r.status == 503 ? "Retry-After: 5\r\n" : "") + cors_lines_;
-        if (r.status == 204) // no body, no Content-Type: EventSource stops reconnecting
-          reject_ += "Connection: close\r\n\r\n";
-        else
-          reject_ += "Content-Type: application/json\r\nContent-Length: "
-                     + std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n" + r.body;
-        writing_ = true;
-        net::async_write(socket_, net::buffer(reject_),
-                         [self = shared_from_this()](boost::system::error_code, std::size_t) {
-                           self->writing_ = false;
-                           self->close(close_reason::rejected);
-                         });
-        return;
-      }
+      case outbound_queue::take_kind::reject:
+        return write_rejection(r.status, r.body);
       case outbound_queue::take_kind::frames:
         break;
     }
@@ -132,6 +114,25 @@ void sse_stream::write() {
     }
     write_rest(frame_bytes, r.events);
   }
+}
+
+void sse_stream::write_rejection(int status, const std::string& body) {
+  namespace http = boost::beast::http;
+  reject_ = "HTTP/1.1 " + std::to_string(status) + " "
+            + std::string{http::obsolete_reason(static_cast<http::status>(status))} + "\r\n"
+            + "Server: herald/" HERALD_VERSION "\r\nCache-Control: no-store\r\n"
+            + (status == 503 ? "Retry-After: 5\r\n" : "") + cors_lines_;
+  if (status == 204) // no body, no Content-Type: EventSource stops reconnecting
+    reject_ += "Connection: close\r\n\r\n";
+  else
+    reject_ += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size())
+               + "\r\nConnection: close\r\n\r\n" + body;
+  writing_ = true;
+  net::async_write(socket_, net::buffer(reject_),
+                   [self = shared_from_this()](boost::system::error_code, std::size_t) {
+                     self->writing_ = false;
+                     self->close(close_reason::rejected);
+                   });
 }
 
 void sse_stream::write_rest(std::size_t frame_bytes, std::size_t events) {

@@ -48,6 +48,8 @@ private:
   /// Batch capacity a stream keeps between writes (a pointer each).
   static constexpr std::size_t kept_capacity = 16;
 
+  /// Writes the refusal of a stream that never started (`status`, JSON `body`), then closes.
+  void write_rejection(int status, const std::string& body);
   /// Writes `buffers_` (a batch of `frame_bytes` with `events` events), at once or not.
   void write_rest(std::size_t frame_bytes, std::size_t events);
   /// A batch of `frame_bytes` (with `events` events) was written.

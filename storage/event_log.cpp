@@ -104,6 +104,20 @@ rocksdb::ColumnFamilyOptions hinted(const rocksdb::SliceTransform* prefix) {
   return o;
 }
 
+/// Positions `it` (over the log) at `pos`: steps forward when `pos` is a few entries ahead
+/// (cheap), seeks otherwise. False if the log has no entry there.
+bool seek_log(rocksdb::Iterator& it, std::uint64_t pos) {
+  constexpr std::uint64_t max_steps = 8;
+  auto at = [&] { return get_be64(it.key().data()); };
+  if (it.Valid() && at() < pos && pos - at() <= max_steps) {
+    while (it.Valid() && at() < pos)
+      it.Next();
+  } else if (!it.Valid() || at() != pos) {
+    it.Seek(pos_key(pos));
+  }
+  return it.Valid() && at() == pos;
+}
+
 } // namespace
 
 std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mode,
@@ -387,19 +401,6 @@ bool event_log::decode(const std::string& v, event_record& out, bool topic_only)
   out.type.assign(v.data() + off, ylen);
   out.data.assign(v.data() + off + ylen, v.size() - off - ylen);
   return true;
-}
-
-bool event_log::seek_log(rocksdb::Iterator& it, std::uint64_t pos) {
-  // Steps forward when `pos` is near (cheap), seeks when it is far or behind.
-  constexpr std::uint64_t max_steps = 8;
-  std::uint64_t at = 0;
-  if (it.Valid() && (at = get_be64(it.key().data())) < pos && pos - at <= max_steps) {
-    while (it.Valid() && (at = get_be64(it.key().data())) < pos)
-      it.Next();
-  } else if (!it.Valid() || at != pos) {
-    it.Seek(pos_key(pos));
-  }
-  return it.Valid() && get_be64(it.key().data()) == pos;
 }
 
 log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::size_t max_events,

@@ -34,7 +34,6 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class WriteBatch;
-class Iterator;
 } // namespace rocksdb
 
 namespace herald {
@@ -147,8 +146,6 @@ private:
 
   event_log() = default;
   bool decode(const std::string& value, event_record& out, bool topic_only) const;
-  /// Positions `it` (over the log) at `pos`; false if the log has no entry there.
-  static bool seek_log(rocksdb::Iterator& it, std::uint64_t pos);
   /// Retention deleted `pos` of `topic`: updates the in-memory topic counts (meta_mtx_ held).
   void note_deleted(const std::string& topic, std::uint64_t pos);
   /// Writes the stored counts of `topics` (deleting those that are gone) to `batch`.
