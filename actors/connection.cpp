@@ -13,14 +13,11 @@ void fail(connection_actor* self, const caf::error& err) {
   if (st.failed)
     return;
   st.failed = true;
-  if (is(err, hub_errc::topic_full))
-    st.queue->reject(503, error_body("topic_full", "a topic of this subscription is at its "
-                                                   "subscriber limit; retry later"));
-  else if (is(err, hub_errc::shutting_down))
-    st.queue->reject(503, error_body("shutting_down", "the hub is shutting down"));
+  if (is(err, hub_errc::topic_full) || is(err, hub_errc::shutting_down))
+    st.queue->reject(err);
   else
-    st.queue->reject(500, error_body("internal", "subscription failed: "
-                                                   + self->system().render(err)));
+    st.queue->reject(hub_error(hub_errc::internal, "internal",
+                               "subscription failed: " + self->system().render(err)));
   self->quit();
 }
 

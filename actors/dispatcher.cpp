@@ -60,7 +60,7 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
         const std::vector<std::string>& patterns) -> caf::result<std::uint64_t> {
       auto& st = self->state;
       if (st.shutting_down)
-        return make_error(hub_errc::shutting_down);
+        return hub_error(hub_errc::shutting_down, "shutting_down", "the hub is shutting down");
       auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
       if (!owner || st.routes.count(owner) > 0)
         return caf::sec::invalid_argument;
@@ -77,7 +77,7 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
       // A session's (new) stream: replaces the session's previous route, if any.
       auto& st = self->state;
       if (st.shutting_down)
-        return make_error(hub_errc::shutting_down);
+        return hub_error(hub_errc::shutting_down, "shutting_down", "the hub is shutting down");
       auto session = caf::actor_cast<caf::actor>(self->current_sender());
       if (!session)
         return caf::sec::invalid_argument;

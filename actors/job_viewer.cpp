@@ -24,18 +24,13 @@ caf::behavior job_viewer(job_viewer_actor* self, std::string id, queue_ptr queue
     .then(
       [=](const caf::actor& watcher) { self->monitor(watcher); },
       [=](caf::error& err) {
+        // `finished` (the viewer saw the final event) tells EventSource to stop reconnecting.
         auto& st = self->state;
-        using nlohmann::json;
-        if (is(err, hub_errc::job_finished))
-          st.queue->reject(204, ""); // EventSource stops reconnecting on 204
-        else if (is(err, hub_errc::job_not_found))
-          st.queue->reject(404, json{{"error", {{"code", "job_not_found"},
-                                                {"message", "no job '" + st.id + "'"}}}}
-                                  .dump());
+        if (is(err, hub_errc::finished) || is(err, hub_errc::not_found))
+          st.queue->reject(std::move(err));
         else
-          st.queue->reject(503, json{{"error", {{"code", "job_unavailable"},
-                                                {"message", self->system().render(err)}}}}
-                                  .dump());
+          st.queue->reject(hub_error(hub_errc::unavailable, "job_unavailable",
+                                     self->system().render(err)));
         self->quit();
       });
   return {

@@ -228,25 +228,28 @@ caf::behavior running(job_watcher_actor* self) {
       carry_on(self);
       if (!req->update) {
         if (st.snapshot.is_null())
-          return req->done(404, error_body("job_not_found", "no job '" + st.id + "'"));
-        return req->done(200, st.snapshot.dump());
+          return req->done(request_reply::failed(hub_errc::not_found, "job_not_found", "no job '" + st.id + "'"));
+        return req->done(request_reply::ok(st.snapshot));
       }
       auto body = json::parse(*req->update, nullptr, false);
       if (body.is_discarded())
-        return req->done(400, error_body("malformed_json", "the body is not valid JSON"));
+        return req->done(request_reply::failed(hub_errc::invalid_request, "malformed_json", "the body is not valid JSON"));
       auto res = apply_job_update(st.snapshot, st.id, body, wall_ms(),
                                   st.settings.upstream_allowed_hosts);
       if (auto* err = std::get_if<job_error>(&res)) {
-        json doc{{"error", {{"code", err->code}, {"message", err->message}}}};
-        if (err->status == 409)
-          doc["error"]["current_version"] = err->current_version;
-        return req->done(err->status, doc.dump());
+        auto kind = err->status == 409   ? hub_errc::conflict
+                    : err->status == 404 ? hub_errc::not_found
+                                         : hub_errc::invalid_request;
+        return req->done(request_reply::failed(
+          hub_error(kind, err->code, err->message,
+                    kind == hub_errc::conflict ? std::optional{err->current_version}
+                                               : std::nullopt)));
       }
       commit_change(self, std::get<json>(std::move(res)), [=](bool ok) {
         if (ok)
-          req->done(200, self->state.snapshot.dump());
+          req->done(request_reply::ok(self->state.snapshot));
         else
-          req->done(503, error_body("storage_failure", "the job could not be stored"));
+          req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the job could not be stored"));
       });
     },
     [=](watch_atom, const queue_ptr& queue, std::uint64_t last_seen) -> caf::result<caf::actor> {
@@ -254,11 +257,11 @@ caf::behavior running(job_watcher_actor* self) {
       ++st.requests_seen;
       carry_on(self);
       if (st.snapshot.is_null())
-        return make_error(hub_errc::job_not_found);
+        return hub_error(hub_errc::not_found, "job_not_found", "no job '" + st.id + "'");
       auto version = st.snapshot["version"].get<std::uint64_t>();
       bool end = terminal(st.snapshot);
       if (end && last_seen >= version)
-        return make_error(hub_errc::job_finished);
+        return hub_error(hub_errc::finished, "job_finished", "the job ended; nothing more to send");
       queue->accept({make_retry_frame(st.settings.retry_ms), snapshot_frame(st.snapshot, true)},
                     version);
       queue->push_replay({}, version);

@@ -36,7 +36,7 @@ void commit_sessions(journal_actor* self) {
     spdlog::error("event=session_write_failed error=\"{}\" writes={}", *err, writes.size());
   for (auto& w : writes)
     if (err)
-      w.promise.deliver(make_error(hub_errc::storage_failure));
+      w.promise.deliver(hub_error(hub_errc::storage_failure, "storage_failure", *err));
     else
       w.promise.deliver(true);
 }
@@ -81,7 +81,7 @@ void commit(journal_actor* self) {
     spdlog::error("event=publish_failed error=\"{}\" events={}", *err, records.size());
     st.stats->publish_errors += jobs.size();
     for (auto& job : jobs)
-      job->done(publish_outcome{{}, *err});
+      job->done(publish_outcome{{}, hub_error(hub_errc::storage_failure, "storage_failure", *err)});
     return;
   }
   auto epoch = st.log->epoch();
@@ -141,7 +141,7 @@ caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::
       // Job snapshots go through the journal too: one writer, the log's durability.
       if (auto err = self->state.log->put_job(id, value)) {
         spdlog::error("event=job_write_failed job={} error=\"{}\"", id, *err);
-        return make_error(hub_errc::storage_failure);
+        return hub_error(hub_errc::storage_failure, "storage_failure", *err);
       }
       return true;
     },

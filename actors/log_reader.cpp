@@ -1,49 +1,26 @@
 #include "actors/log_reader.hpp"
 
-#include <ctime>
-
-#include <nlohmann/json.hpp>
-
 #include "storage/event_id.hpp"
 #include "storage/wall_clock.hpp"
 
 namespace herald {
-
-std::string error_body(std::string_view code, std::string_view message) {
-  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
-}
 
 std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap) {
   return "{\"reason\":\"retention\",\"from\":\"" + format_event_id(epoch, gap.from)
          + "\",\"to\":\"" + format_event_id(epoch, gap.to) + "\"}";
 }
 
-std::string events_page_json(const event_log& log, const topic_filter& filter, std::uint64_t after,
+events_page read_events_page(const event_log& log, const topic_filter& filter, std::uint64_t after,
                              std::size_t limit, bool unknown_log) {
-  auto epoch = log.epoch();
-  auto gap = log.retention_gap(after, filter);
+  events_page out;
+  out.epoch = log.epoch();
+  out.unknown_log = unknown_log;
+  if (!unknown_log)
+    out.gap = log.retention_gap(after, filter);
   auto page = log.read(after, filter, limit, replay_page_scan);
-  // Event data is stored as JSON text: splice it in rather than parse and re-serialize.
-  std::string out = "{\"events\":[";
-  bool first = true;
-  for (auto& e : page.events) {
-    if (!first)
-      out.push_back(',');
-    first = false;
-    out += "{\"id\":\"" + format_event_id(epoch, e.pos) + "\",\"topic\":"
-           + nlohmann::json(e.topic).dump() + ",\"type\":"
-           + (e.type.empty() ? std::string{"null"} : nlohmann::json(e.type).dump())
-           + ",\"time\":\"" + iso_time(e.time_ms) + "\",\"data\":" + e.data + "}";
-  }
-  out += "],\"next_after\":\"" + format_event_id(epoch, page.scanned_through) + "\"";
-  out += ",\"head\":\"" + format_event_id(epoch, log.head()) + "\"";
-  out += ",\"more\":" + std::string{page.scanned_through < log.head() ? "true" : "false"};
-  std::string gap_json = "null";
-  if (unknown_log)
-    gap_json = "{\"reason\":\"unknown_log\"}";
-  else if (gap)
-    gap_json = gap_notice_json(epoch, *gap);
-  out += ",\"gap\":" + gap_json + "}";
+  out.events = std::move(page.events);
+  out.scanned_through = page.scanned_through;
+  out.head = log.head();
   return out;
 }
 
@@ -119,7 +96,7 @@ caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<event_log> log,
       return self->state.log->get_job(id).value_or(std::string{});
     },
     [=](query_atom, const events_query_ptr& q) {
-      q->done(events_page_json(*self->state.log, *q->filter, q->after, q->limit, q->unknown_log));
+      q->done(read_events_page(*self->state.log, *q->filter, q->after, q->limit, q->unknown_log));
     },
   };
 }

@@ -1,5 +1,5 @@
 #pragma once
-// The log reader: serves replay pages to connection actors and JSON pages to GET /v1/events.
+// The log reader: serves replay pages to connection actors and pages of events to GET /v1/events.
 // Runs detached: RocksDB reads block. Reads are bounded per request (events, bytes, entries
 // scanned) so one large replay cannot starve others.
 
@@ -25,8 +25,8 @@ inline constexpr std::size_t replay_page_bytes = 256 * 1024;
 
 caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<event_log> log, hub_stats* stats);
 
-/// The JSON body of GET /v1/events for `q` (exposed for tests).
-std::string events_page_json(const event_log& log, const topic_filter& filter, std::uint64_t after,
+/// A page of GET /v1/events (exposed for tests).
+events_page read_events_page(const event_log& log, const topic_filter& filter, std::uint64_t after,
                              std::size_t limit, bool unknown_log = false);
 
 } // namespace herald

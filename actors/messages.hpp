@@ -42,6 +42,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/hub_error.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/sse_frame.hpp"
 #include "storage/event_id.hpp"
@@ -79,23 +80,23 @@ using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using session_put_atom = caf::atom_constant<caf::atom("sess_put")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 
-/// Errors actors reply with; converted to HTTP once, in the net layer.
-enum class hub_errc : std::uint8_t {
-  topic_full = 1,
-  shutting_down,
-  storage_failure,
-  job_not_found,
-  job_finished, // the viewer has seen the job's final event: 204, stop reconnecting
-  session_not_found,
+/// The answer to a request on a session or a job: a view of the resource or of what the request
+/// did (JSON data; a transport renders it), or an error, in which case nothing changed.
+struct request_reply {
+  enum class kind { ok, created, removed };
+  kind what = kind::ok;
+  nlohmann::json view;
+  caf::error error;
+
+  static request_reply ok(nlohmann::json v) { return {kind::ok, std::move(v), {}}; }
+  static request_reply created(nlohmann::json v) { return {kind::created, std::move(v), {}}; }
+  static request_reply removed() { return {kind::removed, {}, {}}; }
+  static request_reply failed(caf::error e) { return {kind::ok, {}, std::move(e)}; }
+  static request_reply failed(hub_errc x, std::string code, std::string message) {
+    return failed(hub_error(x, std::move(code), std::move(message)));
+  }
 };
-
-inline caf::error make_error(hub_errc x) {
-  return caf::error{static_cast<std::uint8_t>(x), caf::atom("herald")};
-}
-
-inline bool is(const caf::error& err, hub_errc x) {
-  return err.category() == caf::atom("herald") && err.code() == static_cast<std::uint8_t>(x);
-}
+using reply_fn = std::function<void(request_reply)>;
 
 // -- publishing -------------------------------------------------------------------------------
 
@@ -109,7 +110,7 @@ struct event_draft {
 
 struct publish_outcome {
   std::vector<std::string> ids; // one per event, in request order
-  std::string error;            // non-empty: nothing was published
+  caf::error error;             // set: nothing was published
 };
 
 /// A publish request from an io thread. `done` runs on the journal's thread after the write.
@@ -140,13 +141,23 @@ struct replay_page {
   std::uint64_t gap_through = 0; // a herald.gap notice covers positions up to here
 };
 
+/// A page of the log for a filter, as GET /v1/events answers it.
+struct events_page {
+  std::uint32_t epoch = 0;
+  std::vector<event_record> events;
+  std::uint64_t scanned_through = 0; // the next page starts after it
+  std::uint64_t head = 0;            // the log's head when the page was read
+  std::optional<log_gap> gap;        // events the client may have missed (retention)
+  bool unknown_log = false;          // the client's position came from another log
+};
+
 /// GET /v1/events: answered through `done` on the reader's thread.
 struct events_query {
   filter_ptr filter;
   std::uint64_t after = 0;
   std::size_t limit = 100;
   bool unknown_log = false; // `after` came from another log: report a gap, start at the beginning
-  std::function<void(std::string json_body)> done;
+  std::function<void(events_page)> done;
 };
 using events_query_ptr = std::shared_ptr<events_query>;
 
@@ -171,8 +182,7 @@ struct event_page {
   std::uint64_t gap_through = 0;
 };
 
-/// A request on /v1/sessions/{id}... from HTTP. `done` gets the HTTP status and JSON body (status
-/// 204: no body), on the session's thread.
+/// A request on a durable session. `done` runs on the session's thread.
 struct session_request {
   enum class op { put, get, remove, ack, dead_letters, redrive };
   op what = op::get;
@@ -180,7 +190,7 @@ struct session_request {
   nlohmann::json body;         // put, ack, redrive: the validated JSON body
   std::uint64_t after = 0;     // dead_letters: page after this position
   std::size_t limit = 100;     // dead_letters: page size
-  std::function<void(int status, std::string body)> done;
+  reply_fn done;
 };
 using session_request_ptr = std::shared_ptr<session_request>;
 
@@ -188,12 +198,12 @@ using session_write_ptr = std::shared_ptr<const session_write>;
 
 // -- jobs -------------------------------------------------------------------------------------
 
-/// A job request from HTTP: an update (PUT) when `update` is set, a snapshot read (GET)
-/// otherwise. `done` gets the HTTP status and JSON body, on the watcher's thread.
+/// A job request: an update (PUT) when `update` is set, a snapshot read (GET) otherwise. `done`
+/// runs on the watcher's thread.
 struct job_request {
   std::string id;
   std::optional<std::string> update; // the PUT body, validated as JSON by the watcher
-  std::function<void(int status, std::string body)> done;
+  reply_fn done;
 };
 using job_request_ptr = std::shared_ptr<job_request>;
 
@@ -207,9 +217,6 @@ struct upstream_reply {
 /// Fetches an upstream status URL; the callback may run on any thread.
 using upstream_fetch = std::function<void(const std::string& url, std::chrono::milliseconds timeout,
                                           std::function<void(upstream_reply)> done)>;
-
-/// The JSON body of an error answer: {"error":{"code","message"}}.
-std::string error_body(std::string_view code, std::string_view message);
 
 /// Builds the JSON data of a herald.gap notice.
 std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap);

@@ -391,7 +391,7 @@ void on_tick(session_actor* self) {
 
 using namespace session_parts;
 
-std::string session_view_json(const session_state& st) {
+nlohmann::json session_view(const session_state& st) {
   auto& s = st.rec.settings;
   json view{{"id", st.id},
             {"topics", s.topics},
@@ -410,7 +410,7 @@ std::string session_view_json(const session_state& st) {
   if (!st.stream)
     view["expires"] = iso_time(st.rec.last_seen_ms
                                + static_cast<std::int64_t>(s.ttl_seconds) * 1000);
-  return view.dump();
+  return view;
 }
 
 caf::behavior session(session_actor* self, std::string id, session_record rec,
@@ -448,19 +448,19 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
       ++st.requests_seen;
       if (st.deleted) {
         if (req->what == session_request::op::put)
-          return req->done(409, error_body("session_deleting",
+          return req->done(request_reply::failed(hub_errc::conflict, "session_deleting",
                                            "the session is being deleted; retry"));
-        return req->done(404, error_body("session_not_found", "no session '" + st.id + "'"));
+        return req->done(request_reply::failed(hub_errc::not_found, "session_not_found", "no session '" + st.id + "'"));
       }
       switch (req->what) {
         case session_request::op::put: return handle_put(self, req);
-        case session_request::op::get: return req->done(200, session_view_json(st));
+        case session_request::op::get: return req->done(request_reply::ok(session_view(st)));
         case session_request::op::remove:
           return remove(self, close_reason::session_deleted, [req](bool ok) {
             if (ok)
-              req->done(204, {});
+              req->done(request_reply::removed());
             else
-              req->done(503, error_body("storage_failure", "the deletion was not stored"));
+              req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the deletion was not stored"));
           });
         case session_request::op::ack: return handle_ack(self, req);
         case session_request::op::dead_letters: return handle_dead_letters(self, req);
@@ -472,7 +472,7 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
       auto& st = self->state;
       ++st.requests_seen;
       if (st.deleted)
-        return make_error(hub_errc::session_not_found);
+        return hub_error(hub_errc::not_found, "session_not_found", "no session '" + st.id + "'");
       auto stream = caf::actor_cast<caf::actor>(self->current_sender());
       if (!stream)
         return caf::sec::invalid_argument;
@@ -496,9 +496,10 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
             auto& st = self->state;
             if (st.stream_gen != gen)
               return;
-            queue->reject(503, error_body(is(err, hub_errc::shutting_down) ? "shutting_down"
-                                                                             : "unavailable",
-                                          self->system().render(err)));
+            queue->reject(is(err, hub_errc::shutting_down)
+                            ? err
+                            : hub_error(hub_errc::unavailable, "unavailable",
+                                        self->system().render(err)));
             end_stream(self, close_reason::rejected, {});
           });
       return true;

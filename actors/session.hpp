@@ -103,6 +103,6 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
                       session_deps deps);
 
 /// The JSON view of a session (GET /v1/sessions/{id}).
-std::string session_view_json(const session_state& st);
+nlohmann::json session_view(const session_state& st);
 
 } // namespace herald

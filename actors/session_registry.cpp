@@ -42,9 +42,9 @@ void create(session_registry_actor* self, const session_request_ptr& req) {
   session_limits limits{st.settings.max_topics};
   auto parsed = parse_session_settings(req->body, session_settings{}, limits);
   if (auto* err = std::get_if<std::string>(&parsed))
-    return req->done(400, error_body("invalid_session", *err));
+    return req->done(request_reply::failed(hub_errc::invalid_request, "invalid_session", *err));
   if (st.sessions.size() >= st.settings.max_sessions)
-    return req->done(409, error_body("session_limit",
+    return req->done(request_reply::failed(hub_errc::conflict, "session_limit",
                                      "the hub holds its maximum of "
                                        + std::to_string(st.settings.max_sessions) + " sessions"));
   session_record rec;
@@ -95,13 +95,13 @@ caf::behavior session_registry(session_registry_actor* self, std::shared_ptr<eve
         return self->send(*s, session_atom::value, req);
       if (req->what == session_request::op::put)
         return create(self, req);
-      req->done(404, error_body("session_not_found", "no session '" + req->id + "'"));
+      req->done(request_reply::failed(hub_errc::not_found, "session_not_found", "no session '" + req->id + "'"));
     },
     [=](connect_atom, const std::string& id, const queue_ptr& queue,
         const std::optional<event_id>& resume) -> caf::result<caf::message> {
       if (auto* s = find(self, id))
         return self->delegate(*s, connect_atom::value, queue, resume);
-      return make_error(hub_errc::session_not_found);
+      return hub_error(hub_errc::not_found, "session_not_found", "no session '" + id + "'");
     },
     [=](idle_atom, const std::string& id, std::uint64_t requests_seen) {
       auto& ss = self->state.sessions;

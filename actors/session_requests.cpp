@@ -38,18 +38,18 @@ void handle_ack(session_actor* self, const session_request_ptr& req) {
   std::optional<std::uint64_t> through;
   // Anything at or below what this session was sent may be acknowledged.
   auto sent = std::max(st.rec.ack_through, std::max(delivered_through(st), st.sent_through));
-  auto bad = [&](int status, const char* code, const std::string& msg) {
-    req->done(status, error_body(code, msg));
+  auto bad = [&](hub_errc kind, const char* code, const std::string& msg) {
+    req->done(request_reply::failed(kind, code, msg));
   };
   if (auto it = body.find("ids"); it != body.end()) {
     if (!it->is_array() || it->size() > 10000)
-      return bad(400, "invalid_body", "'ids' must be an array of at most 10000 event ids");
+      return bad(hub_errc::invalid_request, "invalid_body", "'ids' must be an array of at most 10000 event ids");
     for (auto& v : *it) {
       auto pos = parse_position(st, v, err);
       if (!pos)
-        return bad(400, "invalid_id", err);
+        return bad(hub_errc::invalid_request, "invalid_id", err);
       if (*pos == 0 || *pos > sent)
-        return bad(409, "not_delivered", "event " + v.get<std::string>()
+        return bad(hub_errc::conflict, "not_delivered", "event " + v.get<std::string>()
                                            + " was never delivered to this session");
       ids.push_back(*pos);
     }
@@ -57,9 +57,9 @@ void handle_ack(session_actor* self, const session_request_ptr& req) {
   if (auto it = body.find("through"); it != body.end()) {
     auto pos = parse_position(st, *it, err);
     if (!pos)
-      return bad(400, "invalid_id", err);
+      return bad(hub_errc::invalid_request, "invalid_id", err);
     if (*pos > sent)
-      return bad(409, "not_delivered", "'through' is beyond what this session was sent");
+      return bad(hub_errc::conflict, "not_delivered", "'through' is beyond what this session was sent");
     through = pos;
   }
   // Individual ids that are not pending may be dead letters (a late ack removes them).
@@ -92,12 +92,11 @@ void handle_ack(session_actor* self, const session_request_ptr& req) {
     auto removed = dead.size();
     persist(self, std::move(w), [req, acked, removed, ignored, pending](bool ok) {
       if (!ok)
-        return req->done(503, error_body("storage_failure", "the acknowledgement was not stored"));
-      req->done(200, json{{"acked", acked},
-                          {"dead_letters_removed", removed},
-                          {"ignored", ignored},
-                          {"pending", pending}}
-                       .dump());
+        return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the acknowledgement was not stored"));
+      req->done(request_reply::ok(json{{"acked", acked},
+                                       {"dead_letters_removed", removed},
+                                       {"ignored", ignored},
+                                       {"pending", pending}}));
     });
     if (st.paused && st.pending.size() < st.rec.settings.max_pending) {
       st.paused = false; // flow control: room again
@@ -108,7 +107,7 @@ void handle_ack(session_actor* self, const session_request_ptr& req) {
     return apply({});
   self->request(st.deps.reader, caf::infinite, dead_atom::value, st.id, not_pending)
     .await(apply, [req](caf::error&) {
-      req->done(503, error_body("storage_failure", "dead letters could not be read"));
+      req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "dead letters could not be read"));
     });
 }
 
@@ -150,14 +149,14 @@ void handle_dead_letters(session_actor* self, const session_request_ptr& req) {
               json out{{"dead_letters", std::move(items)}, {"more", more}};
               if (!dead.empty())
                 out["next_after"] = format_event_id(epoch, dead.back().pos);
-              req->done(200, out.dump());
+              req->done(request_reply::ok(std::move(out)));
             },
             [req](caf::error&) {
-              req->done(503, error_body("storage_failure", "events could not be read"));
+              req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "events could not be read"));
             });
       },
       [req](caf::error&) {
-        req->done(503, error_body("storage_failure", "dead letters could not be read"));
+        req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "dead letters could not be read"));
       });
 }
 
@@ -169,22 +168,21 @@ void handle_redrive(session_actor* self, const session_request_ptr& req) {
   bool all = false;
   if (auto it = body.find("all"); it != body.end()) {
     if (!it->is_boolean())
-      return req->done(400, error_body("invalid_body", "'all' must be a boolean"));
+      return req->done(request_reply::failed(hub_errc::invalid_request, "invalid_body", "'all' must be a boolean"));
     all = it->get<bool>();
   }
   if (auto it = body.find("ids"); it != body.end()) {
     if (!it->is_array() || it->size() > 1000)
-      return req->done(400,
-                       error_body("invalid_body", "'ids' must be an array of at most 1000 ids"));
+      return req->done(request_reply::failed(hub_errc::invalid_request, "invalid_body", "'ids' must be an array of at most 1000 ids"));
     for (auto& v : *it) {
       auto pos = parse_position(st, v, err);
       if (!pos)
-        return req->done(400, error_body("invalid_id", err));
+        return req->done(request_reply::failed(hub_errc::invalid_request, "invalid_id", err));
       ids.push_back(*pos);
     }
   }
   if (all == !ids.empty())
-    return req->done(400, error_body("invalid_body", "give either 'ids' or \"all\": true"));
+    return req->done(request_reply::failed(hub_errc::invalid_request, "invalid_body", "give either 'ids' or \"all\": true"));
   auto apply = [=](const std::vector<dead_letter_record>& dead) {
     auto& st = self->state;
     session_write w;
@@ -201,13 +199,13 @@ void handle_redrive(session_actor* self, const session_request_ptr& req) {
     auto remaining = st.dead_letters;
     persist(self, std::move(w), [req, redriven, remaining](bool ok) {
       if (!ok)
-        return req->done(503, error_body("storage_failure", "the redrive was not stored"));
-      req->done(200, json{{"redriven", redriven}, {"dead_letters", remaining}}.dump());
+        return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the redrive was not stored"));
+      req->done(request_reply::ok(json{{"redriven", redriven}, {"dead_letters", remaining}}));
     });
     rearm(self);
   };
   auto fail = [req](caf::error&) {
-    req->done(503, error_body("storage_failure", "dead letters could not be read"));
+    req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "dead letters could not be read"));
   };
   if (all)
     self->request(st.deps.reader, caf::infinite, dead_atom::value, st.id, std::uint64_t{0},
@@ -223,7 +221,7 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
   limits.max_topics = SIZE_MAX;
   auto parsed = parse_session_settings(req->body, st.rec.settings, limits);
   if (auto* err = std::get_if<std::string>(&parsed))
-    return req->done(400, error_body("invalid_session", *err));
+    return req->done(request_reply::failed(hub_errc::invalid_request, "invalid_session", *err));
   auto& next = std::get<session_settings>(parsed);
   bool topics_changed = next.topics != st.rec.settings.topics;
   st.rec.settings = next;
@@ -241,12 +239,13 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
     st.paused = false;
     pump(self);
   }
-  auto status = st.fresh ? 201 : 200;
+  auto created = st.fresh;
   st.fresh = false;
-  persist(self, {}, [self, req, status](bool ok) {
+  persist(self, {}, [self, req, created](bool ok) {
     if (!ok)
-      return req->done(503, error_body("storage_failure", "the session was not stored"));
-    req->done(status, session_view_json(self->state));
+      return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the session was not stored"));
+    req->done(created ? request_reply::created(session_view(self->state))
+                      : request_reply::ok(session_view(self->state)));
   });
   rearm(self);
 }

@@ -25,15 +25,11 @@ caf::behavior session_stream(session_stream_actor* self, std::string id, queue_p
       },
       [=](caf::error& err) {
         auto& st = self->state;
-        using nlohmann::json;
-        if (is(err, hub_errc::session_not_found))
-          st.queue->reject(404, json{{"error", {{"code", "session_not_found"},
-                                                {"message", "no session '" + st.id + "'"}}}}
-                                  .dump());
+        if (is(err, hub_errc::not_found))
+          st.queue->reject(std::move(err));
         else
-          st.queue->reject(503, json{{"error", {{"code", "session_unavailable"},
-                                                {"message", self->system().render(err)}}}}
-                                  .dump());
+          st.queue->reject(hub_error(hub_errc::unavailable, "session_unavailable",
+                                     self->system().render(err)));
         self->quit();
       });
   return {

@@ -22,7 +22,8 @@ caf::behavior topic(topic_actor* self, std::string key, caf::actor registry,
       if (st.members.size() >= st.max_subscribers) {
         if (st.members.empty())
           self->send(st.registry, idle_atom::value, st.key, st.joins_seen);
-        return make_error(hub_errc::topic_full);
+        return hub_error(hub_errc::topic_full, "topic_full",
+                         "a topic of this subscription is at its subscriber limit; retry later");
       }
       if (st.members.insert(conn.address()).second)
         self->monitor(conn);

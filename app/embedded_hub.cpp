@@ -54,7 +54,7 @@ caf::result<std::string> publish(embedded_publisher_actor* self, const std::stri
   job->done = [weak, n](publish_outcome out) {
     if (auto me = caf::actor_cast<caf::actor>(weak))
       caf::anon_send(me, published_atom::value, n, out.ids.empty() ? std::string{} : out.ids[0],
-                     out.error);
+                     out.error ? parts_of(out.error).message : std::string{});
   };
   self->send(st.journal, publish_atom::value, std::move(job));
   return rp;

@@ -21,6 +21,7 @@
 #include "net/http_client.hpp"
 #include "net/hub_context.hpp"
 #include "net/listener.hpp"
+#include "net/routes.hpp"
 #include "storage/event_id.hpp"
 
 namespace herald {
@@ -141,7 +142,10 @@ std::optional<std::string> hub_runtime::start() {
   if (fs_ec)
     return "cannot create data dir '" + cfg.data_dir + "': " + fs_ec.message();
   std::string err;
-  std::shared_ptr<event_log> log = event_log::open(cfg.data_dir, cfg.storage_durability, err);
+  std::shared_ptr<event_log> log = event_log::open(
+    cfg.data_dir,
+    cfg.storage_durability == durability_setting::fsync ? durability::fsync : durability::process,
+    err);
   if (!log)
     return err;
   hub_ = std::make_unique<hub_context>(cfg, sys);
@@ -172,8 +176,8 @@ std::optional<std::string> hub_runtime::start() {
   jobs.upstream_allowed_hosts = cfg.jobs_upstream_allowed_hosts;
   jobs.fetch = [this](const std::string& url, std::chrono::milliseconds timeout,
                       std::function<void(upstream_reply)> done) {
-    auto parsed = parse_http_url(url);
-    if (!parsed)
+    auto parsed = uri::parse_url(url);
+    if (!parsed || parsed->secure())
       return done(upstream_reply{0, {}, "not an http:// URL"});
     http_get(ioc_, *parsed, timeout, [done](http_result r) {
       done(upstream_reply{r.status, std::move(r.body), std::move(r.error)});
@@ -197,6 +201,7 @@ std::optional<std::string> hub_runtime::start() {
   std::vector<net::io_context*> io{&ioc_};
   for (auto& more : more_io_)
     io.push_back(more.get());
+  hub.routes = make_hub_router();
   listener_ = std::make_shared<listener>(ioc_, std::move(io), hub);
   tcp::resolver resolver{ioc_};
   boost::system::error_code ec;
@@ -218,7 +223,7 @@ std::optional<std::string> hub_runtime::start() {
   hub.ready = true;
   spdlog::info("event=listening address={}:{} data_dir={} epoch={:08x} head={} durability={}",
                endpoint_.address().to_string(), endpoint_.port(), cfg.data_dir, log->epoch(),
-               log->head(), cfg.storage_durability == durability::fsync ? "fsync" : "process");
+               log->head(), cfg.storage_durability == durability_setting::fsync ? "fsync" : "process");
   return std::nullopt;
 }
 

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "uri/uri.hpp"
+
 namespace herald {
 namespace {
 
@@ -60,9 +62,9 @@ const std::map<std::string, setter>& setters() {
     {"storage.durability",
      [](config& c, const json& v) -> std::optional<std::string> {
        if (v == "process")
-         c.storage_durability = durability::process;
+         c.storage_durability = durability_setting::process;
        else if (v == "fsync")
-         c.storage_durability = durability::fsync;
+         c.storage_durability = durability_setting::fsync;
        else
          return std::string{"must be \"process\" or \"fsync\""};
        return std::nullopt;
@@ -145,19 +147,12 @@ std::string env_name(const std::string& key) {
 } // namespace
 
 std::optional<std::string> apply_listen(config& cfg, const std::string& value) {
-  auto colon = value.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == value.size())
-    return "listen address '" + value + "' must be HOST:PORT";
-  auto host = value.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  auto port_text = value.substr(colon + 1);
-  char* end = nullptr;
-  auto port = std::strtoul(port_text.c_str(), &end, 10);
-  if (*end != '\0' || port > 65535)
-    return "listen port '" + port_text + "' must be a number from 0 to 65535";
-  cfg.listen_host = host;
-  cfg.listen_port = static_cast<std::uint16_t>(port);
+  std::string why;
+  auto addr = uri::parse_host_port(value, &why);
+  if (!addr)
+    return "listen address '" + value + "' " + why;
+  cfg.listen_host = std::move(addr->host);
+  cfg.listen_port = addr->port;
   return std::nullopt;
 }
 

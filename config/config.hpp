@@ -7,16 +7,19 @@
 #include <string>
 #include <vector>
 
-#include "storage/event_log.hpp"
 
 namespace herald {
+
+/// storage.durability: "process" survives kill -9, "fsync" survives power loss (app maps it to
+/// the storage layer's mode; config depends on no other layer).
+enum class durability_setting { process, fsync };
 
 struct config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
   std::string data_dir = "./data";
 
-  durability storage_durability = durability::process;
+  durability_setting storage_durability = durability_setting::process;
 
   std::uint64_t retention_max_events_per_topic = 100000;
   std::uint64_t retention_max_age_seconds = 86400;

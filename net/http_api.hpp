@@ -1,78 +1,56 @@
 #pragma once
-// The HTTP API (v1): request validation and the handlers of every non-streaming endpoint.
-// Errors are converted to HTTP here, once: a status and {"error":{"code","message"}}.
+// The handlers of the HTTP API (v1) for the log, topics, jobs and health; durable sessions are in
+// session_api. Handlers validate, hand the request to an actor, and render what it answers;
+// routes.cpp lists them all in one table.
 
-#include <functional>
 #include <optional>
 #include <string>
-#include <utility>
 #include <variant>
 #include <vector>
 
-#include <boost/beast/http.hpp>
-
-#include "actors/connection.hpp"
-#include "net/hub_context.hpp"
+#include "net/router.hpp"
 
 namespace herald {
 
-namespace http = boost::beast::http;
-using http_request = http::request<http::string_body>;
-using http_response = http::response<http::string_body>;
-using respond_fn = std::function<void(http_response)>;
+// -- unary ------------------------------------------------------------------------------------
 
-/// A parsed request target: path and decoded query parameters (in order).
-struct request_target {
-  std::string path;
-  std::vector<std::pair<std::string, std::string>> params;
-};
+void handle_health(hub_context& hub, route_request& r, respond_fn respond);
+void handle_ready(hub_context& hub, route_request& r, respond_fn respond);
+void handle_stats(hub_context& hub, route_request& r, respond_fn respond);
+void handle_publish(hub_context& hub, route_request& r, respond_fn respond);
+void handle_events(hub_context& hub, route_request& r, respond_fn respond);
+void handle_job_get(hub_context& hub, route_request& r, respond_fn respond);
+void handle_job_put(hub_context& hub, route_request& r, respond_fn respond);
 
-/// Beast 1.74 speaks boost::string_view.
-inline std::string_view to_sv(boost::beast::string_view s) {
-  return {s.data(), s.size()};
-}
+// -- streams ----------------------------------------------------------------------------------
 
-/// Nullopt when the target's percent-encoding is malformed.
-std::optional<request_target> parse_target(std::string_view target);
+/// GET /v1/subscribe: a topic stream.
+std::variant<stream_start, http_response> subscribe_stream(hub_context& hub, route_request& r);
 
-http_response error_response(const http_request& req, http::status status, std::string_view code,
-                             std::string_view message);
-http_response json_response(const http_request& req, http::status status, std::string body);
+/// GET /v1/jobs/{id}/events: a job's progress stream.
+std::variant<stream_start, http_response> job_stream(hub_context& hub, route_request& r);
 
-/// The CORS headers for `req`'s Origin, as "Name: value\r\n" lines (empty when not allowed).
-std::string cors_header_lines(const config& cfg, const http_request& req);
-void apply_cors(const config& cfg, const http_request& req, http_response& res);
+// -- shared by the handlers -------------------------------------------------------------------
 
-/// Validates GET /v1/subscribe. On error, returns the response to send.
-std::variant<subscription_request, http_response>
-parse_subscription(const hub_context& hub, const http_request& req, const request_target& target);
+/// 503 shutting_down, when the hub is stopping.
+std::optional<http_response> refuse_when_shutting_down(const hub_context& hub,
+                                                       const http_request& req);
 
-/// For GET /v1/jobs/{id}/events: the job id, or nullopt when `path` is not that endpoint.
-std::optional<std::string> job_events_path(std::string_view path);
+/// 415 unless Content-Type is application/json (parameters allowed).
+std::optional<http_response> require_json_body(const http_request& req);
 
-/// Validates GET /v1/jobs/{id}/events: the version in Last-Event-ID (0 if none), or the error.
-std::variant<std::uint64_t, http_response> parse_job_watch(const http_request& req,
-                                                           const std::string& id);
+/// 400 unknown_parameter for a query parameter not in `known`.
+std::optional<http_response> refuse_unknown_params(const route_request& r,
+                                                   std::initializer_list<std::string_view> known);
 
-/// What an answer needs of its request (version, keep-alive, Origin), without the body, for
-/// answers that come later from an actor's thread.
-std::shared_ptr<const http_request> request_head(const http_request& req);
+/// The client's resume position from Last-Event-ID (or the `last_event_id` parameter), or the
+/// 400 to send. Empty when the client sent none.
+std::variant<std::optional<event_id>, http_response> resume_position(const route_request& r);
 
-/// 503 with Retry-After.
-http_response unavailable(const http_request& req, std::string_view code, std::string_view msg);
+/// `limit` in 1..1000 (default 100), or the 400 to send.
+std::variant<std::size_t, http_response> page_limit(const route_request& r);
 
-/// Content-Type is application/json (parameters allowed).
-bool has_json_body(const http_request& req);
-
-bool is_preflight(const http_request& req);
-
-/// 204 to a CORS preflight; the CORS headers only for allowed origins.
-http_response preflight_response(const config& cfg, const http_request& req, const char* methods);
-
-/// The value of query parameter `name`, or null.
-const std::string* param(const request_target& t, std::string_view name);
-
-/// Handles every request except the streams. `respond` may run on another thread.
-void handle_request(hub_context& hub, http_request&& req, respond_fn respond);
+/// The JSON body of GET /v1/events.
+std::string render_events_page(const events_page& page);
 
 } // namespace herald

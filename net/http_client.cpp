@@ -14,40 +14,11 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::optional<parsed_url> parse_http_url(const std::string& url) {
-  static const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0 || url.size() > 2048)
-    return std::nullopt;
-  auto rest = url.substr(scheme.size());
-  auto slash = rest.find('/');
-  auto authority = rest.substr(0, slash);
-  parsed_url out;
-  out.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (authority.empty() || authority.find('@') != std::string::npos)
-    return std::nullopt;
-  if (authority.front() == '[') { // [v6]:port
-    auto close = authority.find(']');
-    if (close == std::string::npos)
-      return std::nullopt;
-    out.host = authority.substr(1, close - 1);
-    out.port = close + 1 < authority.size() && authority[close + 1] == ':'
-                 ? authority.substr(close + 2) : "80";
-  } else {
-    auto colon = authority.rfind(':');
-    out.host = authority.substr(0, colon);
-    out.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
-  }
-  if (out.host.empty() || out.port.empty()
-      || out.port.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  return out;
-}
-
 namespace {
 
 class get_op : public std::enable_shared_from_this<get_op> {
 public:
-  get_op(net::io_context& ioc, parsed_url url, std::chrono::milliseconds timeout,
+  get_op(net::io_context& ioc, uri::url url, std::chrono::milliseconds timeout,
          std::function<void(http_result)> done)
     : resolver_(net::make_strand(ioc)), stream_(resolver_.get_executor()), url_(std::move(url)),
       timeout_(timeout), done_(std::move(done)) {
@@ -56,11 +27,11 @@ public:
 
   void run() {
     req_ = {http::verb::get, url_.target, 11};
-    req_.set(http::field::host, url_.host);
+    req_.set(http::field::host, url_.authority());
     req_.set(http::field::user_agent, "herald/" HERALD_VERSION);
     req_.set(http::field::accept, "application/json");
     stream_.expires_after(timeout_);
-    resolver_.async_resolve(url_.host, url_.port,
+    resolver_.async_resolve(url_.host, std::to_string(url_.port),
                             [self = shared_from_this()](beast::error_code ec,
                                                         tcp::resolver::results_type r) {
                               if (ec)
@@ -99,7 +70,7 @@ private:
 
   tcp::resolver resolver_;
   beast::tcp_stream stream_;
-  parsed_url url_;
+  uri::url url_;
   std::chrono::milliseconds timeout_;
   std::function<void(http_result)> done_;
   http::request<http::empty_body> req_;
@@ -109,7 +80,7 @@ private:
 
 } // namespace
 
-void http_get(net::io_context& ioc, const parsed_url& url, std::chrono::milliseconds timeout,
+void http_get(net::io_context& ioc, const uri::url& url, std::chrono::milliseconds timeout,
               std::function<void(http_result)> done) {
   std::make_shared<get_op>(ioc, url, timeout, std::move(done))->run();
 }

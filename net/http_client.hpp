@@ -8,16 +8,9 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "uri/uri.hpp"
+
 namespace herald {
-
-struct parsed_url {
-  std::string host;
-  std::string port;
-  std::string target;
-};
-
-/// Parses "http://host[:port][/path]"; nullopt for anything else (https is not supported).
-std::optional<parsed_url> parse_http_url(const std::string& url);
 
 struct http_result {
   int status = 0;      // 0 when the request failed
@@ -26,7 +19,8 @@ struct http_result {
 };
 
 /// GETs `url`; `done` runs on an io thread. Bounded by `timeout` end to end.
-void http_get(boost::asio::io_context& ioc, const parsed_url& url,
+/// `url` must be an http URL (https is not supported for upstream polls).
+void http_get(boost::asio::io_context& ioc, const uri::url& url,
               std::chrono::milliseconds timeout, std::function<void(http_result)> done);
 
 } // namespace herald

@@ -5,9 +5,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
-#include "actors/job_viewer.hpp"
-#include "actors/session_stream.hpp"
-#include "net/session_api.hpp"
+#include "net/http_responses.hpp"
 #include "net/sse_stream.hpp"
 
 namespace herald {
@@ -91,50 +89,26 @@ void http_session::on_body(beast::error_code ec) {
   if (ec)
     return send_and_close(http::status::bad_request, "malformed_request",
                           "malformed HTTP request: " + ec.message());
-  dispatch_request();
+  on_request();
 }
 
-void http_session::dispatch_request() {
-  auto req = parser_->release();
-  auto target = parse_target(to_sv(req.target()));
-  if (target && target->path == "/v1/subscribe" && req.method() == http::verb::get)
-    return start_stream(std::move(req), *target);
-  if (auto job = target ? job_events_path(target->path) : std::nullopt;
-      job && req.method() == http::verb::get)
-    return start_job_stream(std::move(req), *job);
-  if (auto sp = target ? parse_session_path(target->path) : std::nullopt;
-      sp && sp->rest == "events" && req.method() == http::verb::get)
-    return start_session_stream(std::move(req), *target, *sp);
-  // The answer may come from an actor's thread: hop back onto this session's io thread.
-  handle_request(hub_, std::move(req), [self = shared_from_this()](http_response res) {
-    net::post(self->stream_.get_executor(),
-              [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
-  });
+void http_session::on_request() {
+  auto self = shared_from_this();
+  hub_.routes->handle(
+    hub_, parser_->release(),
+    // The answer may come from an actor's thread: hop back onto this session's io thread.
+    [self](http_response res) {
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+    },
+    [self](stream_order order) { self->start_stream(std::move(order)); });
 }
 
-void http_session::start_stream(http_request&& req, const request_target& target) {
-  auto reply = [&](http_response res) {
-    apply_cors(hub_.cfg, req, res);
-    send(std::move(res));
-  };
-  auto parsed = parse_subscription(hub_, req, target);
-  if (auto* res = std::get_if<http_response>(&parsed))
-    return reply(std::move(*res));
-  if (!reserve_stream_slot(req))
-    return;
-  stream_.expires_never();
-  sse_stream::start(hub_, stream_.release_socket(),
-                    std::move(std::get<subscription_request>(parsed)),
-                    cors_header_lines(hub_.cfg, req));
-}
-
-bool http_session::reserve_stream_slot(const http_request& req) {
+void http_session::start_stream(stream_order order) {
   auto refuse = [&](std::string_view code, std::string_view message) {
-    auto res = error_response(req, http::status::service_unavailable, code, message);
-    res.set(http::field::retry_after, "5");
-    apply_cors(hub_.cfg, req, res);
+    auto res = error_response(order.req, http::status::service_unavailable, code, message);
+    order.finish(res);
     send(std::move(res));
-    return false;
   };
   if (hub_.shutting_down.load())
     return refuse("shutting_down", "the hub is shutting down");
@@ -143,46 +117,9 @@ bool http_session::reserve_stream_slot(const http_request& req) {
     --hub_.stats.open_connections;
     return refuse("connection_limit", "the hub is at its connection limit; retry later");
   }
-  return true;
-}
-
-void http_session::start_job_stream(http_request&& req, const std::string& id) {
-  auto parsed = parse_job_watch(req, id);
-  if (auto* res = std::get_if<http_response>(&parsed)) {
-    apply_cors(hub_.cfg, req, *res);
-    return send(std::move(*res));
-  }
-  if (!reserve_stream_slot(req))
-    return;
   stream_.expires_never();
-  auto last_seen = std::get<std::uint64_t>(parsed);
-  auto& hub = hub_;
-  sse_stream::start(hub_, stream_.release_socket(), "job=" + id, cors_header_lines(hub_.cfg, req),
-                    [&hub, id, last_seen](const queue_ptr& q, const std::string&) {
-                      return hub.sys.spawn(job_viewer, id, q, last_seen, hub.job_registry,
-                                           hub.stream_settings.retry_ms, &hub.stats);
-                    });
-}
-
-void http_session::start_session_stream(http_request&& req, const request_target& target,
-                                        const session_path& p) {
-  auto parsed = parse_session_watch(req, target, p);
-  if (auto* res = std::get_if<http_response>(&parsed)) {
-    apply_cors(hub_.cfg, req, *res);
-    return send(std::move(*res));
-  }
-  if (!reserve_stream_slot(req))
-    return;
-  stream_.expires_never();
-  auto resume = std::get<std::optional<event_id>>(parsed);
-  auto& hub = hub_;
-  auto id = p.id;
-  sse_stream::start(hub_, stream_.release_socket(), "session=" + id,
-                    cors_header_lines(hub_.cfg, req),
-                    [&hub, id, resume](const queue_ptr& q, const std::string&) {
-                      return hub.sys.spawn(session_stream, id, q, resume, hub.session_registry,
-                                           hub.stream_settings.retry_ms);
-                    });
+  sse_stream::start(hub_, stream_.release_socket(), std::move(order.start),
+                    std::move(order.finish));
 }
 
 void http_session::send(http_response res) {
@@ -205,7 +142,7 @@ void http_session::send_and_close(http::status status, std::string_view code,
   if (parser_)
     req.set(http::field::origin, parser_->get()[http::field::origin]);
   auto res = error_response(req, status, code, message);
-  apply_cors(hub_.cfg, req, res);
+  hub_.routes->finisher(hub_, req)(res);
   res.keep_alive(false);
   send(std::move(res));
 }

@@ -1,7 +1,8 @@
 #pragma once
-// One HTTP connection: reads requests (keep-alive), answers them through the API, and hands the
-// socket over to an sse_stream for GET /v1/subscribe. Headers are read before the body so that
-// oversize bodies get 413 before they are read and `Expect: 100-continue` is honoured.
+// One HTTP connection: reads requests (keep-alive), hands each to the router (net/router.hpp), and
+// either writes the answer or hands the socket over to an sse_stream. Headers are read before
+// the body so that oversize bodies get 413 before they are read and `Expect: 100-continue` is
+// honoured.
 
 #include <memory>
 #include <optional>
@@ -10,8 +11,7 @@
 #include <boost/beast/http.hpp>
 
 #include "net/hub_context.hpp"
-#include "net/http_api.hpp"
-#include "net/session_api.hpp"
+#include "net/router.hpp"
 
 namespace herald {
 
@@ -24,13 +24,10 @@ private:
   void do_read();
   void on_header(boost::beast::error_code ec);
   void on_body(boost::beast::error_code ec);
-  void dispatch_request();
-  void start_stream(http_request&& req, const request_target& target);
-  void start_job_stream(http_request&& req, const std::string& id);
-  void start_session_stream(http_request&& req, const request_target& target,
-                            const session_path& p);
-  /// Takes a connection slot for a stream, or answers 503 (limit, shutdown) and returns false.
-  bool reserve_stream_slot(const http_request& req);
+  void on_request();
+  /// Takes a connection slot and the socket for a stream the router accepted; or answers 503
+  /// (connection limit, shutdown).
+  void start_stream(stream_order order);
   void send(http_response res);
   void send_and_close(http::status status, std::string_view code, std::string_view message);
   void close();

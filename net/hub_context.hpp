@@ -13,6 +13,7 @@
 #include "actors/connection.hpp"
 #include "actors/hub_stats.hpp"
 #include "config/config.hpp"
+#include "net/router.hpp"
 #include "storage/event_log.hpp"
 
 namespace herald {
@@ -32,6 +33,8 @@ struct hub_context {
   caf::actor job_registry;
   caf::actor session_registry;
   connection_settings stream_settings;
+  /// Every endpoint and the middleware chain (net/routes.cpp), built before the listener starts.
+  std::unique_ptr<const router> routes;
   hub_stats stats;
   std::atomic<bool> ready{false};
   std::atomic<bool> shutting_down{false};

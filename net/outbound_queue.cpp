@@ -184,15 +184,14 @@ void outbound_queue::push_notice(frame_ptr f) {
     wake_();
 }
 
-void outbound_queue::reject(int status, std::string body) {
+void outbound_queue::reject(caf::error why) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (mode_ != mode::pending)
       return;
     mode_ = mode::rejected;
     reason_ = close_reason::rejected;
-    reject_status_ = status;
-    reject_body_ = std::move(body);
+    reject_error_ = std::move(why);
     held_.clear();
     held_bytes_ = 0;
     wake_pending_ = true;
@@ -249,8 +248,7 @@ outbound_queue::take_result outbound_queue::take(std::vector<frame_ptr>& out) {
   switch (mode_) {
     case mode::rejected:
       res.kind = take_kind::reject;
-      res.status = reject_status_;
-      res.body = std::move(reject_body_);
+      res.error = std::move(reject_error_);
       res.reason = reason_;
       mode_ = mode::closed;
       return res;

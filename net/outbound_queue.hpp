@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/error.hpp>
+
 #include "net/sse_frame.hpp"
 
 namespace herald {
@@ -65,8 +67,7 @@ public:
     take_kind kind = take_kind::idle;
     std::size_t events = 0;        // event frames among `out`
     close_reason reason = close_reason::none;
-    int status = 0;                // reject: HTTP status
-    std::string body;              // reject: JSON body
+    caf::error error;              // reject: why (the transport renders it)
   };
 
   outbound_queue(std::size_t max_bytes, wake_fn wake);
@@ -86,8 +87,8 @@ public:
   /// A hub notice outside the log (e.g. job.upstream_error): always queued on an open stream.
   void push_notice(frame_ptr f);
 
-  /// Refuses the stream before it started (e.g. 503 at a limit).
-  void reject(int status, std::string body);
+  /// Refuses the stream before it started (e.g. a topic at its limit), with a Herald error.
+  void reject(caf::error why);
 
   /// Writes `final_frames` after what is queued, then closes the stream.
   void close_after_flush(close_reason why, std::vector<frame_ptr> final_frames);
@@ -151,8 +152,7 @@ private:
   std::size_t held_bytes_ = 0;
   std::uint64_t held_since_ = 0;   // held_ has every matching live event after this position
 
-  int reject_status_ = 0;
-  std::string reject_body_;
+  caf::error reject_error_;
   std::function<void()> drained_;
 };
 

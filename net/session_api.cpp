@@ -1,165 +1,166 @@
 #include "net/session_api.hpp"
 
-#include <charconv>
-
 #include <nlohmann/json.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/session_stream.hpp"
+#include "net/http_api.hpp"
+#include "net/http_responses.hpp"
+#include "net/hub_context.hpp"
+#include "storage/event_id.hpp"
 #include "storage/session_record.hpp"
 
 namespace herald {
 namespace {
 
 using json = nlohmann::json;
+using op = session_request::op;
 
-http_response not_allowed(const http_request& req, const char* allow) {
-  auto res = error_response(req, http::status::method_not_allowed, "method_not_allowed",
-                            std::string{"use "} + allow + " here");
-  res.set(http::field::allow, std::string{allow} + ", OPTIONS");
-  return res;
+std::optional<http_response> refuse_bad_session_id(const route_request& r) {
+  if (auto err = validate_session_id(r.path_param(0)))
+    return error_response(r.req, http::status::bad_request, "invalid_session_id", *err);
+  return std::nullopt;
+}
+
+/// The JSON object body of a write, or the answer refusing it. `fields` lists what the body may
+/// hold (empty: anything; the session validates it).
+std::variant<json, http_response> object_body(const hub_context& hub, const route_request& r,
+                                              std::initializer_list<std::string_view> fields) {
+  if (auto refused = refuse_when_shutting_down(hub, r.req))
+    return std::move(*refused);
+  if (auto refused = require_json_body(r.req))
+    return std::move(*refused);
+  auto bad = [&](std::string_view code, const std::string& msg) {
+    return error_response(r.req, http::status::bad_request, code, msg);
+  };
+  auto body = json::parse(r.req.body(), nullptr, false);
+  if (body.is_discarded())
+    return bad("malformed_json", "the body is not valid JSON");
+  if (!body.is_object())
+    return bad("invalid_body", "the body must be a JSON object");
+  if (fields.size() == 0)
+    return body;
+  for (auto it = body.begin(); it != body.end(); ++it)
+    if (std::find(fields.begin(), fields.end(), it.key()) == fields.end())
+      return bad("unknown_field", "unknown field '" + it.key() + "'");
+  if (body.empty())
+    return bad("invalid_body", "give '" + std::string{*fields.begin()} + "' or '"
+                                 + std::string{*(fields.begin() + 1)} + "'");
+  return body;
+}
+
+/// Checks what every session request shares (the id; no query parameter but `allowed`; a body
+/// only for writes), then hands `req` to the session and renders its reply.
+void ask_session(hub_context& hub, route_request& r, std::shared_ptr<session_request> req,
+                 respond_fn respond, std::initializer_list<std::string_view> allowed = {}) {
+  if (auto refused = refuse_bad_session_id(r))
+    return respond(std::move(*refused));
+  if (auto refused = refuse_unknown_params(r, allowed))
+    return respond(std::move(*refused));
+  req->id = r.path_param(0);
+  auto head = request_head(r.req);
+  req->done = [respond, head](request_reply reply) { respond(reply_response(*head, reply)); };
+  caf::anon_send(hub.session_registry, session_atom::value, std::move(req));
+}
+
+/// A request without a body.
+void ask_bodiless(hub_context& hub, route_request& r, op what, respond_fn respond) {
+  if (!r.req.body().empty())
+    return respond(error_response(r.req, http::status::bad_request, "invalid_body",
+                                  "this request takes no body"));
+  auto req = std::make_shared<session_request>();
+  req->what = what;
+  ask_session(hub, r, std::move(req), std::move(respond));
+}
+
+/// A write whose body is a JSON object with `fields` (empty: validated by the session).
+void ask_write(hub_context& hub, route_request& r, op what,
+               std::initializer_list<std::string_view> fields, respond_fn respond) {
+  if (auto refused = refuse_bad_session_id(r))
+    return respond(std::move(*refused));
+  auto body = object_body(hub, r, fields);
+  if (auto* res = std::get_if<http_response>(&body))
+    return respond(std::move(*res));
+  auto req = std::make_shared<session_request>();
+  req->what = what;
+  req->body = std::get<json>(std::move(body));
+  ask_session(hub, r, std::move(req), std::move(respond));
 }
 
 } // namespace
 
-std::optional<session_path> parse_session_path(std::string_view path) {
-  static constexpr std::string_view prefix = "/v1/sessions/";
-  if (path.rfind(prefix, 0) != 0)
-    return std::nullopt;
-  path.remove_prefix(prefix.size());
-  auto slash = path.find('/');
-  session_path out;
-  out.id = std::string{path.substr(0, slash)};
-  if (slash != std::string_view::npos)
-    out.rest = std::string{path.substr(slash + 1)};
-  return out;
+void handle_session_get(hub_context& hub, route_request& r, respond_fn respond) {
+  ask_bodiless(hub, r, op::get, std::move(respond));
 }
 
-std::variant<std::optional<event_id>, http_response>
-parse_session_watch(const http_request& req, const request_target& target, const session_path& p) {
-  if (auto err = validate_session_id(p.id))
-    return error_response(req, http::status::bad_request, "invalid_session_id", *err);
-  for (auto& [k, v] : target.params)
-    if (k != "last_event_id")
-      return error_response(req, http::status::bad_request, "unknown_parameter",
-                            "unknown query parameter '" + k + "'");
-  std::string last{to_sv(req["Last-Event-ID"])};
-  if (last.empty())
-    if (auto* q = param(target, "last_event_id"))
-      last = *q;
-  if (last.empty())
-    return std::optional<event_id>{};
-  auto id = parse_event_id(last);
-  if (!id)
-    return error_response(req, http::status::bad_request, "invalid_id",
-                          "Last-Event-ID '" + last.substr(0, 64) + "' is not a valid event id");
-  return std::optional<event_id>{*id};
+void handle_session_delete(hub_context& hub, route_request& r, respond_fn respond) {
+  ask_bodiless(hub, r, op::remove, std::move(respond));
 }
 
-void handle_session_request(hub_context& hub, http_request&& req, const request_target& target,
-                            const session_path& p, respond_fn respond) {
-  using op = session_request::op;
-  if (auto err = validate_session_id(p.id))
-    return respond(error_response(req, http::status::bad_request, "invalid_session_id", *err));
-  auto r = std::make_shared<session_request>();
-  r->id = p.id;
-  auto m = req.method();
-  bool wants_body = false;
-  if (p.rest.empty()) {
-    if (m == http::verb::get)
-      r->what = op::get;
-    else if (m == http::verb::put)
-      r->what = op::put, wants_body = true;
-    else if (m == http::verb::delete_)
-      r->what = op::remove;
-    else
-      return respond(not_allowed(req, "GET, PUT, DELETE"));
-  } else if (p.rest == "ack") {
-    if (m != http::verb::post)
-      return respond(not_allowed(req, "POST"));
-    r->what = op::ack, wants_body = true;
-  } else if (p.rest == "dead-letters") {
-    if (m != http::verb::get)
-      return respond(not_allowed(req, "GET"));
-    r->what = op::dead_letters;
-  } else if (p.rest == "dead-letters/redrive") {
-    if (m != http::verb::post)
-      return respond(not_allowed(req, "POST"));
-    r->what = op::redrive, wants_body = true;
-  } else if (p.rest == "events") {
-    return respond(not_allowed(req, "GET"));
-  } else {
-    return respond(error_response(req, http::status::not_found, "not_found",
-                                  "no such endpoint: " + target.path));
-  }
-  if (wants_body) {
-    if (hub.shutting_down.load())
-      return respond(unavailable(req, "shutting_down", "the hub is shutting down"));
-    if (!has_json_body(req))
-      return respond(error_response(req, http::status::unsupported_media_type,
-                                    "unsupported_media_type",
-                                    "Content-Type must be application/json"));
-    r->body = json::parse(req.body(), nullptr, false);
-    if (r->body.is_discarded())
-      return respond(error_response(req, http::status::bad_request, "malformed_json",
-                                    "the body is not valid JSON"));
-    if (!r->body.is_object())
-      return respond(error_response(req, http::status::bad_request, "invalid_body",
-                                    "the body must be a JSON object"));
-    if (r->what == op::ack || r->what == op::redrive) {
-      const char* a = r->what == op::ack ? "through" : "all";
-      for (auto it = r->body.begin(); it != r->body.end(); ++it)
-        if (it.key() != "ids" && it.key() != a)
-          return respond(error_response(req, http::status::bad_request, "unknown_field",
-                                        "unknown field '" + it.key() + "'"));
-      if (r->body.empty())
-        return respond(error_response(req, http::status::bad_request, "invalid_body",
-                                      std::string{"give 'ids' or '"} + a + "'"));
-    }
-    if (r->what == op::put) {
-      // Checked here for the limit; the session applies the rest against its current settings.
-      auto t = r->body.find("topics");
-      if (t != r->body.end() && t->is_array()
-          && t->size() > hub.cfg.limits_max_topics_per_subscription)
-        return respond(error_response(
-          req, http::status::bad_request, "invalid_session",
-          "at most " + std::to_string(hub.cfg.limits_max_topics_per_subscription)
-            + " topics per session"));
-    }
-  } else if (!req.body().empty()) {
-    return respond(error_response(req, http::status::bad_request, "invalid_body",
+void handle_session_put(hub_context& hub, route_request& r, respond_fn respond) {
+  if (auto refused = refuse_bad_session_id(r))
+    return respond(std::move(*refused));
+  auto body = object_body(hub, r, {});
+  if (auto* res = std::get_if<http_response>(&body))
+    return respond(std::move(*res));
+  auto& doc = std::get<json>(body);
+  // Checked here for the limit; the session applies the rest against its current settings.
+  auto t = doc.find("topics");
+  auto max_topics = hub.cfg.limits_max_topics_per_subscription;
+  if (t != doc.end() && t->is_array() && t->size() > max_topics)
+    return respond(error_response(r.req, http::status::bad_request, "invalid_session",
+                                  "at most " + std::to_string(max_topics)
+                                    + " topics per session"));
+  auto req = std::make_shared<session_request>();
+  req->what = op::put;
+  req->body = std::move(doc);
+  ask_session(hub, r, std::move(req), std::move(respond));
+}
+
+void handle_session_ack(hub_context& hub, route_request& r, respond_fn respond) {
+  ask_write(hub, r, op::ack, {"ids", "through"}, std::move(respond));
+}
+
+void handle_redrive(hub_context& hub, route_request& r, respond_fn respond) {
+  ask_write(hub, r, op::redrive, {"ids", "all"}, std::move(respond));
+}
+
+void handle_dead_letters(hub_context& hub, route_request& r, respond_fn respond) {
+  if (auto refused = refuse_bad_session_id(r))
+    return respond(std::move(*refused));
+  if (!r.req.body().empty())
+    return respond(error_response(r.req, http::status::bad_request, "invalid_body",
                                   "this request takes no body"));
+  auto req = std::make_shared<session_request>();
+  req->what = op::dead_letters;
+  if (auto* after = r.target.param("after"); after != nullptr && !after->empty()) {
+    auto id = parse_event_id(*after);
+    if (!id || id->epoch != hub.log->epoch())
+      return respond(error_response(r.req, http::status::bad_request, "invalid_id",
+                                    "'after' is not an event id of this log"));
+    req->after = id->pos;
   }
-  for (auto& [k, v] : target.params) {
-    if (r->what != op::dead_letters || (k != "after" && k != "limit"))
-      return respond(error_response(req, http::status::bad_request, "unknown_parameter",
-                                    "unknown query parameter '" + k + "'"));
-    if (k == "after" && !v.empty()) {
-      auto id = parse_event_id(v);
-      if (!id || id->epoch != hub.log->epoch())
-        return respond(error_response(req, http::status::bad_request, "invalid_id",
-                                      "'after' is not an event id of this log"));
-      r->after = id->pos;
-    }
-    if (k == "limit") {
-      std::size_t n = 0;
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc{} || end != v.data() + v.size() || n < 1 || n > 1000)
-        return respond(error_response(req, http::status::bad_request, "invalid_limit",
-                                      "'limit' must be an integer from 1 to 1000"));
-      r->limit = n;
-    }
-  }
-  auto head = request_head(req);
-  r->done = [respond, head](int status, std::string body) {
-    if (status == 204) {
-      http_response res{http::status::no_content, head->version()};
-      res.keep_alive(head->keep_alive());
-      res.prepare_payload();
-      return respond(std::move(res));
-    }
-    respond(json_response(*head, static_cast<http::status>(status), std::move(body)));
-  };
-  caf::anon_send(hub.session_registry, session_atom::value, std::move(r));
+  auto limit = page_limit(r);
+  if (auto* res = std::get_if<http_response>(&limit))
+    return respond(std::move(*res));
+  req->limit = std::get<std::size_t>(limit);
+  ask_session(hub, r, std::move(req), std::move(respond), {"after", "limit"});
+}
+
+std::variant<stream_start, http_response> session_stream_start(hub_context& hub,
+                                                               route_request& r) {
+  if (auto refused = refuse_bad_session_id(r))
+    return std::move(*refused);
+  if (auto refused = refuse_unknown_params(r, {"last_event_id"}))
+    return std::move(*refused);
+  auto resume = resume_position(r);
+  if (auto* res = std::get_if<http_response>(&resume))
+    return std::move(*res);
+  auto id = r.path_param(0);
+  auto from = std::get<std::optional<event_id>>(resume);
+  return stream_start{"session=" + id, [&hub, id, from](const queue_ptr& q, const std::string&) {
+                        return hub.sys.spawn(session_stream, id, q, from, hub.session_registry,
+                                             hub.stream_settings.retry_ms);
+                      }};
 }
 
 } // namespace herald

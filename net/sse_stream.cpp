@@ -4,10 +4,9 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/status.hpp>
 #include <spdlog/spdlog.h>
 
-#include "actors/connection.hpp"
+#include "net/http_responses.hpp"
 
 namespace herald {
 
@@ -25,47 +24,34 @@ std::string random_connection_id() {
   return buf;
 }
 
-void sse_stream::start(hub_context& hub, tcp::socket socket, subscription_request sub,
-                       std::string cors_lines) {
-  std::string topics;
-  for (auto& p : sub.patterns)
-    topics.append(topics.empty() ? "" : ",").append(p);
-  auto shared_sub = std::make_shared<subscription_request>(std::move(sub));
-  start(hub, std::move(socket), "topics=" + topics, std::move(cors_lines),
-        [&hub, shared_sub](const queue_ptr& q, const std::string& conn_id) {
-          connection_deps deps{hub.registry,     hub.dispatcher, hub.reader,
-                               hub.log->epoch(), &hub.stats,     hub.stream_settings};
-          return hub.sys.spawn(connection, conn_id, q, std::move(*shared_sub), std::move(deps));
-        });
-}
-
-void sse_stream::start(hub_context& hub, tcp::socket socket, std::string what,
-                       std::string cors_lines, const spawn_fn& spawn) {
-  auto s = std::make_shared<sse_stream>(hub, std::move(socket), std::move(cors_lines));
-  s->what_ = std::move(what);
+void sse_stream::start(hub_context& hub, tcp::socket socket, stream_start start,
+                       head_finisher finish) {
+  auto s = std::make_shared<sse_stream>(hub, std::move(socket), std::move(finish));
+  s->what_ = std::move(start.what);
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(
     hub.cfg.limits_slow_consumer_bytes, [weak, shard = &s->shard_] { shard->wake(weak); });
-  s->conn_ = spawn(s->queue_, s->id_);
+  s->conn_ = start.spawn(s->queue_, s->id_);
   s->do_read();
 }
 
-sse_stream::sse_stream(hub_context& hub, tcp::socket socket, std::string cors_lines)
+sse_stream::sse_stream(hub_context& hub, tcp::socket socket, head_finisher finish)
   : hub_(hub),
     shard_(write_shard::of(static_cast<net::io_context&>(
       net::query(socket.get_executor(), net::execution::context)))),
     hub_alive_(hub.alive), socket_(std::move(socket)), id_(random_connection_id()),
-    cors_lines_(std::move(cors_lines)) {
+    finish_(std::move(finish)) {
   boost::system::error_code ignored;
   socket_.non_blocking(true, ignored);
-  head_ = "HTTP/1.1 200 OK\r\n"
-          "Server: herald/" HERALD_VERSION "\r\n"
-          "Content-Type: text/event-stream; charset=utf-8\r\n"
-          "Cache-Control: no-cache, no-store, no-transform\r\n"
-          "X-Accel-Buffering: no\r\n"
-          "Connection: keep-alive\r\n"
-          "Herald-Connection-Id: "
-          + id_ + "\r\n" + cors_lines_ + "\r\n";
+  http::response<http::empty_body> head{http::status::ok, 11};
+  head.set(http::field::server, "herald/" HERALD_VERSION);
+  head.set(http::field::content_type, "text/event-stream; charset=utf-8");
+  head.set(http::field::cache_control, "no-cache, no-store, no-transform");
+  head.set("X-Accel-Buffering", "no");
+  head.set(http::field::connection, "keep-alive");
+  head.set("Herald-Connection-Id", id_);
+  finish_(head);
+  head_ = render_head(head);
 }
 
 sse_stream::~sse_stream() {
@@ -98,7 +84,7 @@ void sse_stream::write() {
       case outbound_queue::take_kind::close:
         return close(r.reason);
       case outbound_queue::take_kind::reject:
-        return write_rejection(r.status, r.body);
+        return write_rejection(r.error);
       case outbound_queue::take_kind::frames:
         break;
     }
@@ -116,17 +102,13 @@ void sse_stream::write() {
   }
 }
 
-void sse_stream::write_rejection(int status, const std::string& body) {
-  namespace http = boost::beast::http;
-  reject_ = "HTTP/1.1 " + std::to_string(status) + " "
-            + std::string{http::obsolete_reason(static_cast<http::status>(status))} + "\r\n"
-            + "Server: herald/" HERALD_VERSION "\r\nCache-Control: no-store\r\n"
-            + (status == 503 ? "Retry-After: 5\r\n" : "") + cors_lines_;
-  if (status == 204) // no body, no Content-Type: EventSource stops reconnecting
-    reject_ += "Connection: close\r\n\r\n";
-  else
-    reject_ += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size())
-               + "\r\nConnection: close\r\n\r\n" + body;
+void sse_stream::write_rejection(const caf::error& why) {
+  http_request req;
+  req.version(11);
+  auto res = error_response(req, why);
+  res.keep_alive(false);
+  finish_(res);
+  reject_ = render_response(res);
   writing_ = true;
   net::async_write(socket_, net::buffer(reject_),
                    [self = shared_from_this()](boost::system::error_code, std::size_t) {
@@ -171,7 +153,7 @@ void sse_stream::written(std::size_t frame_bytes, std::size_t events) {
   // page's) batch capacity is given back.
   if (!head_.empty()) {
     std::string{}.swap(head_);
-    std::string{}.swap(cors_lines_);
+    finish_ = nullptr;
   }
   if (batch_.capacity() > kept_capacity) {
     std::vector<frame_ptr>{}.swap(batch_);

@@ -14,8 +14,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
-#include "actors/connection.hpp"
 #include "net/hub_context.hpp"
+#include "net/router.hpp"
 #include "net/outbound_queue.hpp"
 #include "net/write_shard.hpp"
 
@@ -25,19 +25,12 @@ class sse_stream : public std::enable_shared_from_this<sse_stream> {
 public:
   using tcp = boost::asio::ip::tcp;
 
-  /// Spawns the actor that feeds a stream's queue, given the queue and the connection id.
-  using spawn_fn = std::function<caf::actor(const queue_ptr&, const std::string& conn_id)>;
+  /// Takes over `socket` (whose connection slot was reserved) and starts the stream `start`
+  /// describes. `finish` completes its response head (or its refusal) with the middleware.
+  static void start(hub_context& hub, tcp::socket socket, stream_start start,
+                    head_finisher finish);
 
-  /// Takes over `socket` (whose connection slot was reserved) and starts a topic stream.
-  static void start(hub_context& hub, tcp::socket socket, subscription_request sub,
-                    std::string cors_lines);
-
-  /// Takes over `socket` and starts a stream fed by the actor `spawn` returns; `what` names the
-  /// stream in the close log line.
-  static void start(hub_context& hub, tcp::socket socket, std::string what,
-                    std::string cors_lines, const spawn_fn& spawn);
-
-  sse_stream(hub_context& hub, tcp::socket socket, std::string cors_lines);
+  sse_stream(hub_context& hub, tcp::socket socket, head_finisher finish);
   ~sse_stream();
 
   /// Writes what the queue holds (on the io thread; called by the stream's write_shard). The
@@ -48,8 +41,8 @@ private:
   /// Batch capacity a stream keeps between writes (a pointer each).
   static constexpr std::size_t kept_capacity = 16;
 
-  /// Writes the refusal of a stream that never started (`status`, JSON `body`), then closes.
-  void write_rejection(int status, const std::string& body);
+  /// Writes the refusal of a stream that never started, then closes.
+  void write_rejection(const caf::error& why);
   /// Writes `buffers_` (a batch of `frame_bytes` with `events` events), at once or not.
   void write_rest(std::size_t frame_bytes, std::size_t events);
   /// A batch of `frame_bytes` (with `events` events) was written.
@@ -62,7 +55,7 @@ private:
   std::shared_ptr<std::atomic<bool>> hub_alive_;
   tcp::socket socket_;
   std::string id_;
-  std::string cors_lines_;
+  head_finisher finish_;         // the middleware's part of the head (freed once it is sent)
   std::shared_ptr<outbound_queue> queue_;
   caf::actor conn_;
   std::string head_;            // the response head, written before the first frames (then freed)

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "uri/uri.hpp"
+
 namespace herald {
 
 using json = nlohmann::json;
@@ -35,14 +37,14 @@ std::optional<std::string> validate_upstream(const json& up,
   if (url == up.end() || !url->is_string())
     return std::string{"'upstream.url' is required (http://host[:port]/path)"};
   const auto& u = url->get_ref<const std::string&>();
-  if (u.rfind("http://", 0) != 0)
+  // The same parser as the poller's, so the host checked here is the host it connects to.
+  std::string why;
+  auto parsed = uri::parse_url(u, &why);
+  if (!parsed)
+    return "'upstream.url': " + why;
+  if (parsed->secure())
     return std::string{"'upstream.url' must be an http:// URL"};
-  auto rest = u.substr(7);
-  auto host = rest.substr(0, rest.find('/'));
-  if (host.size() > 2 && host.front() == '[')
-    host = host.substr(1, host.find(']') - 1);
-  else
-    host = host.substr(0, host.rfind(':'));
+  const auto& host = parsed->host;
   bool allowed = std::any_of(allowed_hosts.begin(), allowed_hosts.end(),
                              [&](const std::string& h) { return h == "*" || h == host; });
   if (!allowed)

@@ -12,6 +12,8 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "uri/uri.hpp"
+
 namespace herald::sdk {
 
 std::string error::to_string() const {
@@ -28,28 +30,20 @@ request_failed::request_failed(error e) : std::runtime_error(e.to_string()), err
 }
 
 hub_address hub_address::parse(const std::string& url) {
-  static const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0)
-    throw std::invalid_argument("hub URL must start with http://: '" + url + "'");
-  auto rest = url.substr(scheme.size());
-  rest = rest.substr(0, rest.find('/'));
+  std::string why;
+  auto parsed = uri::parse_url(url, &why);
+  if (!parsed)
+    throw std::invalid_argument("hub URL '" + url + "': " + why);
+  if (parsed->secure())
+    throw std::invalid_argument("hub URL '" + url + "': https is not supported yet");
   hub_address a;
-  if (!rest.empty() && rest.front() == '[') { // [::1]:8080
-    auto close = rest.find(']');
-    if (close == std::string::npos)
-      throw std::invalid_argument("bad IPv6 host in '" + url + "'");
-    a.host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size() && rest[close + 1] == ':')
-      a.port = rest.substr(close + 2);
-  } else {
-    auto colon = rest.rfind(':');
-    a.host = rest.substr(0, colon);
-    if (colon != std::string::npos)
-      a.port = rest.substr(colon + 1);
-  }
-  if (a.host.empty() || a.port.empty())
-    throw std::invalid_argument("hub URL needs a host: '" + url + "'");
+  a.host = parsed->host;
+  a.port = std::to_string(parsed->port);
   return a;
+}
+
+std::string hub_address::authority() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
 }
 
 namespace detail {
@@ -136,7 +130,7 @@ struct http_link::impl {
   http::request<http::string_body> make(const std::string& method, const std::string& target,
                                         const std::string& body) {
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, addr.host + ":" + addr.port);
+    req.set(http::field::host, addr.authority());
     req.set(http::field::user_agent, "herald-sdk/" HERALD_VERSION);
     req.keep_alive(true);
     if (!body.empty() || method == "POST" || method == "PUT") {
@@ -222,7 +216,7 @@ int http_link::open_stream(const std::string& target,
   auto& d = *impl_;
   if (!d.connect(timeout, err))
     return 0;
-  std::string req = "GET " + target + " HTTP/1.1\r\nHost: " + d.addr.host + ":" + d.addr.port
+  std::string req = "GET " + target + " HTTP/1.1\r\nHost: " + d.addr.authority()
                     + "\r\nAccept: text/event-stream\r\nUser-Agent: herald-sdk/" HERALD_VERSION
                       "\r\n";
   for (auto& [k, v] : headers)

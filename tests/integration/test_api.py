@@ -171,6 +171,24 @@ class ApiTest(unittest.TestCase):
                           "method_not_allowed")
         self.assert_error(self.hub.get("/v1/events?topic=a%zz"), 400, "invalid_target")
 
+    def test_route_table_edges(self):
+        # Methods Beast does not know, asterisk and absolute-form targets, empty path segments:
+        # each is answered from the route table and the hub stays up.
+        cases = [(b"FOO /v1/publish HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+                 (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+                 (b"GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+                 (b"GET /v1/jobs//events HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+                 (b"OPTIONS /v1/jobs/j HTTP/1.1\r\nHost: x\r\n\r\n", 204)]
+        for raw, status in cases:
+            st, head, _ = raw_http(self.hub.port, raw)
+            self.assertEqual(st, status, raw)
+        _, head, _ = raw_http(self.hub.port, cases[-1][0])
+        self.assertIn("Allow: GET, PUT, OPTIONS", head)
+        _, head, body = raw_http(self.hub.port, cases[0][0])
+        self.assertIn("Allow: POST, OPTIONS", head)
+        self.assertEqual(json.loads(body)["error"]["code"], "method_not_allowed")
+        self.assertEqual(self.hub.get("/healthz")[0], 200)
+
     def test_bad_subscriptions_get_400(self):
         for path, code in [("/v1/subscribe", "invalid_topic"),
                            ("/v1/subscribe?topic=a//b", "invalid_topic"),

@@ -214,8 +214,8 @@ CAF_TEST(a full topic rejects the stream with 503 and leaves nothing behind) {
   outbound_queue::take_result last;
   drain(*s2.queue, &last);
   CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::reject);
-  CAF_CHECK_EQUAL(last.status, 503);
-  CAF_CHECK(last.body.find("topic_full") != std::string::npos);
+  CAF_CHECK_EQUAL(test::status_of(last.error), 503);
+  CAF_CHECK(error_body(last.error).find("topic_full") != std::string::npos);
   CAF_CHECK_EQUAL(stats.topic_actors.load(), 1); // 'b' was joined, then released
   CAF_CHECK_EQUAL(stats.connection_actors.load(), 1);
   kill(s1.conn);

@@ -56,7 +56,10 @@ struct fixture : test::log_fixture {
     req->id = id;
     if (update)
       req->update = update->dump();
-    req->done = [out](int status, std::string body) { *out = {status, json::parse(body)}; };
+    req->done = [out](request_reply r) {
+      auto [status, body] = test::rendered(r);
+      *out = {status, json::parse(body)};
+    };
     caf::anon_send(jobs, job_atom::value, req);
     sched.run();
     return *out;
@@ -128,7 +131,7 @@ CAF_TEST(a terminal state ends every stream and a seen end gets 204) {
   auto again = watch("j", 2); // saw the final version
   drain(*again.queue, &last);
   CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::reject);
-  CAF_CHECK_EQUAL(last.status, 204);
+  CAF_CHECK_EQUAL(test::status_of(last.error), 204);
   auto late = watch("j", 1); // did not see the end: gets the final snapshot, then the end
   out = drain(*late.queue, &last);
   CAF_CHECK(out.find("event: job.completed") != std::string::npos);
@@ -192,7 +195,7 @@ CAF_TEST(unknown jobs answer 404 and leave nothing behind) {
   outbound_queue::take_result last;
   drain(*v.queue, &last);
   CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::reject);
-  CAF_CHECK_EQUAL(last.status, 404);
+  CAF_CHECK_EQUAL(test::status_of(last.error), 404);
   advance_time(1s);
   sched.run();
   CAF_CHECK_EQUAL(stats.job_actors.load(), 0);

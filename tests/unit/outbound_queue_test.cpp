@@ -124,11 +124,11 @@ CAF_TEST(close after flush writes the final frames then closes) {
 }
 
 CAF_TEST(a rejected stream yields its response once) {
-  q.reject(503, "{}");
+  q.reject(hub_error(hub_errc::topic_full, "topic_full", "full"));
   std::vector<frame_ptr> batch;
   auto r = q.take(batch);
   CAF_CHECK_EQUAL(r.kind, outbound_queue::take_kind::reject);
-  CAF_CHECK_EQUAL(r.status, 503);
+  CAF_CHECK_EQUAL(test::status_of(r.error), 503);
   CAF_CHECK_EQUAL(q.take(batch).kind, outbound_queue::take_kind::close);
 }
 

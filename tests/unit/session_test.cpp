@@ -98,7 +98,7 @@ struct fixture : test::log_fixture {
     req->id = "s1";
     req->body = std::move(body);
     auto out = std::make_shared<std::pair<int, std::string>>(0, "");
-    req->done = [out](int status, std::string b) { *out = {status, std::move(b)}; };
+    req->done = [out](request_reply r) { *out = test::rendered(r); };
     caf::anon_send(sess, session_atom::value, req);
     sched.run();
     return {out->first, out->second.empty() ? json{} : json::parse(out->second)};
@@ -297,7 +297,7 @@ CAF_TEST(a crashed session is respawned from storage and its stream ends with a 
   req->id = "s2";
   req->body = json{{"topics", {"t/a"}}};
   int status = 0;
-  req->done = [&](int st, std::string) { status = st; };
+  req->done = [&](request_reply r) { status = test::rendered(r).first; };
   caf::anon_send(reg, session_atom::value, req);
   sched.run();
   CAF_CHECK_EQUAL(status, 201);

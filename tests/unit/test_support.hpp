@@ -6,9 +6,20 @@
 #include <string>
 #include <vector>
 
+#include "net/http_responses.hpp"
 #include "net/outbound_queue.hpp"
 
 namespace herald::test {
+
+/// A request reply as the HTTP layer renders it: (status, body).
+inline std::pair<int, std::string> rendered(const request_reply& reply) {
+  return {static_cast<int>(http_status(reply)), reply_body(reply)};
+}
+
+/// The HTTP status a refusal renders to.
+inline int status_of(const caf::error& err) {
+  return static_cast<int>(http_status(err));
+}
 
 /// A fresh directory under the system temp dir, removed with the object.
 class temp_dir {

@@ -33,7 +33,11 @@ struct hub_address {
   std::string host = "127.0.0.1";
   std::string port = "8080";
 
+  /// Parses "http://host[:port]" (port 80 when absent; IPv6 hosts in brackets).
   static hub_address parse(const std::string& url);
+
+  /// host:port for a Host header (IPv6 in brackets).
+  std::string authority() const;
 };
 
 } // namespace herald::sdk

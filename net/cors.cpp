@@ -1,0 +1,31 @@
+#include "net/cors.hpp"
+
+#include <algorithm>
+
+#include "net/hub_context.hpp"
+
+namespace herald {
+
+void cors_middleware::after(hub_context& hub, const http_request& req, http_head& res) {
+  auto origin = req[http::field::origin];
+  auto& allowed = hub.cfg.cors_allowed_origins;
+  if (origin.empty() || allowed.empty())
+    return;
+  std::string o{origin.data(), origin.size()};
+  bool listed = std::find(allowed.begin(), allowed.end(), o) != allowed.end();
+  bool any = std::find(allowed.begin(), allowed.end(), "*") != allowed.end();
+  if (!listed && !any)
+    return;
+  res.set(http::field::access_control_allow_origin, listed ? o : std::string{"*"});
+  if (listed)
+    res.set(http::field::vary, "Origin");
+  res.set(http::field::access_control_expose_headers, "Herald-Connection-Id, Retry-After");
+  if (req.method() == http::verb::options && res.result() == http::status::no_content) {
+    res.set(http::field::access_control_allow_methods, res[http::field::allow]);
+    res.set(http::field::access_control_allow_headers,
+            "Content-Type, Last-Event-ID, Authorization, Cache-Control");
+    res.set(http::field::access_control_max_age, "600");
+  }
+}
+
+} // namespace herald

@@ -1,0 +1,124 @@
+#include "net/http_responses.hpp"
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace herald {
+
+namespace http = boost::beast::http;
+
+http::status http_status(hub_errc kind) {
+  switch (kind) {
+    case hub_errc::invalid_request: return http::status::bad_request;
+    case hub_errc::not_found: return http::status::not_found;
+    case hub_errc::conflict: return http::status::conflict;
+    case hub_errc::topic_full:
+    case hub_errc::shutting_down:
+    case hub_errc::unavailable:
+    case hub_errc::storage_failure: return http::status::service_unavailable;
+    case hub_errc::finished: return http::status::no_content; // EventSource stops reconnecting
+    case hub_errc::internal: return http::status::internal_server_error;
+  }
+  return http::status::internal_server_error;
+}
+
+http::status http_status(const caf::error& err) {
+  return http_status(parts_of(err).kind);
+}
+
+bool is_retryable(http::status status) {
+  return status == http::status::service_unavailable || status == http::status::too_many_requests;
+}
+
+std::string error_body(std::string_view code, std::string_view message) {
+  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+std::string error_body(const caf::error& err) {
+  auto parts = parts_of(err);
+  if (http_status(parts.kind) == http::status::no_content)
+    return {};
+  nlohmann::json doc{{"error", {{"code", parts.code}, {"message", parts.message}}}};
+  if (parts.current_version)
+    doc["error"]["current_version"] = *parts.current_version;
+  return doc.dump();
+}
+
+http::status http_status(const request_reply& reply) {
+  if (reply.error)
+    return http_status(reply.error);
+  switch (reply.what) {
+    case request_reply::kind::ok: return http::status::ok;
+    case request_reply::kind::created: return http::status::created;
+    case request_reply::kind::removed: return http::status::no_content;
+  }
+  return http::status::ok;
+}
+
+std::string reply_body(const request_reply& reply) {
+  if (reply.error)
+    return error_body(reply.error);
+  if (reply.what == request_reply::kind::removed)
+    return {};
+  return reply.view.dump();
+}
+
+http_response json_response(const http_request& req, http::status status, std::string body) {
+  http_response res{status, req.version()};
+  res.set(http::field::server, "herald/" HERALD_VERSION);
+  res.keep_alive(req.keep_alive());
+  if (status == http::status::no_content) {
+    res.prepare_payload();
+    return res;
+  }
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  if (is_retryable(status))
+    res.set(http::field::retry_after, "5");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+http_response error_response(const http_request& req, http::status status, std::string_view code,
+                             std::string_view message) {
+  return json_response(req, status, error_body(code, message));
+}
+
+http_response error_response(const http_request& req, const caf::error& err) {
+  return json_response(req, http_status(err), error_body(err));
+}
+
+http_response reply_response(const http_request& req, const request_reply& reply) {
+  return json_response(req, http_status(reply), reply_body(reply));
+}
+
+std::string render_head(const http::response_header<>& head) {
+  http::fields::writer w{head, head.version(), head.result_int()};
+  std::string out;
+  for (auto b : w.get())
+    out.append(static_cast<const char*>(b.data()), b.size());
+  return out;
+}
+
+std::string render_response(const http_response& res) {
+  std::ostringstream os;
+  os << res;
+  return std::move(os).str();
+}
+
+std::shared_ptr<const http_request> request_head(const http_request& req) {
+  // Only what answers and middleware's `after` read (method, version, keep-alive, Origin): copying every field would cost each
+  // publish an allocation per header.
+  auto head = std::make_shared<http_request>();
+  if (req.method() != http::verb::unknown) // Beast refuses to set `unknown`: it would throw
+    head->method(req.method());
+  head->version(req.version());
+  head->keep_alive(req.keep_alive());
+  if (auto origin = req[http::field::origin]; !origin.empty())
+    head->set(http::field::origin, origin);
+  return head;
+}
+
+} // namespace herald

@@ -1,0 +1,143 @@
+#include "net/router.hpp"
+
+#include <algorithm>
+
+#include "net/http_responses.hpp"
+
+namespace herald {
+
+std::optional<http_response> middleware::before(hub_context&, const route_request&) {
+  return std::nullopt;
+}
+
+void middleware::after(hub_context&, const http_request&, http_head&) {
+  // nop
+}
+
+bool match_pattern(std::string_view pattern, std::string_view path,
+                   std::vector<std::string>& params) {
+  params.clear();
+  // Segment by segment: both start with '/', so splitting on '/' aligns them.
+  while (!pattern.empty() && !path.empty()) {
+    if (pattern.front() != '/' || path.front() != '/')
+      return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    auto p_end = std::min(pattern.find('/'), pattern.size());
+    auto s_end = std::min(path.find('/'), path.size());
+    auto p_seg = pattern.substr(0, p_end);
+    auto s_seg = path.substr(0, s_end);
+    if (p_seg.size() >= 2 && p_seg.front() == '{' && p_seg.back() == '}') {
+      if (s_seg.empty())
+        return false;
+      params.emplace_back(s_seg);
+    } else if (p_seg != s_seg) {
+      return false;
+    }
+    pattern.remove_prefix(p_end);
+    path.remove_prefix(s_end);
+  }
+  return pattern.empty() && path.empty();
+}
+
+router::router(std::vector<route> routes, std::vector<std::shared_ptr<middleware>> chain)
+  : routes_(std::move(routes)), chain_(std::move(chain)) {
+  // nop
+}
+
+const route* router::match(http::verb method, std::string_view path,
+                           std::vector<std::string>& params,
+                           std::vector<http::verb>* allowed) const {
+  const route* found = nullptr;
+  std::vector<std::string> scratch;
+  for (auto& r : routes_) {
+    if (!match_pattern(r.pattern, path, scratch))
+      continue;
+    if (allowed != nullptr)
+      allowed->push_back(r.method);
+    if (found == nullptr && r.method == method) {
+      found = &r;
+      params = scratch;
+    }
+  }
+  return found;
+}
+
+head_finisher router::finisher(hub_context& hub, const http_request& req) const {
+  auto head = request_head(req);
+  // The router outlives every request: it is built once, before the listener starts.
+  return [this, &hub, head](http_head& res) {
+    for (auto it = chain_.rbegin(); it != chain_.rend(); ++it)
+      (*it)->after(hub, *head, res);
+  };
+}
+
+namespace {
+
+/// "GET, PUT, OPTIONS": each method once, in table order.
+std::string allow_list(const std::vector<http::verb>& methods) {
+  std::string out;
+  for (std::size_t i = 0; i < methods.size(); ++i) {
+    if (std::find(methods.begin(), methods.begin() + i, methods[i]) != methods.begin() + i)
+      continue;
+    auto name = http::to_string(methods[i]);
+    out.append(name.data(), name.size()).append(", ");
+  }
+  return out + "OPTIONS";
+}
+
+} // namespace
+
+void router::handle(hub_context& hub, http_request&& req, const respond_fn& respond,
+                    const std::function<void(stream_order)>& start_stream) const {
+  auto finish = finisher(hub, req);
+  auto answer = [&respond, &finish](http_response res) {
+    finish(res);
+    respond(std::move(res));
+  };
+  auto target = uri::parse_request_target({req.target().data(), req.target().size()});
+  if (!target)
+    return answer(error_response(req, http::status::bad_request, "invalid_target",
+                                 "the request target is not correctly percent-encoded"));
+  route_request rr;
+  rr.target = std::move(*target);
+  std::vector<http::verb> allowed;
+  auto* r = match(req.method(), rr.target.path, rr.path_params, &allowed);
+  if (r == nullptr) {
+    if (allowed.empty())
+      return answer(error_response(req, http::status::not_found, "not_found",
+                                   "no such endpoint: " + rr.target.path));
+    auto allow = allow_list(allowed);
+    http_response res;
+    if (req.method() == http::verb::options) {
+      // A CORS preflight (or a plain OPTIONS): the CORS middleware adds its headers.
+      res = http_response{http::status::no_content, req.version()};
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
+    } else {
+      res = error_response(req, http::status::method_not_allowed, "method_not_allowed",
+                           "use " + allow.substr(0, allow.size() - 9) + " for "
+                             + rr.target.path);
+    }
+    res.set(http::field::allow, allow);
+    return answer(std::move(res));
+  }
+  rr.req = std::move(req);
+  for (auto& m : chain_)
+    if (auto early = m->before(hub, rr))
+      return answer(std::move(*early));
+  if (auto* unary = std::get_if<unary_handler>(&r->handler)) {
+    // The answer may come later, from an actor's thread; the finisher keeps what it needs.
+    return (*unary)(hub, rr, [respond, finish](http_response res) {
+      finish(res);
+      respond(std::move(res));
+    });
+  }
+  auto started = std::get<stream_handler>(r->handler)(hub, rr);
+  if (auto* res = std::get_if<http_response>(&started))
+    return answer(std::move(*res));
+  start_stream(stream_order{std::move(std::get<stream_start>(started)), std::move(rr.req),
+                            std::move(finish)});
+}
+
+} // namespace herald

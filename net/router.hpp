@@ -1,0 +1,117 @@
+#pragma once
+// The request pipeline: one table of (method, path pattern) -> handler for every endpoint, unary
+// and streaming, with middleware applied once around all of them.
+//
+//   http_session --request--> router::handle
+//      parse the target (400 invalid_target) -> match the table (404, 405 with Allow, OPTIONS)
+//      -> middleware.before, in order (may answer: auth, rate limits)
+//      -> the route's handler: a unary answer, or a stream to start
+//      -> middleware.after, in reverse order, on every response head (CORS, metrics), including
+//         the head of a stream and the refusal of a stream that never started.
+//
+// Patterns are literal segments and `{name}` segments (one whole path segment, matched on the
+// decoded path); the handler gets the `{name}` values in order. A new endpoint is one row in
+// routes.cpp; a new transport is a stream handler; a new concern (auth, metrics) is a middleware.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <boost/beast/http.hpp>
+#include <caf/actor.hpp>
+
+#include "actors/messages.hpp"
+#include "uri/uri.hpp"
+
+namespace herald {
+
+namespace http = boost::beast::http;
+using http_request = http::request<http::string_body>;
+using http_response = http::response<http::string_body>;
+using http_head = http::response_header<>;
+using respond_fn = std::function<void(http_response)>;
+
+struct hub_context;
+
+/// A request that matched a route.
+struct route_request {
+  http_request req;
+  uri::request_target target;
+  std::vector<std::string> path_params; // the `{name}` segments, in pattern order
+
+  const std::string& path_param(std::size_t i) const { return path_params.at(i); }
+};
+
+/// Spawns the actor that feeds a stream's queue, given the queue and the stream's id.
+using stream_spawn_fn = std::function<caf::actor(const queue_ptr&, const std::string& stream_id)>;
+
+/// A stream a handler accepted: the actor that feeds it, and its name in the close log line.
+struct stream_start {
+  std::string what;
+  stream_spawn_fn spawn;
+};
+
+using unary_handler = void (*)(hub_context&, route_request&, respond_fn);
+using stream_handler = std::variant<stream_start, http_response> (*)(hub_context&,
+                                                                       route_request&);
+
+struct route {
+  http::verb method;
+  std::string_view pattern;
+  std::variant<unary_handler, stream_handler> handler;
+};
+
+/// A concern applied to every route. Both hooks may run on any thread (a unary answer can come
+/// from an actor's thread): middleware keeps no per-request state of its own.
+class middleware {
+public:
+  virtual ~middleware() = default;
+
+  /// Before the handler: a response here answers the request instead of the handler.
+  virtual std::optional<http_response> before(hub_context& hub, const route_request& r);
+
+  /// On every response head for `req` (only the request's head is available: version, fields).
+  virtual void after(hub_context& hub, const http_request& req, http_head& res);
+};
+
+/// Finishes a response head for one request: runs every middleware's `after` on it.
+using head_finisher = std::function<void(http_head&)>;
+
+/// What the session does with a request.
+struct stream_order {
+  stream_start start;
+  http_request req; // its head, for the stream's response head
+  head_finisher finish;
+};
+
+class router {
+public:
+  router(std::vector<route> routes, std::vector<std::shared_ptr<middleware>> chain);
+
+  /// Routes `req`. A unary answer goes to `respond` (possibly later, from another thread); a
+  /// stream goes to `start_stream` at once, on the calling thread.
+  void handle(hub_context& hub, http_request&& req, const respond_fn& respond,
+              const std::function<void(stream_order)>& start_stream) const;
+
+  /// The head finisher for `req` (for answers the session builds itself, e.g. 413).
+  head_finisher finisher(hub_context& hub, const http_request& req) const;
+
+  /// The route for `method` and `path`, with its `{name}` values; null if none. `allowed`, if
+  /// given, collects the methods of every route whose pattern matches the path.
+  const route* match(http::verb method, std::string_view path, std::vector<std::string>& params,
+                     std::vector<http::verb>* allowed = nullptr) const;
+
+private:
+  std::vector<route> routes_;
+  std::vector<std::shared_ptr<middleware>> chain_;
+};
+
+/// Matches `path` against `pattern` ("/v1/jobs/{id}"), collecting `{name}` values into `params`.
+bool match_pattern(std::string_view pattern, std::string_view path,
+                   std::vector<std::string>& params);
+
+} // namespace herald

@@ -1,0 +1,35 @@
+#include "net/routes.hpp"
+
+#include "net/cors.hpp"
+#include "net/http_api.hpp"
+#include "net/session_api.hpp"
+
+namespace herald {
+
+std::unique_ptr<router> make_hub_router() {
+  using v = http::verb;
+  std::vector<route> table{
+    {v::get, "/healthz", handle_health},
+    {v::get, "/readyz", handle_ready},
+    {v::get, "/v1/stats", handle_stats},
+    {v::post, "/v1/publish", handle_publish},
+    {v::get, "/v1/events", handle_events},
+    {v::get, "/v1/subscribe", subscribe_stream},
+    {v::get, "/v1/jobs/{id}", handle_job_get},
+    {v::put, "/v1/jobs/{id}", handle_job_put},
+    {v::get, "/v1/jobs/{id}/events", job_stream},
+    {v::get, "/v1/sessions/{id}", handle_session_get},
+    {v::put, "/v1/sessions/{id}", handle_session_put},
+    {v::delete_, "/v1/sessions/{id}", handle_session_delete},
+    {v::get, "/v1/sessions/{id}/events", session_stream_start},
+    {v::post, "/v1/sessions/{id}/ack", handle_session_ack},
+    {v::get, "/v1/sessions/{id}/dead-letters", handle_dead_letters},
+    {v::post, "/v1/sessions/{id}/dead-letters/redrive", handle_redrive},
+  };
+  // Middleware runs `before` in this order and `after` in reverse. Every answer passes every
+  // `after`, a middleware's own refusal (auth, rate limits) included, so refusals get CORS too.
+  std::vector<std::shared_ptr<middleware>> chain{std::make_shared<cors_middleware>()};
+  return std::make_unique<router>(std::move(table), std::move(chain));
+}
+
+} // namespace herald

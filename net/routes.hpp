@@ -1,0 +1,13 @@
+#pragma once
+// Herald's route table and middleware chain: every endpoint of the HTTP API in one place.
+
+#include <memory>
+
+#include "net/router.hpp"
+
+namespace herald {
+
+/// The hub's router: the v1 API, health endpoints and the middleware chain (CORS).
+std::unique_ptr<router> make_hub_router();
+
+} // namespace herald
