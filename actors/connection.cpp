@@ -30,7 +30,7 @@ void request_page(connection_actor* self) {
         auto& st = self->state;
         st.cursor = std::max(st.cursor, page.scanned_through);
         st.gap_reported_through = std::max(st.gap_reported_through, page.gap_through);
-        if (st.queue->push_replay(page.frames, page.scanned_through)) {
+        if (st.queue->push_replay(page.items, page.scanned_through)) {
           st.live = true;
           return;
         }
@@ -46,7 +46,7 @@ void request_page(connection_actor* self) {
 
 void start(connection_actor* self, std::uint64_t head) {
   auto& st = self->state;
-  std::vector<frame_ptr> preamble{make_retry_frame(st.deps.settings.retry_ms)};
+  std::vector<item_ptr> preamble{stream_item::make_retry(st.deps.settings.retry_ms)};
   st.cursor = head;
   if (st.sub.resume) {
     auto& r = *st.sub.resume;
@@ -54,11 +54,11 @@ void start(connection_actor* self, std::uint64_t head) {
     if (r.epoch != st.deps.epoch) {
       // An id from another log (replaced data dir, another hub): we cannot tell what was missed,
       // so say so and replay everything retained.
-      preamble.push_back(make_hub_frame(
+      preamble.push_back(stream_item::make_notice(
         "herald.gap", "{\"reason\":\"unknown_log\",\"last_event_id\":" + last.dump() + "}"));
       st.cursor = 0;
     } else if (r.pos > head) {
-      preamble.push_back(make_hub_frame(
+      preamble.push_back(stream_item::make_notice(
         "herald.gap", "{\"reason\":\"ahead_of_log\",\"last_event_id\":" + last.dump()
                         + ",\"head\":\"" + format_event_id(st.deps.epoch, head) + "\"}"));
     } else {
@@ -90,7 +90,7 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
     // stream with a retry hint; the client resumes from its last id and loses nothing.
     auto& st = self->state;
     st.queue->close_after_flush(close_reason::topic_lost,
-                                {make_retry_frame(jittered_retry_ms(
+                                {stream_item::make_retry(jittered_retry_ms(
                                   st.deps.settings.retry_ms, st.deps.settings.retry_jitter_ms))});
     self->quit();
   });

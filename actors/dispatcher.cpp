@@ -112,7 +112,7 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
             st.touched.push_back(r);
             r->session_events = std::make_shared<session_batch>();
           } else if (!r->session_events->events.empty()
-                     && r->session_events->events.back().pos == ev.pos) {
+                     && r->session_events->events.back()->pos == ev->pos) {
             return; // matched by two of its patterns
           }
           r->session_events->events.push_back(ev);
@@ -120,19 +120,19 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
         }
         if (r->pending.empty())
           st.touched.push_back(r);
-        r->pending.push_back({ev.pos, ev.frame});
+        r->pending.push_back(ev);
       };
       for (auto& ev : *batch) {
-        if (auto it = st.exact.find(ev.topic); it != st.exact.end())
+        if (auto it = st.exact.find(ev->topic); it != st.exact.end())
           for (auto* r : it->second)
             route(r, ev);
         // A stream following both 'a/b' and 'a/*' gets the event once: queues drop positions
         // they already hold.
         for (auto& [pattern, rs] : st.wildcard)
-          if (topic_matches(pattern, ev.topic))
+          if (topic_matches(pattern, ev->topic))
             for (auto* r : rs)
               route(r, ev);
-        st.head = ev.pos;
+        st.head = ev->pos;
       }
       for (auto* r : st.touched) {
         if (r->session) {
@@ -157,7 +157,7 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
       std::uint64_t n = 0;
       for (auto& [addr, r] : st.routes) {
         r->queue->close_after_flush(close_reason::shutdown,
-                                    shutdown_frames(jittered_retry_ms(retry_ms, jitter_ms)));
+                                    shutdown_items(jittered_retry_ms(retry_ms, jitter_ms)));
         ++n;
       }
       return n;
@@ -170,13 +170,14 @@ caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timi
       bool beat = now - st.last_heartbeat >= st.timing.heartbeat;
       if (beat)
         st.last_heartbeat = now;
-      auto heartbeat = make_comment_frame("heartbeat");
+      auto heartbeat = stream_item::make_heartbeat();
       for (auto& [addr, r] : st.routes) {
         if (st.timing.max_age.count() > 0 && now - r->attached >= st.timing.max_age) {
           // Lived its maximum age: end it with a retry hint; the client resumes with no loss.
           r->queue->close_after_flush(
             close_reason::max_age,
-            {make_retry_frame(jittered_retry_ms(st.timing.retry_ms, st.timing.retry_jitter_ms))});
+            {stream_item::make_retry(
+              jittered_retry_ms(st.timing.retry_ms, st.timing.retry_jitter_ms))});
         } else if (beat) {
           r->queue->push_control(heartbeat);
         }

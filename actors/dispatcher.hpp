@@ -31,7 +31,7 @@ namespace herald {
 struct dispatch_route {
   queue_ptr queue;
   std::vector<std::string> patterns;
-  std::vector<positioned_frame> pending; // this batch's frames for the route (reused)
+  std::vector<item_ptr> pending; // this batch's events for the route (reused)
   caf::actor_clock::time_point attached;
   // A durable session's route: its events go to the session actor (which decides about acks
   // and flow control), not straight to the queue.

@@ -17,7 +17,7 @@ caf::behavior job_viewer(job_viewer_actor* self, std::string id, queue_ptr queue
     // The watcher crashed: end the stream with a retry hint; the client reconnects and gets the
     // snapshot from a fresh watcher.
     self->state.queue->close_after_flush(close_reason::topic_lost,
-                                         {make_retry_frame(self->state.retry_ms)});
+                                         {stream_item::make_retry(self->state.retry_ms)});
     self->quit();
   });
   self->request(job_registry, caf::infinite, watch_atom::value, st.id, st.queue, last_seen)

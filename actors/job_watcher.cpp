@@ -12,12 +12,15 @@ using json = nlohmann::json;
 namespace {
 
 
-frame_ptr snapshot_frame(const json& snapshot, bool first) {
+/// A job snapshot as a stream event: its version is its position and its id.
+item_ptr snapshot_item(const json& snapshot, bool first) {
   // Viewers (browsers) never see the upstream URL: it may point into a private network.
   json shown = snapshot;
   shown.erase("upstream");
-  return make_event_frame(std::to_string(snapshot["version"].get<std::uint64_t>()),
-                          job_event_type(snapshot, first), shown.dump());
+  auto version = snapshot["version"].get<std::uint64_t>();
+  return stream_item::make_event(version, std::to_string(version),
+                                 "jobs/" + snapshot.value("id", std::string{}),
+                                 job_event_type(snapshot, first), shown.dump());
 }
 
 bool terminal(const json& snapshot) {
@@ -79,11 +82,10 @@ void commit_change(job_watcher_actor* self, json next, std::function<void(bool o
         auto& st = self->state;
         st.snapshot = std::move(next);
         st.last_change = self->clock().now();
-        auto frame = snapshot_frame(st.snapshot, false);
-        auto version = st.snapshot["version"].get<std::uint64_t>();
+        auto item = snapshot_item(st.snapshot, false);
         bool end = terminal(st.snapshot);
         for (auto& v : st.viewers) {
-          v.queue->push_live(version, frame);
+          v.queue->push_live(item);
           if (end)
             v.queue->close_after_flush(close_reason::none, {});
         }
@@ -131,9 +133,9 @@ void on_poll(job_watcher_actor* self, std::uint64_t gen) {
 }
 
 void push_notice(job_watcher_actor* self, const std::string& type, const json& data) {
-  auto frame = make_hub_frame(type, data.dump());
+  auto notice = stream_item::make_notice(type, data.dump());
   for (auto& v : self->state.viewers)
-    v.queue->push_notice(frame);
+    v.queue->push_notice(notice);
 }
 
 void on_polled(job_watcher_actor* self, std::uint64_t gen, const upstream_reply& r) {
@@ -237,9 +239,7 @@ caf::behavior running(job_watcher_actor* self) {
       auto res = apply_job_update(st.snapshot, st.id, body, wall_ms(),
                                   st.settings.upstream_allowed_hosts);
       if (auto* err = std::get_if<job_error>(&res)) {
-        auto kind = err->status == 409   ? hub_errc::conflict
-                    : err->status == 404 ? hub_errc::not_found
-                                         : hub_errc::invalid_request;
+        auto kind = err->conflict ? hub_errc::conflict : hub_errc::invalid_request;
         return req->done(request_reply::failed(
           hub_error(kind, err->code, err->message,
                     kind == hub_errc::conflict ? std::optional{err->current_version}
@@ -262,7 +262,8 @@ caf::behavior running(job_watcher_actor* self) {
       bool end = terminal(st.snapshot);
       if (end && last_seen >= version)
         return hub_error(hub_errc::finished, "job_finished", "the job ended; nothing more to send");
-      queue->accept({make_retry_frame(st.settings.retry_ms), snapshot_frame(st.snapshot, true)},
+      queue->accept({stream_item::make_retry(st.settings.retry_ms),
+                     snapshot_item(st.snapshot, true)},
                     version);
       queue->push_replay({}, version);
       if (end) {
@@ -287,7 +288,7 @@ caf::behavior running(job_watcher_actor* self) {
         st.heartbeat_armed = false;
         return;
       }
-      auto beat = make_comment_frame("heartbeat");
+      auto beat = stream_item::make_heartbeat();
       for (auto& v : st.viewers)
         v.queue->push_control(beat);
       self->delayed_send(self, st.settings.heartbeat, heartbeat_atom::value);
@@ -297,7 +298,7 @@ caf::behavior running(job_watcher_actor* self) {
     [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) {
       for (auto& v : self->state.viewers)
         v.queue->close_after_flush(close_reason::shutdown,
-                                   shutdown_frames(jittered_retry_ms(retry_ms, jitter_ms)));
+                                   shutdown_items(jittered_retry_ms(retry_ms, jitter_ms)));
     },
     [=](idle_atom, bool) {
       // The registry refused our stop: a request is on its way. Carry on.

@@ -88,10 +88,9 @@ void commit(journal_actor* self) {
   auto batch = std::make_shared<std::vector<committed_event>>();
   batch->reserve(records.size());
   for (auto& r : records)
-    batch->push_back(committed_event{r.pos, r.topic,
-                                     make_event_frame(format_event_id(epoch, r.pos), r.type,
-                                                      r.data),
-                                     r.ack});
+    batch->push_back(stream_item::make_event(r.pos, format_event_id(epoch, r.pos),
+                                             std::move(r.topic), std::move(r.type),
+                                             std::move(r.data), r.ack));
   st.stats->events_published += records.size();
   st.stats->publish_repeats += slots.size() - records.size();
   if (!batch->empty())

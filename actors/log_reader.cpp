@@ -34,22 +34,23 @@ caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<event_log> log,
       auto epoch = st.log->epoch();
       replay_page out;
       if (auto gap = st.log->retention_gap(std::max(after, gap_reported_through), *filter)) {
-        out.frames.push_back({0, make_hub_frame("herald.gap", gap_notice_json(epoch, *gap))});
+        out.items.push_back(stream_item::make_notice("herald.gap", gap_notice_json(epoch, *gap)));
         out.gap_through = gap->to;
       }
       auto page = st.log->read(after, *filter, replay_page_events, replay_page_scan);
       out.scanned_through = page.scanned_through;
       std::size_t bytes = 0;
       for (auto& e : page.events) {
-        out.frames.push_back({e.pos, make_event_frame(format_event_id(epoch, e.pos), e.type,
-                                                      e.data)});
-        bytes += out.frames.back().frame->size();
+        out.items.push_back(stream_item::make_event(e.pos, format_event_id(epoch, e.pos),
+                                                    std::move(e.topic), std::move(e.type),
+                                                    std::move(e.data), e.ack));
+        bytes += out.items.back()->size_hint();
         if (bytes >= replay_page_bytes) {
           out.scanned_through = e.pos; // the rest comes with the next page
           break;
         }
       }
-      st.stats->events_replayed += out.frames.size() - (out.gap_through ? 1 : 0);
+      st.stats->events_replayed += out.items.size() - (out.gap_through ? 1 : 0);
       return out;
     },
     [=](scan_atom, const filter_ptr& filter, std::uint64_t after,
@@ -59,16 +60,17 @@ caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<event_log> log,
       auto epoch = st.log->epoch();
       event_page out;
       if (auto gap = st.log->retention_gap(std::max(after, gap_reported_through), *filter)) {
-        out.gap = make_hub_frame("herald.gap", gap_notice_json(epoch, *gap));
+        out.gap = stream_item::make_notice("herald.gap", gap_notice_json(epoch, *gap));
         out.gap_through = gap->to;
       }
       auto page = st.log->read(after, *filter, replay_page_events, replay_page_scan);
       out.scanned_through = page.scanned_through;
       std::size_t bytes = 0;
       for (auto& e : page.events) {
-        auto frame = make_event_frame(format_event_id(epoch, e.pos), e.type, e.data);
-        bytes += frame->size();
-        out.events.push_back(committed_event{e.pos, std::move(e.topic), std::move(frame), e.ack});
+        out.events.push_back(stream_item::make_event(e.pos, format_event_id(epoch, e.pos),
+                                                     std::move(e.topic), std::move(e.type),
+                                                     std::move(e.data), e.ack));
+        bytes += out.events.back()->size_hint();
         if (bytes >= replay_page_bytes) {
           out.scanned_through = e.pos;
           break;

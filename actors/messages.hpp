@@ -43,8 +43,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/hub_error.hpp"
-#include "net/outbound_queue.hpp"
-#include "net/sse_frame.hpp"
+#include "delivery/outbound_queue.hpp"
 #include "storage/event_id.hpp"
 #include "storage/event_log.hpp"
 #include "storage/topic_pattern.hpp"
@@ -120,13 +119,9 @@ struct publish_job {
 };
 using publish_job_ptr = std::shared_ptr<publish_job>;
 
-/// One committed event, serialized once into its SSE frame.
-struct committed_event {
-  std::uint64_t pos = 0;
-  std::string topic;
-  frame_ptr frame;
-  bool ack = false;
-};
+/// One committed event: its fields, shared by every queue it goes to; each transport renders it
+/// at most once (delivery/item.hpp).
+using committed_event = item_ptr;
 using committed_batch = std::shared_ptr<const std::vector<committed_event>>;
 
 // -- streams and replay -----------------------------------------------------------------------
@@ -134,9 +129,9 @@ using committed_batch = std::shared_ptr<const std::vector<committed_event>>;
 using queue_ptr = std::shared_ptr<outbound_queue>;
 using filter_ptr = std::shared_ptr<const topic_filter>;
 
-/// A page of replay for one stream. Frames with pos 0 are hub notices (herald.gap).
+/// A page of replay for one stream. Items with pos 0 are hub notices (herald.gap).
 struct replay_page {
-  std::vector<positioned_frame> frames;
+  std::vector<item_ptr> items;
   std::uint64_t scanned_through = 0;
   std::uint64_t gap_through = 0; // a herald.gap notice covers positions up to here
 };
@@ -178,7 +173,7 @@ using session_batch_ptr = std::shared_ptr<const session_batch>;
 struct event_page {
   std::vector<committed_event> events;
   std::uint64_t scanned_through = 0;
-  frame_ptr gap;
+  item_ptr gap;
   std::uint64_t gap_through = 0;
 };
 

@@ -127,27 +127,27 @@ void wait_for_drain(session_actor* self) {
 void send_events(session_actor* self, const std::vector<committed_event>& events,
                  std::uint64_t through) {
   auto& st = self->state;
-  std::vector<positioned_frame> out;
+  std::vector<item_ptr> out;
   session_write w;
   auto due = self->clock().now() + ack_wait(st);
   for (auto& ev : events) {
-    if (ev.pos <= st.sent_through)
+    if (ev->pos <= st.sent_through)
       continue;
-    if (ev.ack) {
-      if (ev.pos > st.rec.ack_through) {
+    if (ev->ack) {
+      if (ev->pos > st.rec.ack_through) {
         if (st.pending.size() >= st.rec.settings.max_pending) {
           st.paused = true;
           break;
         }
-        add_pending(st, ev.pos, 1, due);
-        st.rec.ack_through = ev.pos;
-        w.put_pending.push_back({ev.pos, 1});
-        out.push_back({ev.pos, ev.frame});
+        add_pending(st, ev->pos, 1, due);
+        st.rec.ack_through = ev->pos;
+        w.put_pending.push_back({ev->pos, 1});
+        out.push_back(ev);
       } // else: pending (redelivered separately), dead-lettered or acknowledged
-    } else if (ev.pos > st.plain_skip_through) {
-      out.push_back({ev.pos, ev.frame});
+    } else if (ev->pos > st.plain_skip_through) {
+      out.push_back(ev);
     }
-    st.sent_through = ev.pos;
+    st.sent_through = ev->pos;
   }
   if (!st.paused)
     st.sent_through = std::max(st.sent_through, through);
@@ -227,9 +227,9 @@ void redeliver_next(session_actor* self) {
                       + (e.type.empty() ? std::string{"null"} : json(e.type).dump())
                       + ",\"delivery\":" + std::to_string(p.deliveries) + ",\"data\":" + e.data
                       + "}";
-          auto frame = make_hub_frame("herald.redelivery", data);
-          bytes += frame->size();
-          st.queue->push_notice(std::move(frame));
+          auto notice = stream_item::make_notice("herald.redelivery", std::move(data));
+          bytes += notice->size_hint();
+          st.queue->push_notice(std::move(notice));
         }
         // Positions pushed back to the front were re-queued out of order: keep them sorted.
         std::sort(st.redeliver.begin(), st.redeliver.end());
@@ -291,11 +291,11 @@ void queue_redelivery(session_state& st, std::uint64_t pos, pending_ack& p) {
   }
 }
 
-void end_stream(session_actor* self, close_reason why, std::vector<frame_ptr> final_frames) {
+void end_stream(session_actor* self, close_reason why, std::vector<item_ptr> final_items) {
   auto& st = self->state;
   if (!st.stream)
     return;
-  st.queue->close_after_flush(why, std::move(final_frames));
+  st.queue->close_after_flush(why, std::move(final_items));
   st.rec.delivered_through = delivered_through(st);
   st.rec.last_seen_ms = wall_ms();
   self->demonitor(st.stream);
@@ -313,7 +313,7 @@ void end_stream(session_actor* self, close_reason why, std::vector<frame_ptr> fi
 
 void begin_stream(session_actor* self, std::uint64_t head, std::optional<event_id> resume) {
   auto& st = self->state;
-  std::vector<frame_ptr> preamble{make_retry_frame(st.deps.retry_ms)};
+  std::vector<item_ptr> preamble{stream_item::make_retry(st.deps.retry_ms)};
   auto start = st.rec.delivered_through;
   // A Last-Event-ID of this log takes precedence: the client knows best what it has. One from
   // another log, or ahead of this one, cannot be trusted: the session's cursor is used.
@@ -342,7 +342,7 @@ void begin_stream(session_actor* self, std::uint64_t head, std::optional<event_i
 void remove(session_actor* self, close_reason why, std::function<void(bool)> then) {
   auto& st = self->state;
   st.deleted = true;
-  end_stream(self, why, {make_hub_frame("herald.session_deleted", "{}")});
+  end_stream(self, why, {stream_item::make_notice("herald.session_deleted", "{}")});
   self->send(st.deps.dispatcher, detach_atom::value);
   session_write w;
   w.erase = true;
@@ -478,7 +478,7 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
         return caf::sec::invalid_argument;
       // One stream per session: the newest takes over (the old one is told why).
       end_stream(self, close_reason::session_replaced,
-                 {make_hub_frame("herald.session_replaced", "{}")});
+                 {stream_item::make_notice("herald.session_replaced", "{}")});
       st.stream = stream;
       st.queue = queue;
       ++st.stream_gen;

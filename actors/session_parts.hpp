@@ -35,7 +35,7 @@ void rearm(session_actor* self);
 void pump(session_actor* self);
 
 /// Ends the attached stream (if any) with `final_frames`, keeping how far it got.
-void end_stream(session_actor* self, close_reason why, std::vector<frame_ptr> final_frames);
+void end_stream(session_actor* self, close_reason why, std::vector<item_ptr> final_items);
 
 // -- requests (session_requests.cpp) ----------------------------------------------------------
 

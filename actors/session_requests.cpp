@@ -231,8 +231,8 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
     st.filter = std::make_shared<const topic_filter>(st.rec.settings.topics);
     // The attached stream follows the old topics: end it; the client reconnects to the new.
     end_stream(self, close_reason::session_replaced,
-               {make_hub_frame("herald.session_changed", "{\"reason\":\"topics\"}"),
-                make_retry_frame(st.deps.retry_ms)});
+               {stream_item::make_notice("herald.session_changed", "{\"reason\":\"topics\"}"),
+                stream_item::make_retry(st.deps.retry_ms)});
     self->send(st.deps.dispatcher, detach_atom::value);
   }
   if (st.paused && st.pending.size() < st.rec.settings.max_pending) {

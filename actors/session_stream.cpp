@@ -13,7 +13,7 @@ caf::behavior session_stream(session_stream_actor* self, std::string id, queue_p
   st.retry_ms = retry_ms;
   self->set_down_handler([=](const caf::down_msg&) {
     self->state.queue->close_after_flush(close_reason::topic_lost,
-                                         {make_retry_frame(self->state.retry_ms)});
+                                         {stream_item::make_retry(self->state.retry_ms)});
     self->quit();
   });
   self->request(session_registry, caf::infinite, connect_atom::value, st.id, st.queue, resume)

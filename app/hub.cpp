@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/dispatcher.hpp"
+#include "actors/hub_error.hpp"
 #include "actors/job_registry.hpp"
 #include "actors/journal.hpp"
 #include "actors/log_reader.hpp"
@@ -292,6 +293,7 @@ void hub_runtime::stop() {
 int run_hub(const config& cfg) {
   setup_logging(cfg);
   caf::actor_system_config sys_cfg;
+  add_hub_error_category(sys_cfg);
   // A mostly idle server: sharing avoids work-stealing's idle polling on our 2 cores.
   sys_cfg.set("scheduler.policy", caf::atom("sharing"));
   sys_cfg.set("scheduler.max-threads", static_cast<std::size_t>(cfg.threads_actors));

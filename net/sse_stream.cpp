@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/http_responses.hpp"
+#include "net/sse_encoding.hpp"
 
 namespace herald {
 
@@ -85,7 +86,7 @@ void sse_stream::write() {
         return close(r.reason);
       case outbound_queue::take_kind::reject:
         return write_rejection(r.error);
-      case outbound_queue::take_kind::frames:
+      case outbound_queue::take_kind::items:
         break;
     }
     buffers_.clear();
@@ -93,11 +94,14 @@ void sse_stream::write() {
       buffers_.emplace_back(net::buffer(head_));
       head_sent_ = true;
     }
+    // Each item's SSE frame is built once (by the first stream that writes it) and shared.
     std::size_t frame_bytes = 0;
-    for (auto& f : batch_) {
-      buffers_.emplace_back(net::buffer(*f));
-      frame_bytes += f->size();
+    for (auto& item : batch_) {
+      auto& frame = sse_frame(*item);
+      buffers_.emplace_back(net::buffer(frame));
+      frame_bytes += frame.size();
     }
+    taken_bytes_ = r.bytes;
     write_rest(frame_bytes, r.events);
   }
 }
@@ -156,13 +160,13 @@ void sse_stream::written(std::size_t frame_bytes, std::size_t events) {
     finish_ = nullptr;
   }
   if (batch_.capacity() > kept_capacity) {
-    std::vector<frame_ptr>{}.swap(batch_);
+    std::vector<item_ptr>{}.swap(batch_);
     std::vector<boost::asio::const_buffer>{}.swap(buffers_);
   }
   bytes_sent_ += frame_bytes;
   events_sent_ += events;
   hub_.stats.events_delivered += events;
-  queue_->written(frame_bytes);
+  queue_->written(taken_bytes_);
 }
 
 void sse_stream::do_read() {

@@ -16,7 +16,7 @@
 
 #include "net/hub_context.hpp"
 #include "net/router.hpp"
-#include "net/outbound_queue.hpp"
+#include "delivery/outbound_queue.hpp"
 #include "net/write_shard.hpp"
 
 namespace herald {
@@ -60,7 +60,8 @@ private:
   caf::actor conn_;
   std::string head_;            // the response head, written before the first frames (then freed)
   std::string reject_;          // a rejection response being written
-  std::vector<frame_ptr> batch_;
+  std::vector<item_ptr> batch_;
+  std::size_t taken_bytes_ = 0; // the queue's measure of batch_ (its size hints)
   std::vector<boost::asio::const_buffer> buffers_;
   std::array<char, 16> read_buf_{}; // clients send nothing; a read only sees them go away
   bool head_sent_ = false;

@@ -103,7 +103,7 @@ std::variant<json, job_error> apply_job_update(const json& current, const std::s
                                                const json& update, std::int64_t now_ms,
                                                const std::vector<std::string>& allowed_hosts) {
   auto bad = [](std::string code, std::string msg) {
-    return job_error{400, std::move(code), std::move(msg)};
+    return job_error{false, std::move(code), std::move(msg)};
   };
   if (!update.is_object())
     return bad("invalid_body", "the body must be a JSON object");
@@ -124,13 +124,13 @@ std::variant<json, job_error> apply_job_update(const json& current, const std::s
     if (!ev->is_number_unsigned() && !(ev->is_number_integer() && ev->get<std::int64_t>() >= 0))
       return bad("invalid_version", "'expected_version' must be a non-negative integer");
     if (ev->get<std::uint64_t>() != version)
-      return job_error{409, "version_conflict",
+      return job_error{true, "version_conflict",
                        "expected version " + std::to_string(ev->get<std::uint64_t>())
                          + ", the job is at version " + std::to_string(version),
                        version};
   }
   if (is_terminal_state(next["state"].get<std::string>()))
-    return job_error{409, "job_terminal",
+    return job_error{true, "job_terminal",
                      "the job is " + next["state"].get<std::string>()
                        + "; a terminal job accepts no update",
                      version};

@@ -19,10 +19,10 @@
 namespace herald {
 
 struct job_error {
-  int status;       // 400, 404 or 409
+  bool conflict;    // false: the update is invalid; true: the job's state refuses it
   std::string code;
   std::string message;
-  std::uint64_t current_version = 0; // with 409 version_conflict
+  std::uint64_t current_version = 0; // with a version_conflict
 };
 
 /// Nullopt when `id` is a valid job id (1 to 128 of [A-Za-z0-9_.-]), else the reason.

@@ -33,7 +33,7 @@ struct fixture : test::actor_fixture {
   void deliver(std::vector<std::pair<std::uint64_t, std::string>> events) {
     auto batch = std::make_shared<std::vector<committed_event>>();
     for (auto& [pos, topic] : events)
-      batch->push_back({pos, topic, make_event_frame(std::to_string(pos), "", "0")});
+      batch->push_back(stream_item::make_event(pos, std::to_string(pos), topic, "", "0"));
     caf::anon_send(disp, deliver_atom::value, committed_batch{batch});
     sched.run();
   }
@@ -81,7 +81,7 @@ CAF_TEST(a batch reaches each stream with one wake-up) {
   go_live(s);
   deliver({{8, "a"}, {9, "b"}, {10, "a"}, {11, "x/y"}, {12, "c"}});
   CAF_CHECK_EQUAL(*wakes, 1);
-  std::vector<frame_ptr> batch;
+  std::vector<item_ptr> batch;
   auto r = s.queue->take(batch);
   CAF_CHECK_EQUAL(r.events, 4u); // 8, 9, 10, 12 in one take ('a' matched twice, queued once)
   kill(s.owner);

@@ -52,13 +52,13 @@ CAF_TEST(publishes queued together commit in one batch in order and are answered
   CAF_REQUIRE_EQUAL(batches.size(), 1u); // one WriteBatch for the whole mailbox drain
   std::vector<std::uint64_t> positions;
   for (auto& e : *batches.front())
-    positions.push_back(e.pos);
+    positions.push_back(e->pos);
   CAF_CHECK_EQUAL(positions, (std::vector<std::uint64_t>{1, 2, 3, 4}));
   auto e = log->epoch();
   CAF_CHECK_EQUAL(r1->ids, (std::vector<std::string>{format_event_id(e, 1), format_event_id(e, 2)}));
   CAF_CHECK_EQUAL(r2->ids, (std::vector<std::string>{format_event_id(e, 3)}));
   CAF_CHECK_EQUAL(r3->ids, (std::vector<std::string>{format_event_id(e, 4)}));
-  CAF_CHECK_EQUAL(*batches.front()->at(0).frame,
+  CAF_CHECK_EQUAL(sse_frame(*batches.front()->at(0)),
                   "id: " + format_event_id(e, 1) + "\ndata: 1\n\n");
   CAF_CHECK_EQUAL(stats.events_published.load(), 4u);
   publish({"z"});

@@ -2,6 +2,7 @@
 #include "tests/unit/actor_fixture.hpp"
 
 #include "net/http_api.hpp"
+#include "net/sse_encoding.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -44,13 +45,13 @@ CAF_TEST_FIXTURE_SCOPE(log_reader_tests, fixture)
 CAF_TEST(replay pages are bounded by count and report how far they scanned) {
   append("a", 600);
   auto p = page({"a"}, 0);
-  CAF_CHECK_EQUAL(p.frames.size(), replay_page_events);
+  CAF_CHECK_EQUAL(p.items.size(), replay_page_events);
   CAF_CHECK_EQUAL(p.scanned_through, replay_page_events);
-  CAF_CHECK_EQUAL(p.frames.front().pos, 1u);
-  CAF_CHECK_EQUAL(*p.frames.front().frame,
+  CAF_CHECK_EQUAL(p.items.front()->pos, 1u);
+  CAF_CHECK_EQUAL(sse_frame(*p.items.front()),
                   "id: " + format_event_id(log->epoch(), 1) + "\ndata: \"x\"\n\n");
   auto rest = page({"a"}, p.scanned_through);
-  CAF_CHECK_EQUAL(rest.frames.size(), 600 - replay_page_events);
+  CAF_CHECK_EQUAL(rest.items.size(), 600 - replay_page_events);
   CAF_CHECK_EQUAL(rest.scanned_through, 600u);
   CAF_CHECK_EQUAL(stats.events_replayed.load(), 600u);
 }
@@ -58,7 +59,7 @@ CAF_TEST(replay pages are bounded by count and report how far they scanned) {
 CAF_TEST(replay pages are bounded by bytes) {
   append("big", 10, 100 * 1024);
   auto p = page({"big"}, 0);
-  CAF_CHECK_EQUAL(p.frames.size(), 3u); // 3 x 100 KiB passes the 256 KiB page budget
+  CAF_CHECK_EQUAL(p.items.size(), 3u); // 3 x 100 KiB passes the 256 KiB page budget
   CAF_CHECK_EQUAL(p.scanned_through, 3u);
 }
 
@@ -67,14 +68,14 @@ CAF_TEST(a retention gap comes first and is not repeated once reported) {
   std::string err;
   log->enforce_topic_limit(4, err);
   auto p = page({"a"}, 2);
-  CAF_REQUIRE(!p.frames.empty());
-  CAF_CHECK_EQUAL(p.frames.front().pos, 0u); // a notice, not an event
-  CAF_CHECK(p.frames.front().frame->find("event: herald.gap") == 0);
+  CAF_REQUIRE(!p.items.empty());
+  CAF_CHECK_EQUAL(p.items.front()->pos, 0u); // a notice, not an event
+  CAF_CHECK(sse_frame(*p.items.front()).find("event: herald.gap") == 0);
   CAF_CHECK_EQUAL(p.gap_through, 6u);
-  CAF_CHECK_EQUAL(p.frames.size(), 5u); // the notice and events 7..10
+  CAF_CHECK_EQUAL(p.items.size(), 5u); // the notice and events 7..10
   auto again = page({"a"}, 2, 6);
   CAF_CHECK_EQUAL(again.gap_through, 0u);
-  CAF_CHECK_EQUAL(again.frames.size(), 4u);
+  CAF_CHECK_EQUAL(again.items.size(), 4u);
 }
 
 CAF_TEST(json pages splice event data and say where to continue) {

@@ -1,7 +1,7 @@
 #define CAF_SUITE outbound_queue
 #include <caf/test/unit_test.hpp>
 
-#include "net/outbound_queue.hpp"
+#include "delivery/outbound_queue.hpp"
 #include "tests/unit/test_support.hpp"
 
 using namespace herald;
@@ -14,12 +14,12 @@ struct fixture {
   int wakes = 0;
   outbound_queue q{1000, [this] { ++wakes; }};
 
-  static positioned_frame ev(std::uint64_t pos, std::size_t pad = 0) {
-    return {pos, make_event_frame("e-" + std::to_string(pos), "", std::string(pad, 'x') + "1")};
+  static item_ptr ev(std::uint64_t pos, std::size_t pad = 0) {
+    return stream_item::make_event(pos, "e-" + std::to_string(pos), "t", "",
+                                   std::string(pad, 'x') + "1");
   }
   void live(std::uint64_t pos, std::size_t pad = 0) {
-    auto f = ev(pos, pad);
-    q.push_live(f.pos, f.frame);
+    q.push_live(ev(pos, pad));
   }
 };
 
@@ -29,7 +29,7 @@ CAF_TEST_FIXTURE_SCOPE(outbound_queue_tests, fixture)
 
 CAF_TEST(a fresh stream goes live at once and gets only later events) {
   live(5); // before accept: held, but covered by live_from
-  q.accept({make_retry_frame(1000)}, 5);
+  q.accept({stream_item::make_retry(1000)}, 5);
   CAF_CHECK(q.push_replay({}, 5));
   live(6);
   live(7);
@@ -65,14 +65,14 @@ CAF_TEST(an overflowing hold is dropped and replay reads further) {
 CAF_TEST(a slow consumer is closed when its queue passes the bound) {
   q.accept({}, 0);
   CAF_CHECK(q.push_replay({}, 0));
-  std::vector<frame_ptr> batch;
+  std::vector<item_ptr> batch;
   live(1, 400);
-  CAF_CHECK_EQUAL(q.take(batch).kind, outbound_queue::take_kind::frames); // in flight, unwritten
+  CAF_CHECK_EQUAL(q.take(batch).kind, outbound_queue::take_kind::items); // in flight, unwritten
   live(2, 400);
   CAF_CHECK(!q.closed());
   live(3, 400); // in flight + queued > 1000
   CAF_CHECK(q.closed());
-  std::vector<frame_ptr> rest;
+  std::vector<item_ptr> rest;
   auto r = q.take(rest);
   CAF_CHECK_EQUAL(r.kind, outbound_queue::take_kind::close);
   CAF_CHECK_EQUAL(r.reason, close_reason::slow_consumer);
@@ -103,7 +103,7 @@ CAF_TEST(writes coalesce: one wake for many frames) {
   for (std::uint64_t i = 1; i <= 5; ++i)
     live(i);
   CAF_CHECK_EQUAL(wakes, before + 1);
-  std::vector<frame_ptr> batch;
+  std::vector<item_ptr> batch;
   auto r = q.take(batch);
   CAF_CHECK_EQUAL(batch.size(), 5u);
   CAF_CHECK_EQUAL(r.events, 5u);
@@ -113,7 +113,7 @@ CAF_TEST(close after flush writes the final frames then closes) {
   q.accept({}, 0);
   q.push_replay({}, 0);
   live(1);
-  q.close_after_flush(close_reason::shutdown, {make_retry_frame(3000)});
+  q.close_after_flush(close_reason::shutdown, {stream_item::make_retry(3000)});
   live(2); // ignored once closing
   outbound_queue::take_result last;
   auto out = drain(q, &last);
@@ -125,7 +125,7 @@ CAF_TEST(close after flush writes the final frames then closes) {
 
 CAF_TEST(a rejected stream yields its response once) {
   q.reject(hub_error(hub_errc::topic_full, "topic_full", "full"));
-  std::vector<frame_ptr> batch;
+  std::vector<item_ptr> batch;
   auto r = q.take(batch);
   CAF_CHECK_EQUAL(r.kind, outbound_queue::take_kind::reject);
   CAF_CHECK_EQUAL(test::status_of(r.error), 503);
@@ -136,23 +136,23 @@ CAF_TEST(heartbeats are skipped behind queued data) {
   q.accept({}, 0);
   q.push_replay({}, 0);
   live(1);
-  q.push_control(make_comment_frame("hb"));
+  q.push_control(stream_item::make_heartbeat());
   auto out = drain(q);
-  CAF_CHECK(out.find(": hb") == std::string::npos);
-  q.push_control(make_comment_frame("hb"));
-  CAF_CHECK(drain(q).find(": hb") != std::string::npos);
+  CAF_CHECK(out.find(": heartbeat") == std::string::npos);
+  q.push_control(stream_item::make_heartbeat());
+  CAF_CHECK(drain(q).find(": heartbeat") != std::string::npos);
 }
 
 CAF_TEST(drain notification fires once the writer catches up) {
   q.accept({}, 0);
   q.push_replay({}, 0);
   live(1, 800);
-  std::vector<frame_ptr> batch;
-  q.take(batch);
+  std::vector<item_ptr> batch;
+  auto taken = q.take(batch);
   int fired = 0;
   q.notify_when_drained([&] { ++fired; });
   CAF_CHECK_EQUAL(fired, 0);
-  q.written(batch.front()->size());
+  q.written(taken.bytes);
   CAF_CHECK_EQUAL(fired, 1);
   q.written(0);
   CAF_CHECK_EQUAL(fired, 1);
@@ -163,7 +163,7 @@ CAF_TEST(a closed queue ignores everything) {
   q.push_replay({}, 0);
   q.mark_closed(close_reason::client_closed);
   live(1);
-  q.push_control(make_comment_frame("hb"));
+  q.push_control(stream_item::make_heartbeat());
   CAF_CHECK_EQUAL(q.queued_bytes(), 0u);
   CAF_CHECK_EQUAL(q.reason(), close_reason::client_closed);
 }

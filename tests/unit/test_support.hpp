@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "net/http_responses.hpp"
-#include "net/outbound_queue.hpp"
+#include "delivery/outbound_queue.hpp"
+#include "net/sse_encoding.hpp"
 
 namespace herald::test {
 
@@ -40,22 +41,19 @@ private:
   std::filesystem::path path_;
 };
 
-/// Plays the socket writer: takes everything queued, marks it written, returns it as text.
+/// Plays the socket writer: takes everything queued, marks it written, returns it as SSE text.
 inline std::string drain(outbound_queue& q, outbound_queue::take_result* last = nullptr) {
   std::string out;
   for (;;) {
-    std::vector<frame_ptr> batch;
+    std::vector<item_ptr> batch;
     auto r = q.take(batch);
     if (last)
       *last = r;
-    if (r.kind != outbound_queue::take_kind::frames)
+    if (r.kind != outbound_queue::take_kind::items)
       return out;
-    std::size_t bytes = 0;
-    for (auto& f : batch) {
-      out += *f;
-      bytes += f->size();
-    }
-    q.written(bytes);
+    for (auto& f : batch)
+      out += sse_frame(*f);
+    q.written(r.bytes);
   }
 }
 

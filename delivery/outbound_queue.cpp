@@ -1,4 +1,4 @@
-#include "net/outbound_queue.hpp"
+#include "delivery/outbound_queue.hpp"
 
 #include <algorithm>
 
@@ -26,8 +26,8 @@ outbound_queue::outbound_queue(std::size_t max_bytes, wake_fn wake)
   // nop
 }
 
-bool outbound_queue::enqueue(frame_ptr f, bool is_event) {
-  queued_bytes_ += f->size();
+bool outbound_queue::enqueue(item_ptr f, bool is_event) {
+  queued_bytes_ += f->size_hint();
   queue_events_ += is_event ? 1 : 0;
   queue_.push_back(std::move(f));
   if (wake_pending_)
@@ -48,7 +48,7 @@ bool outbound_queue::overflow_close() {
   return true;
 }
 
-void outbound_queue::accept(std::vector<frame_ptr> preamble, std::uint64_t live_from) {
+void outbound_queue::accept(std::vector<item_ptr> preamble, std::uint64_t live_from) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -59,11 +59,11 @@ void outbound_queue::accept(std::vector<frame_ptr> preamble, std::uint64_t live_
       held_since_ = live_from;
     // Anything held at or before the start point is history: replay decides about it.
     held_.erase(std::remove_if(held_.begin(), held_.end(),
-                               [&](const positioned_frame& f) { return f.pos <= held_since_; }),
+                               [&](const item_ptr& f) { return f->pos <= held_since_; }),
                 held_.end());
     held_bytes_ = 0;
     for (auto& f : held_)
-      held_bytes_ += f.frame->size();
+      held_bytes_ += f->size_hint();
     last_pos_ = 0;
     for (auto& f : preamble)
       wake |= enqueue(std::move(f), false);
@@ -72,7 +72,7 @@ void outbound_queue::accept(std::vector<frame_ptr> preamble, std::uint64_t live_
     wake_();
 }
 
-bool outbound_queue::push_replay(const std::vector<positioned_frame>& frames,
+bool outbound_queue::push_replay(const std::vector<item_ptr>& items,
                                  std::uint64_t scanned_through) {
   bool wake = false;
   bool done = false;
@@ -80,24 +80,24 @@ bool outbound_queue::push_replay(const std::vector<positioned_frame>& frames,
     std::lock_guard<std::mutex> guard{mtx_};
     if (mode_ != mode::replaying)
       return true; // closed meanwhile (or already live): nothing more to replay
-    for (auto& pf : frames) {
-      if (pf.pos == 0) { // a hub notice (herald.gap): not a log event
-        wake |= enqueue(pf.frame, false);
+    for (auto& it : items) {
+      if (it->pos == 0) { // a hub notice (herald.gap): not a log event
+        wake |= enqueue(it, false);
         continue;
       }
-      if (pf.pos <= last_pos_)
+      if (it->pos <= last_pos_)
         continue;
-      last_pos_ = pf.pos;
-      wake |= enqueue(pf.frame, true);
+      last_pos_ = it->pos;
+      wake |= enqueue(it, true);
     }
     if (scanned_through >= held_since_) {
-      for (auto& pf : held_) {
-        if (pf.pos <= last_pos_)
+      for (auto& it : held_) {
+        if (it->pos <= last_pos_)
           continue;
-        last_pos_ = pf.pos;
-        wake |= enqueue(pf.frame, true);
+        last_pos_ = it->pos;
+        wake |= enqueue(it, true);
       }
-      std::vector<positioned_frame>{}.swap(held_); // live from here on: nothing is held again
+      std::vector<item_ptr>{}.swap(held_); // live from here on: nothing is held again
       held_bytes_ = 0;
       mode_ = mode::live;
       done = true;
@@ -110,26 +110,27 @@ bool outbound_queue::push_replay(const std::vector<positioned_frame>& frames,
   return done;
 }
 
-bool outbound_queue::push_live_locked(std::uint64_t pos, const frame_ptr& f) {
+bool outbound_queue::push_live_locked(const item_ptr& f) {
+  auto pos = f->pos;
   switch (mode_) {
     case mode::pending:
     case mode::replaying:
       if (pos <= held_since_)
         return false; // replay covers it
-      if (held_bytes_ + f->size() > max_bytes_ && !held_.empty()) {
+      if (held_bytes_ + f->size_hint() > max_bytes_ && !held_.empty()) {
         // The hold overflowed: drop it; replay will read through this position instead.
         held_.clear();
         held_bytes_ = 0;
         held_since_ = pos;
         return false;
       }
-      held_bytes_ += f->size();
-      held_.push_back({pos, f});
+      held_bytes_ += f->size_hint();
+      held_.push_back(f);
       return false;
     case mode::live:
       if (pos <= last_pos_)
         return false;
-      if (inflight_bytes_ > 0 && queued_bytes_ + f->size() > max_bytes_)
+      if (inflight_bytes_ > 0 && queued_bytes_ + f->size_hint() > max_bytes_)
         return overflow_close();
       last_pos_ = pos;
       return enqueue(f, true);
@@ -138,28 +139,28 @@ bool outbound_queue::push_live_locked(std::uint64_t pos, const frame_ptr& f) {
   }
 }
 
-void outbound_queue::push_live(std::uint64_t pos, const frame_ptr& f) {
+void outbound_queue::push_live(const item_ptr& f) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    wake = push_live_locked(pos, f);
+    wake = push_live_locked(f);
   }
   if (wake)
     wake_();
 }
 
-void outbound_queue::push_live(const std::vector<positioned_frame>& frames) {
+void outbound_queue::push_live(const std::vector<item_ptr>& events) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    for (auto& pf : frames)
-      wake |= push_live_locked(pf.pos, pf.frame);
+    for (auto& ev : events)
+      wake |= push_live_locked(ev);
   }
   if (wake)
     wake_();
 }
 
-void outbound_queue::push_control(frame_ptr f) {
+void outbound_queue::push_control(item_ptr f) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -172,7 +173,7 @@ void outbound_queue::push_control(frame_ptr f) {
     wake_();
 }
 
-void outbound_queue::push_notice(frame_ptr f) {
+void outbound_queue::push_notice(item_ptr f) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -199,7 +200,7 @@ void outbound_queue::reject(caf::error why) {
   wake_();
 }
 
-void outbound_queue::close_after_flush(close_reason why, std::vector<frame_ptr> final_frames) {
+void outbound_queue::close_after_flush(close_reason why, std::vector<item_ptr> final_items) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -211,7 +212,7 @@ void outbound_queue::close_after_flush(close_reason why, std::vector<frame_ptr> 
       wake_pending_ = true;
       wake = true;
     } else {
-      for (auto& f : final_frames)
+      for (auto& f : final_items)
         wake |= enqueue(std::move(f), false);
       mode_ = mode::closing;
       held_.clear();
@@ -241,7 +242,7 @@ void outbound_queue::notify_when_drained(std::function<void()> fn) {
     fn();
 }
 
-outbound_queue::take_result outbound_queue::take(std::vector<frame_ptr>& out) {
+outbound_queue::take_result outbound_queue::take(std::vector<item_ptr>& out) {
   std::lock_guard<std::mutex> guard{mtx_};
   take_result res;
   wake_pending_ = false;
@@ -270,8 +271,9 @@ outbound_queue::take_result outbound_queue::take(std::vector<frame_ptr>& out) {
   queue_.clear();
   taken_through_ = last_pos_;
   for (auto& f : out)
-    inflight_bytes_ += f->size();
-  res.kind = take_kind::frames;
+    res.bytes += f->size_hint();
+  inflight_bytes_ += res.bytes;
+  res.kind = take_kind::items;
   res.events = queue_events_;
   queue_events_ = 0;
   return res;

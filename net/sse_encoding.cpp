@@ -1,0 +1,30 @@
+#include "net/sse_encoding.hpp"
+
+namespace herald {
+
+std::string render_sse(const stream_item& item) {
+  std::string f;
+  switch (item.kind) {
+    case item_kind::event:
+      f.reserve(item.id.size() + item.type.size() + item.data.size() + 24);
+      f.append("id: ").append(item.id).push_back('\n');
+      if (!item.type.empty())
+        f.append("event: ").append(item.type).push_back('\n');
+      f.append("data: ").append(item.data).append("\n\n");
+      return f;
+    case item_kind::notice:
+      f.append("event: ").append(item.type).append("\ndata: ").append(item.data).append("\n\n");
+      return f;
+    case item_kind::retry:
+      return "retry: " + std::to_string(item.retry_ms) + "\n\n";
+    case item_kind::heartbeat:
+      return ": heartbeat\n\n";
+  }
+  return f;
+}
+
+const std::string& sse_frame(const stream_item& item) {
+  return item.frame(encoding::sse, render_sse);
+}
+
+} // namespace herald
