@@ -228,6 +228,9 @@ caf::behavior running(job_watcher_actor* self) {
       auto& st = self->state;
       ++st.requests_seen;
       carry_on(self);
+      if (st.load_error)
+        return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
+                                               *st.load_error));
       if (!req->update) {
         if (st.snapshot.is_null())
           return req->done(request_reply::failed(hub_errc::not_found, "job_not_found", "no job '" + st.id + "'"));
@@ -256,6 +259,8 @@ caf::behavior running(job_watcher_actor* self) {
       auto& st = self->state;
       ++st.requests_seen;
       carry_on(self);
+      if (st.load_error)
+        return hub_error(hub_errc::storage_failure, "storage_failure", *st.load_error);
       if (st.snapshot.is_null())
         return hub_error(hub_errc::not_found, "job_not_found", "no job '" + st.id + "'");
       auto version = st.snapshot["version"].get<std::uint64_t>();
@@ -354,6 +359,14 @@ caf::behavior job_watcher(job_watcher_actor* self, std::string id, caf::actor jo
           st.last_change -= std::chrono::duration_cast<caf::timespan>(age);
         }
       }
+      arm(self);
+    },
+    [=](caf::error& err) {
+      // Unknown is not "no such job": every request gets 503 until this watcher idles out and
+      // a later one reads the job again.
+      self->state.load_error = parts_of(err).message;
+      spdlog::error("event=job_load_failed job={} error=\"{}\"", self->state.id,
+                    self->system().render(err));
       arm(self);
     });
   return running(self);

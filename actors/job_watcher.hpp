@@ -10,6 +10,7 @@
 // waiting and on errors, which viewers see as job.upstream_error events).
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct job_watcher_state {
 
   std::string id;
   nlohmann::json snapshot; // null: no such job
+  std::optional<std::string> load_error; // the stored snapshot could not be read: answer 503
   caf::actor journal;
   caf::actor reader;
   caf::actor registry;

@@ -31,7 +31,7 @@ void commit_sessions(journal_actor* self) {
   ws.reserve(writes.size());
   for (auto& w : writes)
     ws.push_back(w.write.get());
-  auto err = st.log->write_sessions(ws);
+  auto err = st.store->sessions().write(ws);
   if (err)
     spdlog::error("event=session_write_failed error=\"{}\" writes={}", *err, writes.size());
   for (auto& w : writes)
@@ -39,6 +39,15 @@ void commit_sessions(journal_actor* self) {
       w.promise.deliver(hub_error(hub_errc::storage_failure, "storage_failure", *err));
     else
       w.promise.deliver(true);
+}
+
+/// Nothing of this drain's publishes was written: each publisher gets the storage error.
+void fail_publishes(journal_actor* self, const std::vector<publish_job_ptr>& jobs,
+                    const std::string& why) {
+  spdlog::error("event=publish_failed error=\"{}\" requests={}", why, jobs.size());
+  self->state.stats->publish_errors += jobs.size();
+  for (auto& job : jobs)
+    job->done(publish_outcome{{}, hub_error(hub_errc::storage_failure, "storage_failure", why)});
 }
 
 void commit(journal_actor* self) {
@@ -66,8 +75,14 @@ void commit(journal_actor* self) {
           slots.push_back({false, it->second});
           continue;
         }
-        if (auto pos = st.log->find_idempotent(d.idempotency_key, t)) {
-          slots.push_back({true, *pos});
+        auto found = st.store->dedup().find(d.idempotency_key, t);
+        if (!found.ok()) {
+          // Not knowing whether a key was used must not publish a retry twice: fail them all.
+          fail_publishes(self, jobs, *found.error);
+          return;
+        }
+        if (found.value) {
+          slots.push_back({true, *found.value});
           continue;
         }
         batch_keys.emplace(d.idempotency_key, records.size());
@@ -77,14 +92,11 @@ void commit(journal_actor* self) {
                                      std::move(d.data), std::move(d.idempotency_key), d.ack});
     }
   auto window = std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.idempotency_window);
-  if (auto err = st.log->append(records, window.count())) {
-    spdlog::error("event=publish_failed error=\"{}\" events={}", *err, records.size());
-    st.stats->publish_errors += jobs.size();
-    for (auto& job : jobs)
-      job->done(publish_outcome{{}, hub_error(hub_errc::storage_failure, "storage_failure", *err)});
+  if (auto err = st.store->log().append(records, window.count())) {
+    fail_publishes(self, jobs, *err);
     return;
   }
-  auto epoch = st.log->epoch();
+  auto epoch = st.store->log().epoch();
   auto batch = std::make_shared<std::vector<committed_event>>();
   batch->reserve(records.size());
   for (auto& r : records)
@@ -107,17 +119,18 @@ void commit(journal_actor* self) {
     job->done(std::move(out));
   }
   std::string err;
-  st.log->enforce_topic_limit(st.settings.max_events_per_topic, err);
+  st.store->log().enforce_topic_limit(st.settings.max_events_per_topic, err);
   if (!err.empty())
     spdlog::error("event=retention_failed error=\"{}\"", err);
 }
 
 } // namespace
 
-caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::actor dispatcher,
-                      hub_stats* stats, journal_settings settings) {
+caf::behavior journal(journal_actor* self, std::shared_ptr<hub_storage> store,
+                      caf::actor dispatcher, hub_stats* stats, journal_settings settings) {
   auto& st = self->state;
-  st.log = std::move(log);
+  st.store = std::move(store);
+  storage_thread::claim(); // detached: this is the journal's own thread
   st.dispatcher = std::move(dispatcher);
   st.stats = stats;
   st.settings = settings;
@@ -138,7 +151,7 @@ caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::
     [=](commit_atom) { commit(self); },
     [=](job_put_atom, const std::string& id, const std::string& value) -> caf::result<bool> {
       // Job snapshots go through the journal too: one writer, the log's durability.
-      if (auto err = self->state.log->put_job(id, value)) {
+      if (auto err = self->state.store->jobs().put(id, value)) {
         spdlog::error("event=job_write_failed job={} error=\"{}\"", id, *err);
         return hub_error(hub_errc::storage_failure, "storage_failure", *err);
       }
@@ -151,8 +164,8 @@ caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::
                         .count();
       std::string err;
       constexpr std::size_t chunk = 10000;
-      auto n = st.log->trim_older_than(cutoff, chunk, err);
-      st.log->trim_idempotency(wall_ms(), chunk, err);
+      auto n = st.store->log().trim_older_than(cutoff, chunk, err);
+      st.store->dedup().trim(wall_ms(), chunk, err);
       if (!err.empty())
         spdlog::error("event=retention_failed error=\"{}\"", err);
       if (n > 0)

@@ -2,7 +2,8 @@
 // The journal: assigns log positions, group-commits each mailbox drain in one WriteBatch,
 // answers publishers after the write, and feeds the dispatcher in log order. An event whose
 // idempotency key was published within the window is not published again: its publisher gets the
-// original id. Durable sessions' state changes are group-committed with the same drain. It owns the retention timer (which also forgets expired keys). Runs detached:
+// original id. Durable sessions' state changes are group-committed with the same drain. It owns
+// the retention timer (which also forgets expired keys). Runs detached, on a storage thread:
 // RocksDB writes (and fsyncs) block.
 
 #include <chrono>
@@ -11,6 +12,7 @@
 
 #include "actors/hub_stats.hpp"
 #include "actors/messages.hpp"
+#include "storage/hub_storage.hpp"
 
 namespace herald {
 
@@ -27,7 +29,7 @@ struct pending_session_write {
 };
 
 struct journal_state {
-  std::shared_ptr<event_log> log;
+  std::shared_ptr<hub_storage> store;
   caf::actor dispatcher;
   hub_stats* stats = nullptr;
   journal_settings settings;
@@ -40,7 +42,7 @@ struct journal_state {
 
 using journal_actor = caf::stateful_actor<journal_state>;
 
-caf::behavior journal(journal_actor* self, std::shared_ptr<event_log> log, caf::actor dispatcher,
-                      hub_stats* stats, journal_settings settings);
+caf::behavior journal(journal_actor* self, std::shared_ptr<hub_storage> store,
+                      caf::actor dispatcher, hub_stats* stats, journal_settings settings);
 
 } // namespace herald

@@ -4,6 +4,47 @@
 #include "storage/wall_clock.hpp"
 
 namespace herald {
+namespace {
+
+caf::error read_failed(const std::string& why) {
+  return hub_error(hub_errc::storage_failure, "storage_failure", why);
+}
+
+/// Replay and catch-up share this: the retention gap after `after` (if not yet reported), then
+/// up to a page of events, cut at the page's byte budget.
+struct page_read {
+  item_ptr gap;
+  std::uint64_t gap_through = 0;
+  std::vector<item_ptr> events;
+  std::uint64_t scanned_through = 0;
+  std::optional<std::string> error;
+};
+
+page_read read_page(const event_log& log, const topic_filter& filter, std::uint64_t after,
+                    std::uint64_t gap_reported_through) {
+  page_read out;
+  auto epoch = log.epoch();
+  if (auto gap = log.retention_gap(std::max(after, gap_reported_through), filter)) {
+    out.gap = stream_item::make_notice("herald.gap", gap_notice_json(epoch, *gap));
+    out.gap_through = gap->to;
+  }
+  auto page = log.read(after, filter, replay_page_events, replay_page_scan, &out.error);
+  out.scanned_through = page.scanned_through;
+  std::size_t bytes = 0;
+  for (auto& e : page.events) {
+    out.events.push_back(stream_item::make_event(e.pos, format_event_id(epoch, e.pos),
+                                                 std::move(e.topic), std::move(e.type),
+                                                 std::move(e.data), e.ack));
+    bytes += out.events.back()->size_hint();
+    if (bytes >= replay_page_bytes) {
+      out.scanned_through = e.pos; // the rest comes with the next page
+      break;
+    }
+  }
+  return out;
+}
+
+} // namespace
 
 std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap) {
   return "{\"reason\":\"retention\",\"from\":\"" + format_event_id(epoch, gap.from)
@@ -11,94 +52,100 @@ std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap) {
 }
 
 events_page read_events_page(const event_log& log, const topic_filter& filter, std::uint64_t after,
-                             std::size_t limit, bool unknown_log) {
+                             std::size_t limit, bool unknown_log,
+                             std::optional<std::string>* error) {
   events_page out;
   out.epoch = log.epoch();
   out.unknown_log = unknown_log;
   if (!unknown_log)
     out.gap = log.retention_gap(after, filter);
-  auto page = log.read(after, filter, limit, replay_page_scan);
+  auto page = log.read(after, filter, limit, replay_page_scan, error);
   out.events = std::move(page.events);
   out.scanned_through = page.scanned_through;
   out.head = log.head();
   return out;
 }
 
-caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<event_log> log, hub_stats* stats) {
-  self->state.log = std::move(log);
+caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<hub_storage> store,
+                         hub_stats* stats) {
+  self->state.store = std::move(store);
   self->state.stats = stats;
+  storage_thread::claim(); // detached: this is the reader's own thread
   return {
     [=](replay_atom, const filter_ptr& filter, std::uint64_t after,
-        std::uint64_t gap_reported_through) -> replay_page {
+        std::uint64_t gap_reported_through) -> caf::result<replay_page> {
       auto& st = self->state;
-      auto epoch = st.log->epoch();
+      auto read = read_page(st.store->log(), *filter, after, gap_reported_through);
+      if (read.error)
+        return read_failed(*read.error);
       replay_page out;
-      if (auto gap = st.log->retention_gap(std::max(after, gap_reported_through), *filter)) {
-        out.items.push_back(stream_item::make_notice("herald.gap", gap_notice_json(epoch, *gap)));
-        out.gap_through = gap->to;
-      }
-      auto page = st.log->read(after, *filter, replay_page_events, replay_page_scan);
-      out.scanned_through = page.scanned_through;
-      std::size_t bytes = 0;
-      for (auto& e : page.events) {
-        out.items.push_back(stream_item::make_event(e.pos, format_event_id(epoch, e.pos),
-                                                    std::move(e.topic), std::move(e.type),
-                                                    std::move(e.data), e.ack));
-        bytes += out.items.back()->size_hint();
-        if (bytes >= replay_page_bytes) {
-          out.scanned_through = e.pos; // the rest comes with the next page
-          break;
-        }
-      }
-      st.stats->events_replayed += out.items.size() - (out.gap_through ? 1 : 0);
+      if (read.gap)
+        out.items.push_back(std::move(read.gap));
+      out.gap_through = read.gap_through;
+      out.scanned_through = read.scanned_through;
+      st.stats->events_replayed += read.events.size();
+      out.items.insert(out.items.end(), std::make_move_iterator(read.events.begin()),
+                       std::make_move_iterator(read.events.end()));
       return out;
     },
     [=](scan_atom, const filter_ptr& filter, std::uint64_t after,
-        std::uint64_t gap_reported_through) -> event_page {
+        std::uint64_t gap_reported_through) -> caf::result<event_page> {
       // A durable session's catch-up: like replay, with each event's ack flag.
       auto& st = self->state;
-      auto epoch = st.log->epoch();
-      event_page out;
-      if (auto gap = st.log->retention_gap(std::max(after, gap_reported_through), *filter)) {
-        out.gap = stream_item::make_notice("herald.gap", gap_notice_json(epoch, *gap));
-        out.gap_through = gap->to;
-      }
-      auto page = st.log->read(after, *filter, replay_page_events, replay_page_scan);
-      out.scanned_through = page.scanned_through;
-      std::size_t bytes = 0;
-      for (auto& e : page.events) {
-        out.events.push_back(stream_item::make_event(e.pos, format_event_id(epoch, e.pos),
-                                                     std::move(e.topic), std::move(e.type),
-                                                     std::move(e.data), e.ack));
-        bytes += out.events.back()->size_hint();
-        if (bytes >= replay_page_bytes) {
-          out.scanned_through = e.pos;
-          break;
-        }
-      }
-      st.stats->events_replayed += out.events.size();
-      return out;
+      auto read = read_page(st.store->log(), *filter, after, gap_reported_through);
+      if (read.error)
+        return read_failed(*read.error);
+      st.stats->events_replayed += read.events.size();
+      return event_page{std::move(read.events), read.scanned_through, std::move(read.gap),
+                        read.gap_through};
     },
-    [=](fetch_atom, const std::vector<std::uint64_t>& positions) -> std::vector<event_record> {
+    [=](fetch_atom,
+        const std::vector<std::uint64_t>& positions) -> caf::result<std::vector<event_record>> {
       std::vector<event_record> out;
-      for (auto pos : positions)
-        if (auto e = self->state.log->get(pos))
-          out.push_back(std::move(*e));
+      for (auto pos : positions) {
+        auto e = self->state.store->log().get(pos);
+        if (!e.ok())
+          return read_failed(*e.error);
+        if (e.value)
+          out.push_back(std::move(*e.value));
+      }
       return out;
     },
     [=](dead_atom, const std::string& id, std::uint64_t after,
-        std::uint64_t limit) -> std::vector<dead_letter_record> {
-      return self->state.log->read_dead(id, after, limit);
+        std::uint64_t limit) -> caf::result<std::vector<dead_letter_record>> {
+      auto dead = self->state.store->sessions().read_dead(id, after, limit);
+      if (!dead.ok())
+        return read_failed(*dead.error);
+      return std::move(*dead.value);
     },
-    [=](dead_atom, const std::string& id,
-        const std::vector<std::uint64_t>& positions) -> std::vector<dead_letter_record> {
-      return self->state.log->find_dead(id, positions);
+    [=](dead_atom, const std::string& id, const std::vector<std::uint64_t>& positions)
+      -> caf::result<std::vector<dead_letter_record>> {
+      auto dead = self->state.store->sessions().find_dead(id, positions);
+      if (!dead.ok())
+        return read_failed(*dead.error);
+      return std::move(*dead.value);
     },
-    [=](job_get_atom, const std::string& id) -> std::string {
-      return self->state.log->get_job(id).value_or(std::string{});
+    [=](restore_atom, const std::string& id) -> caf::result<stored_session> {
+      auto s = self->state.store->sessions().load(id);
+      if (!s.ok())
+        return read_failed(*s.error);
+      if (!s.value)
+        return hub_error(hub_errc::not_found, "session_not_found", "no session '" + id + "'");
+      return std::move(*s.value);
+    },
+    [=](job_get_atom, const std::string& id) -> caf::result<std::string> {
+      auto job = self->state.store->jobs().get(id);
+      if (!job.ok())
+        return read_failed(*job.error);
+      return job.value.value_or(std::string{});
     },
     [=](query_atom, const events_query_ptr& q) {
-      q->done(read_events_page(*self->state.log, *q->filter, q->after, q->limit, q->unknown_log));
+      std::optional<std::string> error;
+      auto page = read_events_page(self->state.store->log(), *q->filter, q->after, q->limit,
+                                   q->unknown_log, &error);
+      if (error)
+        page.error = read_failed(*error);
+      q->done(std::move(page));
     },
   };
 }

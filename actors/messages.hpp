@@ -24,6 +24,7 @@
 //  session       --fetch_atom, positions-->                     log_reader   => event_records
 //  session       --dead_atom, id, after, limit | positions-->   log_reader   => dead letters
 //  session       --session_put_atom, session_write_ptr-->       journal      => ok (persisted)
+//  session_registry --restore_atom, id-->                        log_reader   => stored_session
 //  main          --checkpoint_atom--> session_registry --> every session => ok (all persisted)
 //  resume_atom (to a connection or session): its queue drained, send the next page
 //  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom (dispatcher, for
@@ -46,6 +47,7 @@
 #include "delivery/outbound_queue.hpp"
 #include "storage/event_id.hpp"
 #include "storage/event_log.hpp"
+#include "storage/session_store.hpp"
 #include "storage/topic_pattern.hpp"
 
 namespace herald {
@@ -78,6 +80,7 @@ using fetch_atom = caf::atom_constant<caf::atom("fetch")>;
 using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using session_put_atom = caf::atom_constant<caf::atom("sess_put")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
 
 /// The answer to a request on a session or a job: a view of the resource or of what the request
 /// did (JSON data; a transport renders it), or an error, in which case nothing changed.
@@ -144,6 +147,7 @@ struct events_page {
   std::uint64_t head = 0;            // the log's head when the page was read
   std::optional<log_gap> gap;        // events the client may have missed (retention)
   bool unknown_log = false;          // the client's position came from another log
+  caf::error error;                  // set: the read failed (storage_failure)
 };
 
 /// GET /v1/events: answered through `done` on the reader's thread.
@@ -233,3 +237,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::session_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::session_write_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<herald::event_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<herald::dead_letter_record>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::stored_session)

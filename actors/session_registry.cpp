@@ -12,19 +12,37 @@ using json = nlohmann::json;
 
 
 
-caf::actor spawn_session(session_registry_actor* self, const std::string& id, session_record rec,
-                         bool fresh) {
+caf::actor spawn_session(session_registry_actor* self, stored_session s, bool fresh) {
   auto& st = self->state;
-  std::vector<pending_record> pending;
-  std::uint64_t dead = 0;
-  if (!fresh) {
-    pending = st.log->load_pending(id);
-    dead = st.log->count_dead(id);
-  }
-  auto a = self->spawn<caf::linked>(session, id, std::move(rec), std::move(pending), dead, fresh,
-                                    st.deps);
+  auto id = s.id;
+  auto a = self->spawn<caf::linked>(session, id, std::move(s.record), std::move(s.pending),
+                                    s.dead_letters, fresh, st.deps);
   st.sessions[id] = session_registry_state::entry{a, 0};
   return a;
+}
+
+/// A session crashed: read its stored state back (on the reader's thread) and start it again.
+void restore(session_registry_actor* self, const std::string& id) {
+  self->state.restoring.insert(id);
+  self->request(self->state.deps.reader, caf::infinite, restore_atom::value, id)
+    .then(
+      [=](stored_session& s) {
+        self->state.restoring.erase(id);
+        spawn_session(self, std::move(s), false);
+      },
+      [=](caf::error& err) {
+        // Deleted meanwhile (not_found), or unreadable: the next request finds no session.
+        self->state.restoring.erase(id);
+        if (!is(err, hub_errc::not_found))
+          spdlog::error("event=session_restore_failed session={} error=\"{}\"", id,
+                        self->system().render(err));
+      });
+}
+
+/// The answer to a request for a session that is being restored.
+caf::error restoring_error(const std::string& id) {
+  return hub_error(hub_errc::unavailable, "session_restarting",
+                   "session '" + id + "' is restarting; retry");
 }
 
 caf::actor* find(session_registry_actor* self, const std::string& id) {
@@ -52,24 +70,22 @@ void create(session_registry_actor* self, const session_request_ptr& req) {
   rec.created_ms = rec.last_seen_ms = wall_ms();
   auto start = req->body.value("start", std::string{"head"});
   rec.delivered_through = rec.ack_through = start == "earliest" ? 0 : st.log->head();
-  spawn_session(self, req->id, std::move(rec), true);
+  spawn_session(self, stored_session{req->id, std::move(rec), {}, 0}, true);
   self->send(*find(self, req->id), session_atom::value, req);
 }
 
 } // namespace
 
-caf::behavior session_registry(session_registry_actor* self, std::shared_ptr<event_log> log,
-                               session_deps deps, session_registry_settings settings) {
+caf::behavior session_registry(session_registry_actor* self, std::vector<stored_session> loaded,
+                               std::shared_ptr<const event_log> log, session_deps deps,
+                               session_registry_settings settings) {
   auto& st = self->state;
   st.log = std::move(log);
   st.deps = std::move(deps);
   st.deps.registry = caf::actor_cast<caf::actor>(self);
   st.settings = settings;
-  std::vector<std::string> unreadable;
-  for (auto& [id, rec] : st.log->load_sessions(unreadable))
-    spawn_session(self, id, std::move(rec), false);
-  for (auto& id : unreadable)
-    spdlog::error("event=session_unreadable session={}", id);
+  for (auto& s : loaded)
+    spawn_session(self, std::move(s), false);
   if (!st.sessions.empty())
     spdlog::info("event=sessions_loaded sessions={}", st.sessions.size());
   self->set_exit_handler([=](const caf::exit_msg& em) {
@@ -82,8 +98,7 @@ caf::behavior session_registry(session_registry_actor* self, std::shared_ptr<eve
       ss.erase(it);
       spdlog::error("event=session_crashed session={} reason=\"{}\"", id,
                     self->system().render(em.reason));
-      if (auto rec = self->state.log->load_session(id))
-        spawn_session(self, id, std::move(*rec), false);
+      restore(self, id);
       return;
     }
     if (em.reason)
@@ -93,6 +108,8 @@ caf::behavior session_registry(session_registry_actor* self, std::shared_ptr<eve
     [=](session_atom, const session_request_ptr& req) {
       if (auto* s = find(self, req->id))
         return self->send(*s, session_atom::value, req);
+      if (self->state.restoring.count(req->id) > 0)
+        return req->done(request_reply::failed(restoring_error(req->id)));
       if (req->what == session_request::op::put)
         return create(self, req);
       req->done(request_reply::failed(hub_errc::not_found, "session_not_found", "no session '" + req->id + "'"));
@@ -101,6 +118,8 @@ caf::behavior session_registry(session_registry_actor* self, std::shared_ptr<eve
         const std::optional<event_id>& resume) -> caf::result<caf::message> {
       if (auto* s = find(self, id))
         return self->delegate(*s, connect_atom::value, queue, resume);
+      if (self->state.restoring.count(id) > 0)
+        return restoring_error(id);
       return hub_error(hub_errc::not_found, "session_not_found", "no session '" + id + "'");
     },
     [=](idle_atom, const std::string& id, std::uint64_t requests_seen) {

@@ -23,6 +23,7 @@
 #include "net/hub_context.hpp"
 #include "net/listener.hpp"
 #include "net/routes.hpp"
+#include "storage/hub_storage.hpp"
 #include "storage/event_id.hpp"
 
 namespace herald {
@@ -142,15 +143,27 @@ std::optional<std::string> hub_runtime::start() {
   std::filesystem::create_directories(cfg.data_dir, fs_ec);
   if (fs_ec)
     return "cannot create data dir '" + cfg.data_dir + "': " + fs_ec.message();
+  // This thread opens storage, loads the sessions and, at stop, flushes: a storage thread until
+  // the journal and the reader (detached, storage threads of their own) take over.
+  storage_thread::claim();
   std::string err;
-  std::shared_ptr<event_log> log = event_log::open(
+  auto store = hub_storage::open(
     cfg.data_dir,
     cfg.storage_durability == durability_setting::fsync ? durability::fsync : durability::process,
     err);
-  if (!log)
+  if (!store)
     return err;
+  std::vector<std::string> unreadable;
+  std::optional<std::string> load_error;
+  auto sessions = store->sessions().load_all(unreadable, load_error);
+  if (load_error)
+    return *load_error;
+  for (auto& id : unreadable)
+    spdlog::error("event=session_unreadable session={}", id);
+  auto log = hub_storage::log_of(store);
   hub_ = std::make_unique<hub_context>(cfg, sys);
   auto& hub = *hub_;
+  hub.storage = store;
   hub.log = log;
   hub.stream_settings.retry_ms = cfg.sse_retry_ms;
   hub.stream_settings.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
@@ -165,8 +178,8 @@ std::optional<std::string> hub_runtime::start() {
   js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
   js.retention_interval = std::chrono::seconds(cfg.retention_check_interval_seconds);
   js.idempotency_window = std::chrono::seconds(cfg.publish_idempotency_window_seconds);
-  hub.journal = sys.spawn<caf::detached>(journal, log, hub.dispatcher, &hub.stats, js);
-  hub.reader = sys.spawn<caf::detached>(log_reader, log, &hub.stats);
+  hub.journal = sys.spawn<caf::detached>(journal, store, hub.dispatcher, &hub.stats, js);
+  hub.reader = sys.spawn<caf::detached>(log_reader, store, &hub.stats);
   hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
   job_settings jobs;
   jobs.retention = std::chrono::seconds(cfg.jobs_retention_seconds);
@@ -196,7 +209,8 @@ std::optional<std::string> hub_runtime::start() {
   session_registry_settings srs;
   srs.max_sessions = cfg.sessions_max_sessions;
   srs.max_topics = cfg.limits_max_topics_per_subscription;
-  hub.session_registry = sys.spawn(session_registry, log, sd, srs);
+  hub.session_registry = sys.spawn(session_registry, std::move(sessions),
+                                   std::shared_ptr<const event_log>{log}, sd, srs);
   started_ = true;
 
   std::vector<net::io_context*> io{&ioc_};
@@ -287,7 +301,7 @@ void hub_runtime::stop() {
   *hub.alive = false; // streams the stopped io_context still holds must not touch `hub`
   spdlog::info("event=stopped events_published={} events_delivered={}",
                hub.stats.events_published.load(), hub.stats.events_delivered.load());
-  hub.log->flush();
+  hub.storage->db().flush();
 }
 
 int run_hub(const config& cfg) {

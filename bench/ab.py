@@ -7,6 +7,7 @@ with Herald/nchan ratios, plus machine info, to bench/results/. On demand only, 
     python3 bench/ab.py broadcast-1k     # 1k subscribers, a ladder of publish rates
     python3 bench/ab.py idle-10k         # process memory per idle stream at 10,000 streams
     python3 bench/ab.py latency --rounds 5
+    python3 bench/ab.py latency --against /tmp/old/herald   # this build (A) against another (B)
 
 Herald runs from build/herald with a fresh data dir; nchan from bench/peers/nchan.sh (installed
 from Debian if missing). Both on loopback, one at a time."""
@@ -187,7 +188,7 @@ def run_ceiling(args):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def run_herald(args):
+def run_herald(args, binary=HERALD):
     d = tempfile.mkdtemp(prefix="ab-herald-")
     port = free_port()
     cfg = os.path.join(d, "herald.json")
@@ -196,7 +197,7 @@ def run_herald(args):
         config["storage"] = {"durability": args[1]}
     with open(cfg, "w") as f:
         json.dump(config, f)
-    p = subprocess.Popen([HERALD, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
+    p = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
                           os.path.join(d, "db"), "--config", cfg],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -252,20 +253,30 @@ def machine():
             cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
     herald = subprocess.run([HERALD, "--version"], capture_output=True, text=True).stdout.strip()
-    return (f"{os.cpu_count()} vCPU ({cpu}), Linux {platform.release()}, {herald}, {nginx} "
-            f"with libnginx-mod-nchan (1 worker); load generator, hub and peer on the same machine")
+    peer = ""
+    if shutil.which("nginx"):
+        nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+        peer = f", {nginx} with libnginx-mod-nchan (1 worker)"
+    return (f"{os.cpu_count()} vCPU ({cpu}), Linux {platform.release()}, {herald}{peer}; load "
+            "generator, hub and peer on the same machine")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--against", metavar="HERALD_BINARY",
+                    help="compare this build with another Herald binary (before/after a change) "
+                         "instead of the peer")
     a = ap.parse_args()
     durable = a.scenario == "durable"
     peer = "RocksDB loop" if durable else "nchan"
     targets = (("herald", run_herald), ("peer", run_ceiling if durable else run_nchan))
+    if a.against:
+        peer = "other build"
+        targets = (("herald", run_herald),
+                   ("peer", lambda args: run_herald(args, os.path.abspath(a.against))))
     rows = []
     for label, args in SCENARIOS[a.scenario]:
         runs = {"herald": [], "peer": []}
@@ -295,9 +306,14 @@ def main():
             ns = fmt.format(n) + ("" if all(r["complete"] for r in runs["peer"]) else " *incomplete*")
             ratio = f"{h / n:.2f}" if n else "-"
             md.append(f"| {label} | {name} | {hs} | {ns} | {ratio} |")
-    md += ["", "Reproduce: `python3 bench/ab.py " + a.scenario + f" --rounds {a.rounds}`", ""]
+    if a.against:
+        md[2:2] = [f"Other build: `{a.against}` ({subprocess.run([a.against, '--version'], capture_output=True, text=True).stdout.strip()}).", ""]
+    again = f" --against {a.against}" if a.against else ""
+    md += ["", "Reproduce: `python3 bench/ab.py " + a.scenario + f" --rounds {a.rounds}{again}`",
+           ""]
+    suffix = "-vs-build" if a.against else ""
     name = os.path.join(ROOT, "bench", "results",
-                        datetime.datetime.now().strftime("%Y-%m-%d") + f"-{a.scenario}.md")
+                        datetime.datetime.now().strftime("%Y-%m-%d") + f"-{a.scenario}{suffix}.md")
     with open(name, "w") as f:
         f.write("\n".join(md))
     print("\n".join(md))

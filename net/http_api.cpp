@@ -258,6 +258,8 @@ void handle_events(hub_context& hub, route_request& r, respond_fn respond) {
   q->limit = std::get<std::size_t>(limit);
   auto head = request_head(r.req);
   q->done = [respond, head](events_page page) {
+    if (page.error)
+      return respond(error_response(*head, page.error));
     respond(json_response(*head, http::status::ok, render_events_page(page)));
   };
   caf::anon_send(hub.reader, query_atom::value, std::move(q));

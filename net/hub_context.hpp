@@ -15,6 +15,7 @@
 #include "config/config.hpp"
 #include "net/router.hpp"
 #include "storage/event_log.hpp"
+#include "storage/hub_storage.hpp"
 
 namespace herald {
 
@@ -25,7 +26,8 @@ struct hub_context {
 
   const config& cfg;
   caf::actor_system& sys;
-  std::shared_ptr<event_log> log;
+  std::shared_ptr<hub_storage> storage; // the hub's own reference; actors hold theirs
+  std::shared_ptr<event_log> log;       // epoch, head and topic count (no RocksDB reads)
   caf::actor journal;
   caf::actor dispatcher;
   caf::actor registry;

@@ -8,45 +8,16 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
+#include "storage/idempotency_store.hpp"
+#include "storage/keys.hpp"
+
 namespace herald {
 namespace {
 
-void put_be64(std::string& out, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i)
-    out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
-}
-
-std::uint64_t get_be64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i)
-    v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
-std::string pos_key(std::uint64_t pos) {
-  std::string k;
-  k.reserve(8);
-  put_be64(k, pos);
-  return k;
-}
-
-/// Keys of per-session column families: id '\0' BE(pos), so a session's entries are contiguous.
-std::string session_key(std::string_view id, std::uint64_t pos) {
-  std::string k;
-  k.reserve(id.size() + 9);
-  k.append(id);
-  k.push_back('\0');
-  put_be64(k, pos);
-  return k;
-}
+using namespace keys;
 
 std::string index_key(std::string_view topic, std::uint64_t pos) {
-  std::string k;
-  k.reserve(topic.size() + 9);
-  k.append(topic);
-  k.push_back('\0');
-  put_be64(k, pos);
-  return k;
+  return owned_key(topic, pos);
 }
 
 void put_u16(std::string& out, std::size_t v) {
@@ -74,13 +45,6 @@ std::string encode(const event_record& e) {
   return v;
 }
 
-std::string encode_meta(std::uint64_t a, std::uint64_t b) {
-  std::string v;
-  put_be64(v, a);
-  put_be64(v, b);
-  return v;
-}
-
 const char* kEpoch = "epoch";
 const char* kHead = "head";
 const char* kDroppedTrim = "dropped_trim";
@@ -98,10 +62,8 @@ public:
 /// Options for a column family whose keys mostly arrive in order within `prefix`: the memtable
 /// keeps an insert hint per prefix, so an append costs a few comparisons instead of a skip-list
 /// search (the journal's writes are the hub's hottest path).
-rocksdb::ColumnFamilyOptions hinted(const rocksdb::SliceTransform* prefix) {
-  rocksdb::ColumnFamilyOptions o;
+void hint_inserts(rocksdb::ColumnFamilyOptions& o, const rocksdb::SliceTransform* prefix) {
   o.memtable_insert_with_hint_prefix_extractor.reset(prefix);
-  return o;
 }
 
 /// Positions `it` (over the log) at `pos`: steps forward when `pos` is a few entries ahead
@@ -118,96 +80,83 @@ bool seek_log(rocksdb::Iterator& it, std::uint64_t pos) {
   return it.Valid() && at() == pos;
 }
 
+/// Reads an optional 8-byte meta value into `out`; absent leaves it. The error, if unreadable.
+std::optional<std::string> read_meta(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
+                                     const char* key, std::uint64_t& out) {
+  std::string v;
+  auto st = db.Get(rocksdb::ReadOptions{}, cf, key, &v);
+  if (st.IsNotFound())
+    return std::nullopt;
+  if (!st.ok() || v.size() != 8)
+    return "cannot read the log's '" + std::string{key}
+           + "': " + (st.ok() ? std::string{"wrong size"} : st.ToString());
+  out = get_be64(v.data());
+  return std::nullopt;
+}
+
 } // namespace
 
-std::unique_ptr<event_log> event_log::open(const std::string& dir, durability mode,
-                                           std::string& error) {
-  rocksdb::Options opts;
-  opts.create_if_missing = true;
-  opts.create_missing_column_families = true;
-  opts.IncreaseParallelism(2);
-  opts.max_background_jobs = 2;
-  opts.keep_log_file_num = 4;
-  // Memtable insert hints are ignored by concurrent memtable writes; the journal is the one
-  // writer that matters, and RocksDB still serializes any other writer.
-  opts.allow_concurrent_memtable_write = false;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
-    {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{}},
-    {"log", hinted(rocksdb::NewCappedPrefixTransform(0))}, // one prefix: positions ascend
-    {"topic_index", hinted(new index_topic_prefix)},
-    {"topics", rocksdb::ColumnFamilyOptions{}},
-    {"jobs", rocksdb::ColumnFamilyOptions{}},
-    {"dedup", rocksdb::ColumnFamilyOptions{}},
-    {"dedup_expiry", rocksdb::ColumnFamilyOptions{}},
-    {"sessions", rocksdb::ColumnFamilyOptions{}},
-    {"session_pending", rocksdb::ColumnFamilyOptions{}},
-    {"session_dead", rocksdb::ColumnFamilyOptions{}},
+std::vector<column_spec> event_log::columns() {
+  return {
+    // One prefix: positions ascend.
+    {"log", [](auto& o) { hint_inserts(o, rocksdb::NewCappedPrefixTransform(0)); }},
+    {"topic_index", [](auto& o) { hint_inserts(o, new index_topic_prefix); }},
+    {"topics", {}},
   };
-  std::unique_ptr<event_log> log{new event_log};
-  log->mode_ = mode;
-  rocksdb::DB* raw = nullptr;
-  auto st = rocksdb::DB::Open(opts, dir, cfs, &log->handles_, &raw);
-  if (!st.ok()) {
-    error = "cannot open the event log in '" + dir + "': " + st.ToString();
-    return nullptr;
-  }
-  log->db_.reset(raw);
-  log->meta_cf_ = log->handles_[0];
-  log->log_cf_ = log->handles_[1];
-  log->index_cf_ = log->handles_[2];
-  log->topics_cf_ = log->handles_[3];
-  log->jobs_cf_ = log->handles_[4];
-  log->dedup_cf_ = log->handles_[5];
-  log->dedup_expiry_cf_ = log->handles_[6];
-  log->sessions_cf_ = log->handles_[7];
-  log->pending_cf_ = log->handles_[8];
-  log->dead_cf_ = log->handles_[9];
+}
 
+event_log::event_log(database& db)
+  : db_(db),
+    meta_cf_(db.column("default")),
+    log_cf_(db.column("log")),
+    index_cf_(db.column("topic_index")),
+    topics_cf_(db.column("topics")) {
+  // nop
+}
+
+std::unique_ptr<event_log> event_log::open(database& db, idempotency_store* dedup,
+                                           std::string& error) {
+  storage_thread::check("event log open");
+  std::unique_ptr<event_log> log{new event_log(db)};
+  log->dedup_ = dedup;
+  auto& raw = db.db();
   std::string v;
-  st = raw->Get(rocksdb::ReadOptions{}, log->meta_cf_, kEpoch, &v);
+  auto st = raw.Get(rocksdb::ReadOptions{}, log->meta_cf_, kEpoch, &v);
   if (st.IsNotFound()) {
     std::random_device rd;
     log->epoch_ = static_cast<std::uint32_t>(rd());
-    std::string ev;
-    put_be64(ev, log->epoch_);
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    st = raw->Put(wo, log->meta_cf_, kEpoch, ev);
+    st = raw.Put(wo, log->meta_cf_, kEpoch, pos_key(log->epoch_));
   } else if (st.ok() && v.size() == 8) {
     log->epoch_ = static_cast<std::uint32_t>(get_be64(v.data()));
   } else if (st.ok()) {
     st = rocksdb::Status::Corruption("meta 'epoch' has the wrong size");
   }
-  if (!st.ok()) {
-    error = "cannot read the log epoch: " + st.ToString();
+  if (auto err = database::error_of(st, "cannot read the log epoch")) {
+    error = *err;
     return nullptr;
   }
-  if (raw->Get(rocksdb::ReadOptions{}, log->meta_cf_, kHead, &v).ok() && v.size() == 8)
-    log->head_ = get_be64(v.data());
-  if (raw->Get(rocksdb::ReadOptions{}, log->meta_cf_, kDroppedTrim, &v).ok() && v.size() == 8)
-    log->dropped_trim_ = get_be64(v.data());
-  std::unique_ptr<rocksdb::Iterator> it{raw->NewIterator(rocksdb::ReadOptions{}, log->topics_cf_)};
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto val = it->value();
-    if (val.size() != 16)
-      continue;
-    log->topics_[it->key().ToString()] = topic_meta{get_be64(val.data()),
+  std::uint64_t head = 0;
+  auto err = read_meta(raw, log->meta_cf_, kHead, head);
+  if (!err)
+    err = read_meta(raw, log->meta_cf_, kDroppedTrim, log->dropped_trim_);
+  if (!err)
+    err = scan_prefix(
+      raw, log->topics_cf_, {}, {},
+      [&](std::string_view k, std::string_view val) {
+        if (val.size() == 16)
+          log->topics_[std::string{k}] = topic_meta{get_be64(val.data()),
                                                     get_be64(val.data() + 8)};
+        return true;
+      },
+      "cannot read the topics' retention state");
+  if (err) {
+    error = *err;
+    return nullptr;
   }
+  log->head_ = head;
   return log;
-}
-
-event_log::~event_log() {
-  if (!db_)
-    return;
-  flush();
-  for (auto* h : handles_)
-    db_->DestroyColumnFamilyHandle(h);
-  db_->Close().PermitUncheckedError();
-}
-
-void event_log::flush() {
-  db_->FlushWAL(true).PermitUncheckedError();
 }
 
 std::optional<std::string> event_log::append(std::vector<event_record>& events,
@@ -222,32 +171,21 @@ std::optional<std::string> event_log::append(std::vector<event_record>& events,
     batch.Put(log_cf_, pos_key(e.pos), encode(e));
     batch.Put(index_cf_, index_key(e.topic, e.pos), rocksdb::Slice{});
     ++added[e.topic];
-    if (!e.idempotency_key.empty() && dedup_window_ms > 0) {
-      // In the same batch as the event: a key is remembered exactly when its event exists.
-      auto expiry = static_cast<std::uint64_t>(e.time_ms + dedup_window_ms);
-      batch.Put(dedup_cf_, e.idempotency_key, encode_meta(e.pos, expiry));
-      auto ek = pos_key(expiry);
-      ek.append(e.idempotency_key);
-      batch.Put(dedup_expiry_cf_, ek, rocksdb::Slice{});
-    }
+    // In the same batch as the event: a key is remembered exactly when its event exists.
+    if (!e.idempotency_key.empty() && dedup_window_ms > 0 && dedup_ != nullptr)
+      dedup_->remember(batch, e.idempotency_key, e.pos, e.time_ms + dedup_window_ms);
   }
-  std::string hv;
-  put_be64(hv, next - 1);
-  batch.Put(meta_cf_, kHead, hv);
+  batch.Put(meta_cf_, kHead, pos_key(next - 1));
   {
     std::lock_guard<std::mutex> guard{meta_mtx_};
     for (auto& [topic, n] : added) {
       auto& m = topics_[topic];
-      batch.Put(topics_cf_, topic, encode_meta(m.count + n, m.trimmed_through));
+      batch.Put(topics_cf_, topic, pair_value(m.count + n, m.trimmed_through));
     }
   }
-  rocksdb::WriteOptions wo;
-  wo.sync = mode_ == durability::fsync;
-  auto st = db_->Write(wo, &batch);
-  if (!st.ok()) {
-    // Positions were not consumed: the next append reuses them.
-    return "event log write failed: " + st.ToString();
-  }
+  // On failure positions were not consumed: the next append reuses them.
+  if (auto err = db_.write(batch, "event log write failed"))
+    return err;
   {
     std::lock_guard<std::mutex> guard{meta_mtx_};
     for (auto& [topic, n] : added) {
@@ -285,14 +223,11 @@ void event_log::write_topic_meta(const std::set<std::string>& topics, rocksdb::W
       batch.Delete(topics_cf_, topic);
       dropped = true;
     } else {
-      batch.Put(topics_cf_, topic, encode_meta(it->second.count, it->second.trimmed_through));
+      batch.Put(topics_cf_, topic, pair_value(it->second.count, it->second.trimmed_through));
     }
   }
-  if (dropped) {
-    std::string v;
-    put_be64(v, dropped_trim_);
-    batch.Put(meta_cf_, kDroppedTrim, v);
-  }
+  if (dropped)
+    batch.Put(meta_cf_, kDroppedTrim, pos_key(dropped_trim_));
 }
 
 std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::string& error) {
@@ -316,19 +251,24 @@ std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::str
     auto n = x.n;
     rocksdb::WriteBatch batch;
     std::vector<std::uint64_t> positions;
-    auto prefix = index_key(topic, 0);
+    auto prefix = owner_prefix(topic);
     // Start after what was deleted: seeking from the topic's beginning would step over every
     // deletion marker left there until compaction, a cost that grew with each trim.
-    auto start = index_key(topic, x.trimmed_through + 1);
-    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, index_cf_)};
-    for (it->Seek(start); it->Valid() && positions.size() < n; it->Next()) {
-      auto k = it->key();
-      if (k.size() != prefix.size() || std::memcmp(k.data(), prefix.data(), topic.size() + 1) != 0)
-        break;
-      auto pos = get_be64(k.data() + topic.size() + 1);
-      positions.push_back(pos);
-      batch.Delete(index_cf_, k);
-      batch.Delete(log_cf_, pos_key(pos));
+    auto scan = scan_prefix(
+      db_.db(), index_cf_, prefix, index_key(topic, x.trimmed_through + 1),
+      [&](std::string_view k, std::string_view) {
+        if (positions.size() >= n)
+          return false;
+        auto pos = get_be64(k.data() + prefix.size());
+        positions.push_back(pos);
+        batch.Delete(index_cf_, rocksdb::Slice{k.data(), k.size()});
+        batch.Delete(log_cf_, pos_key(pos));
+        return true;
+      },
+      "retention read failed");
+    if (scan) {
+      error = *scan;
+      return deleted;
     }
     {
       std::lock_guard<std::mutex> guard{meta_mtx_};
@@ -336,9 +276,8 @@ std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::str
         note_deleted(topic, pos);
       write_topic_meta({topic}, batch);
     }
-    auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
-    if (!st.ok()) {
-      error = "retention write failed: " + st.ToString();
+    if (auto err = db_.write(batch, "retention write failed", false)) {
+      error = *err;
       return deleted;
     }
     deleted += positions.size();
@@ -348,9 +287,10 @@ std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::str
 
 std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_delete,
                                        std::string& error) {
+  storage_thread::check("age retention");
   rocksdb::WriteBatch batch;
   std::vector<std::pair<std::string, std::uint64_t>> doomed;
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, log_cf_)};
+  std::unique_ptr<rocksdb::Iterator> it{db_.db().NewIterator(rocksdb::ReadOptions{}, log_cf_)};
   for (it->Seek(pos_key(age_trimmed_through_ + 1)); it->Valid() && doomed.size() < max_delete;
        it->Next()) {
     event_record rec;
@@ -360,6 +300,10 @@ std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_d
     batch.Delete(log_cf_, it->key());
     batch.Delete(index_cf_, index_key(rec.topic, pos));
     doomed.emplace_back(std::move(rec.topic), pos);
+  }
+  if (auto err = database::error_of(*it, "retention read failed")) {
+    error = *err;
+    return 0;
   }
   if (doomed.empty())
     return 0;
@@ -372,9 +316,8 @@ std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_d
     }
     write_topic_meta(changed, batch);
   }
-  auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
-  if (!st.ok()) {
-    error = "retention write failed: " + st.ToString();
+  if (auto err = db_.write(batch, "retention write failed", false)) {
+    error = *err;
     return 0;
   }
   age_trimmed_through_ = doomed.back().second; // the next trim starts after it
@@ -404,13 +347,20 @@ bool event_log::decode(const std::string& v, event_record& out, bool topic_only)
 }
 
 log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::size_t max_events,
-                         std::size_t max_scan) const {
+                         std::size_t max_scan, std::optional<std::string>* error) const {
+  storage_thread::check("event read");
   log_page page;
   // Everything <= h is committed and visible to iterators created from here on.
   auto h = head();
   page.scanned_through = h;
   if (after >= h)
     return page;
+  auto failed = [&](const rocksdb::Iterator& it) {
+    auto err = database::error_of(it, "event read failed");
+    if (err && error != nullptr)
+      *error = err;
+    return err.has_value();
+  };
   if (filter.single_exact()) {
     auto& topic = filter.patterns().front();
     std::uint64_t from = after;
@@ -420,21 +370,26 @@ log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::s
       if (auto t = topics_.find(topic); t != topics_.end())
         from = std::max(from, t->second.trimmed_through);
     }
-    auto start = index_key(topic, from + 1);
-    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, index_cf_)};
+    auto prefix = owner_prefix(topic);
+    auto end = prefix_end(prefix);
+    rocksdb::Slice upper{end};
+    rocksdb::ReadOptions bounded;
+    bounded.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it{db_.db().NewIterator(bounded, index_cf_)};
     // The log is walked alongside the index: a topic's positions ascend and are often dense, so
     // the next one is usually a step or a few ahead, much cheaper than a point lookup each.
-    std::unique_ptr<rocksdb::Iterator> log_it{db_->NewIterator(rocksdb::ReadOptions{}, log_cf_)};
+    std::unique_ptr<rocksdb::Iterator> log_it{
+      db_.db().NewIterator(rocksdb::ReadOptions{}, log_cf_)};
     std::string value;
-    for (it->Seek(start); it->Valid(); it->Next()) {
-      auto k = it->key();
-      if (k.size() != start.size() || std::memcmp(k.data(), start.data(), topic.size() + 1) != 0)
-        break;
-      auto pos = get_be64(k.data() + topic.size() + 1);
+    for (it->Seek(index_key(topic, from + 1)); it->Valid(); it->Next()) {
+      auto pos = get_be64(it->key().data() + prefix.size());
       if (pos > h)
         break;
-      if (!seek_log(*log_it, pos))
+      if (!seek_log(*log_it, pos)) {
+        if (failed(*log_it))
+          break;
         continue; // deleted by retention meanwhile
+      }
       value.assign(log_it->value().data(), log_it->value().size());
       event_record rec;
       if (!decode(value, rec, false))
@@ -446,9 +401,11 @@ log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::s
         break;
       }
     }
+    if (failed(*it) || failed(*log_it))
+      page.scanned_through = page.events.empty() ? after : page.events.back().pos;
     return page;
   }
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, log_cf_)};
+  std::unique_ptr<rocksdb::Iterator> it{db_.db().NewIterator(rocksdb::ReadOptions{}, log_cf_)};
   std::size_t scanned = 0;
   std::string value;
   for (it->Seek(pos_key(after + 1)); it->Valid(); it->Next()) {
@@ -467,6 +424,9 @@ log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::s
       break;
     }
   }
+  // A scan cut short by an error must not claim it examined the rest of the log.
+  if (failed(*it))
+    page.scanned_through = page.events.empty() ? after : page.events.back().pos;
   return page;
 }
 
@@ -488,178 +448,19 @@ std::optional<log_gap> event_log::retention_gap(std::uint64_t after,
   return log_gap{after + 1, to};
 }
 
-std::optional<std::string> event_log::put_job(const std::string& id, const std::string& value) {
-  rocksdb::WriteOptions wo;
-  wo.sync = mode_ == durability::fsync;
-  auto st = value.empty() ? db_->Delete(wo, jobs_cf_, id) : db_->Put(wo, jobs_cf_, id, value);
-  if (!st.ok())
-    return "job write failed: " + st.ToString();
-  return std::nullopt;
-}
-
-std::optional<std::uint64_t> event_log::find_idempotent(const std::string& key,
-                                                        std::int64_t now_ms) const {
+lookup<event_record> event_log::get(std::uint64_t pos) const {
+  storage_thread::check("event read");
   std::string v;
-  if (!db_->Get(rocksdb::ReadOptions{}, dedup_cf_, key, &v).ok() || v.size() != 16)
-    return std::nullopt;
-  if (static_cast<std::int64_t>(get_be64(v.data() + 8)) <= now_ms)
-    return std::nullopt; // the window is over (not yet trimmed)
-  return get_be64(v.data());
-}
-
-std::size_t event_log::trim_idempotency(std::int64_t now_ms, std::size_t max_delete,
-                                        std::string& error) {
-  rocksdb::WriteBatch batch;
-  std::size_t n = 0;
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, dedup_expiry_cf_)};
-  for (it->SeekToFirst(); it->Valid() && n < max_delete; it->Next()) {
-    auto k = it->key();
-    if (k.size() < 8 || static_cast<std::int64_t>(get_be64(k.data())) > now_ms)
-      break;
-    std::string key{k.data() + 8, k.size() - 8};
-    // The key may have been reused after its window: delete only the entry that expired.
-    std::string v;
-    if (db_->Get(rocksdb::ReadOptions{}, dedup_cf_, key, &v).ok() && v.size() == 16
-        && get_be64(v.data() + 8) == get_be64(k.data()))
-      batch.Delete(dedup_cf_, key);
-    batch.Delete(dedup_expiry_cf_, k);
-    ++n;
-  }
-  if (n == 0)
-    return 0;
-  auto st = db_->Write(rocksdb::WriteOptions{}, &batch);
-  if (!st.ok()) {
-    error = "idempotency trim failed: " + st.ToString();
-    return 0;
-  }
-  return n;
-}
-
-std::optional<std::string> event_log::get_job(const std::string& id) const {
-  std::string v;
-  if (db_->Get(rocksdb::ReadOptions{}, jobs_cf_, id, &v).ok())
-    return v;
-  return std::nullopt;
-}
-
-std::optional<event_record> event_log::get(std::uint64_t pos) const {
-  std::string v;
+  auto st = db_.db().Get(rocksdb::ReadOptions{}, log_cf_, pos_key(pos), &v);
+  if (st.IsNotFound())
+    return {};
+  if (auto err = database::error_of(st, "event read failed"))
+    return {std::nullopt, err};
   event_record rec;
-  if (!db_->Get(rocksdb::ReadOptions{}, log_cf_, pos_key(pos), &v).ok() || !decode(v, rec, false))
-    return std::nullopt;
+  if (!decode(v, rec, false))
+    return {};
   rec.pos = pos;
-  return rec;
-}
-
-// -- durable sessions -------------------------------------------------------------------------
-
-std::optional<std::string> event_log::write_sessions(const std::vector<const session_write*>& ws) {
-  rocksdb::WriteBatch batch;
-  for (auto* w : ws) {
-    if (w->erase) {
-      auto from = w->id + '\0', to = w->id + '\1';
-      batch.Delete(sessions_cf_, w->id);
-      batch.DeleteRange(pending_cf_, from, to);
-      batch.DeleteRange(dead_cf_, from, to);
-      continue;
-    }
-    // Deletions first: a write may delete and re-add the same position (redrive).
-    for (auto pos : w->del_pending)
-      batch.Delete(pending_cf_, session_key(w->id, pos));
-    for (auto pos : w->del_dead)
-      batch.Delete(dead_cf_, session_key(w->id, pos));
-    for (auto& p : w->put_pending) {
-      std::string v;
-      put_be64(v, p.deliveries);
-      batch.Put(pending_cf_, session_key(w->id, p.pos), v);
-    }
-    for (auto& d : w->put_dead)
-      batch.Put(dead_cf_, session_key(w->id, d.pos), encode_dead_letter(d));
-    if (w->record)
-      batch.Put(sessions_cf_, w->id, encode_session(*w->record));
-  }
-  rocksdb::WriteOptions wo;
-  wo.sync = mode_ == durability::fsync;
-  auto st = db_->Write(wo, &batch);
-  if (!st.ok())
-    return "session write failed: " + st.ToString();
-  return std::nullopt;
-}
-
-std::vector<std::pair<std::string, session_record>> event_log::load_sessions(
-  std::vector<std::string>& unreadable) const {
-  std::vector<std::pair<std::string, session_record>> out;
-  std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, sessions_cf_)};
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    auto rec = decode_session(std::string_view{it->value().data(), it->value().size()});
-    if (rec)
-      out.emplace_back(it->key().ToString(), std::move(*rec));
-    else
-      unreadable.push_back(it->key().ToString());
-  }
-  return out;
-}
-
-namespace {
-
-/// Calls fn(pos, value) for the entries of session `id` in `cf` after `after`, at most `limit`.
-template <class F>
-void for_session(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const std::string& id,
-                 std::uint64_t after, std::size_t limit, F fn) {
-  auto start = session_key(id, after + 1);
-  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{}, cf)};
-  std::size_t n = 0;
-  for (it->Seek(start); it->Valid() && n < limit; it->Next(), ++n) {
-    auto k = it->key();
-    if (k.size() != start.size() || std::memcmp(k.data(), start.data(), id.size() + 1) != 0)
-      break;
-    fn(get_be64(k.data() + id.size() + 1), std::string_view{it->value().data(), it->value().size()});
-  }
-}
-
-} // namespace
-
-std::optional<session_record> event_log::load_session(const std::string& id) const {
-  std::string v;
-  if (!db_->Get(rocksdb::ReadOptions{}, sessions_cf_, id, &v).ok())
-    return std::nullopt;
-  return decode_session(v);
-}
-
-std::size_t event_log::count_dead(const std::string& id) const {
-  std::size_t n = 0;
-  for_session(*db_, dead_cf_, id, 0, SIZE_MAX, [&](std::uint64_t, std::string_view) { ++n; });
-  return n;
-}
-
-std::vector<pending_record> event_log::load_pending(const std::string& id) const {
-  std::vector<pending_record> out;
-  for_session(*db_, pending_cf_, id, 0, SIZE_MAX, [&](std::uint64_t pos, std::string_view v) {
-    if (v.size() == 8)
-      out.push_back({pos, static_cast<std::uint32_t>(get_be64(v.data()))});
-  });
-  return out;
-}
-
-std::vector<dead_letter_record> event_log::read_dead(const std::string& id, std::uint64_t after,
-                                                     std::size_t limit) const {
-  std::vector<dead_letter_record> out;
-  for_session(*db_, dead_cf_, id, after, limit, [&](std::uint64_t pos, std::string_view v) {
-    if (auto d = decode_dead_letter(pos, v))
-      out.push_back(std::move(*d));
-  });
-  return out;
-}
-
-std::vector<dead_letter_record> event_log::find_dead(const std::string& id,
-                                                     const std::vector<std::uint64_t>& positions) const {
-  std::vector<dead_letter_record> out;
-  std::string v;
-  for (auto pos : positions)
-    if (db_->Get(rocksdb::ReadOptions{}, dead_cf_, session_key(id, pos), &v).ok())
-      if (auto d = decode_dead_letter(pos, v))
-        out.push_back(std::move(*d));
-  return out;
+  return {std::move(rec), std::nullopt};
 }
 
 std::size_t event_log::topic_count() const {

@@ -1,21 +1,17 @@
 #pragma once
-// The durable event log: the only owner of the RocksDB handle.
+// The event log: committed events in position order, a per-topic index, and retention. One of
+// the stores on the database (storage/database.hpp); the journal is its one writer.
 //
 // Column families:
 //   default      meta: "epoch" (u32), "head" (u64), "dropped_trim" (u64)
 //   log          BE(position) -> event record
 //   topic_index  topic '\0' BE(position) -> ""     (replay and count retention per topic)
 //   topics       topic -> {count, trimmed_through}  (retention bookkeeping, gap detection)
-//   jobs         job id -> job snapshot (JSON text)
-//   dedup        idempotency key -> {position, expiry}   (publish retries within the window)
-//   dedup_expiry BE(expiry) key -> ""                     (expiry in time order)
-//   sessions        session id -> session record (JSON, see session_record.hpp)
-//   session_pending id '\0' BE(position) -> BE(deliveries)  (delivered, not yet acknowledged)
-//   session_dead    id '\0' BE(position) -> dead letter (JSON)
 // Keys are big-endian so that iteration order is numeric order.
 //
 // Threading: append/trim are called by the journal only (one writer); read/retention_gap are
-// safe from any thread (RocksDB reads are thread-safe; topic metadata is behind a mutex).
+// safe from any storage thread (RocksDB reads are thread-safe; topic metadata is behind a
+// mutex); epoch/head/topic_count from any thread.
 
 #include <atomic>
 #include <cstdint>
@@ -27,18 +23,12 @@
 #include <string>
 #include <vector>
 
-#include "storage/session_record.hpp"
+#include "storage/database.hpp"
 #include "storage/topic_pattern.hpp"
-
-namespace rocksdb {
-class DB;
-class ColumnFamilyHandle;
-class WriteBatch;
-} // namespace rocksdb
 
 namespace herald {
 
-enum class durability { process, fsync };
+class idempotency_store;
 
 struct event_record {
   std::uint64_t pos = 0;
@@ -64,11 +54,15 @@ struct log_page {
 
 class event_log {
 public:
-  /// Opens (creating if needed) the log under `dir`. On failure returns nullptr and sets `error`.
-  static std::unique_ptr<event_log> open(const std::string& dir, durability mode,
-                                         std::string& error);
-  ~event_log();
+  /// The column families the log needs (besides "default", where its meta lives).
+  static std::vector<column_spec> columns();
 
+  /// Reads the log's meta from `db` (creating the epoch on first use). `dedup` (may be null)
+  /// remembers idempotency keys in the same write as their events.
+  static std::unique_ptr<event_log> open(database& db, idempotency_store* dedup,
+                                         std::string& error);
+
+  ~event_log() = default;
   event_log(const event_log&) = delete;
   event_log& operator=(const event_log&) = delete;
 
@@ -84,12 +78,6 @@ public:
   std::optional<std::string> append(std::vector<event_record>& events,
                                     std::int64_t dedup_window_ms = 0);
 
-  /// The position of the event published with `key`, if that was less than the window ago.
-  std::optional<std::uint64_t> find_idempotent(const std::string& key, std::int64_t now_ms) const;
-
-  /// Forgets at most `max_delete` idempotency keys whose window ended before `now_ms`.
-  std::size_t trim_idempotency(std::int64_t now_ms, std::size_t max_delete, std::string& error);
-
   /// Deletes the oldest events of every topic touched since the last call that holds more than
   /// `max_per_topic` events. Returns the number deleted.
   std::size_t enforce_topic_limit(std::uint64_t max_per_topic, std::string& error);
@@ -97,21 +85,12 @@ public:
   /// Deletes at most `max_delete` events older than `cutoff_ms`. Returns the number deleted.
   std::size_t trim_older_than(std::int64_t cutoff_ms, std::size_t max_delete, std::string& error);
 
-  /// Makes sure everything written so far is on disk (used at shutdown).
-  void flush();
-
-  /// Writes (or, with an empty value, deletes) a job snapshot, with the log's durability.
-  std::optional<std::string> put_job(const std::string& id, const std::string& value);
-
-  /// Applies session changes in one WriteBatch, with the log's durability.
-  std::optional<std::string> write_sessions(const std::vector<const session_write*>& writes);
-
-  // -- reader side (any thread) ----------------------------------------------------------------
+  // -- reader side (storage threads) -----------------------------------------------------------
 
   /// Events matching `filter` after position `after`, in log order. Stops after `max_events`
-  /// matches or after examining `max_scan` log entries.
+  /// matches or after examining `max_scan` log entries. A read error is in `error`.
   log_page read(std::uint64_t after, const topic_filter& filter, std::size_t max_events,
-                std::size_t max_scan) const;
+                std::size_t max_scan, std::optional<std::string>* error = nullptr) const;
 
   /// The range of positions > after that retention deleted and that may have held events for
   /// `filter`; nullopt when nothing the subscription could have received was deleted.
@@ -119,24 +98,8 @@ public:
 
   std::size_t topic_count() const;
 
-  /// A job's snapshot (JSON text), if stored.
-  std::optional<std::string> get_job(const std::string& id) const;
-
   /// The event at `pos`, if it is still in the log.
-  std::optional<event_record> get(std::uint64_t pos) const;
-
-  /// Every stored session; the ids of records that cannot be decoded go to `unreadable`.
-  std::vector<std::pair<std::string, session_record>> load_sessions(
-    std::vector<std::string>& unreadable) const;
-  std::optional<session_record> load_session(const std::string& id) const;
-  std::vector<pending_record> load_pending(const std::string& id) const;
-  std::size_t count_dead(const std::string& id) const;
-  /// A session's dead letters after position `after`, in log order, at most `limit`.
-  std::vector<dead_letter_record> read_dead(const std::string& id, std::uint64_t after,
-                                            std::size_t limit) const;
-  /// Those of `positions` that are dead letters of session `id`.
-  std::vector<dead_letter_record> find_dead(const std::string& id,
-                                            const std::vector<std::uint64_t>& positions) const;
+  lookup<event_record> get(std::uint64_t pos) const;
 
 private:
   struct topic_meta {
@@ -144,26 +107,19 @@ private:
     std::uint64_t trimmed_through = 0;
   };
 
-  event_log() = default;
+  explicit event_log(database& db);
   bool decode(const std::string& value, event_record& out, bool topic_only) const;
   /// Retention deleted `pos` of `topic`: updates the in-memory topic counts (meta_mtx_ held).
   void note_deleted(const std::string& topic, std::uint64_t pos);
   /// Writes the stored counts of `topics` (deleting those that are gone) to `batch`.
   void write_topic_meta(const std::set<std::string>& topics, rocksdb::WriteBatch& batch);
 
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  database& db_;
+  idempotency_store* dedup_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* topics_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* jobs_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* dedup_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* dedup_expiry_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* sessions_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* pending_cf_ = nullptr;
-  rocksdb::ColumnFamilyHandle* dead_cf_ = nullptr;
-  durability mode_ = durability::process;
   std::uint32_t epoch_ = 0;
   std::atomic<std::uint64_t> head_{0};
 

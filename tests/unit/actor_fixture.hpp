@@ -14,6 +14,7 @@
 
 #include "actors/hub_stats.hpp"
 #include "actors/messages.hpp"
+#include "storage/hub_storage.hpp"
 #include "tests/unit/test_support.hpp"
 
 namespace herald::test {
@@ -73,17 +74,21 @@ struct actor_fixture : test_coordinator_fixture<> {
   }
 };
 
-/// For actors that use storage: an event log in a temporary directory. Actors are stopped in
-/// this destructor, before the log and its directory go.
+/// For actors that use storage: the hub's storage in a temporary directory (`log` is its event
+/// log). Actors are stopped in this destructor, before the storage and its directory go.
 struct log_fixture : actor_fixture {
   temp_dir dir;
+  std::shared_ptr<hub_storage> store;
   std::shared_ptr<event_log> log;
 
   log_fixture() {
+    // The deterministic scheduler runs every actor on this thread, storage actors included.
+    storage_thread::claim();
     std::string err;
-    log = event_log::open(dir.str(), durability::process, err);
-    if (!log)
-      CAF_FAIL("cannot open the event log: " << err);
+    store = hub_storage::open(dir.str(), durability::process, err);
+    if (!store)
+      CAF_FAIL("cannot open storage: " << err);
+    log = hub_storage::log_of(store);
   }
 
   ~log_fixture() override {

@@ -31,8 +31,8 @@ struct fixture : test::log_fixture {
     journal_settings js;
     js.max_events_per_topic = 4;
     js.retention_interval = std::chrono::hours(1000);
-    jour = sys.spawn(journal, log, disp, &stats, js);
-    reader = sys.spawn(log_reader, log, &stats);
+    jour = sys.spawn(journal, store, disp, &stats, js);
+    reader = sys.spawn(log_reader, store, &stats);
     reg = sys.spawn(registry, std::size_t{100}, &stats);
     to_stop = {jour, reader, reg, disp};
     settings.retry_ms = 1500;

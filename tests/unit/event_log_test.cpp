@@ -1,7 +1,7 @@
 #define CAF_SUITE event_log
 #include <caf/test/unit_test.hpp>
 
-#include "storage/event_log.hpp"
+#include "storage/hub_storage.hpp"
 #include "tests/unit/test_support.hpp"
 
 using namespace herald;
@@ -10,16 +10,28 @@ namespace {
 
 struct fixture {
   test::temp_dir dir;
-  std::unique_ptr<event_log> log;
+  std::shared_ptr<hub_storage> store;
+  event_log* log = nullptr;
 
-  fixture() { reopen(); }
+  fixture() {
+    storage_thread::claim();
+    reopen();
+  }
 
   void reopen() {
-    log.reset();
+    log = nullptr;
+    store.reset();
     std::string err;
-    log = event_log::open(dir.str(), durability::process, err);
-    if (!log)
-      CAF_FAIL("cannot open log: " << err);
+    store = hub_storage::open(dir.str(), durability::process, err);
+    if (!store)
+      CAF_FAIL("cannot open storage: " << err);
+    log = &store->log();
+  }
+
+  std::uint64_t idempotent(const char* key, std::int64_t now_ms) {
+    auto found = store->dedup().find(key, now_ms);
+    CAF_REQUIRE(found.ok());
+    return found.value.value_or(0);
   }
 
   void append(std::initializer_list<const char*> topics, std::int64_t time_ms = 1000) {
@@ -137,19 +149,19 @@ CAF_TEST(age retention deletes old events and keeps a watermark for vanished top
 CAF_TEST(idempotency keys are written with their events and forgotten after the window) {
   std::vector<event_record> batch{{0, 1000, "a", "", "1", "k1"}, {0, 1000, "a", "", "2", ""}};
   CAF_REQUIRE(!log->append(batch, 500));
-  CAF_CHECK_EQUAL(log->find_idempotent("k1", 1200).value_or(0), 1u);
-  CAF_CHECK(!log->find_idempotent("k2", 1200));
-  CAF_CHECK(!log->find_idempotent("k1", 1500)); // the window is over
+  CAF_CHECK_EQUAL(idempotent("k1", 1200), 1u);
+  CAF_CHECK_EQUAL(idempotent("k2", 1200), 0u);
+  CAF_CHECK_EQUAL(idempotent("k1", 1500), 0u); // the window is over
   reopen();                                     // keys are durable
-  CAF_CHECK_EQUAL(log->find_idempotent("k1", 1200).value_or(0), 1u);
+  CAF_CHECK_EQUAL(idempotent("k1", 1200), 1u);
   std::string err;
-  CAF_CHECK_EQUAL(log->trim_idempotency(1499, 100, err), 0u);
-  CAF_CHECK_EQUAL(log->trim_idempotency(1500, 100, err), 1u);
-  CAF_CHECK(!log->find_idempotent("k1", 1200)); // gone from storage
+  CAF_CHECK_EQUAL(store->dedup().trim(1499, 100, err), 0u);
+  CAF_CHECK_EQUAL(store->dedup().trim(1500, 100, err), 1u);
+  CAF_CHECK_EQUAL(idempotent("k1", 1200), 0u); // gone from storage
   // A key reused after its window gets a new entry, which an old expiry must not delete.
   std::vector<event_record> again{{0, 2000, "a", "", "3", "k1"}};
   CAF_REQUIRE(!log->append(again, 500));
-  CAF_CHECK_EQUAL(log->find_idempotent("k1", 2100).value_or(0), 3u);
+  CAF_CHECK_EQUAL(idempotent("k1", 2100), 3u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

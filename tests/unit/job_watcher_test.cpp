@@ -35,8 +35,8 @@ struct fixture : test::log_fixture {
     sink = bystander();
     journal_settings js;
     js.retention_interval = std::chrono::hours(1000);
-    jour = sys.spawn(journal, log, sink, &stats, js);
-    reader = sys.spawn(log_reader, log, &stats);
+    jour = sys.spawn(journal, store, sink, &stats, js);
+    reader = sys.spawn(log_reader, store, &stats);
     settings.retention = 300s;
     settings.stale_after = 3600s;
     settings.idle = 60s;
@@ -100,7 +100,7 @@ CAF_TEST(updates are versioned persisted and pushed once to every viewer in orde
     CAF_CHECK(out.find("event: job.snapshot") != std::string::npos);
     CAF_CHECK(out.find("event: job.update") != std::string::npos);
   }
-  auto stored = json::parse(log->get_job("j").value());
+  auto stored = json::parse(store->jobs().get("j").value.value());
   CAF_CHECK_EQUAL(stored["progress"], 50);
   CAF_CHECK_EQUAL(stored["version"], 2);
   CAF_CHECK_EQUAL(stats.job_actors.load(), 1);
@@ -153,7 +153,7 @@ CAF_TEST(after retention a terminal job is deleted and its watcher stops) {
   sched.run();
   CAF_CHECK_EQUAL(stats.job_actors.load(), 0);
   CAF_CHECK_EQUAL(watcher_count(), 0u);
-  CAF_CHECK(!log->get_job("j"));
+  CAF_CHECK(!store->jobs().get("j").value);
   CAF_CHECK_EQUAL(call("j", std::nullopt).first, 404);
 }
 
@@ -162,7 +162,7 @@ CAF_TEST(a watcher without viewers stops when idle and the job stays stored) {
   advance_time(60s);
   sched.run();
   CAF_CHECK_EQUAL(stats.job_actors.load(), 0);
-  CAF_CHECK(log->get_job("j"));
+  CAF_CHECK(store->jobs().get("j").value);
   auto [status, snap] = call("j", std::nullopt); // a fresh watcher loads it
   CAF_CHECK_EQUAL(status, 200);
   CAF_CHECK_EQUAL(snap["state"], "active");
@@ -184,7 +184,7 @@ CAF_TEST(a running job with no update for too long expires and its viewers see t
   auto out = drain(*a.queue, &last);
   CAF_CHECK(out.find("event: job.expired") != std::string::npos);
   CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::close);
-  auto stored = json::parse(log->get_job("j").value()); // (macros keep references: no temporaries)
+  auto stored = json::parse(store->jobs().get("j").value.value()); // (macros keep references: no temporaries)
   CAF_CHECK_EQUAL(stored["state"], "expired");
   kill(a.actor);
 }
@@ -239,7 +239,7 @@ CAF_TEST(bad updates are rejected and change nothing) {
   auto [status, body] = call("j", json{{"expected_version", 7}, {"progress", 1}});
   CAF_CHECK_EQUAL(status, 409);
   CAF_CHECK_EQUAL(body["error"]["current_version"], 1);
-  auto stored = json::parse(log->get_job("j").value());
+  auto stored = json::parse(store->jobs().get("j").value.value());
   CAF_CHECK_EQUAL(stored["version"], 1);
 }
 

@@ -23,7 +23,7 @@ struct fixture : test::log_fixture {
     journal_settings s;
     s.max_events_per_topic = 3;
     s.retention_interval = std::chrono::seconds(30);
-    j = sys.spawn(journal, log, sink, &stats, s);
+    j = sys.spawn(journal, store, sink, &stats, s);
     to_stop = {j, sink};
   }
 

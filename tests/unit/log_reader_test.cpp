@@ -18,7 +18,7 @@ struct fixture : test::log_fixture {
   caf::actor reader;
 
   fixture() {
-    reader = sys.spawn(log_reader, log, &stats);
+    reader = sys.spawn(log_reader, store, &stats);
     to_stop = {reader};
   }
 

@@ -46,8 +46,8 @@ struct fixture : test::log_fixture {
     disp = sys.spawn(dispatcher, log->head(), timing);
     journal_settings js;
     js.retention_interval = std::chrono::hours(1000);
-    jour = sys.spawn(journal, log, disp, &stats, js);
-    reader = sys.spawn(log_reader, log, &stats);
+    jour = sys.spawn(journal, store, disp, &stats, js);
+    reader = sys.spawn(log_reader, store, &stats);
     // Stands in for the session registry: takes the idle report of a deleted session.
     registry_stub = sys.spawn(
       [](caf::event_based_actor*, int) -> caf::behavior {
@@ -167,7 +167,7 @@ CAF_TEST(an unacknowledged event is redelivered after the ack wait with its deli
   CAF_CHECK_EQUAL(call(session_request::op::ack, json{{"ids", {id(1)}}}).first, 200);
   CAF_CHECK_EQUAL(call(session_request::op::ack, json{{"ids", {id(2), id(9)}}}).first, 409);
   CAF_CHECK_EQUAL(stats.pending_acks.load(), 1);
-  CAF_CHECK_EQUAL(log->load_pending("s1").size(), 1u);
+  CAF_CHECK_EQUAL(store->sessions().load("s1").value->pending.size(), 1u);
 }
 
 CAF_TEST(flow control pauses at max_pending and resumes on acks) {
@@ -198,7 +198,7 @@ CAF_TEST(after max deliveries the event is dead-lettered and can be redriven) {
   CAF_CHECK(redeliveries_in(drain(*queue)).empty());
   CAF_CHECK_EQUAL(stats.pending_acks.load(), 0);
   CAF_CHECK_EQUAL(stats.dead_letters.load(), 1);
-  auto dead = log->read_dead("s1", 0, 10);
+  auto dead = *store->sessions().read_dead("s1", 0, 10).value;
   CAF_REQUIRE_EQUAL(dead.size(), 1u);
   CAF_CHECK_EQUAL(dead[0].pos, 1u);
   CAF_CHECK_EQUAL(dead[0].reason, "max_deliveries");
@@ -214,7 +214,7 @@ CAF_TEST(after max deliveries the event is dead-lettered and can be redriven) {
   CAF_REQUIRE_EQUAL(again.size(), 1u);
   CAF_CHECK_EQUAL(again[0].second, 1);
   CAF_CHECK_EQUAL(stats.dead_letters.load(), 0);
-  CAF_CHECK(log->read_dead("s1", 0, 10).empty());
+  CAF_CHECK(store->sessions().read_dead("s1", 0, 10).value->empty());
 }
 
 CAF_TEST(a stream that ends detaches and stores its cursor; a new one redelivers what is pending) {
@@ -226,7 +226,8 @@ CAF_TEST(a stream that ends detaches and stores its cursor; a new one redelivers
   kill(stream);
   CAF_CHECK_EQUAL(stats.sessions_connected.load(), 0);
   CAF_CHECK_EQUAL(deref<dispatcher_actor>(disp).state.routes.size(), 0u);
-  auto rec = log->load_session("s1");
+  auto loaded = store->sessions().load("s1").value;
+  auto rec = loaded ? std::optional<session_record>{loaded->record} : std::nullopt;
   // The record was written when the stream ended (the fixture's session was never stored).
   CAF_REQUIRE(rec.has_value());
   CAF_CHECK_EQUAL(rec->delivered_through, 3u);
@@ -277,19 +278,24 @@ CAF_TEST(a session expires after its ttl without a stream and deletes its state)
   publish(1, true);
   drain(*queue);
   kill(stream);
-  CAF_CHECK(log->load_session("s1").has_value());
+  CAF_CHECK(store->sessions().load("s1").value.has_value());
   // The expiry is measured on the wall clock: wait it out, then let the timer fire.
   std::this_thread::sleep_for(1100ms);
   advance(1s);
-  CAF_CHECK(!log->load_session("s1").has_value());
-  CAF_CHECK(log->load_pending("s1").empty());
+  CAF_CHECK(!store->sessions().load("s1").value.has_value());
+  CAF_CHECK(!store->sessions().load("s1").value);
   CAF_CHECK_EQUAL(call(session_request::op::get).first, 404);
 }
 
 CAF_TEST(a crashed session is respawned from storage and its stream ends with a retry) {
   session_deps deps{jour, disp, reader, nullptr, log->epoch(), &stats, 1500,
                     std::chrono::seconds(5)};
-  auto reg = sys.spawn(session_registry, log, deps, session_registry_settings{});
+  std::vector<std::string> unreadable;
+  std::optional<std::string> load_error;
+  auto loaded = store->sessions().load_all(unreadable, load_error);
+  CAF_REQUIRE(!load_error);
+  auto reg = sys.spawn(session_registry, std::move(loaded), std::shared_ptr<const event_log>{log},
+                       deps, session_registry_settings{});
   to_stop.push_back(reg);
   sched.run();
   auto req = std::make_shared<session_request>();

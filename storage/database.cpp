@@ -1,0 +1,149 @@
+#include "storage/database.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+namespace herald {
+namespace {
+
+thread_local bool storage_claimed = false;
+
+} // namespace
+
+void storage_thread::claim() {
+  storage_claimed = true;
+}
+
+void storage_thread::check(const char* what) {
+  if (storage_claimed)
+    return;
+  // A blocking RocksDB call on a thread that is not a storage thread (most likely a scheduler
+  // worker): every actor on that worker would stall behind the disk. A bug, never input.
+  std::fprintf(stderr, "herald: storage call '%s' on a thread that is not a storage thread\n",
+               what);
+  std::abort();
+}
+
+std::unique_ptr<database> database::open(const std::string& dir, durability mode,
+                                         const std::vector<column_spec>& columns,
+                                         std::string& error, rocksdb::Env* env) {
+  storage_thread::check("open");
+  rocksdb::Options opts;
+  if (env != nullptr)
+    opts.env = env;
+  opts.create_if_missing = true;
+  opts.create_missing_column_families = true;
+  opts.IncreaseParallelism(2);
+  opts.max_background_jobs = 2;
+  opts.keep_log_file_num = 4;
+  // Memtable insert hints are ignored by concurrent memtable writes; the journal is the one
+  // writer that matters, and RocksDB still serializes any other writer.
+  opts.allow_concurrent_memtable_write = false;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs{
+    {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{}}};
+  for (auto& c : columns) {
+    rocksdb::ColumnFamilyOptions o;
+    if (c.tune)
+      c.tune(o);
+    cfs.emplace_back(c.name, std::move(o));
+  }
+  std::unique_ptr<database> out{new database};
+  out->mode_ = mode;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(opts, dir, cfs, &handles, &raw);
+  if (!st.ok()) {
+    error = "cannot open the event log in '" + dir + "': " + st.ToString();
+    return nullptr;
+  }
+  out->db_.reset(raw);
+  for (std::size_t i = 0; i < handles.size(); ++i)
+    out->columns_.emplace_back(cfs[i].name, handles[i]);
+  return out;
+}
+
+database::~database() {
+  if (!db_)
+    return;
+  flush();
+  for (auto& [name, h] : columns_)
+    db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  db_->Close().PermitUncheckedError();
+}
+
+rocksdb::ColumnFamilyHandle* database::column(std::string_view name) const {
+  for (auto& [n, h] : columns_)
+    if (n == name)
+      return h;
+  throw std::logic_error("no column family '" + std::string{name} + "' was opened");
+}
+
+std::optional<std::string> database::write(rocksdb::WriteBatch& batch, const char* what,
+                                           bool durable) {
+  storage_thread::check(what);
+  rocksdb::WriteOptions wo;
+  wo.sync = durable && mode_ == durability::fsync;
+  auto err = error_of(db_->Write(wo, &batch), what);
+  if (err)
+    write_failed_ = true;
+  return err;
+}
+
+void database::flush() {
+  // At shutdown: a failure here leaves what the WAL already holds, which is all a kill -9 keeps.
+  // After a failed write RocksDB has stopped writing (its WAL writer is in error; touching it
+  // again trips an assertion in Debian's build): nothing more can reach the WAL anyway.
+  if (write_failed_)
+    return;
+  db_->FlushWAL(true).PermitUncheckedError();
+}
+
+std::optional<std::string> database::error_of(const rocksdb::Status& st, const char* what) {
+  if (st.ok())
+    return std::nullopt;
+  return std::string{what} + ": " + st.ToString();
+}
+
+std::optional<std::string> database::error_of(const rocksdb::Iterator& it, const char* what) {
+  return error_of(it.status(), what);
+}
+
+std::string prefix_end(std::string_view prefix) {
+  std::string end{prefix};
+  while (!end.empty()) {
+    auto& c = end.back();
+    if (static_cast<unsigned char>(c) != 0xff) {
+      ++c;
+      return end;
+    }
+    end.pop_back();
+  }
+  return end;
+}
+
+std::optional<std::string> scan_prefix(
+  rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
+  std::string_view start,
+  const std::function<bool(std::string_view key, std::string_view value)>& fn, const char* what) {
+  storage_thread::check(what);
+  rocksdb::ReadOptions ro;
+  auto end = prefix_end(prefix);
+  rocksdb::Slice upper{end};
+  if (!end.empty())
+    ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(ro, cf)};
+  for (it->Seek(rocksdb::Slice{start.data(), start.size()}); it->Valid(); it->Next()) {
+    auto k = it->key();
+    auto v = it->value();
+    if (!fn({k.data(), k.size()}, {v.data(), v.size()}))
+      break;
+  }
+  return database::error_of(*it, what);
+}
+
+} // namespace herald

@@ -1,0 +1,112 @@
+#pragma once
+// The RocksDB database: one handle, column families by name, and the one place where a
+// rocksdb::Status becomes Herald's storage error. The stores (event_log, idempotency_store,
+// job_store, session_store) are built on it, each owning its column families.
+//
+// Threading: RocksDB calls block, so they run only on storage threads: the journal's and the log
+// reader's (both detached actors) and the main thread while it opens and closes storage. Every
+// store checks this (storage_thread::check) so that a regression, such as a RocksDB call from an
+// actor on the shared scheduler, fails loudly in tests instead of stalling other actors.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rocksdb {
+class DB;
+class Env;
+class ColumnFamilyHandle;
+struct ColumnFamilyOptions;
+class Iterator;
+class Slice;
+class Status;
+class WriteBatch;
+} // namespace rocksdb
+
+namespace herald {
+
+enum class durability { process, fsync };
+
+/// A read that can fail: a value (absent when nothing is stored), or the storage error. An I/O
+/// error is never read as "not found".
+template <class T>
+struct lookup {
+  std::optional<T> value;
+  std::optional<std::string> error;
+
+  bool ok() const { return !error.has_value(); }
+};
+
+/// Marks the threads that may call RocksDB.
+struct storage_thread {
+  /// The calling thread may call RocksDB from now on (storage actors call it when they start).
+  static void claim();
+  /// Aborts with a message naming `what` when the calling thread has not claimed.
+  static void check(const char* what);
+};
+
+/// A column family a store needs, and how to tune it.
+struct column_spec {
+  std::string name;
+  std::function<void(rocksdb::ColumnFamilyOptions&)> tune; // may be empty
+};
+
+class database {
+public:
+  /// Opens (creating if needed) the database under `dir` with `columns` (the default family is
+  /// always there, as "default"). Nullptr and `error` on failure.
+  /// `env` (may be null: RocksDB's default) is the caller's own environment, e.g. one that
+  /// injects I/O errors in tests.
+  static std::unique_ptr<database> open(const std::string& dir, durability mode,
+                                        const std::vector<column_spec>& columns,
+                                        std::string& error, rocksdb::Env* env = nullptr);
+  ~database();
+
+  database(const database&) = delete;
+  database& operator=(const database&) = delete;
+
+  rocksdb::DB& db() { return *db_; }
+
+  /// The handle of column family `name` (a programming error, and a throw, if not opened).
+  rocksdb::ColumnFamilyHandle* column(std::string_view name) const;
+
+  /// Writes `batch` atomically: WAL always, fsynced when `durable` and the mode is fsync.
+  std::optional<std::string> write(rocksdb::WriteBatch& batch, const char* what,
+                                   bool durable = true);
+
+  /// Makes sure everything written so far is in the WAL file (used at shutdown).
+  void flush();
+
+  durability mode() const { return mode_; }
+
+  /// "<what>: <status>" for a failed status; nullopt for ok.
+  static std::optional<std::string> error_of(const rocksdb::Status& st, const char* what);
+
+  /// The iterator's status after a scan, as an error (a scan that stopped on an I/O error must
+  /// not look like the end of the data).
+  static std::optional<std::string> error_of(const rocksdb::Iterator& it, const char* what);
+
+private:
+  database() = default;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> columns_;
+  durability mode_ = durability::process;
+  bool write_failed_ = false; // RocksDB stops writing after a failed write (until reopened)
+};
+
+/// Iterates over the keys of `cf` that start with `prefix` (bounded with iterate_upper_bound,
+/// so RocksDB stops at the prefix's end), from `start` (>= prefix). Calls fn(key, value) until
+/// it returns false. Returns the scan's error, if any.
+std::optional<std::string> scan_prefix(
+  rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
+  std::string_view start,
+  const std::function<bool(std::string_view key, std::string_view value)>& fn, const char* what);
+
+/// The smallest key above every key that starts with `prefix` ("" if there is none).
+std::string prefix_end(std::string_view prefix);
+
+} // namespace herald
