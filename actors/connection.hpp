@@ -24,8 +24,8 @@ struct connection_settings {
 
 struct connection_deps {
   caf::actor registry;
-  caf::actor dispatcher;
-  caf::actor reader;
+  dispatcher_handle dispatcher;
+  reader_handle reader;
   std::uint32_t epoch = 0;
   hub_stats* stats = nullptr;
   connection_settings settings;

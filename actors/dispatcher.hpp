@@ -61,9 +61,10 @@ struct dispatcher_state {
   static inline const char* name = "dispatcher";
 };
 
-using dispatcher_actor = caf::stateful_actor<dispatcher_state>;
+using dispatcher_actor = dispatcher_handle::stateful_base<dispatcher_state>;
 
 /// `head`: the log's head at start (everything up to it is history, served by replay).
-caf::behavior dispatcher(dispatcher_actor* self, std::uint64_t head, stream_timing timing);
+dispatcher_handle::behavior_type dispatcher(dispatcher_actor* self, std::uint64_t head,
+                                            stream_timing timing);
 
 } // namespace herald

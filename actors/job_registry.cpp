@@ -19,7 +19,7 @@ caf::actor& watcher_for(job_registry_actor* self, const std::string& id) {
 
 } // namespace
 
-caf::behavior job_registry(job_registry_actor* self, caf::actor journal, caf::actor reader,
+caf::behavior job_registry(job_registry_actor* self, journal_handle journal, reader_handle reader,
                            job_settings settings, hub_stats* stats) {
   auto& st = self->state;
   st.journal = std::move(journal);

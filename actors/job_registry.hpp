@@ -19,8 +19,8 @@ struct job_registry_state {
     std::uint64_t forwarded = 0;
   };
   std::unordered_map<std::string, entry> watchers;
-  caf::actor journal;
-  caf::actor reader;
+  journal_handle journal;
+  reader_handle reader;
   job_settings settings;
   hub_stats* stats = nullptr;
 
@@ -29,7 +29,7 @@ struct job_registry_state {
 
 using job_registry_actor = caf::stateful_actor<job_registry_state>;
 
-caf::behavior job_registry(job_registry_actor* self, caf::actor journal, caf::actor reader,
+caf::behavior job_registry(job_registry_actor* self, journal_handle journal, reader_handle reader,
                            job_settings settings, hub_stats* stats);
 
 } // namespace herald

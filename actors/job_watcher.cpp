@@ -315,8 +315,8 @@ caf::behavior running(job_watcher_actor* self) {
 
 } // namespace
 
-caf::behavior job_watcher(job_watcher_actor* self, std::string id, caf::actor journal,
-                          caf::actor reader, caf::actor registry, job_settings settings,
+caf::behavior job_watcher(job_watcher_actor* self, std::string id, journal_handle journal,
+                          reader_handle reader, caf::actor registry, job_settings settings,
                           hub_stats* stats) {
   auto& st = self->state;
   st.id = std::move(id);

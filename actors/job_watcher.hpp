@@ -42,8 +42,8 @@ struct job_watcher_state {
   std::string id;
   nlohmann::json snapshot; // null: no such job
   std::optional<std::string> load_error; // the stored snapshot could not be read: answer 503
-  caf::actor journal;
-  caf::actor reader;
+  journal_handle journal;
+  reader_handle reader;
   caf::actor registry;
   job_settings settings;
   hub_stats* stats = nullptr;
@@ -70,8 +70,8 @@ struct job_watcher_state {
 
 using job_watcher_actor = caf::stateful_actor<job_watcher_state>;
 
-caf::behavior job_watcher(job_watcher_actor* self, std::string id, caf::actor journal,
-                          caf::actor reader, caf::actor registry, job_settings settings,
+caf::behavior job_watcher(job_watcher_actor* self, std::string id, journal_handle journal,
+                          reader_handle reader, caf::actor registry, job_settings settings,
                           hub_stats* stats);
 
 } // namespace herald

@@ -126,8 +126,9 @@ void commit(journal_actor* self) {
 
 } // namespace
 
-caf::behavior journal(journal_actor* self, std::shared_ptr<hub_storage> store,
-                      caf::actor dispatcher, hub_stats* stats, journal_settings settings) {
+journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_storage> store,
+                                      batch_sink dispatcher, hub_stats* stats,
+                                      journal_settings settings) {
   auto& st = self->state;
   st.store = std::move(store);
   storage_thread::claim(); // detached: this is the journal's own thread

@@ -30,7 +30,7 @@ struct pending_session_write {
 
 struct journal_state {
   std::shared_ptr<hub_storage> store;
-  caf::actor dispatcher;
+  batch_sink dispatcher;
   hub_stats* stats = nullptr;
   journal_settings settings;
   std::vector<publish_job_ptr> pending;
@@ -40,9 +40,10 @@ struct journal_state {
   static inline const char* name = "journal";
 };
 
-using journal_actor = caf::stateful_actor<journal_state>;
+using journal_actor = journal_handle::stateful_base<journal_state>;
 
-caf::behavior journal(journal_actor* self, std::shared_ptr<hub_storage> store,
-                      caf::actor dispatcher, hub_stats* stats, journal_settings settings);
+journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_storage> store,
+                                      batch_sink dispatcher, hub_stats* stats,
+                                      journal_settings settings);
 
 } // namespace herald

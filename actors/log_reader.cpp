@@ -66,8 +66,8 @@ events_page read_events_page(const event_log& log, const topic_filter& filter, s
   return out;
 }
 
-caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<hub_storage> store,
-                         hub_stats* stats) {
+reader_handle::behavior_type log_reader(log_reader_actor* self,
+                                        std::shared_ptr<hub_storage> store, hub_stats* stats) {
   self->state.store = std::move(store);
   self->state.stats = stats;
   storage_thread::claim(); // detached: this is the reader's own thread

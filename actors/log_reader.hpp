@@ -20,14 +20,14 @@ struct log_reader_state {
   static inline const char* name = "log_reader";
 };
 
-using log_reader_actor = caf::stateful_actor<log_reader_state>;
+using log_reader_actor = reader_handle::stateful_base<log_reader_state>;
 
 inline constexpr std::size_t replay_page_events = 512;
 inline constexpr std::size_t replay_page_scan = 65536;
 inline constexpr std::size_t replay_page_bytes = 256 * 1024;
 
-caf::behavior log_reader(log_reader_actor* self, std::shared_ptr<hub_storage> store,
-                         hub_stats* stats);
+reader_handle::behavior_type log_reader(log_reader_actor* self,
+                                        std::shared_ptr<hub_storage> store, hub_stats* stats);
 
 /// A page of GET /v1/events (exposed for tests); `error` is set when the read failed.
 events_page read_events_page(const event_log& log, const topic_filter& filter, std::uint64_t after,

@@ -220,6 +220,43 @@ using upstream_fetch = std::function<void(const std::string& url, std::chrono::m
 /// Builds the JSON data of a herald.gap notice.
 std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap);
 
+// -- typed interfaces ---------------------------------------------------------------------------
+// The compiler checks every message to these actors against their interface. A handle with more
+// signatures converts to one with fewer, so each user can ask only for what it needs.
+
+/// Receives committed batches in log order (the dispatcher; a journal's tests use a sink).
+using batch_sink = caf::typed_actor<caf::reacts_to<deliver_atom, committed_batch>>;
+
+/// The journal: positions, group commit, retention (see journal.hpp).
+using journal_handle = caf::typed_actor<
+  caf::reacts_to<publish_atom, publish_job_ptr>,
+  caf::replies_to<session_put_atom, session_write_ptr>::with<bool>,
+  caf::replies_to<job_put_atom, std::string, std::string>::with<bool>,
+  caf::reacts_to<commit_atom>,     // to itself: the end of a mailbox drain
+  caf::reacts_to<retention_atom>>; // to itself: the age-retention timer
+
+/// The dispatcher: the one ordered fan-out path (see dispatcher.hpp).
+using dispatcher_handle = caf::typed_actor<
+  caf::reacts_to<deliver_atom, committed_batch>,
+  caf::replies_to<attach_atom, queue_ptr, std::vector<std::string>>::with<std::uint64_t>,
+  caf::replies_to<tail_atom, queue_ptr, std::vector<std::string>>::with<std::uint64_t>,
+  caf::reacts_to<detach_atom>,
+  caf::replies_to<shutdown_atom, std::uint64_t, std::uint64_t>::with<std::uint64_t>,
+  caf::reacts_to<heartbeat_atom>>; // to itself: the streams' timer
+
+/// The log reader: every read of stored state (see log_reader.hpp).
+using reader_handle = caf::typed_actor<
+  caf::replies_to<replay_atom, filter_ptr, std::uint64_t, std::uint64_t>::with<replay_page>,
+  caf::replies_to<scan_atom, filter_ptr, std::uint64_t, std::uint64_t>::with<event_page>,
+  caf::replies_to<fetch_atom, std::vector<std::uint64_t>>::with<std::vector<event_record>>,
+  caf::replies_to<dead_atom, std::string, std::uint64_t,
+                  std::uint64_t>::with<std::vector<dead_letter_record>>,
+  caf::replies_to<dead_atom, std::string,
+                  std::vector<std::uint64_t>>::with<std::vector<dead_letter_record>>,
+  caf::replies_to<restore_atom, std::string>::with<stored_session>,
+  caf::replies_to<job_get_atom, std::string>::with<std::string>,
+  caf::reacts_to<query_atom, events_query_ptr>>;
+
 } // namespace herald
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::publish_job_ptr)

@@ -30,9 +30,9 @@
 namespace herald {
 
 struct session_deps {
-  caf::actor journal;
-  caf::actor dispatcher;
-  caf::actor reader;
+  journal_handle journal;
+  dispatcher_handle dispatcher;
+  reader_handle reader;
   caf::actor registry; // told when a deleted or expired session may stop (idle handshake)
   std::uint32_t epoch = 0;
   hub_stats* stats = nullptr;

@@ -16,7 +16,7 @@ using sdk::publish_errc;
 using published_atom = caf::atom_constant<caf::atom("published")>;
 
 struct embedded_publisher_state {
-  caf::actor journal;
+  journal_handle journal;
   hub_context* hub = nullptr;
   std::size_t max_in_flight = 0;
   std::uint64_t next = 0;
@@ -60,7 +60,7 @@ caf::result<std::string> publish(embedded_publisher_actor* self, const std::stri
   return rp;
 }
 
-caf::behavior embedded_publisher(embedded_publisher_actor* self, caf::actor journal,
+caf::behavior embedded_publisher(embedded_publisher_actor* self, journal_handle journal,
                                  hub_context* hub, std::size_t max_in_flight) {
   self->state.journal = std::move(journal);
   self->state.hub = hub;

@@ -51,8 +51,8 @@ public:
                  hub_.stats.publishes_in_flight.load());
     hub_.ready = false;
     listener_->stop();
-    for (auto* a : {&hub_.dispatcher, &hub_.job_registry})
-      caf::anon_send(*a, shutdown_atom::value, hub_.cfg.sse_retry_ms,
+    for (auto a : {caf::actor_cast<caf::actor>(hub_.dispatcher), hub_.job_registry})
+      caf::anon_send(a, shutdown_atom::value, hub_.cfg.sse_retry_ms,
                      hub_.cfg.shutdown_retry_jitter_ms);
     deadline_ = std::chrono::steady_clock::now()
                 + std::chrono::seconds(hub_.cfg.shutdown_timeout_seconds);
@@ -277,11 +277,15 @@ void hub_runtime::stop() {
              });
   // Stop the root actors (their children are linked and go with them) and wait for them: the
   // actor system may be someone else's (embedded), so wait for ours only.
-  std::vector<caf::actor*> roots{&hub.dispatcher, &hub.job_registry, &hub.session_registry,
-                                 &hub.journal,    &hub.reader,       &hub.registry};
-  for (auto* a : roots) {
-    self->monitor(*a);
-    self->send_exit(*a, caf::exit_reason::user_shutdown);
+  std::vector<caf::actor> roots{caf::actor_cast<caf::actor>(hub.dispatcher),
+                                hub.job_registry,
+                                hub.session_registry,
+                                caf::actor_cast<caf::actor>(hub.journal),
+                                caf::actor_cast<caf::actor>(hub.reader),
+                                hub.registry};
+  for (auto& a : roots) {
+    self->monitor(a);
+    self->send_exit(a, caf::exit_reason::user_shutdown);
   }
   for (std::size_t i = 0; i < roots.size(); ++i)
     self->receive([](const caf::down_msg&) {},
@@ -296,8 +300,13 @@ void hub_runtime::stop() {
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  for (auto* a : roots)
-    *a = nullptr;
+  roots.clear();
+  hub.dispatcher = nullptr;
+  hub.job_registry = nullptr;
+  hub.session_registry = nullptr;
+  hub.journal = nullptr;
+  hub.reader = nullptr;
+  hub.registry = nullptr;
   *hub.alive = false; // streams the stopped io_context still holds must not touch `hub`
   spdlog::info("event=stopped events_published={} events_delivered={}",
                hub.stats.events_published.load(), hub.stats.events_delivered.load());

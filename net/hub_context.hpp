@@ -28,10 +28,10 @@ struct hub_context {
   caf::actor_system& sys;
   std::shared_ptr<hub_storage> storage; // the hub's own reference; actors hold theirs
   std::shared_ptr<event_log> log;       // epoch, head and topic count (no RocksDB reads)
-  caf::actor journal;
-  caf::actor dispatcher;
+  journal_handle journal;
+  dispatcher_handle dispatcher;
   caf::actor registry;
-  caf::actor reader;
+  reader_handle reader;
   caf::actor job_registry;
   caf::actor session_registry;
   connection_settings stream_settings;

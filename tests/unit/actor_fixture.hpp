@@ -36,6 +36,24 @@ struct actor_fixture : test_coordinator_fixture<> {
     sched.run();
   }
 
+  /// Untyped handles of `hs` (typed or not), e.g. for `to_stop`.
+  template <class... Hs>
+  static std::vector<caf::actor> handles(const Hs&... hs) {
+    return {caf::actor_cast<caf::actor>(hs)...};
+  }
+
+  /// A stand-in for the dispatcher that keeps every committed batch in `into` (may be null).
+  batch_sink batch_recorder(std::vector<committed_batch>* into) {
+    return sys.spawn(
+      [into](batch_sink::pointer, int) -> batch_sink::behavior_type {
+        return {[into](deliver_atom, const committed_batch& b) {
+          if (into != nullptr)
+            into->push_back(b);
+        }};
+      },
+      0);
+  }
+
   /// Sends a request, runs the mailboxes, and returns the reply (or the error).
   template <class T, class Handle, class... Ts>
   std::variant<T, caf::error> ask(const Handle& hdl, Ts&&... xs) {
@@ -56,8 +74,8 @@ struct actor_fixture : test_coordinator_fixture<> {
   }
 
   /// An actor that sends `xs` as a request to `dest` when it starts and keeps the reply.
-  template <class T, class... Ts>
-  caf::actor requester(caf::actor dest, std::shared_ptr<std::optional<std::variant<T, caf::error>>> out,
+  template <class T, class Handle, class... Ts>
+  caf::actor requester(Handle dest, std::shared_ptr<std::optional<std::variant<T, caf::error>>> out,
                        Ts... xs) {
     return sys.spawn(
       [=](caf::event_based_actor* s, int) -> caf::behavior {
@@ -68,7 +86,8 @@ struct actor_fixture : test_coordinator_fixture<> {
       0);
   }
 
-  void kill(const caf::actor& a, caf::exit_reason r = caf::exit_reason::user_shutdown) {
+  template <class Handle>
+  void kill(const Handle& a, caf::exit_reason r = caf::exit_reason::user_shutdown) {
     caf::anon_send_exit(a, r);
     sched.run();
   }

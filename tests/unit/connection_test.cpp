@@ -18,7 +18,10 @@ namespace {
 
 // The whole actor graph of a hub on the deterministic scheduler, with a real event log.
 struct fixture : test::log_fixture {
-  caf::actor disp, jour, reader, reg;
+  dispatcher_handle disp;
+  journal_handle jour;
+  reader_handle reader;
+  caf::actor reg;
   connection_settings settings;
   stream_timing timing;
 
@@ -34,7 +37,7 @@ struct fixture : test::log_fixture {
     jour = sys.spawn(journal, store, disp, &stats, js);
     reader = sys.spawn(log_reader, store, &stats);
     reg = sys.spawn(registry, std::size_t{100}, &stats);
-    to_stop = {jour, reader, reg, disp};
+    to_stop = handles(jour, reader, reg, disp);
     settings.retry_ms = 1500;
     settings.retry_jitter_ms = 0;
   }

@@ -12,7 +12,7 @@ using V = std::vector<std::string>;
 namespace {
 
 struct fixture : test::actor_fixture {
-  caf::actor disp = sys.spawn(dispatcher, std::uint64_t{7}, stream_timing{});
+  dispatcher_handle disp = sys.spawn(dispatcher, std::uint64_t{7}, stream_timing{});
   dispatcher_state& state() { return deref<dispatcher_actor>(disp).state; }
 
   struct stream {
@@ -44,7 +44,7 @@ struct fixture : test::actor_fixture {
     s.queue->push_replay({}, head);
   }
 
-  fixture() { to_stop.push_back(disp); }
+  fixture() { to_stop = handles(disp); }
 };
 
 } // namespace

@@ -19,7 +19,10 @@ namespace {
 
 // Watchers, their registry, and viewers on the deterministic scheduler, with a real event log.
 struct fixture : test::log_fixture {
-  caf::actor jour, reader, jobs, sink;
+  journal_handle jour;
+  reader_handle reader;
+  caf::actor jobs;
+  batch_sink sink;
   job_settings settings;
   std::vector<std::pair<std::string, std::function<void(upstream_reply)>>> fetches;
 
@@ -32,7 +35,7 @@ struct fixture : test::log_fixture {
   }
 
   fixture() {
-    sink = bystander();
+    sink = batch_recorder(nullptr);
     journal_settings js;
     js.retention_interval = std::chrono::hours(1000);
     jour = sys.spawn(journal, store, sink, &stats, js);
@@ -47,7 +50,7 @@ struct fixture : test::log_fixture {
       fetches.push_back({url, std::move(done)});
     };
     jobs = sys.spawn(job_registry, jour, reader, settings, &stats);
-    to_stop = {jobs, jour, reader, sink};
+    to_stop = handles(jobs, jour, reader, sink);
   }
 
   std::pair<int, json> call(const std::string& id, std::optional<json> update) {

@@ -11,20 +11,16 @@ namespace {
 
 struct fixture : test::log_fixture {
   std::vector<committed_batch> batches;
-  caf::actor sink;
-  caf::actor j;
+  batch_sink sink;
+  journal_handle j;
 
   fixture() {
-    sink = sys.spawn(
-      [this](caf::event_based_actor*, int) -> caf::behavior {
-        return {[this](deliver_atom, const committed_batch& b) { batches.push_back(b); }};
-      },
-      0);
+    sink = batch_recorder(&batches);
     journal_settings s;
     s.max_events_per_topic = 3;
     s.retention_interval = std::chrono::seconds(30);
     j = sys.spawn(journal, store, sink, &stats, s);
-    to_stop = {j, sink};
+    to_stop = handles(j, sink);
   }
 
   std::shared_ptr<publish_outcome> publish(std::vector<std::string> topics,

@@ -15,11 +15,11 @@ using namespace herald;
 namespace {
 
 struct fixture : test::log_fixture {
-  caf::actor reader;
+  reader_handle reader;
 
   fixture() {
     reader = sys.spawn(log_reader, store, &stats);
-    to_stop = {reader};
+    to_stop = handles(reader);
   }
 
   void append(const std::string& topic, std::size_t n, std::size_t data_bytes = 1) {

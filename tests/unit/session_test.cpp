@@ -37,7 +37,10 @@ std::vector<std::pair<std::string, int>> redeliveries_in(const std::string& sse)
 }
 
 struct fixture : test::log_fixture {
-  caf::actor disp, jour, reader, registry_stub, sess, stream;
+  dispatcher_handle disp;
+  journal_handle jour;
+  reader_handle reader;
+  caf::actor registry_stub, sess, stream;
   queue_ptr queue;
 
   fixture() {
@@ -54,7 +57,7 @@ struct fixture : test::log_fixture {
         return {[](idle_atom, const std::string&, std::uint64_t) {}};
       },
       0);
-    to_stop = {jour, reader, disp, registry_stub};
+    to_stop = handles(jour, reader, disp, registry_stub);
   }
 
   ~fixture() override {

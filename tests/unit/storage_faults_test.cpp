@@ -27,9 +27,9 @@ struct fixture : test::actor_fixture {
   test::temp_dir dir;
   test::faulty_env faults;
   std::shared_ptr<hub_storage> store;
-  caf::actor sink;
-  caf::actor jour;
-  caf::actor reader;
+  batch_sink sink;
+  journal_handle jour;
+  reader_handle reader;
   std::vector<committed_batch> batches;
 
   fixture() {
@@ -38,14 +38,10 @@ struct fixture : test::actor_fixture {
     store = hub_storage::open(dir.str(), durability::process, err, faults.env.get());
     if (!store)
       CAF_FAIL("cannot open storage: " << err);
-    sink = sys.spawn(
-      [this](caf::event_based_actor*, int) -> caf::behavior {
-        return {[this](deliver_atom, const committed_batch& b) { batches.push_back(b); }};
-      },
-      0);
+    sink = batch_recorder(&batches);
     jour = sys.spawn(journal, store, sink, &stats, journal_settings{});
     reader = sys.spawn(log_reader, store, &stats);
-    to_stop = {jour, reader, sink};
+    to_stop = handles(jour, reader, sink);
   }
 
   ~fixture() override {
