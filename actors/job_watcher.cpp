@@ -222,69 +222,79 @@ void on_tick(job_watcher_actor* self, std::uint64_t gen) {
   arm(self);
 }
 
+/// A snapshot read (GET) or an update (PUT).
+void on_request(job_watcher_actor* self, const job_request_ptr& req) {
+  auto& st = self->state;
+  ++st.requests_seen;
+  carry_on(self);
+  if (st.load_error)
+    return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
+                                           *st.load_error));
+  if (!req->update) {
+    if (st.snapshot.is_null())
+      return req->done(request_reply::failed(hub_errc::not_found, "job_not_found",
+                                             "no job '" + st.id + "'"));
+    return req->done(request_reply::ok(st.snapshot));
+  }
+  auto body = json::parse(*req->update, nullptr, false);
+  if (body.is_discarded())
+    return req->done(request_reply::failed(hub_errc::invalid_request, "malformed_json",
+                                           "the body is not valid JSON"));
+  auto res = apply_job_update(st.snapshot, st.id, body, wall_ms(),
+                              st.settings.upstream_allowed_hosts);
+  if (auto* err = std::get_if<job_error>(&res)) {
+    auto kind = err->conflict ? hub_errc::conflict : hub_errc::invalid_request;
+    return req->done(request_reply::failed(
+      hub_error(kind, err->code, err->message,
+                kind == hub_errc::conflict ? std::optional{err->current_version} : std::nullopt)));
+  }
+  commit_change(self, std::get<json>(std::move(res)), [=](bool ok) {
+    if (ok)
+      req->done(request_reply::ok(self->state.snapshot));
+    else
+      req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
+                                      "the job could not be stored"));
+  });
+}
+
+/// A viewer (the sender) starts watching: its queue gets the snapshot, then every change.
+caf::result<caf::actor> on_watch(job_watcher_actor* self, const queue_ptr& queue,
+                                 std::uint64_t last_seen) {
+  auto& st = self->state;
+  ++st.requests_seen;
+  carry_on(self);
+  if (st.load_error)
+    return hub_error(hub_errc::storage_failure, "storage_failure", *st.load_error);
+  if (st.snapshot.is_null())
+    return hub_error(hub_errc::not_found, "job_not_found", "no job '" + st.id + "'");
+  auto version = st.snapshot["version"].get<std::uint64_t>();
+  bool end = terminal(st.snapshot);
+  if (end && last_seen >= version)
+    return hub_error(hub_errc::finished, "job_finished", "the job ended; nothing more to send");
+  queue->accept({stream_item::make_retry(st.settings.retry_ms), snapshot_item(st.snapshot, true)},
+                version);
+  queue->push_replay({}, version);
+  if (end) {
+    queue->close_after_flush(close_reason::none, {});
+    return caf::actor_cast<caf::actor>(self);
+  }
+  auto viewer = caf::actor_cast<caf::actor>(self->current_sender());
+  self->monitor(viewer);
+  st.viewers.push_back({viewer.address(), queue});
+  arm(self);
+  maybe_poll(self);
+  if (!st.heartbeat_armed) { // one heartbeat timer per job, for all its viewers
+    st.heartbeat_armed = true;
+    self->delayed_send(self, st.settings.heartbeat, heartbeat_atom::value);
+  }
+  return caf::actor_cast<caf::actor>(self);
+}
+
 caf::behavior running(job_watcher_actor* self) {
   return {
-    [=](job_atom, const job_request_ptr& req) {
-      auto& st = self->state;
-      ++st.requests_seen;
-      carry_on(self);
-      if (st.load_error)
-        return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
-                                               *st.load_error));
-      if (!req->update) {
-        if (st.snapshot.is_null())
-          return req->done(request_reply::failed(hub_errc::not_found, "job_not_found", "no job '" + st.id + "'"));
-        return req->done(request_reply::ok(st.snapshot));
-      }
-      auto body = json::parse(*req->update, nullptr, false);
-      if (body.is_discarded())
-        return req->done(request_reply::failed(hub_errc::invalid_request, "malformed_json", "the body is not valid JSON"));
-      auto res = apply_job_update(st.snapshot, st.id, body, wall_ms(),
-                                  st.settings.upstream_allowed_hosts);
-      if (auto* err = std::get_if<job_error>(&res)) {
-        auto kind = err->conflict ? hub_errc::conflict : hub_errc::invalid_request;
-        return req->done(request_reply::failed(
-          hub_error(kind, err->code, err->message,
-                    kind == hub_errc::conflict ? std::optional{err->current_version}
-                                               : std::nullopt)));
-      }
-      commit_change(self, std::get<json>(std::move(res)), [=](bool ok) {
-        if (ok)
-          req->done(request_reply::ok(self->state.snapshot));
-        else
-          req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the job could not be stored"));
-      });
-    },
-    [=](watch_atom, const queue_ptr& queue, std::uint64_t last_seen) -> caf::result<caf::actor> {
-      auto& st = self->state;
-      ++st.requests_seen;
-      carry_on(self);
-      if (st.load_error)
-        return hub_error(hub_errc::storage_failure, "storage_failure", *st.load_error);
-      if (st.snapshot.is_null())
-        return hub_error(hub_errc::not_found, "job_not_found", "no job '" + st.id + "'");
-      auto version = st.snapshot["version"].get<std::uint64_t>();
-      bool end = terminal(st.snapshot);
-      if (end && last_seen >= version)
-        return hub_error(hub_errc::finished, "job_finished", "the job ended; nothing more to send");
-      queue->accept({stream_item::make_retry(st.settings.retry_ms),
-                     snapshot_item(st.snapshot, true)},
-                    version);
-      queue->push_replay({}, version);
-      if (end) {
-        queue->close_after_flush(close_reason::none, {});
-      } else {
-        auto viewer = caf::actor_cast<caf::actor>(self->current_sender());
-        self->monitor(viewer);
-        st.viewers.push_back({viewer.address(), queue});
-        arm(self);
-        maybe_poll(self);
-        if (!st.heartbeat_armed) { // one heartbeat timer per job, for all its viewers
-          st.heartbeat_armed = true;
-          self->delayed_send(self, st.settings.heartbeat, heartbeat_atom::value);
-        }
-      }
-      return caf::actor_cast<caf::actor>(self);
+    [=](job_atom, const job_request_ptr& req) { on_request(self, req); },
+    [=](watch_atom, const queue_ptr& queue, std::uint64_t last_seen) {
+      return on_watch(self, queue, last_seen);
     },
     [=](tick_atom, std::uint64_t gen) { on_tick(self, gen); },
     [=](heartbeat_atom) {

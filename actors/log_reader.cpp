@@ -44,6 +44,57 @@ page_read read_page(const event_log& log, const topic_filter& filter, std::uint6
   return out;
 }
 
+caf::result<replay_page> replay(log_reader_actor* self, const topic_filter& filter,
+                                std::uint64_t after, std::uint64_t gap_reported_through) {
+  auto& st = self->state;
+  auto read = read_page(st.store->log(), filter, after, gap_reported_through);
+  if (read.error)
+    return read_failed(*read.error);
+  replay_page out;
+  if (read.gap)
+    out.items.push_back(std::move(read.gap));
+  out.gap_through = read.gap_through;
+  out.scanned_through = read.scanned_through;
+  st.stats->events_replayed += read.events.size();
+  out.items.insert(out.items.end(), std::make_move_iterator(read.events.begin()),
+                   std::make_move_iterator(read.events.end()));
+  return out;
+}
+
+/// A durable session's catch-up: like replay, with each event's ack flag.
+caf::result<event_page> scan(log_reader_actor* self, const topic_filter& filter,
+                             std::uint64_t after, std::uint64_t gap_reported_through) {
+  auto& st = self->state;
+  auto read = read_page(st.store->log(), filter, after, gap_reported_through);
+  if (read.error)
+    return read_failed(*read.error);
+  st.stats->events_replayed += read.events.size();
+  return event_page{std::move(read.events), read.scanned_through, std::move(read.gap),
+                    read.gap_through};
+}
+
+/// The events at `positions` that are still in the log (redeliveries, dead letters' events).
+caf::result<std::vector<event_record>> fetch(log_reader_actor* self,
+                                             const std::vector<std::uint64_t>& positions) {
+  std::vector<event_record> out;
+  for (auto pos : positions) {
+    auto e = self->state.store->log().get(pos);
+    if (!e.ok())
+      return read_failed(*e.error);
+    if (e.value)
+      out.push_back(std::move(*e.value));
+  }
+  return out;
+}
+
+/// A lookup's value, or its error as a Herald error.
+template <class T>
+caf::result<T> answer(lookup<T>&& x) {
+  if (!x.ok())
+    return read_failed(*x.error);
+  return std::move(*x.value);
+}
+
 } // namespace
 
 std::string gap_notice_json(std::uint32_t epoch, const log_gap& gap) {
@@ -72,58 +123,20 @@ reader_handle::behavior_type log_reader(log_reader_actor* self,
   self->state.stats = stats;
   storage_thread::claim(); // detached: this is the reader's own thread
   return {
-    [=](replay_atom, const filter_ptr& filter, std::uint64_t after,
-        std::uint64_t gap_reported_through) -> caf::result<replay_page> {
-      auto& st = self->state;
-      auto read = read_page(st.store->log(), *filter, after, gap_reported_through);
-      if (read.error)
-        return read_failed(*read.error);
-      replay_page out;
-      if (read.gap)
-        out.items.push_back(std::move(read.gap));
-      out.gap_through = read.gap_through;
-      out.scanned_through = read.scanned_through;
-      st.stats->events_replayed += read.events.size();
-      out.items.insert(out.items.end(), std::make_move_iterator(read.events.begin()),
-                       std::make_move_iterator(read.events.end()));
-      return out;
+    [=](replay_atom, const filter_ptr& filter, std::uint64_t after, std::uint64_t gap_through) {
+      return replay(self, *filter, after, gap_through);
     },
-    [=](scan_atom, const filter_ptr& filter, std::uint64_t after,
-        std::uint64_t gap_reported_through) -> caf::result<event_page> {
-      // A durable session's catch-up: like replay, with each event's ack flag.
-      auto& st = self->state;
-      auto read = read_page(st.store->log(), *filter, after, gap_reported_through);
-      if (read.error)
-        return read_failed(*read.error);
-      st.stats->events_replayed += read.events.size();
-      return event_page{std::move(read.events), read.scanned_through, std::move(read.gap),
-                        read.gap_through};
+    [=](scan_atom, const filter_ptr& filter, std::uint64_t after, std::uint64_t gap_through) {
+      return scan(self, *filter, after, gap_through);
     },
-    [=](fetch_atom,
-        const std::vector<std::uint64_t>& positions) -> caf::result<std::vector<event_record>> {
-      std::vector<event_record> out;
-      for (auto pos : positions) {
-        auto e = self->state.store->log().get(pos);
-        if (!e.ok())
-          return read_failed(*e.error);
-        if (e.value)
-          out.push_back(std::move(*e.value));
-      }
-      return out;
+    [=](fetch_atom, const std::vector<std::uint64_t>& positions) {
+      return fetch(self, positions);
     },
-    [=](dead_atom, const std::string& id, std::uint64_t after,
-        std::uint64_t limit) -> caf::result<std::vector<dead_letter_record>> {
-      auto dead = self->state.store->sessions().read_dead(id, after, limit);
-      if (!dead.ok())
-        return read_failed(*dead.error);
-      return std::move(*dead.value);
+    [=](dead_atom, const std::string& id, std::uint64_t after, std::uint64_t limit) {
+      return answer(self->state.store->sessions().read_dead(id, after, limit));
     },
-    [=](dead_atom, const std::string& id, const std::vector<std::uint64_t>& positions)
-      -> caf::result<std::vector<dead_letter_record>> {
-      auto dead = self->state.store->sessions().find_dead(id, positions);
-      if (!dead.ok())
-        return read_failed(*dead.error);
-      return std::move(*dead.value);
+    [=](dead_atom, const std::string& id, const std::vector<std::uint64_t>& positions) {
+      return answer(self->state.store->sessions().find_dead(id, positions));
     },
     [=](restore_atom, const std::string& id) -> caf::result<stored_session> {
       auto s = self->state.store->sessions().load(id);

@@ -45,7 +45,7 @@ void add_pending(session_state& st, std::uint64_t pos, std::uint32_t deliveries,
 
 /// The session's delivered cursor now: what its current stream's socket has taken.
 std::uint64_t delivered_through(const session_state& st) {
-  if (!st.started || !st.queue)
+  if (st.phase == stream_phase::none || !st.queue)
     return st.rec.delivered_through;
   return std::max(st.stream_start, st.queue->written_through());
 }
@@ -113,7 +113,7 @@ void pump(session_actor* self);
 
 void wait_for_drain(session_actor* self) {
   auto& st = self->state;
-  st.waiting_drain = true;
+  st.phase = stream_phase::draining;
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
   auto gen = st.stream_gen;
   st.queue->notify_when_drained([weak, gen] {
@@ -169,6 +169,18 @@ void dead_letter(session_state& st, std::uint64_t pos, std::uint32_t deliveries,
 }
 
 /// Redelivers the next batch of `redeliver` (as herald.redelivery notices, see docs/api.md).
+/// A read for the stream failed (storage): the stream ends with a retry hint, and the client's
+/// next stream reads again from the session's cursors. Nothing is skipped or lost.
+void read_failed(session_actor* self, std::uint64_t gen, const char* what, const caf::error& err) {
+  auto& st = self->state;
+  spdlog::error("event=session_{}_failed session={} error=\"{}\"", what, st.id,
+                self->system().render(err));
+  if (gen != st.stream_gen || st.phase == stream_phase::none)
+    return;
+  end_stream(self, close_reason::server_error, {stream_item::make_retry(st.deps.retry_ms)});
+  self->send(st.deps.dispatcher, detach_atom::value);
+}
+
 void redeliver_next(session_actor* self) {
   auto& st = self->state;
   std::vector<std::uint64_t> batch;
@@ -182,19 +194,19 @@ void redeliver_next(session_actor* self) {
   }
   if (batch.empty())
     return pump(self);
-  st.fetching = true;
+  st.phase = stream_phase::fetching;
   auto gen = st.stream_gen;
   self->request(st.deps.reader, caf::infinite, fetch_atom::value, batch)
     .then(
       [=](const std::vector<event_record>& records) {
         auto& st = self->state;
-        st.fetching = false;
-        if (gen != st.stream_gen || !st.started) {
+        if (gen != st.stream_gen || st.phase == stream_phase::none) {
           for (auto pos : batch)
             if (auto it = st.pending.find(pos); it != st.pending.end())
               it->second.queued = false;
           return;
         }
+        st.phase = stream_phase::idle;
         std::map<std::uint64_t, const event_record*> found;
         for (auto& r : records)
           found.emplace(r.pos, &r);
@@ -239,24 +251,25 @@ void redeliver_next(session_actor* self) {
         wait_for_drain(self);
       },
       [=](caf::error& err) {
-        self->state.fetching = false;
-        spdlog::error("event=session_fetch_failed session={} error=\"{}\"", self->state.id,
-                      self->system().render(err));
+        for (auto pos : batch)
+          if (auto it = self->state.pending.find(pos); it != self->state.pending.end())
+            it->second.queued = false;
+        read_failed(self, gen, "fetch", err);
       });
 }
 
 void read_page(session_actor* self) {
   auto& st = self->state;
-  st.reading = true;
+  st.phase = stream_phase::reading;
   auto gen = st.stream_gen;
   self->request(st.deps.reader, caf::infinite, scan_atom::value, st.filter, st.sent_through,
                 st.gap_reported_through)
     .then(
       [=](const event_page& page) {
         auto& st = self->state;
-        st.reading = false;
-        if (gen != st.stream_gen || !st.started)
+        if (gen != st.stream_gen || st.phase == stream_phase::none)
           return;
+        st.phase = stream_phase::idle;
         if (page.gap && page.gap_through > st.gap_reported_through) {
           st.gap_reported_through = page.gap_through;
           st.queue->push_notice(page.gap);
@@ -265,17 +278,13 @@ void read_page(session_actor* self) {
         st.behind_to = std::max(st.behind_to, page.scanned_through);
         wait_for_drain(self);
       },
-      [=](caf::error& err) {
-        self->state.reading = false;
-        spdlog::error("event=session_read_failed session={} error=\"{}\"", self->state.id,
-                      self->system().render(err));
-      });
+      [=](caf::error& err) { read_failed(self, gen, "read", err); });
 }
 
 /// Does the next thing the stream needs: redeliveries first, then catch-up reads.
 void pump(session_actor* self) {
   auto& st = self->state;
-  if (!st.started || st.reading || st.fetching || st.waiting_drain || st.queue->closed())
+  if (st.phase != stream_phase::idle || st.queue->closed())
     return;
   if (!st.redeliver.empty())
     return redeliver_next(self);
@@ -301,8 +310,8 @@ void end_stream(session_actor* self, close_reason why, std::vector<item_ptr> fin
   self->demonitor(st.stream);
   st.stream = nullptr;
   st.queue = nullptr;
-  st.started = false;
-  st.reading = st.fetching = st.waiting_drain = st.paused = false;
+  st.phase = stream_phase::none;
+  st.paused = false;
   ++st.stream_gen;
   for (auto pos : st.redeliver)
     if (auto it = st.pending.find(pos); it != st.pending.end())
@@ -327,7 +336,7 @@ void begin_stream(session_actor* self, std::uint64_t head, std::optional<event_i
   st.sent_through = std::min(start, st.rec.ack_through);
   st.gap_reported_through = st.sent_through;
   st.behind_to = head;
-  st.started = true;
+  st.phase = stream_phase::idle;
   st.queue->accept(std::move(preamble), 0);
   st.queue->push_replay({}, 0); // live at once: the session feeds the queue itself, in order
   // On every (re)connect, what is pending is redelivered, except events at their last delivery
@@ -365,7 +374,7 @@ void on_tick(session_actor* self) {
     if (p.deliveries >= st.rec.settings.max_deliveries) {
       dead_letter(st, pos, p.deliveries, "max_deliveries", w);
       erase_pending(st, it);
-    } else if (st.started) {
+    } else if (st.phase != stream_phase::none) {
       queue_redelivery(st, pos, p);
     } else {
       set_due(st, pos, p, time_point{}); // redelivered when a stream attaches
@@ -391,6 +400,17 @@ void on_tick(session_actor* self) {
 
 using namespace session_parts;
 
+const char* to_string(stream_phase x) {
+  switch (x) {
+    case stream_phase::none: return "none";
+    case stream_phase::idle: return "idle";
+    case stream_phase::reading: return "reading";
+    case stream_phase::fetching: return "fetching";
+    case stream_phase::draining: return "draining";
+  }
+  return "none";
+}
+
 nlohmann::json session_view(const session_state& st) {
   auto& s = st.rec.settings;
   json view{{"id", st.id},
@@ -413,6 +433,103 @@ nlohmann::json session_view(const session_state& st) {
   return view;
 }
 
+namespace {
+
+/// A request on the session from HTTP (or any transport).
+void on_request(session_actor* self, const session_request_ptr& req) {
+  auto& st = self->state;
+  ++st.requests_seen;
+  if (st.deleted) {
+    if (req->what == session_request::op::put)
+      return req->done(request_reply::failed(hub_errc::conflict, "session_deleting",
+                                             "the session is being deleted; retry"));
+    return req->done(request_reply::failed(hub_errc::not_found, "session_not_found",
+                                           "no session '" + st.id + "'"));
+  }
+  switch (req->what) {
+    case session_request::op::put: return handle_put(self, req);
+    case session_request::op::get: return req->done(request_reply::ok(session_view(st)));
+    case session_request::op::remove:
+      return remove(self, close_reason::session_deleted, [req](bool ok) {
+        if (ok)
+          req->done(request_reply::removed());
+        else
+          req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
+                                          "the deletion was not stored"));
+      });
+    case session_request::op::ack: return handle_ack(self, req);
+    case session_request::op::dead_letters: return handle_dead_letters(self, req);
+    case session_request::op::redrive: return handle_redrive(self, req);
+  }
+}
+
+/// A stream attaches (the sender): the newest takes over; its events flow once the dispatcher
+/// has routed it.
+caf::result<bool> on_connect(session_actor* self, const queue_ptr& queue,
+                             const std::optional<event_id>& resume) {
+  auto& st = self->state;
+  ++st.requests_seen;
+  if (st.deleted)
+    return hub_error(hub_errc::not_found, "session_not_found", "no session '" + st.id + "'");
+  auto stream = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!stream)
+    return caf::sec::invalid_argument;
+  // One stream per session: the newest takes over (the old one is told why).
+  end_stream(self, close_reason::session_replaced,
+             {stream_item::make_notice("herald.session_replaced", "{}")});
+  st.stream = stream;
+  st.queue = queue;
+  ++st.stream_gen;
+  ++st.deps.stats->sessions_connected;
+  self->monitor(stream);
+  auto gen = st.stream_gen;
+  self->request(st.deps.dispatcher, caf::infinite, tail_atom::value, queue,
+                st.rec.settings.topics)
+    .then(
+      [=](std::uint64_t head) {
+        if (self->state.stream_gen == gen)
+          begin_stream(self, head, resume);
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        if (st.stream_gen != gen)
+          return;
+        queue->reject(is(err, hub_errc::shutting_down)
+                        ? err
+                        : hub_error(hub_errc::unavailable, "unavailable",
+                                    self->system().render(err)));
+        end_stream(self, close_reason::rejected, {});
+      });
+  return true;
+}
+
+/// A committed batch's events for the attached stream (from the dispatcher, in log order).
+void on_batch(session_actor* self, const session_batch_ptr& batch) {
+  auto& st = self->state;
+  if (st.phase == stream_phase::none || batch->queue != st.queue)
+    return; // for a stream that has ended
+  if (st.phase != stream_phase::idle || st.paused || batch->after > st.sent_through) {
+    // Not caught up: the log has these; read them in turn.
+    st.behind_to = std::max(st.behind_to, batch->through);
+    return pump(self);
+  }
+  send_events(self, batch->events, batch->through);
+  st.behind_to = std::max(st.behind_to, batch->through);
+}
+
+/// The stream's socket closed: remember how far it got; the expiry clock starts.
+void on_stream_down(session_actor* self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  if (!st.stream || dm.source != st.stream.address())
+    return;
+  end_stream(self, close_reason::client_closed, {});
+  self->send(st.deps.dispatcher, detach_atom::value);
+  persist(self, {});
+  rearm(self);
+}
+
+} // namespace
+
 caf::behavior session(session_actor* self, std::string id, session_record rec,
                       std::vector<pending_record> pending, std::uint64_t dead_letters, bool fresh,
                       session_deps deps) {
@@ -432,96 +549,19 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
   for (auto& p : pending)
     add_pending(st, p.pos, p.deliveries, due);
   rearm(self); // a fresh session is persisted by the put request that created it
-  self->set_down_handler([=](const caf::down_msg& dm) {
-    auto& st = self->state;
-    if (!st.stream || dm.source != st.stream.address())
-      return;
-    // The stream's socket closed: remember how far it got; the expiry clock starts.
-    end_stream(self, close_reason::client_closed, {});
-    self->send(st.deps.dispatcher, detach_atom::value);
-    persist(self, {});
-    rearm(self);
-  });
+  self->set_down_handler([=](const caf::down_msg& dm) { on_stream_down(self, dm); });
   return {
-    [=](session_atom, const session_request_ptr& req) {
-      auto& st = self->state;
-      ++st.requests_seen;
-      if (st.deleted) {
-        if (req->what == session_request::op::put)
-          return req->done(request_reply::failed(hub_errc::conflict, "session_deleting",
-                                           "the session is being deleted; retry"));
-        return req->done(request_reply::failed(hub_errc::not_found, "session_not_found", "no session '" + st.id + "'"));
-      }
-      switch (req->what) {
-        case session_request::op::put: return handle_put(self, req);
-        case session_request::op::get: return req->done(request_reply::ok(session_view(st)));
-        case session_request::op::remove:
-          return remove(self, close_reason::session_deleted, [req](bool ok) {
-            if (ok)
-              req->done(request_reply::removed());
-            else
-              req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the deletion was not stored"));
-          });
-        case session_request::op::ack: return handle_ack(self, req);
-        case session_request::op::dead_letters: return handle_dead_letters(self, req);
-        case session_request::op::redrive: return handle_redrive(self, req);
-      }
+    [=](session_atom, const session_request_ptr& req) { on_request(self, req); },
+    [=](connect_atom, const queue_ptr& queue, const std::optional<event_id>& resume) {
+      return on_connect(self, queue, resume);
     },
-    [=](connect_atom, const queue_ptr& queue,
-        const std::optional<event_id>& resume) -> caf::result<bool> {
-      auto& st = self->state;
-      ++st.requests_seen;
-      if (st.deleted)
-        return hub_error(hub_errc::not_found, "session_not_found", "no session '" + st.id + "'");
-      auto stream = caf::actor_cast<caf::actor>(self->current_sender());
-      if (!stream)
-        return caf::sec::invalid_argument;
-      // One stream per session: the newest takes over (the old one is told why).
-      end_stream(self, close_reason::session_replaced,
-                 {stream_item::make_notice("herald.session_replaced", "{}")});
-      st.stream = stream;
-      st.queue = queue;
-      ++st.stream_gen;
-      ++st.deps.stats->sessions_connected;
-      self->monitor(stream);
-      auto gen = st.stream_gen;
-      self->request(st.deps.dispatcher, caf::infinite, tail_atom::value, queue,
-                    st.rec.settings.topics)
-        .then(
-          [=](std::uint64_t head) {
-            if (self->state.stream_gen == gen)
-              begin_stream(self, head, resume);
-          },
-          [=](caf::error& err) {
-            auto& st = self->state;
-            if (st.stream_gen != gen)
-              return;
-            queue->reject(is(err, hub_errc::shutting_down)
-                            ? err
-                            : hub_error(hub_errc::unavailable, "unavailable",
-                                        self->system().render(err)));
-            end_stream(self, close_reason::rejected, {});
-          });
-      return true;
-    },
-    [=](deliver_atom, const session_batch_ptr& batch) {
-      auto& st = self->state;
-      if (!st.started || batch->queue != st.queue)
-        return; // for a stream that has ended
-      if (st.reading || st.fetching || st.waiting_drain || st.paused
-          || batch->after > st.sent_through) {
-        // Not caught up: the log has these; read them in turn.
-        st.behind_to = std::max(st.behind_to, batch->through);
-        return pump(self);
-      }
-      send_events(self, batch->events, batch->through);
-      st.behind_to = std::max(st.behind_to, batch->through);
-    },
+    [=](deliver_atom, const session_batch_ptr& batch) { on_batch(self, batch); },
     [=](resume_atom, std::uint64_t gen) {
       auto& st = self->state;
       if (gen != st.stream_gen)
         return;
-      st.waiting_drain = false;
+      if (st.phase == stream_phase::draining)
+        st.phase = stream_phase::idle;
       pump(self);
     },
     [=](tick_atom, std::int64_t due) {

@@ -50,6 +50,18 @@ struct pending_ack {
   bool queued = false;                // waiting in `redeliver`
 };
 
+/// What a session's stream is doing. At most one read of the log (catch-up page or redelivery
+/// fetch) is in flight, and nothing more is pushed while the client has not taken the last one.
+enum class stream_phase : std::uint8_t {
+  none,     // no stream attached (or its dispatcher route is not there yet)
+  idle,     // attached: live batches go straight to the queue; pump() may start a read
+  reading,  // a catch-up page is being read from the log
+  fetching, // events to redeliver are being read from the log
+  draining, // waiting for the client to take what was pushed (queue drain notification)
+};
+
+const char* to_string(stream_phase x);
+
 struct session_state {
   std::string id;
   session_record rec; // settings and cursors, as persisted (cursors may run ahead in memory)
@@ -66,16 +78,13 @@ struct session_state {
   caf::actor stream;
   queue_ptr queue;
   std::uint64_t stream_gen = 0;
-  bool started = false;        // the dispatcher route exists; pages and batches flow
+  stream_phase phase = stream_phase::none;
   std::uint64_t stream_start = 0;
   std::uint64_t sent_through = 0;   // every event of the session up to here was sent or skipped
   std::uint64_t behind_to = 0;      // the log holds events for us up to here: read until there
   std::uint64_t plain_skip_through = 0; // the client has the non-ack events up to here
   std::uint64_t gap_reported_through = 0;
-  bool reading = false;
-  bool fetching = false;
-  bool waiting_drain = false;
-  bool paused = false; // flow control: max_pending reached at an ack-required event
+  bool paused = false; // flow control (any phase): max_pending reached at an ack-required event
   std::deque<std::uint64_t> redeliver;
   std::uint64_t checkpointed = 0; // delivered_through last written
 

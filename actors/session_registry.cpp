@@ -74,6 +74,43 @@ void create(session_registry_actor* self, const session_request_ptr& req) {
   self->send(*find(self, req->id), session_atom::value, req);
 }
 
+/// A linked session exited. One still in the map crashed: start it again from storage.
+void on_exit(session_registry_actor* self, const caf::exit_msg& em) {
+  auto& ss = self->state.sessions;
+  for (auto it = ss.begin(); it != ss.end(); ++it) {
+    if (it->second.session.address() != em.source)
+      continue;
+    auto id = it->first;
+    ss.erase(it);
+    spdlog::error("event=session_crashed session={} reason=\"{}\"", id,
+                  self->system().render(em.reason));
+    restore(self, id);
+    return;
+  }
+  if (em.reason)
+    self->quit(em.reason);
+}
+
+/// Shutdown: every session writes its cursors; answered when all are on disk.
+caf::result<bool> checkpoint_all(session_registry_actor* self) {
+  auto rp = self->make_response_promise<bool>();
+  auto& ss = self->state.sessions;
+  if (ss.empty()) {
+    rp.deliver(true);
+    return rp;
+  }
+  auto left = std::make_shared<std::size_t>(ss.size());
+  auto one_done = [rp, left]() mutable {
+    if (--*left == 0)
+      rp.deliver(true);
+  };
+  for (auto& [id, e] : ss)
+    self->request(e.session, caf::infinite, checkpoint_atom::value)
+      .then([one_done](bool) mutable { one_done(); },
+            [one_done](caf::error&) mutable { one_done(); });
+  return rp;
+}
+
 } // namespace
 
 caf::behavior session_registry(session_registry_actor* self, std::vector<stored_session> loaded,
@@ -88,22 +125,7 @@ caf::behavior session_registry(session_registry_actor* self, std::vector<stored_
     spawn_session(self, std::move(s), false);
   if (!st.sessions.empty())
     spdlog::info("event=sessions_loaded sessions={}", st.sessions.size());
-  self->set_exit_handler([=](const caf::exit_msg& em) {
-    auto& ss = self->state.sessions;
-    for (auto it = ss.begin(); it != ss.end(); ++it) {
-      if (it->second.session.address() != em.source)
-        continue;
-      // A session in the map exits only when it crashed: start it again from storage.
-      auto id = it->first;
-      ss.erase(it);
-      spdlog::error("event=session_crashed session={} reason=\"{}\"", id,
-                    self->system().render(em.reason));
-      restore(self, id);
-      return;
-    }
-    if (em.reason)
-      self->quit(em.reason);
-  });
+  self->set_exit_handler([=](const caf::exit_msg& em) { on_exit(self, em); });
   return {
     [=](session_atom, const session_request_ptr& req) {
       if (auto* s = find(self, req->id))
@@ -137,27 +159,7 @@ caf::behavior session_registry(session_registry_actor* self, std::vector<stored_
       self->unlink_from(s);
       self->send_exit(s, caf::exit_reason::user_shutdown);
     },
-    [=](checkpoint_atom) -> caf::result<bool> {
-      // Shutdown: every session writes its cursors; answered when all are on disk.
-      auto rp = self->make_response_promise<bool>();
-      auto& ss = self->state.sessions;
-      if (ss.empty()) {
-        rp.deliver(true);
-        return rp;
-      }
-      auto left = std::make_shared<std::size_t>(ss.size());
-      for (auto& [id, e] : ss)
-        self->request(e.session, caf::infinite, checkpoint_atom::value)
-          .then([rp, left](bool) mutable {
-                  if (--*left == 0)
-                    rp.deliver(true);
-                },
-                [rp, left](caf::error&) mutable {
-                  if (--*left == 0)
-                    rp.deliver(true);
-                });
-      return rp;
-    },
+    [=](checkpoint_atom) { return checkpoint_all(self); },
   };
 }
 

@@ -136,9 +136,51 @@ hub_runtime::~hub_runtime() {
   stop();
 }
 
+namespace {
+
+stream_timing timing_of(const config& cfg) {
+  stream_timing timing;
+  timing.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
+  timing.max_age = std::chrono::seconds(cfg.sse_max_connection_age_seconds);
+  timing.retry_ms = cfg.sse_retry_ms;
+  timing.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
+  return timing;
+}
+
+journal_settings journal_settings_of(const config& cfg) {
+  journal_settings js;
+  js.max_events_per_topic = cfg.retention_max_events_per_topic;
+  js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
+  js.retention_interval = std::chrono::seconds(cfg.retention_check_interval_seconds);
+  js.idempotency_window = std::chrono::seconds(cfg.publish_idempotency_window_seconds);
+  return js;
+}
+
+/// Job settings; upstream status URLs are fetched on `ioc`.
+job_settings job_settings_of(const config& cfg, net::io_context& ioc) {
+  job_settings jobs;
+  jobs.retention = std::chrono::seconds(cfg.jobs_retention_seconds);
+  jobs.stale_after = std::chrono::seconds(cfg.jobs_stale_after_seconds);
+  jobs.idle = std::chrono::seconds(cfg.jobs_idle_seconds);
+  jobs.retry_ms = cfg.sse_retry_ms;
+  jobs.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
+  jobs.upstream_allowed_hosts = cfg.jobs_upstream_allowed_hosts;
+  jobs.fetch = [&ioc](const std::string& url, std::chrono::milliseconds timeout,
+                      std::function<void(upstream_reply)> done) {
+    auto parsed = uri::parse_url(url);
+    if (!parsed || parsed->secure())
+      return done(upstream_reply{0, {}, "not an http:// URL"});
+    http_get(ioc, *parsed, timeout, [done](http_result r) {
+      done(upstream_reply{r.status, std::move(r.body), std::move(r.error)});
+    });
+  };
+  return jobs;
+}
+
+} // namespace
+
 std::optional<std::string> hub_runtime::start() {
   const auto& cfg = cfg_;
-  auto& sys = sys_;
   std::error_code fs_ec;
   std::filesystem::create_directories(cfg.data_dir, fs_ec);
   if (fs_ec)
@@ -160,44 +202,42 @@ std::optional<std::string> hub_runtime::start() {
     return *load_error;
   for (auto& id : unreadable)
     spdlog::error("event=session_unreadable session={}", id);
-  auto log = hub_storage::log_of(store);
-  hub_ = std::make_unique<hub_context>(cfg, sys);
+  hub_ = std::make_unique<hub_context>(cfg, sys_);
+  spawn_actors(std::move(store), std::move(sessions));
+  started_ = true;
+  if (auto listen_err = listen()) {
+    stop();
+    return listen_err;
+  }
   auto& hub = *hub_;
+  shutdown_ = std::make_shared<shutdown_sequence>(ioc_, [this] { stop_io(); }, hub, listener_);
+  trimmer_ = std::make_shared<memory_trimmer>(ioc_, hub);
+  trimmer_->run();
+  hub.ready = true;
+  spdlog::info("event=listening address={}:{} data_dir={} epoch={:08x} head={} durability={}",
+               endpoint_.address().to_string(), endpoint_.port(), cfg.data_dir,
+               hub.log->epoch(), hub.log->head(),
+               cfg.storage_durability == durability_setting::fsync ? "fsync" : "process");
+  return std::nullopt;
+}
+
+void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
+                               std::vector<stored_session> sessions) {
+  const auto& cfg = cfg_;
+  auto& sys = sys_;
+  auto& hub = *hub_;
+  auto log = hub_storage::log_of(store);
   hub.storage = store;
   hub.log = log;
   hub.stream_settings.retry_ms = cfg.sse_retry_ms;
   hub.stream_settings.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
-  stream_timing timing;
-  timing.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
-  timing.max_age = std::chrono::seconds(cfg.sse_max_connection_age_seconds);
-  timing.retry_ms = cfg.sse_retry_ms;
-  timing.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
-  hub.dispatcher = sys.spawn(dispatcher, log->head(), timing);
-  journal_settings js;
-  js.max_events_per_topic = cfg.retention_max_events_per_topic;
-  js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
-  js.retention_interval = std::chrono::seconds(cfg.retention_check_interval_seconds);
-  js.idempotency_window = std::chrono::seconds(cfg.publish_idempotency_window_seconds);
-  hub.journal = sys.spawn<caf::detached>(journal, store, hub.dispatcher, &hub.stats, js);
+  hub.dispatcher = sys.spawn(dispatcher, log->head(), timing_of(cfg));
+  hub.journal = sys.spawn<caf::detached>(journal, store, hub.dispatcher, &hub.stats,
+                                         journal_settings_of(cfg));
   hub.reader = sys.spawn<caf::detached>(log_reader, store, &hub.stats);
   hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
-  job_settings jobs;
-  jobs.retention = std::chrono::seconds(cfg.jobs_retention_seconds);
-  jobs.stale_after = std::chrono::seconds(cfg.jobs_stale_after_seconds);
-  jobs.idle = std::chrono::seconds(cfg.jobs_idle_seconds);
-  jobs.retry_ms = cfg.sse_retry_ms;
-  jobs.heartbeat = std::chrono::seconds(cfg.sse_heartbeat_seconds);
-  jobs.upstream_allowed_hosts = cfg.jobs_upstream_allowed_hosts;
-  jobs.fetch = [this](const std::string& url, std::chrono::milliseconds timeout,
-                      std::function<void(upstream_reply)> done) {
-    auto parsed = uri::parse_url(url);
-    if (!parsed || parsed->secure())
-      return done(upstream_reply{0, {}, "not an http:// URL"});
-    http_get(ioc_, *parsed, timeout, [done](http_result r) {
-      done(upstream_reply{r.status, std::move(r.body), std::move(r.error)});
-    });
-  };
-  hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, jobs, &hub.stats);
+  hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, job_settings_of(cfg, ioc_),
+                               &hub.stats);
   session_deps sd;
   sd.journal = hub.journal;
   sd.dispatcher = hub.dispatcher;
@@ -211,8 +251,11 @@ std::optional<std::string> hub_runtime::start() {
   srs.max_topics = cfg.limits_max_topics_per_subscription;
   hub.session_registry = sys.spawn(session_registry, std::move(sessions),
                                    std::shared_ptr<const event_log>{log}, sd, srs);
-  started_ = true;
+}
 
+std::optional<std::string> hub_runtime::listen() {
+  const auto& cfg = cfg_;
+  auto& hub = *hub_;
   std::vector<net::io_context*> io{&ioc_};
   for (auto& more : more_io_)
     io.push_back(more.get());
@@ -221,24 +264,12 @@ std::optional<std::string> hub_runtime::start() {
   tcp::resolver resolver{ioc_};
   boost::system::error_code ec;
   auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port), ec);
-  std::optional<std::string> listen_err;
   if (ec || results.empty())
-    listen_err = "cannot resolve listen host '" + cfg.listen_host + "': " + ec.message();
-  else
-    listen_err = listener_->open(results.begin()->endpoint());
-  if (listen_err) {
-    stop();
-    return listen_err;
-  }
+    return "cannot resolve listen host '" + cfg.listen_host + "': " + ec.message();
+  if (auto err = listener_->open(results.begin()->endpoint()))
+    return err;
   endpoint_ = listener_->local_endpoint();
   listener_->run();
-  shutdown_ = std::make_shared<shutdown_sequence>(ioc_, [this] { stop_io(); }, hub, listener_);
-  trimmer_ = std::make_shared<memory_trimmer>(ioc_, hub);
-  trimmer_->run();
-  hub.ready = true;
-  spdlog::info("event=listening address={}:{} data_dir={} epoch={:08x} head={} durability={}",
-               endpoint_.address().to_string(), endpoint_.port(), cfg.data_dir, log->epoch(),
-               log->head(), cfg.storage_durability == durability_setting::fsync ? "fsync" : "process");
   return std::nullopt;
 }
 

@@ -58,6 +58,10 @@ public:
   boost::asio::ip::tcp::endpoint endpoint() const { return endpoint_; }
 
 private:
+  /// The hub's root actors, on `store`, with the sessions loaded from it.
+  void spawn_actors(std::shared_ptr<hub_storage> store, std::vector<stored_session> sessions);
+  /// Opens the listener on the configured address; the error if it cannot.
+  std::optional<std::string> listen();
   void stop_io();
 
   const config& cfg_;

@@ -12,23 +12,27 @@
 #include "app/hub.hpp"
 #include "config/config.hpp"
 
-int main(int argc, char** argv) {
-  CLI::App app{"Herald: a real-time event hub (Server-Sent Events, durable replay)"};
-  app.set_version_flag("--version", std::string{"herald " HERALD_VERSION});
-  app.require_subcommand(1);
+namespace {
 
+const std::string default_url = "http://127.0.0.1:8080";
+
+struct serve_args {
   std::string config_file;
   std::string listen;
   std::string data_dir;
+};
+
+CLI::App* add_serve(CLI::App& app, serve_args& a) {
   auto* serve = app.add_subcommand("serve", "run the hub");
-  serve->add_option("--config", config_file,
+  serve->add_option("--config", a.config_file,
                     "JSON config file (default: built-in defaults, see config/herald.json; "
                     "or $HERALD_CONFIG)");
-  serve->add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
-  serve->add_option("--data-dir", data_dir, "directory of the event log (default ./data)");
+  serve->add_option("--listen", a.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
+  serve->add_option("--data-dir", a.data_dir, "directory of the event log (default ./data)");
+  return serve;
+}
 
-  const std::string default_url = "http://127.0.0.1:8080";
-  herald::cli::publish_args pa;
+CLI::App* add_publish(CLI::App& app, herald::cli::publish_args& pa) {
   pa.url = default_url;
   auto* pub = app.add_subcommand("publish", "publish one event; prints its id");
   pub->add_option("--url", pa.url, "the hub (default " + default_url + ")");
@@ -37,8 +41,10 @@ int main(int argc, char** argv) {
   pub->add_option("--type", pa.type, "SSE event type");
   pub->add_option("--idempotency-key", pa.key, "key for exactly-once retries (default: made up)");
   pub->add_flag("--ack", pa.ack, "durable sessions must acknowledge it");
+  return pub;
+}
 
-  herald::cli::subscribe_args sa;
+CLI::App* add_subscribe(CLI::App& app, herald::cli::subscribe_args& sa) {
   sa.url = default_url;
   auto* sub = app.add_subcommand("subscribe", "print a stream's events as JSON lines; resumes "
                                               "across disconnects");
@@ -50,8 +56,10 @@ int main(int argc, char** argv) {
                   "seconds without a byte before the connection counts as dead (default 60)");
   sub->add_option("--max-events", sa.max_events, "stop after this many events");
   sub->add_flag("--ack", sa.ack, "with --client: acknowledge each event once printed");
+  return sub;
+}
 
-  herald::cli::job_args ja;
+CLI::App* add_job(CLI::App& app, herald::cli::job_args& ja) {
   ja.url = default_url;
   auto* job = app.add_subcommand("job", "set, get or watch a job");
   job->require_subcommand(1);
@@ -63,45 +71,68 @@ int main(int argc, char** argv) {
     if (c->get_name() == "set")
       c->add_option("--data", ja.data, "the update (JSON), see docs/api.md")->required();
   }
+  return job;
+}
 
+int run_job(CLI::App& job, const herald::cli::job_args& ja) {
+  if (job.got_subcommand("set"))
+    return herald::cli::job_set(ja);
+  if (job.got_subcommand("get"))
+    return herald::cli::job_get(ja);
+  return herald::cli::job_watch(ja);
+}
+
+/// The configuration: defaults, then the file, the environment, then the flags.
+int serve(serve_args a) {
+  herald::config cfg;
+  if (a.config_file.empty())
+    if (const char* env = std::getenv("HERALD_CONFIG"))
+      a.config_file = env;
+  auto fail = [](const std::string& msg) {
+    std::cerr << "herald: " << msg << "\n";
+    return 2;
+  };
+  if (!a.config_file.empty()) {
+    std::ifstream in{a.config_file};
+    if (!in)
+      return fail("cannot read config file '" + a.config_file + "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    if (auto err = herald::apply_json(cfg, text.str()))
+      return fail(a.config_file + ": " + *err);
+  }
+  if (auto err = herald::apply_env(cfg))
+    return fail(*err);
+  if (!a.listen.empty())
+    if (auto err = herald::apply_listen(cfg, a.listen))
+      return fail("--listen: " + *err);
+  if (!a.data_dir.empty())
+    cfg.data_dir = a.data_dir;
+  if (auto err = herald::validate(cfg))
+    return fail(*err);
+  return herald::run_hub(cfg);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Herald: a real-time event hub (Server-Sent Events, durable replay)"};
+  app.set_version_flag("--version", std::string{"herald " HERALD_VERSION});
+  app.require_subcommand(1);
+  serve_args sv;
+  herald::cli::publish_args pa;
+  herald::cli::subscribe_args sa;
+  herald::cli::job_args ja;
+  add_serve(app, sv);
+  auto* pub = add_publish(app, pa);
+  auto* sub = add_subscribe(app, sa);
+  auto* job = add_job(app, ja);
   CLI11_PARSE(app, argc, argv);
   if (pub->parsed())
     return herald::cli::publish(pa);
   if (sub->parsed())
     return herald::cli::subscribe(sa);
-  if (job->parsed()) {
-    if (job->got_subcommand("set"))
-      return herald::cli::job_set(ja);
-    if (job->got_subcommand("get"))
-      return herald::cli::job_get(ja);
-    return herald::cli::job_watch(ja);
-  }
-
-  herald::config cfg;
-  if (config_file.empty())
-    if (const char* env = std::getenv("HERALD_CONFIG"))
-      config_file = env;
-  auto fail = [](const std::string& msg) {
-    std::cerr << "herald: " << msg << "\n";
-    return 2;
-  };
-  if (!config_file.empty()) {
-    std::ifstream in{config_file};
-    if (!in)
-      return fail("cannot read config file '" + config_file + "'");
-    std::stringstream text;
-    text << in.rdbuf();
-    if (auto err = herald::apply_json(cfg, text.str()))
-      return fail(config_file + ": " + *err);
-  }
-  if (auto err = herald::apply_env(cfg))
-    return fail(*err);
-  if (!listen.empty())
-    if (auto err = herald::apply_listen(cfg, listen))
-      return fail("--listen: " + *err);
-  if (!data_dir.empty())
-    cfg.data_dir = data_dir;
-  if (auto err = herald::validate(cfg))
-    return fail(*err);
-  return herald::run_hub(cfg);
+  if (job->parsed())
+    return run_job(*job, ja);
+  return serve(sv);
 }

@@ -44,31 +44,34 @@ std::optional<std::string> set_strings(std::vector<std::string>& dst, const json
     name, [](config& c, const json& v) { return set_u64(c.field, v, lo, hi); }                 \
   }
 
+std::optional<std::string> set_listen(config& c, const json& v) {
+  if (!v.is_string())
+    return std::string{"must be a string HOST:PORT"};
+  return apply_listen(c, v.get<std::string>());
+}
+
+std::optional<std::string> set_data_dir(config& c, const json& v) {
+  if (!v.is_string() || v.get<std::string>().empty())
+    return std::string{"must be a non-empty string"};
+  c.data_dir = v.get<std::string>();
+  return std::nullopt;
+}
+
+std::optional<std::string> set_durability(config& c, const json& v) {
+  if (v == "process")
+    c.storage_durability = durability_setting::process;
+  else if (v == "fsync")
+    c.storage_durability = durability_setting::fsync;
+  else
+    return std::string{"must be \"process\" or \"fsync\""};
+  return std::nullopt;
+}
+
 const std::map<std::string, setter>& setters() {
   static const std::map<std::string, setter> table{
-    {"listen",
-     [](config& c, const json& v) -> std::optional<std::string> {
-       if (!v.is_string())
-         return std::string{"must be a string HOST:PORT"};
-       return apply_listen(c, v.get<std::string>());
-     }},
-    {"data_dir",
-     [](config& c, const json& v) -> std::optional<std::string> {
-       if (!v.is_string() || v.get<std::string>().empty())
-         return std::string{"must be a non-empty string"};
-       c.data_dir = v.get<std::string>();
-       return std::nullopt;
-     }},
-    {"storage.durability",
-     [](config& c, const json& v) -> std::optional<std::string> {
-       if (v == "process")
-         c.storage_durability = durability_setting::process;
-       else if (v == "fsync")
-         c.storage_durability = durability_setting::fsync;
-       else
-         return std::string{"must be \"process\" or \"fsync\""};
-       return std::nullopt;
-     }},
+    {"listen", set_listen},
+    {"data_dir", set_data_dir},
+    {"storage.durability", set_durability},
     U64_KEY("retention.max_events_per_topic", retention_max_events_per_topic, 1, 1u << 31),
     U64_KEY("retention.max_age_seconds", retention_max_age_seconds, 1, 10ull * 365 * 86400),
     U64_KEY("retention.check_interval_seconds", retention_check_interval_seconds, 1, 86400),

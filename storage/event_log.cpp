@@ -346,87 +346,93 @@ bool event_log::decode(const std::string& v, event_record& out, bool topic_only)
   return true;
 }
 
-log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::size_t max_events,
-                         std::size_t max_scan, std::optional<std::string>* error) const {
-  storage_thread::check("event read");
+log_page event_log::read_topic(const std::string& topic, std::uint64_t after, std::uint64_t h,
+                               std::size_t max_events, std::optional<std::string>& error) const {
   log_page page;
-  // Everything <= h is committed and visible to iterators created from here on.
-  auto h = head();
   page.scanned_through = h;
-  if (after >= h)
-    return page;
-  auto failed = [&](const rocksdb::Iterator& it) {
-    auto err = database::error_of(it, "event read failed");
-    if (err && error != nullptr)
-      *error = err;
-    return err.has_value();
-  };
-  if (filter.single_exact()) {
-    auto& topic = filter.patterns().front();
-    std::uint64_t from = after;
-    {
-      // Deleted entries are not looked at (nor the markers of their deletion).
-      std::lock_guard<std::mutex> guard{meta_mtx_};
-      if (auto t = topics_.find(topic); t != topics_.end())
-        from = std::max(from, t->second.trimmed_through);
-    }
-    auto prefix = owner_prefix(topic);
-    auto end = prefix_end(prefix);
-    rocksdb::Slice upper{end};
-    rocksdb::ReadOptions bounded;
-    bounded.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it{db_.db().NewIterator(bounded, index_cf_)};
-    // The log is walked alongside the index: a topic's positions ascend and are often dense, so
-    // the next one is usually a step or a few ahead, much cheaper than a point lookup each.
-    std::unique_ptr<rocksdb::Iterator> log_it{
-      db_.db().NewIterator(rocksdb::ReadOptions{}, log_cf_)};
-    std::string value;
-    for (it->Seek(index_key(topic, from + 1)); it->Valid(); it->Next()) {
-      auto pos = get_be64(it->key().data() + prefix.size());
-      if (pos > h)
-        break;
-      if (!seek_log(*log_it, pos)) {
-        if (failed(*log_it))
-          break;
-        continue; // deleted by retention meanwhile
-      }
-      value.assign(log_it->value().data(), log_it->value().size());
-      event_record rec;
-      if (!decode(value, rec, false))
-        continue;
-      rec.pos = pos;
-      page.events.push_back(std::move(rec));
-      if (page.events.size() >= max_events) {
-        page.scanned_through = pos;
-        break;
-      }
-    }
-    if (failed(*it) || failed(*log_it))
-      page.scanned_through = page.events.empty() ? after : page.events.back().pos;
-    return page;
+  std::uint64_t from = after;
+  {
+    // Deleted entries are not looked at (nor the markers of their deletion).
+    std::lock_guard<std::mutex> guard{meta_mtx_};
+    if (auto t = topics_.find(topic); t != topics_.end())
+      from = std::max(from, t->second.trimmed_through);
   }
-  std::unique_ptr<rocksdb::Iterator> it{db_.db().NewIterator(rocksdb::ReadOptions{}, log_cf_)};
-  std::size_t scanned = 0;
+  auto prefix = owner_prefix(topic);
+  auto end = prefix_end(prefix);
+  rocksdb::Slice upper{end};
+  rocksdb::ReadOptions bounded;
+  bounded.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it{db_.db().NewIterator(bounded, index_cf_)};
+  // The log is walked alongside the index: a topic's positions ascend and are often dense, so
+  // the next one is usually a step or a few ahead, much cheaper than a point lookup each.
+  std::unique_ptr<rocksdb::Iterator> log_it{db_.db().NewIterator(rocksdb::ReadOptions{}, log_cf_)};
   std::string value;
-  for (it->Seek(pos_key(after + 1)); it->Valid(); it->Next()) {
-    auto pos = get_be64(it->key().data());
+  for (it->Seek(index_key(topic, from + 1)); it->Valid(); it->Next()) {
+    auto pos = get_be64(it->key().data() + prefix.size());
     if (pos > h)
       break;
-    value.assign(it->value().data(), it->value().size());
-    event_record rec;
-    if (decode(value, rec, true) && filter.matches(rec.topic)) {
-      decode(value, rec, false);
-      rec.pos = pos;
-      page.events.push_back(std::move(rec));
+    if (!seek_log(*log_it, pos)) {
+      if (!log_it->status().ok())
+        break;
+      continue; // deleted by retention meanwhile
     }
-    if (page.events.size() >= max_events || ++scanned >= max_scan) {
+    value.assign(log_it->value().data(), log_it->value().size());
+    event_record rec;
+    if (!decode(value, rec, false))
+      continue;
+    rec.pos = pos;
+    page.events.push_back(std::move(rec));
+    if (page.events.size() >= max_events) {
       page.scanned_through = pos;
       break;
     }
   }
-  // A scan cut short by an error must not claim it examined the rest of the log.
-  if (failed(*it))
+  error = database::error_of(*it, "event read failed");
+  if (!error)
+    error = database::error_of(*log_it, "event read failed");
+  return page;
+}
+
+log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::size_t max_events,
+                         std::size_t max_scan, std::optional<std::string>* error) const {
+  storage_thread::check("event read");
+  // Everything <= h is committed and visible to iterators created from here on.
+  auto h = head();
+  if (after >= h)
+    return log_page{{}, h};
+  std::optional<std::string> failed;
+  log_page page;
+  if (filter.single_exact()) {
+    page = read_topic(filter.patterns().front(), after, h, max_events, failed);
+  } else {
+    page.scanned_through = h;
+    std::unique_ptr<rocksdb::Iterator> it{db_.db().NewIterator(rocksdb::ReadOptions{}, log_cf_)};
+    std::size_t scanned = 0;
+    std::string value;
+    for (it->Seek(pos_key(after + 1)); it->Valid(); it->Next()) {
+      auto pos = get_be64(it->key().data());
+      if (pos > h)
+        break;
+      value.assign(it->value().data(), it->value().size());
+      event_record rec;
+      if (decode(value, rec, true) && filter.matches(rec.topic)) {
+        decode(value, rec, false);
+        rec.pos = pos;
+        page.events.push_back(std::move(rec));
+      }
+      if (page.events.size() >= max_events || ++scanned >= max_scan) {
+        page.scanned_through = pos;
+        break;
+      }
+    }
+    failed = database::error_of(*it, "event read failed");
+  }
+  if (failed) {
+    // A scan cut short by an error must not claim it examined the rest of the log.
     page.scanned_through = page.events.empty() ? after : page.events.back().pos;
+    if (error != nullptr)
+      *error = failed;
+  }
   return page;
 }
 

@@ -108,6 +108,9 @@ private:
   };
 
   explicit event_log(database& db);
+  /// read() for one exact topic: walks its index (and the log beside it) from `after`.
+  log_page read_topic(const std::string& topic, std::uint64_t after, std::uint64_t h,
+                      std::size_t max_events, std::optional<std::string>& error) const;
   bool decode(const std::string& value, event_record& out, bool topic_only) const;
   /// Retention deleted `pos` of `topic`: updates the in-memory topic counts (meta_mtx_ held).
   void note_deleted(const std::string& topic, std::uint64_t pos);
