@@ -50,6 +50,15 @@ void add_route(dispatcher_actor* self, const caf::actor_addr& owner,
   st.routes.emplace(owner, std::move(r));
 }
 
+std::unique_ptr<dispatch_route> make_route(dispatcher_actor* self, const queue_ptr& q,
+                                           const std::vector<std::string>& patterns) {
+  auto r = std::make_unique<dispatch_route>();
+  r->queue = q;
+  r->patterns = patterns;
+  r->attached = self->clock().now();
+  return r;
+}
+
 caf::error shutting_down() {
   return hub_error(hub_errc::shutting_down, "shutting_down", "the hub is shutting down");
 }
@@ -63,11 +72,7 @@ caf::result<std::uint64_t> attach(dispatcher_actor* self, const queue_ptr& q,
   auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
   if (!owner || st.routes.count(owner) > 0)
     return caf::sec::invalid_argument;
-  auto r = std::make_unique<dispatch_route>();
-  r->queue = q;
-  r->patterns = patterns;
-  r->attached = self->clock().now();
-  add_route(self, owner, std::move(r));
+  add_route(self, owner, make_route(self, q, patterns));
   self->monitor(caf::actor_cast<caf::actor>(owner));
   return st.head;
 }
@@ -84,10 +89,7 @@ caf::result<std::uint64_t> tail(dispatcher_actor* self, const queue_ptr& q,
   auto owner = session.address();
   bool known = st.routes.count(owner) > 0;
   drop_route(self, owner);
-  auto r = std::make_unique<dispatch_route>();
-  r->queue = q;
-  r->patterns = patterns;
-  r->attached = self->clock().now();
+  auto r = make_route(self, q, patterns);
   r->session = session;
   r->notified_through = st.head;
   add_route(self, owner, std::move(r));

@@ -94,6 +94,18 @@ std::optional<std::string> database::write(rocksdb::WriteBatch& batch, const cha
   return err;
 }
 
+lookup<std::string> database::get(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                                  const char* what) {
+  storage_thread::check(what);
+  std::string v;
+  auto st = db_->Get(rocksdb::ReadOptions{}, cf, rocksdb::Slice{key.data(), key.size()}, &v);
+  if (st.IsNotFound())
+    return {};
+  if (auto err = error_of(st, what))
+    return {std::nullopt, err};
+  return {std::move(v), std::nullopt};
+}
+
 void database::flush() {
   // At shutdown: a failure here leaves what the WAL already holds, which is all a kill -9 keeps.
   // After a failed write RocksDB has stopped writing (its WAL writer is in error; touching it

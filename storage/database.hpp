@@ -77,6 +77,11 @@ public:
   std::optional<std::string> write(rocksdb::WriteBatch& batch, const char* what,
                                    bool durable = true);
 
+  /// The value of `key` in `cf`: nothing when not stored, the error (prefixed `what`) when the
+  /// read failed.
+  lookup<std::string> get(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                          const char* what);
+
   /// Makes sure everything written so far is in the WAL file (used at shutdown).
   void flush();
 

@@ -455,15 +455,11 @@ std::optional<log_gap> event_log::retention_gap(std::uint64_t after,
 }
 
 lookup<event_record> event_log::get(std::uint64_t pos) const {
-  storage_thread::check("event read");
-  std::string v;
-  auto st = db_.db().Get(rocksdb::ReadOptions{}, log_cf_, pos_key(pos), &v);
-  if (st.IsNotFound())
-    return {};
-  if (auto err = database::error_of(st, "event read failed"))
-    return {std::nullopt, err};
+  auto found = db_.get(log_cf_, pos_key(pos), "event read failed");
+  if (!found.ok() || !found.value)
+    return {std::nullopt, found.error};
   event_record rec;
-  if (!decode(v, rec, false))
+  if (!decode(*found.value, rec, false))
     return {};
   rec.pos = pos;
   return {std::move(rec), std::nullopt};

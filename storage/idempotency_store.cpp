@@ -28,13 +28,10 @@ void idempotency_store::remember(rocksdb::WriteBatch& batch, const std::string& 
 }
 
 lookup<std::uint64_t> idempotency_store::find(const std::string& key, std::int64_t now_ms) const {
-  storage_thread::check("idempotency lookup");
-  std::string v;
-  auto st = db_.db().Get(rocksdb::ReadOptions{}, keys_cf_, key, &v);
-  if (st.IsNotFound())
-    return {};
-  if (auto err = database::error_of(st, "idempotency lookup failed"))
-    return {std::nullopt, err};
+  auto found = db_.get(keys_cf_, key, "idempotency lookup failed");
+  if (!found.ok() || !found.value)
+    return {std::nullopt, found.error};
+  auto& v = *found.value;
   if (v.size() != 16)
     return {std::nullopt, std::string{"idempotency lookup failed: a stored entry is corrupt"}};
   if (static_cast<std::int64_t>(get_be64(v.data() + 8)) <= now_ms)

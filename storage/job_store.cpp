@@ -14,14 +14,7 @@ job_store::job_store(database& db) : db_(db), jobs_cf_(db.column("jobs")) {
 }
 
 lookup<std::string> job_store::get(const std::string& id) const {
-  storage_thread::check("job read");
-  std::string v;
-  auto st = db_.db().Get(rocksdb::ReadOptions{}, jobs_cf_, id, &v);
-  if (st.IsNotFound())
-    return {};
-  if (auto err = database::error_of(st, "job read failed"))
-    return {std::nullopt, err};
-  return {std::move(v), std::nullopt};
+  return db_.get(jobs_cf_, id, "job read failed");
 }
 
 std::optional<std::string> job_store::put(const std::string& id, const std::string& value) {

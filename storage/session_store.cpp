@@ -94,14 +94,10 @@ std::vector<stored_session> session_store::load_all(std::vector<std::string>& un
 }
 
 lookup<stored_session> session_store::load(const std::string& id) const {
-  storage_thread::check("session read");
-  std::string v;
-  auto st = db_.db().Get(rocksdb::ReadOptions{}, sessions_cf_, id, &v);
-  if (st.IsNotFound())
-    return {};
-  if (auto err = database::error_of(st, "session read failed"))
-    return {std::nullopt, err};
-  auto rec = decode_session(v);
+  auto found = db_.get(sessions_cf_, id, "session read failed");
+  if (!found.ok() || !found.value)
+    return {std::nullopt, found.error};
+  auto rec = decode_session(*found.value);
   if (!rec)
     return {std::nullopt, "session '" + id + "' is stored but cannot be decoded"};
   stored_session s{id, std::move(*rec), {}, 0};
@@ -132,17 +128,14 @@ lookup<std::vector<dead_letter_record>> session_store::read_dead(const std::stri
 
 lookup<std::vector<dead_letter_record>> session_store::find_dead(
   const std::string& id, const std::vector<std::uint64_t>& positions) const {
-  storage_thread::check("dead letter read");
   std::vector<dead_letter_record> out;
-  std::string v;
   for (auto pos : positions) {
-    auto st = db_.db().Get(rocksdb::ReadOptions{}, dead_cf_, owned_key(id, pos), &v);
-    if (st.IsNotFound())
-      continue;
-    if (auto err = database::error_of(st, "dead letter read failed"))
-      return {std::nullopt, err};
-    if (auto d = decode_dead_letter(pos, v))
-      out.push_back(std::move(*d));
+    auto found = db_.get(dead_cf_, owned_key(id, pos), "dead letter read failed");
+    if (!found.ok())
+      return {std::nullopt, found.error};
+    if (found.value)
+      if (auto d = decode_dead_letter(pos, *found.value))
+        out.push_back(std::move(*d));
   }
   return {std::move(out), std::nullopt};
 }
