@@ -19,6 +19,10 @@ void storage_thread::claim() {
   storage_claimed = true;
 }
 
+bool storage_thread::claimed() {
+  return storage_claimed;
+}
+
 void storage_thread::check(const char* what) {
   if (storage_claimed)
     return;

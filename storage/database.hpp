@@ -44,6 +44,8 @@ struct lookup {
 struct storage_thread {
   /// The calling thread may call RocksDB from now on (storage actors call it when they start).
   static void claim();
+  /// Whether the calling thread has claimed.
+  static bool claimed();
   /// Aborts with a message naming `what` when the calling thread has not claimed.
   static void check(const char* what);
 };
