@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/topic_joins.hpp"
+
 namespace herald {
 namespace {
 
@@ -94,22 +96,17 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
                                   st.deps.settings.retry_ms, st.deps.settings.retry_jitter_ms))});
     self->quit();
   });
-  st.joins_pending = st.filter->patterns().size();
-  for (auto& p : st.filter->patterns())
-    self->request(st.deps.registry, caf::infinite, join_atom::value, p)
-      .then(
-        [=](const caf::actor& t) {
-          auto& st = self->state;
-          st.topics.push_back(t);
-          self->monitor(t);
-          if (--st.joins_pending > 0)
-            return;
-          self->request(st.deps.dispatcher, caf::infinite, attach_atom::value, st.queue,
-                        st.filter->patterns())
-            .then([=](std::uint64_t head) { start(self, head); },
-                  [=](caf::error& err) { fail(self, err); });
-        },
-        [=](caf::error& err) { fail(self, err); });
+  join_topics(
+    self, st.deps.registry, st.filter->patterns(),
+    [=](const caf::actor& t) { self->state.topics.push_back(t); },
+    [=] {
+      auto& st = self->state;
+      self->request(st.deps.dispatcher, caf::infinite, attach_atom::value, st.queue,
+                    st.filter->patterns())
+        .then([=](std::uint64_t head) { start(self, head); },
+              [=](caf::error& err) { fail(self, err); });
+    },
+    [=](caf::error& err) { fail(self, err); });
   return {
     [=](resume_atom) { request_page(self); },
   };

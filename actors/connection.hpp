@@ -43,7 +43,6 @@ struct connection_state {
   subscription_request sub;
   filter_ptr filter;
   connection_deps deps;
-  std::size_t joins_pending = 0;
   std::vector<caf::actor> topics;
   std::uint64_t cursor = 0;           // replay continues after this position
   std::uint64_t gap_reported_through = 0;

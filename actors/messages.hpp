@@ -16,6 +16,8 @@
 //  job_watcher   --idle_atom, id, requests_seen-->           job_registry (stop handshake)
 //  upstream fetch (io thread) --polled_atom, gen, upstream_reply-->  job_watcher
 //  HTTP session  --session_atom, session_request_ptr--> session_registry --delegate--> session
+//  session_stream --patterns_atom, id--> session_registry --delegate--> session => its topics
+//  session_stream --join_atom, pattern--> registry --delegate--> topic  (as a connection does)
 //  session_stream --connect_atom, id, queue, resume--> session_registry --delegate--> session
 //  session       --tail_atom, queue, patterns-->                dispatcher   => head position
 //  dispatcher    --deliver_atom, session_batch_ptr-->           session      (its events, in order)
@@ -81,6 +83,7 @@ using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using session_put_atom = caf::atom_constant<caf::atom("sess_put")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
+using patterns_atom = caf::atom_constant<caf::atom("patterns")>;
 
 /// The answer to a request on a session or a job: a view of the resource or of what the request
 /// did (JSON data; a transport renders it), or an error, in which case nothing changed.

@@ -556,6 +556,14 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
       return on_connect(self, queue, resume);
     },
     [=](deliver_atom, const session_batch_ptr& batch) { on_batch(self, batch); },
+    [=](patterns_atom) -> caf::result<std::vector<std::string>> {
+      // A stream joins these topics (their subscriber limits) before it connects.
+      auto& st = self->state;
+      ++st.requests_seen;
+      if (st.deleted)
+        return hub_error(hub_errc::not_found, "session_not_found", "no session '" + st.id + "'");
+      return st.rec.settings.topics;
+    },
     [=](resume_atom, std::uint64_t gen) {
       auto& st = self->state;
       if (gen != st.stream_gen)

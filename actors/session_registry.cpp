@@ -144,6 +144,13 @@ caf::behavior session_registry(session_registry_actor* self, std::vector<stored_
         return restoring_error(id);
       return hub_error(hub_errc::not_found, "session_not_found", "no session '" + id + "'");
     },
+    [=](patterns_atom, const std::string& id) -> caf::result<caf::message> {
+      if (auto* s = find(self, id))
+        return self->delegate(*s, patterns_atom::value);
+      if (self->state.restoring.count(id) > 0)
+        return restoring_error(id);
+      return hub_error(hub_errc::not_found, "session_not_found", "no session '" + id + "'");
+    },
     [=](idle_atom, const std::string& id, std::uint64_t requests_seen) {
       auto& ss = self->state.sessions;
       auto it = ss.find(id);

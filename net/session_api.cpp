@@ -159,7 +159,7 @@ std::variant<stream_start, http_response> session_stream_start(hub_context& hub,
   auto from = std::get<std::optional<event_id>>(resume);
   return stream_start{"session=" + id, [&hub, id, from](const queue_ptr& q, const std::string&) {
                         return hub.sys.spawn(session_stream, id, q, from, hub.session_registry,
-                                             hub.stream_settings.retry_ms);
+                                             hub.registry, hub.stream_settings.retry_ms);
                       }};
 }
 

@@ -8,6 +8,7 @@
 #include "actors/dispatcher.hpp"
 #include "actors/journal.hpp"
 #include "actors/log_reader.hpp"
+#include "actors/registry.hpp"
 #include "actors/session.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/session_stream.hpp"
@@ -299,7 +300,9 @@ CAF_TEST(a crashed session is respawned from storage and its stream ends with a 
   CAF_REQUIRE(!load_error);
   auto reg = sys.spawn(session_registry, std::move(loaded), std::shared_ptr<const event_log>{log},
                        deps, session_registry_settings{});
+  auto topics = sys.spawn(registry, std::size_t{100}, &stats);
   to_stop.push_back(reg);
+  to_stop.push_back(topics);
   sched.run();
   auto req = std::make_shared<session_request>();
   req->what = session_request::op::put;
@@ -313,7 +316,7 @@ CAF_TEST(a crashed session is respawned from storage and its stream ends with a 
   publish(1, true);
   auto q = std::make_shared<outbound_queue>(1 << 20, [] {});
   auto viewer = sys.spawn(session_stream, std::string{"s2"}, q, std::optional<event_id>{}, reg,
-                          std::uint64_t{1500});
+                          topics, std::uint64_t{1500});
   sched.run();
   auto first = deref<session_registry_actor>(reg).state.sessions.at("s2").session;
   CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
@@ -331,12 +334,63 @@ CAF_TEST(a crashed session is respawned from storage and its stream ends with a 
   CAF_CHECK_EQUAL(stats.pending_acks.load(), 1);
   auto q2 = std::make_shared<outbound_queue>(1 << 20, [] {});
   auto viewer2 = sys.spawn(session_stream, std::string{"s2"}, q2, std::optional<event_id>{}, reg,
-                           std::uint64_t{1500});
+                           topics, std::uint64_t{1500});
   sched.run();
   auto re = redeliveries_in(drain(*q2));
   CAF_REQUIRE_EQUAL(re.size(), 1u);
   CAF_CHECK_EQUAL(re[0].first, id(1));
   kill(viewer2);
+}
+
+CAF_TEST(session streams count against the per-topic subscriber limit) {
+  session_deps deps{jour, disp, reader, nullptr, log->epoch(), &stats, 1500,
+                    std::chrono::seconds(5)};
+  auto reg = sys.spawn(session_registry, std::vector<stored_session>{},
+                       std::shared_ptr<const event_log>{log}, deps, session_registry_settings{});
+  auto topics = sys.spawn(registry, std::size_t{1}, &stats); // one subscriber per topic
+  to_stop.push_back(reg);
+  to_stop.push_back(topics);
+  sched.run();
+  for (auto* id : {"a1", "a2"}) {
+    auto req = std::make_shared<session_request>();
+    req->what = session_request::op::put;
+    req->id = id;
+    req->body = json{{"topics", {"t/a"}}};
+    int status = 0;
+    req->done = [&](request_reply r) { status = test::rendered(r).first; };
+    caf::anon_send(reg, session_atom::value, req);
+    sched.run();
+    CAF_REQUIRE_EQUAL(status, 201);
+  }
+  auto stream_of = [&](const char* id, const queue_ptr& q) {
+    return sys.spawn(session_stream, std::string{id}, q, std::optional<event_id>{}, reg, topics,
+                     std::uint64_t{1500});
+  };
+  auto q1 = std::make_shared<outbound_queue>(1 << 20, [] {});
+  auto first = stream_of("a1", q1);
+  sched.run();
+  CAF_CHECK(q1->live());
+  CAF_CHECK_EQUAL(stats.topic_actors.load(), 1);
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
+  // The topic is full: the second session's stream is refused before any byte, 503 topic_full.
+  auto q2 = std::make_shared<outbound_queue>(1 << 20, [] {});
+  stream_of("a2", q2);
+  sched.run();
+  outbound_queue::take_result last;
+  drain(*q2, &last);
+  CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::reject);
+  CAF_CHECK_EQUAL(test::status_of(last.error), 503);
+  CAF_CHECK(error_body(last.error).find("topic_full") != std::string::npos);
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
+  // The first stream ends: the topic empties and goes; now the second session may stream.
+  kill(first);
+  CAF_CHECK_EQUAL(stats.topic_actors.load(), 0);
+  auto q3 = std::make_shared<outbound_queue>(1 << 20, [] {});
+  auto again = stream_of("a2", q3);
+  sched.run();
+  CAF_CHECK(q3->live());
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
+  kill(again);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
