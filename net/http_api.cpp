@@ -222,7 +222,7 @@ void handle_publish(hub_context& hub, route_request& r, respond_fn respond) {
   }
   ++hub.stats.publishes_in_flight;
   auto stats = &hub.stats;
-  auto head = request_head(req);
+  auto head = r.head;
   job->done = [respond, single, head, stats](publish_outcome out) {
     --stats->publishes_in_flight;
     if (out.error)
@@ -256,7 +256,7 @@ void handle_events(hub_context& hub, route_request& r, respond_fn respond) {
   if (auto* res = std::get_if<http_response>(&limit))
     return respond(std::move(*res));
   q->limit = std::get<std::size_t>(limit);
-  auto head = request_head(r.req);
+  auto head = r.head;
   q->done = [respond, head](events_page page) {
     if (page.error)
       return respond(error_response(*head, page.error));
@@ -338,9 +338,9 @@ void handle_stats(hub_context& hub, route_request& r, respond_fn respond) {
 namespace {
 
 /// Hands a job request to the job's watcher; its reply is rendered here.
-void ask_job(hub_context& hub, const http_request& req, std::shared_ptr<job_request> job,
+void ask_job(hub_context& hub, const route_request& r, std::shared_ptr<job_request> job,
              respond_fn respond) {
-  auto head = request_head(req);
+  auto head = r.head;
   job->done = [respond, head](request_reply reply) { respond(reply_response(*head, reply)); };
   caf::anon_send(hub.job_registry, job_atom::value, std::move(job));
 }
@@ -358,7 +358,7 @@ void handle_job_get(hub_context& hub, route_request& r, respond_fn respond) {
     return respond(std::move(*refused));
   auto job = std::make_shared<job_request>();
   job->id = r.path_param(0);
-  ask_job(hub, r.req, std::move(job), std::move(respond));
+  ask_job(hub, r, std::move(job), std::move(respond));
 }
 
 void handle_job_put(hub_context& hub, route_request& r, respond_fn respond) {
@@ -371,7 +371,7 @@ void handle_job_put(hub_context& hub, route_request& r, respond_fn respond) {
   auto job = std::make_shared<job_request>();
   job->id = r.path_param(0);
   job->update = std::move(r.req.body());
-  ask_job(hub, r.req, std::move(job), std::move(respond));
+  ask_job(hub, r, std::move(job), std::move(respond));
 }
 
 // -- streams ----------------------------------------------------------------------------------

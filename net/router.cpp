@@ -64,7 +64,10 @@ const route* router::match(http::verb method, std::string_view path,
 }
 
 head_finisher router::finisher(hub_context& hub, const http_request& req) const {
-  auto head = request_head(req);
+  return finisher(hub, request_head(req));
+}
+
+head_finisher router::finisher(hub_context& hub, std::shared_ptr<const http_request> head) const {
   // The router outlives every request: it is built once, before the listener starts.
   return [this, &hub, head](http_head& res) {
     for (auto it = chain_.rbegin(); it != chain_.rend(); ++it)
@@ -90,7 +93,9 @@ std::string allow_list(const std::vector<http::verb>& methods) {
 
 void router::handle(hub_context& hub, http_request&& req, const respond_fn& respond,
                     const std::function<void(stream_order)>& start_stream) const {
-  auto finish = finisher(hub, req);
+  route_request rr;
+  rr.head = request_head(req);
+  auto finish = finisher(hub, rr.head);
   auto answer = [&respond, &finish](http_response res) {
     finish(res);
     respond(std::move(res));
@@ -99,7 +104,6 @@ void router::handle(hub_context& hub, http_request&& req, const respond_fn& resp
   if (!target)
     return answer(error_response(req, http::status::bad_request, "invalid_target",
                                  "the request target is not correctly percent-encoded"));
-  route_request rr;
   rr.target = std::move(*target);
   std::vector<http::verb> allowed;
   auto* r = match(req.method(), rr.target.path, rr.path_params, &allowed);

@@ -42,6 +42,9 @@ struct route_request {
   http_request req;
   uri::request_target target;
   std::vector<std::string> path_params; // the `{name}` segments, in pattern order
+  /// What a later answer needs of the request (see request_head), made once per request and
+  /// shared by the handler's callbacks and the middleware's `after` hooks.
+  std::shared_ptr<const http_request> head;
 
   const std::string& path_param(std::size_t i) const { return path_params.at(i); }
 };
@@ -99,6 +102,9 @@ public:
 
   /// The head finisher for `req` (for answers the session builds itself, e.g. 413).
   head_finisher finisher(hub_context& hub, const http_request& req) const;
+
+  /// The head finisher for a request whose head was already taken.
+  head_finisher finisher(hub_context& hub, std::shared_ptr<const http_request> head) const;
 
   /// The route for `method` and `path`, with its `{name}` values; null if none. `allowed`, if
   /// given, collects the methods of every route whose pattern matches the path.

@@ -57,7 +57,7 @@ void ask_session(hub_context& hub, route_request& r, std::shared_ptr<session_req
   if (auto refused = refuse_unknown_params(r, allowed))
     return respond(std::move(*refused));
   req->id = r.path_param(0);
-  auto head = request_head(r.req);
+  auto head = r.head;
   req->done = [respond, head](request_reply reply) { respond(reply_response(*head, reply)); };
   caf::anon_send(hub.session_registry, session_atom::value, std::move(req));
 }

@@ -8,6 +8,7 @@
 // store checks this (storage_thread::check) so that a regression, such as a RocksDB call from an
 // actor on the shared scheduler, fails loudly in tests instead of stalling other actors.
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -102,7 +103,9 @@ private:
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> columns_;
   durability mode_ = durability::process;
-  bool write_failed_ = false; // RocksDB stops writing after a failed write (until reopened)
+  // RocksDB stops writing after a failed write (until reopened). Set by the journal's thread,
+  // read by whichever thread closes the database.
+  std::atomic<bool> write_failed_{false};
 };
 
 /// Iterates over the keys of `cf` that start with `prefix` (bounded with iterate_upper_bound,
