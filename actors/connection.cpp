@@ -84,7 +84,7 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
   st.id = std::move(id);
   st.queue = std::move(queue);
   st.sub = std::move(sub);
-  st.filter = std::make_shared<const topic_filter>(st.sub.patterns);
+  st.filter = std::make_shared<const topic_filter>(st.sub.patterns, st.sub.viewer);
   st.deps = std::move(deps);
   ++st.deps.stats->connection_actors;
   self->set_down_handler([=](const caf::down_msg& dm) {
@@ -102,7 +102,7 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
     [=] {
       auto& st = self->state;
       self->request(st.deps.dispatcher, caf::infinite, attach_atom::value, st.queue,
-                    st.filter->patterns())
+                    st.filter)
         .then([=](std::uint64_t head) { start(self, head); },
               [=](caf::error& err) { fail(self, err); });
     },

@@ -36,7 +36,7 @@ void drop_route(dispatcher_actor* self, const caf::actor_addr& owner) {
   if (it == st.routes.end())
     return;
   auto* r = it->second.get();
-  for (auto& p : r->patterns)
+  for (auto& p : r->filter->patterns())
     unlink(is_wildcard(p) ? st.wildcard : st.exact, p, r);
   st.touched.erase(std::remove(st.touched.begin(), st.touched.end(), r), st.touched.end());
   st.routes.erase(it);
@@ -45,16 +45,16 @@ void drop_route(dispatcher_actor* self, const caf::actor_addr& owner) {
 void add_route(dispatcher_actor* self, const caf::actor_addr& owner,
                std::unique_ptr<dispatch_route> r) {
   auto& st = self->state;
-  for (auto& p : r->patterns)
+  for (auto& p : r->filter->patterns())
     (is_wildcard(p) ? st.wildcard : st.exact)[p].push_back(r.get());
   st.routes.emplace(owner, std::move(r));
 }
 
 std::unique_ptr<dispatch_route> make_route(dispatcher_actor* self, const queue_ptr& q,
-                                           const std::vector<std::string>& patterns) {
+                                           const filter_ptr& filter) {
   auto r = std::make_unique<dispatch_route>();
   r->queue = q;
-  r->patterns = patterns;
+  r->filter = filter;
   r->attached = self->clock().now();
   return r;
 }
@@ -65,31 +65,31 @@ caf::error shutting_down() {
 
 /// A stream's queue joins the routing table (its owner, the sender, is monitored).
 caf::result<std::uint64_t> attach(dispatcher_actor* self, const queue_ptr& q,
-                                  const std::vector<std::string>& patterns) {
+                                  const filter_ptr& filter) {
   auto& st = self->state;
   if (st.shutting_down)
     return shutting_down();
   auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());
-  if (!owner || st.routes.count(owner) > 0)
+  if (!owner || st.routes.count(owner) > 0 || filter == nullptr)
     return caf::sec::invalid_argument;
-  add_route(self, owner, make_route(self, q, patterns));
+  add_route(self, owner, make_route(self, q, filter));
   self->monitor(caf::actor_cast<caf::actor>(owner));
   return st.head;
 }
 
 /// A session's (new) stream: replaces the session's previous route, if any.
 caf::result<std::uint64_t> tail(dispatcher_actor* self, const queue_ptr& q,
-                                const std::vector<std::string>& patterns) {
+                                const filter_ptr& filter) {
   auto& st = self->state;
   if (st.shutting_down)
     return shutting_down();
   auto session = caf::actor_cast<caf::actor>(self->current_sender());
-  if (!session)
+  if (!session || filter == nullptr)
     return caf::sec::invalid_argument;
   auto owner = session.address();
   bool known = st.routes.count(owner) > 0;
   drop_route(self, owner);
-  auto r = make_route(self, q, patterns);
+  auto r = make_route(self, q, filter);
   r->session = session;
   r->notified_through = st.head;
   add_route(self, owner, std::move(r));
@@ -98,8 +98,11 @@ caf::result<std::uint64_t> tail(dispatcher_actor* self, const queue_ptr& q,
   return st.head;
 }
 
-/// Adds `ev` to what route `r` gets of the current batch.
+/// Adds `ev` to what route `r` gets of the current batch, if its subscriber may see it: the one
+/// place live events with access rules are decided (public events cost one branch).
 void collect(dispatcher_state& st, dispatch_route* r, const committed_event& ev) {
+  if (ev->access.restricted() && !r->filter->admits(ev->topic, ev->access))
+    return;
   if (r->session) {
     if (!r->session_events) {
       st.touched.push_back(r);
@@ -184,11 +187,11 @@ dispatcher_handle::behavior_type dispatcher(dispatcher_actor* self, std::uint64_
   self->delayed_send(self, tick_interval(timing), heartbeat_atom::value);
   self->set_down_handler([=](const caf::down_msg& dm) { drop_route(self, dm.source); });
   return {
-    [=](attach_atom, const queue_ptr& q, const std::vector<std::string>& patterns) {
-      return attach(self, q, patterns);
+    [=](attach_atom, const queue_ptr& q, const filter_ptr& filter) {
+      return attach(self, q, filter);
     },
-    [=](tail_atom, const queue_ptr& q, const std::vector<std::string>& patterns) {
-      return tail(self, q, patterns);
+    [=](tail_atom, const queue_ptr& q, const filter_ptr& filter) {
+      return tail(self, q, filter);
     },
     [=](detach_atom) {
       auto owner = caf::actor_cast<caf::actor_addr>(self->current_sender());

@@ -30,7 +30,7 @@ namespace herald {
 
 struct dispatch_route {
   queue_ptr queue;
-  std::vector<std::string> patterns;
+  filter_ptr filter; // its patterns, and who may see what (events with access rules)
   std::vector<item_ptr> pending; // this batch's events for the route (reused)
   caf::actor_clock::time_point attached;
   // A durable session's route: its events go to the session actor (which decides about acks

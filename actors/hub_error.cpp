@@ -20,6 +20,7 @@ const char* to_string(hub_errc x) {
     case hub_errc::storage_failure: return "storage_failure";
     case hub_errc::finished: return "finished";
     case hub_errc::internal: return "internal";
+    case hub_errc::forbidden: return "forbidden";
   }
   return "internal";
 }

@@ -25,6 +25,7 @@ enum class hub_errc : std::uint8_t {
   storage_failure,     // RocksDB failed; nothing was acknowledged
   finished,            // a job stream has nothing more to say: stop reconnecting
   internal,            // a bug or an unexpected error
+  forbidden,           // the principal may not do this (another subject's session, ...)
 };
 
 const char* to_string(hub_errc x);

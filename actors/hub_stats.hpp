@@ -27,6 +27,11 @@ struct hub_stats {
   std::atomic<std::int64_t> dead_letters{0};        // dead letters held by sessions
   std::atomic<std::uint64_t> redeliveries{0};
   std::atomic<std::uint64_t> dead_lettered{0};      // events moved to dead letters
+  std::atomic<std::uint64_t> auth_failures{0};      // requests refused 401 (no or a bad token)
+  std::atomic<std::uint64_t> forbidden{0};          // requests refused for a missing grant (403)
+  std::atomic<std::uint64_t> rate_limited{0};       // requests and streams refused (429)
+  std::atomic<std::uint64_t> header_timeouts{0};    // connections closed mid-request (timeouts)
+  std::atomic<std::uint64_t> token_expiries{0};     // streams ended at their token's exp
 };
 
 } // namespace herald

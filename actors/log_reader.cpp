@@ -34,7 +34,8 @@ page_read read_page(const event_log& log, const topic_filter& filter, std::uint6
   for (auto& e : page.events) {
     out.events.push_back(stream_item::make_event(e.pos, format_event_id(epoch, e.pos),
                                                  std::move(e.topic), std::move(e.type),
-                                                 std::move(e.data), e.ack));
+                                                 std::move(e.data), e.ack,
+                                                 std::move(e.access)));
     bytes += out.events.back()->size_hint();
     if (bytes >= replay_page_bytes) {
       out.scanned_through = e.pos; // the rest comes with the next page

@@ -4,7 +4,7 @@
 //  HTTP session  --publish_atom, publish_job_ptr-->              journal
 //  journal       --deliver_atom, committed_batch-->              dispatcher   (log order)
 //  connection    --join_atom, pattern-->  registry --delegate-->  topic        => caf::actor (topic)
-//  connection    --attach_atom, queue_ptr, patterns-->           dispatcher   => head position
+//  connection    --attach_atom, queue_ptr, filter_ptr-->         dispatcher   => head position
 //  connection    --replay_atom, filter_ptr, after-->             log_reader   => replay_page
 //  HTTP session  --query_atom, events_query_ptr-->               log_reader   (callback)
 //  topic         --idle_atom, key, joins_seen-->                 registry     (stop handshake)
@@ -18,8 +18,8 @@
 //  HTTP session  --session_atom, session_request_ptr--> session_registry --delegate--> session
 //  session_stream --patterns_atom, id--> session_registry --delegate--> session => its topics
 //  session_stream --join_atom, pattern--> registry --delegate--> topic  (as a connection does)
-//  session_stream --connect_atom, id, queue, resume--> session_registry --delegate--> session
-//  session       --tail_atom, queue, patterns-->                dispatcher   => head position
+//  session_stream --connect_atom, id, queue, resume, who--> session_registry --delegate--> session
+//  session       --tail_atom, queue, filter_ptr-->              dispatcher   => head position
 //  dispatcher    --deliver_atom, session_batch_ptr-->           session      (its events, in order)
 //  session       --detach_atom-->                               dispatcher   (its stream ended)
 //  session       --scan_atom, filter_ptr, after, gap_through--> log_reader   => event_page
@@ -111,6 +111,7 @@ struct event_draft {
   std::string data;            // compact JSON
   std::string idempotency_key; // empty: none
   bool ack = false;            // durable sessions must acknowledge it
+  event_access access;         // private / audience (auth/access.hpp)
 };
 
 struct publish_outcome {
@@ -192,6 +193,7 @@ struct session_request {
   nlohmann::json body;         // put, ack, redrive: the validated JSON body
   std::uint64_t after = 0;     // dead_letters: page after this position
   std::size_t limit = 100;     // dead_letters: page size
+  principal_ptr who;           // who asks (sessions belong to the sub that created them)
   reply_fn done;
 };
 using session_request_ptr = std::shared_ptr<session_request>;
@@ -241,8 +243,8 @@ using journal_handle = caf::typed_actor<
 /// The dispatcher: the one ordered fan-out path (see dispatcher.hpp).
 using dispatcher_handle = caf::typed_actor<
   caf::reacts_to<deliver_atom, committed_batch>,
-  caf::replies_to<attach_atom, queue_ptr, std::vector<std::string>>::with<std::uint64_t>,
-  caf::replies_to<tail_atom, queue_ptr, std::vector<std::string>>::with<std::uint64_t>,
+  caf::replies_to<attach_atom, queue_ptr, filter_ptr>::with<std::uint64_t>,
+  caf::replies_to<tail_atom, queue_ptr, filter_ptr>::with<std::uint64_t>,
   caf::reacts_to<detach_atom>,
   caf::replies_to<shutdown_atom, std::uint64_t, std::uint64_t>::with<std::uint64_t>,
   caf::reacts_to<heartbeat_atom>>; // to itself: the streams' timer
@@ -278,3 +280,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::session_write_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<herald::event_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<herald::dead_letter_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::stored_session)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::principal_ptr)

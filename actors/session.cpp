@@ -11,6 +11,16 @@
 namespace herald {
 namespace session_parts {
 
+filter_ptr session_filter(const session_record& rec) {
+  return std::make_shared<const topic_filter>(rec.settings.topics,
+                                              std::make_shared<const principal>(rec.viewer));
+}
+
+caf::error not_yours(const std::string& id) {
+  return hub_error(hub_errc::forbidden, "forbidden",
+                   "session '" + id + "' belongs to another subject");
+}
+
 
 
 
@@ -439,6 +449,8 @@ namespace {
 void on_request(session_actor* self, const session_request_ptr& req) {
   auto& st = self->state;
   ++st.requests_seen;
+  if (req->who == nullptr || !may_use_session(*req->who, st.rec.owner))
+    return req->done(request_reply::failed(not_yours(st.id)));
   if (st.deleted) {
     if (req->what == session_request::op::put)
       return req->done(request_reply::failed(hub_errc::conflict, "session_deleting",
@@ -483,8 +495,7 @@ caf::result<bool> on_connect(session_actor* self, const queue_ptr& queue,
   ++st.deps.stats->sessions_connected;
   self->monitor(stream);
   auto gen = st.stream_gen;
-  self->request(st.deps.dispatcher, caf::infinite, tail_atom::value, queue,
-                st.rec.settings.topics)
+  self->request(st.deps.dispatcher, caf::infinite, tail_atom::value, queue, st.filter)
     .then(
       [=](std::uint64_t head) {
         if (self->state.stream_gen == gen)
@@ -537,7 +548,7 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
   st.id = std::move(id);
   st.rec = std::move(rec);
   st.deps = std::move(deps);
-  st.filter = std::make_shared<const topic_filter>(st.rec.settings.topics);
+  st.filter = session_filter(st.rec);
   st.fresh = fresh;
   st.dead_letters = dead_letters;
   st.checkpointed = st.rec.delivered_through;
@@ -552,7 +563,10 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
   self->set_down_handler([=](const caf::down_msg& dm) { on_stream_down(self, dm); });
   return {
     [=](session_atom, const session_request_ptr& req) { on_request(self, req); },
-    [=](connect_atom, const queue_ptr& queue, const std::optional<event_id>& resume) {
+    [=](connect_atom, const queue_ptr& queue, const std::optional<event_id>& resume,
+        const principal_ptr& who) -> caf::result<bool> {
+      if (who == nullptr || !may_use_session(*who, self->state.rec.owner))
+        return not_yours(self->state.id);
       return on_connect(self, queue, resume);
     },
     [=](deliver_atom, const session_batch_ptr& batch) { on_batch(self, batch); },

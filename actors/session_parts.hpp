@@ -44,4 +44,10 @@ void handle_dead_letters(session_actor* self, const session_request_ptr& req);
 void handle_redrive(session_actor* self, const session_request_ptr& req);
 void handle_put(session_actor* self, const session_request_ptr& req);
 
+/// The session's filter: its topics, and its viewer for events with access rules.
+filter_ptr session_filter(const session_record& rec);
+
+/// The refusal of a request on a session that belongs to another subject.
+caf::error not_yours(const std::string& id);
+
 } // namespace herald::session_parts

@@ -70,6 +70,10 @@ void create(session_registry_actor* self, const session_request_ptr& req) {
   rec.created_ms = rec.last_seen_ms = wall_ms();
   auto start = req->body.value("start", std::string{"head"});
   rec.delivered_through = rec.ack_through = start == "earliest" ? 0 : st.log->head();
+  if (req->who != nullptr && req->who->authenticated()) {
+    rec.owner = req->who->sub;
+    rec.viewer = *req->who;
+  }
   spawn_session(self, stored_session{req->id, std::move(rec), {}, 0}, true);
   self->send(*find(self, req->id), session_atom::value, req);
 }
@@ -137,9 +141,10 @@ caf::behavior session_registry(session_registry_actor* self, std::vector<stored_
       req->done(request_reply::failed(hub_errc::not_found, "session_not_found", "no session '" + req->id + "'"));
     },
     [=](connect_atom, const std::string& id, const queue_ptr& queue,
-        const std::optional<event_id>& resume) -> caf::result<caf::message> {
+        const std::optional<event_id>& resume, const principal_ptr& who)
+      -> caf::result<caf::message> {
       if (auto* s = find(self, id))
-        return self->delegate(*s, connect_atom::value, queue, resume);
+        return self->delegate(*s, connect_atom::value, queue, resume, who);
       if (self->state.restoring.count(id) > 0)
         return restoring_error(id);
       return hub_error(hub_errc::not_found, "session_not_found", "no session '" + id + "'");

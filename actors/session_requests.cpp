@@ -227,8 +227,13 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
   st.rec.settings = next;
   if (!st.stream)
     st.rec.last_seen_ms = wall_ms(); // an update counts as a sign of life
+  if (req->who->authenticated() && req->who->sub == st.rec.owner) {
+    // The owner's current token decides what the session may receive from now on.
+    st.rec.viewer = *req->who;
+    st.filter = session_filter(st.rec);
+  }
   if (topics_changed) {
-    st.filter = std::make_shared<const topic_filter>(st.rec.settings.topics);
+    st.filter = session_filter(st.rec);
     // The attached stream follows the old topics: end it; the client reconnects to the new.
     end_stream(self, close_reason::session_replaced,
                {stream_item::make_notice("herald.session_changed", "{\"reason\":\"topics\"}"),

@@ -10,7 +10,7 @@ namespace {
 void refuse(session_stream_actor* self, caf::error err) {
   auto& st = self->state;
   if (is(err, hub_errc::not_found) || is(err, hub_errc::topic_full)
-      || is(err, hub_errc::shutting_down))
+      || is(err, hub_errc::shutting_down) || is(err, hub_errc::forbidden))
     st.queue->reject(std::move(err));
   else
     st.queue->reject(hub_error(hub_errc::unavailable, "session_unavailable",
@@ -21,7 +21,7 @@ void refuse(session_stream_actor* self, caf::error err) {
 /// Hands the queue to the session (through its registry); the session then feeds it.
 void connect(session_stream_actor* self, const std::optional<event_id>& resume) {
   auto& st = self->state;
-  self->request(st.sessions, caf::infinite, connect_atom::value, st.id, st.queue, resume)
+  self->request(st.sessions, caf::infinite, connect_atom::value, st.id, st.queue, resume, st.who)
     .then(
       [=](bool) {
         // The session took the stream. Its address is the sender of this answer.
@@ -35,9 +35,11 @@ void connect(session_stream_actor* self, const std::optional<event_id>& resume) 
 
 caf::behavior session_stream(session_stream_actor* self, std::string id, queue_ptr queue,
                              std::optional<event_id> resume, caf::actor session_registry,
-                             caf::actor topic_registry, std::uint64_t retry_ms) {
+                             caf::actor topic_registry, std::uint64_t retry_ms,
+                             principal_ptr who) {
   auto& st = self->state;
   st.id = std::move(id);
+  st.who = std::move(who);
   st.queue = std::move(queue);
   st.sessions = std::move(session_registry);
   st.retry_ms = retry_ms;

@@ -18,6 +18,7 @@ struct session_stream_state {
   queue_ptr queue;
   caf::actor sessions; // the session registry
   std::uint64_t retry_ms = 2000;
+  principal_ptr who; // the stream's principal: the session must be theirs
 
   static inline const char* name = "session_stream";
 };
@@ -27,6 +28,7 @@ using session_stream_actor = caf::stateful_actor<session_stream_state>;
 /// `resume`: the client's Last-Event-ID, if it sent one.
 caf::behavior session_stream(session_stream_actor* self, std::string id, queue_ptr queue,
                              std::optional<event_id> resume, caf::actor session_registry,
-                             caf::actor topic_registry, std::uint64_t retry_ms);
+                             caf::actor topic_registry, std::uint64_t retry_ms,
+                             principal_ptr who);
 
 } // namespace herald

@@ -25,6 +25,7 @@
 #include "net/routes.hpp"
 #include "storage/hub_storage.hpp"
 #include "storage/event_id.hpp"
+#include "storage/topic_pattern.hpp"
 
 namespace herald {
 namespace net = boost::asio;
@@ -203,6 +204,8 @@ std::optional<std::string> hub_runtime::start() {
   for (auto& id : unreadable)
     spdlog::error("event=session_unreadable session={}", id);
   hub_ = std::make_unique<hub_context>(cfg, sys_);
+  if (auto auth_err = load_auth())
+    return auth_err;
   spawn_actors(std::move(store), std::move(sessions));
   started_ = true;
   if (auto listen_err = listen()) {
@@ -253,6 +256,63 @@ void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
                                    std::shared_ptr<const event_log>{log}, sd, srs);
 }
 
+namespace {
+
+token_rules token_rules_of(const config& cfg) {
+  token_rules rules;
+  for (auto& k : cfg.auth_keys)
+    rules.keys.push_back({k.kid, k.alg, k.secret, k.secret_file, k.public_key_file});
+  rules.jwks_file = cfg.auth_jwks_file;
+  rules.issuer = cfg.auth_issuer;
+  rules.audience = cfg.auth_audience;
+  rules.leeway_seconds = static_cast<std::int64_t>(cfg.auth_leeway_seconds);
+  return rules;
+}
+
+/// The keys of `cfg`, read and checked; the error names the key.
+std::variant<std::shared_ptr<const key_set>, std::string> load_keys(const config& cfg) {
+  return key_set::load(token_rules_of(cfg));
+}
+
+} // namespace
+
+std::optional<std::string> hub_runtime::load_auth() {
+  const auto& cfg = cfg_;
+  auto& hub = *hub_;
+  auto keys = load_keys(cfg);
+  if (auto* err = std::get_if<std::string>(&keys))
+    return *err;
+  for (auto* list : {&cfg.auth_anonymous_publish, &cfg.auth_anonymous_subscribe})
+    for (auto& s : *list)
+      if (auto err = validate_pattern(s))
+        return "auth.anonymous: selector '" + s + "': " + *err;
+  auto set = std::get<std::shared_ptr<const key_set>>(std::move(keys));
+  bool development = set->empty() && !cfg.auth_anonymous_set;
+  hub.anonymous = std::make_shared<const principal>(
+    development ? principal::development()
+                : principal::anonymous(cfg.auth_anonymous_publish, cfg.auth_anonymous_subscribe));
+  std::atomic_store(&hub.keys, std::shared_ptr<const key_set>{std::move(set)});
+  return std::nullopt;
+}
+
+void hub_runtime::reload() {
+  // On the listener's io thread (from the SIGHUP handler): keys are swapped whole; requests in
+  // flight keep the set they loaded.
+  auto keys = load_keys(cfg_);
+  if (auto* err = std::get_if<std::string>(&keys)) {
+    spdlog::error("event=keys_reload_failed error=\"{}\" keeping=previous_keys", *err);
+  } else {
+    auto set = std::get<std::shared_ptr<const key_set>>(std::move(keys));
+    if (set->empty() != std::atomic_load(&hub_->keys)->empty()) {
+      spdlog::error("event=keys_reload_failed error=\"keys cannot be added to or removed from "
+                    "every key by a reload; restart the hub\" keeping=previous_keys");
+    } else {
+      spdlog::info("event=keys_reloaded keys={}", set->size());
+      std::atomic_store(&hub_->keys, std::shared_ptr<const key_set>{std::move(set)});
+    }
+  }
+}
+
 std::optional<std::string> hub_runtime::listen() {
   const auto& cfg = cfg_;
   auto& hub = *hub_;
@@ -266,6 +326,17 @@ std::optional<std::string> hub_runtime::listen() {
   auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port), ec);
   if (ec || results.empty())
     return "cannot resolve listen host '" + cfg.listen_host + "': " + ec.message();
+  auto keys = std::atomic_load(&hub.keys);
+  if (keys->empty() && !cfg.auth_anonymous_set) {
+    // A development hub: open to every client, so only where no other host can reach it.
+    for (auto& r : results)
+      if (!r.endpoint().address().is_loopback())
+        return "listen address '" + cfg.listen_host
+               + "' is reachable from the network, and no auth.keys are configured: set "
+                 "auth.keys (or auth.jwks_file), or set auth.anonymous explicitly for an open hub";
+    spdlog::warn("event=development_hub warning=\"no auth.keys: every request may do everything "
+                 "(loopback only); configure auth.keys before exposing this hub\"");
+  }
   if (auto err = listener_->open(results.begin()->endpoint()))
     return err;
   endpoint_ = listener_->local_endpoint();
@@ -358,6 +429,16 @@ int run_hub(const config& cfg) {
     spdlog::critical("event=start_failed error=\"{}\"", *err);
     return 1;
   }
+  net::signal_set reloads{hub.io(), SIGHUP};
+  std::function<void()> arm_reload = [&] {
+    reloads.async_wait([&](boost::system::error_code ec, int) {
+      if (ec)
+        return;
+      hub.reload();
+      arm_reload();
+    });
+  };
+  arm_reload();
   net::signal_set signals{hub.io(), SIGINT, SIGTERM};
   std::function<void()> arm = [&] {
     signals.async_wait([&](boost::system::error_code ec, int sig) {

@@ -52,6 +52,10 @@ public:
   /// flushes storage. Idempotent.
   void stop();
 
+  /// SIGHUP: reloads the token keys. A set that does not load is
+  /// logged and the previous one stays.
+  void reload();
+
   hub_context& context() { return *hub_; }
   /// The first io_context (the listener's).
   boost::asio::io_context& io() { return ioc_; }
@@ -62,6 +66,8 @@ private:
   void spawn_actors(std::shared_ptr<hub_storage> store, std::vector<stored_session> sessions);
   /// Opens the listener on the configured address; the error if it cannot.
   std::optional<std::string> listen();
+  /// Loads the keys and the anonymous principal into the hub context.
+  std::optional<std::string> load_auth();
   void stop_io();
 
   const config& cfg_;

@@ -10,7 +10,11 @@
 
 #include "app/client.hpp"
 #include "app/hub.hpp"
+#include "auth/tokens.hpp"
 #include "config/config.hpp"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -74,6 +78,87 @@ CLI::App* add_job(CLI::App& app, herald::cli::job_args& ja) {
   return job;
 }
 
+struct token_args {
+  std::string key_file;
+  std::string alg = "HS256";
+  std::string kid;
+  std::string sub;
+  std::vector<std::string> publish;
+  std::vector<std::string> subscribe;
+  std::vector<std::string> roles;
+  bool admin = false;
+  std::string ttl = "1h";
+  std::string issuer;
+  std::string audience;
+};
+
+CLI::App* add_token(CLI::App& app, token_args& ta) {
+  auto* tok = app.add_subcommand("token", "mint a token (JWT) for operators and tests; prints it");
+  tok->add_option("--key-file", ta.key_file,
+                  "the HS secret, or the PEM private key (RS*, ES*)")->required();
+  tok->add_option("--alg", ta.alg, "HS256 (default), HS384, HS512, RS256/384/512, ES256/384/512");
+  tok->add_option("--kid", ta.kid, "the key id to put in the header");
+  tok->add_option("--sub", ta.sub, "the subject")->required();
+  tok->add_option("--publish", ta.publish, "a topic selector it may publish to (repeatable)");
+  tok->add_option("--subscribe", ta.subscribe, "a topic selector it may read (repeatable)");
+  tok->add_option("--role", ta.roles, "a role (repeatable)");
+  tok->add_flag("--admin", ta.admin, "operator access");
+  tok->add_option("--ttl", ta.ttl, "lifetime: 90s, 15m, 1h, 7d (default 1h)");
+  tok->add_option("--iss", ta.issuer, "the issuer claim");
+  tok->add_option("--aud", ta.audience, "the audience claim");
+  return tok;
+}
+
+int mint(const token_args& ta) {
+  auto fail = [](const std::string& msg) {
+    std::cerr << "herald token: " << msg << "\n";
+    return 2;
+  };
+  std::ifstream in{ta.key_file, std::ios::binary};
+  if (!in)
+    return fail("cannot read '" + ta.key_file + "'");
+  std::stringstream key;
+  key << in.rdbuf();
+  auto secret = key.str();
+  if (ta.alg.rfind("HS", 0) == 0)
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r'))
+      secret.pop_back();
+  long long ttl = 0;
+  char unit = 's';
+  std::size_t used = 0;
+  try {
+    ttl = std::stoll(ta.ttl, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used + 1 < ta.ttl.size() || ttl <= 0)
+    return fail("--ttl must look like 90s, 15m, 1h or 7d");
+  if (used < ta.ttl.size())
+    unit = ta.ttl[used];
+  long long mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+  if (mult == 0)
+    return fail("--ttl unit must be s, m, h or d");
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  nlohmann::json herald_claim{{"publish", ta.publish}, {"subscribe", ta.subscribe}};
+  if (ta.admin)
+    herald_claim["admin"] = true;
+  if (!ta.roles.empty())
+    herald_claim["roles"] = ta.roles;
+  nlohmann::json claims{{"sub", ta.sub}, {"iat", now}, {"exp", now + ttl * mult},
+                        {"herald", herald_claim}};
+  if (!ta.issuer.empty())
+    claims["iss"] = ta.issuer;
+  if (!ta.audience.empty())
+    claims["aud"] = ta.audience;
+  auto token = herald::mint_token(ta.alg, secret, ta.kid, claims.dump());
+  if (auto* err = std::get_if<1>(&token))
+    return fail(*err);
+  std::cout << std::get<0>(token) << "\n";
+  return 0;
+}
+
 int run_job(CLI::App& job, const herald::cli::job_args& ja) {
   if (job.got_subcommand("set"))
     return herald::cli::job_set(ja);
@@ -127,7 +212,11 @@ int main(int argc, char** argv) {
   auto* pub = add_publish(app, pa);
   auto* sub = add_subscribe(app, sa);
   auto* job = add_job(app, ja);
+  token_args ta;
+  auto* tok = add_token(app, ta);
   CLI11_PARSE(app, argc, argv);
+  if (tok->parsed())
+    return mint(ta);
   if (pub->parsed())
     return herald::cli::publish(pa);
   if (sub->parsed())

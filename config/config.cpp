@@ -44,6 +44,79 @@ std::optional<std::string> set_strings(std::vector<std::string>& dst, const json
     name, [](config& c, const json& v) { return set_u64(c.field, v, lo, hi); }                 \
   }
 
+#define STRING_KEY(name, field)                                                                \
+  {                                                                                            \
+    name, [](config& c, const json& v) -> std::optional<std::string> {                         \
+      if (!v.is_string())                                                                      \
+        return std::string{"must be a string"};                                                \
+      c.field = v.get<std::string>();                                                          \
+      return std::nullopt;                                                                     \
+    }                                                                                          \
+  }
+
+std::optional<std::string> set_auth_keys(config& c, const json& v) {
+  if (!v.is_array())
+    return std::string{"must be a list of keys ({\"alg\": ..., \"secret\": ...})"};
+  std::vector<auth_key_setting> keys;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    auto& k = v[i];
+    auto where = "[" + std::to_string(i) + "] ";
+    if (!k.is_object())
+      return where + "must be an object";
+    auth_key_setting key;
+    for (auto it = k.begin(); it != k.end(); ++it) {
+      if (!it->is_string())
+        return where + "'" + it.key() + "' must be a string";
+      auto val = it->get<std::string>();
+      if (it.key() == "kid")
+        key.kid = val;
+      else if (it.key() == "alg")
+        key.alg = val;
+      else if (it.key() == "secret")
+        key.secret = val;
+      else if (it.key() == "secret_file")
+        key.secret_file = val;
+      else if (it.key() == "public_key_file")
+        key.public_key_file = val;
+      else
+        return where + "unknown field '" + it.key() + "'";
+    }
+    if (key.alg.empty())
+      return where + "needs 'alg' (each key is bound to one algorithm)";
+    keys.push_back(std::move(key));
+  }
+  c.auth_keys = std::move(keys);
+  return std::nullopt;
+}
+
+std::optional<std::string> set_anonymous(config& c, const json& v) {
+  if (v.is_null()) { // not set: no keys make a development hub, keys make an anonymous nobody
+    c.auth_anonymous_set = false;
+    c.auth_anonymous_publish.clear();
+    c.auth_anonymous_subscribe.clear();
+    return std::nullopt;
+  }
+  if (!v.is_object())
+    return std::string{"must be an object {\"publish\": [...], \"subscribe\": [...]}"};
+  std::vector<std::string> pub, sub;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (it.key() != "publish" && it.key() != "subscribe")
+      return "unknown field '" + it.key() + "'";
+    auto& dst = it.key() == "publish" ? pub : sub;
+    if (!it->is_array())
+      return "'" + it.key() + "' must be a list of topic selectors";
+    for (auto& s : *it) {
+      if (!s.is_string())
+        return "'" + it.key() + "' must be a list of topic selectors";
+      dst.push_back(s.get<std::string>());
+    }
+  }
+  c.auth_anonymous_set = true;
+  c.auth_anonymous_publish = std::move(pub);
+  c.auth_anonymous_subscribe = std::move(sub);
+  return std::nullopt;
+}
+
 std::optional<std::string> set_listen(config& c, const json& v) {
   if (!v.is_string())
     return std::string{"must be a string HOST:PORT"};
@@ -101,6 +174,40 @@ const std::map<std::string, setter>& setters() {
        c.cors_allowed_origins = std::move(out);
        return std::nullopt;
      }},
+    {"auth.keys", set_auth_keys},
+    STRING_KEY("auth.jwks_file", auth_jwks_file),
+    STRING_KEY("auth.issuer", auth_issuer),
+    STRING_KEY("auth.audience", auth_audience),
+    U64_KEY("auth.leeway_seconds", auth_leeway_seconds, 0, 3600),
+    {"auth.cookie_name",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       if (!v.is_string() || v.get<std::string>().empty()
+           || v.get<std::string>().find_first_of(" ;=,\t\"") != std::string::npos)
+         return std::string{"must be a cookie name"};
+       c.auth_cookie_name = v.get<std::string>();
+       return std::nullopt;
+     }},
+    {"auth.query_token",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       if (!v.is_boolean())
+         return std::string{"must be true or false"};
+       c.auth_query_token = v.get<bool>();
+       return std::nullopt;
+     }},
+    {"auth.anonymous", set_anonymous},
+    U64_KEY("limits.header_timeout_seconds", limits_header_timeout_seconds, 1, 3600),
+    U64_KEY("limits.body_timeout_seconds", limits_body_timeout_seconds, 1, 3600),
+    U64_KEY("limits.max_json_depth", limits_max_json_depth, 2, 1000),
+    U64_KEY("rate.publish_requests_per_second", rate_publish_requests_per_second, 0, 10000000),
+    U64_KEY("rate.publish_requests_burst", rate_publish_requests_burst, 0, 100000000),
+    U64_KEY("rate.publish_events_per_second", rate_publish_events_per_second, 0, 100000000),
+    U64_KEY("rate.publish_events_burst", rate_publish_events_burst, 0, 1000000000),
+    U64_KEY("rate.connections_per_second_per_ip", rate_connections_per_second_per_ip, 0, 1000000),
+    U64_KEY("rate.connections_burst", rate_connections_burst, 0, 10000000),
+    U64_KEY("rate.max_streams_per_principal", rate_max_streams_per_principal, 0, 10000000),
+    U64_KEY("rate.max_streams_per_ip", rate_max_streams_per_ip, 0, 10000000),
+    STRING_KEY("tls.cert_file", tls_cert_file),
+    STRING_KEY("tls.key_file", tls_key_file),
     U64_KEY("jobs.retention_seconds", jobs_retention_seconds, 1, 30ull * 86400),
     U64_KEY("jobs.stale_after_seconds", jobs_stale_after_seconds, 1, 365ull * 86400),
     U64_KEY("jobs.idle_seconds", jobs_idle_seconds, 1, 86400),
@@ -185,7 +292,7 @@ std::optional<std::string> apply_env(config& cfg) {
       continue;
     // Values are JSON where they parse as JSON (numbers, lists), plain strings otherwise.
     json v = json::parse(raw, nullptr, false);
-    if (v.is_discarded() || (!v.is_number() && !v.is_array()))
+    if (v.is_discarded() || (!v.is_number() && !v.is_array() && !v.is_object() && !v.is_boolean()))
       v = std::string{raw};
     if (auto err = set(cfg, v))
       return "environment variable " + name + " (config key '" + key + "'): " + *err;
@@ -198,6 +305,8 @@ std::optional<std::string> validate(const config& cfg) {
     return std::string{"listen: the host must not be empty"};
   if (cfg.data_dir.empty())
     return std::string{"data_dir must not be empty"};
+  if (cfg.tls_cert_file.empty() != cfg.tls_key_file.empty())
+    return std::string{"tls.cert_file and tls.key_file go together"};
   return std::nullopt;
 }
 

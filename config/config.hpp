@@ -14,6 +14,15 @@ namespace herald {
 /// the storage layer's mode; config depends on no other layer).
 enum class durability_setting { process, fsync };
 
+/// One entry of auth.keys: a key bound to one algorithm (auth/tokens.hpp reads and checks it).
+struct auth_key_setting {
+  std::string kid;
+  std::string alg;
+  std::string secret;
+  std::string secret_file;
+  std::string public_key_file;
+};
+
 struct config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -40,6 +49,37 @@ struct config {
   std::uint64_t sse_max_connection_age_seconds = 0; // 0: unlimited
 
   std::vector<std::string> cors_allowed_origins;
+
+  // Authentication (docs/security.md). No keys: a development hub, loopback only.
+  std::vector<auth_key_setting> auth_keys;
+  std::string auth_jwks_file;
+  std::string auth_issuer;   // enforced when set
+  std::string auth_audience; // enforced when set
+  std::uint64_t auth_leeway_seconds = 30;
+  std::string auth_cookie_name = "herald_token";
+  bool auth_query_token = true;
+  bool auth_anonymous_set = false; // auth.anonymous was given explicitly
+  std::vector<std::string> auth_anonymous_publish;
+  std::vector<std::string> auth_anonymous_subscribe;
+
+  // Request reading and JSON bodies.
+  std::uint64_t limits_header_timeout_seconds = 10;
+  std::uint64_t limits_body_timeout_seconds = 30;
+  std::uint64_t limits_max_json_depth = 64;
+
+  // Rate limits (token buckets; a rate of 0 turns that limit off).
+  std::uint64_t rate_publish_requests_per_second = 0; // per principal
+  std::uint64_t rate_publish_requests_burst = 0;      // 0: twice the rate
+  std::uint64_t rate_publish_events_per_second = 0;   // per principal
+  std::uint64_t rate_publish_events_burst = 0;
+  std::uint64_t rate_connections_per_second_per_ip = 0;
+  std::uint64_t rate_connections_burst = 0;
+  std::uint64_t rate_max_streams_per_principal = 0; // concurrent; 0: no limit
+  std::uint64_t rate_max_streams_per_ip = 0;
+
+  // TLS: both set, the listener speaks HTTPS only.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 
   std::uint64_t jobs_retention_seconds = 300;
   std::uint64_t jobs_stale_after_seconds = 3600;

@@ -28,7 +28,8 @@ void stream_item::compute_size_hint() {
 }
 
 item_ptr stream_item::make_event(std::uint64_t pos, std::string id, std::string topic,
-                                 std::string type, std::string data, bool ack) {
+                                 std::string type, std::string data, bool ack,
+                                 event_access access) {
   auto it = std::make_shared<stream_item>();
   it->kind = item_kind::event;
   it->pos = pos;
@@ -37,6 +38,7 @@ item_ptr stream_item::make_event(std::uint64_t pos, std::string id, std::string 
   it->type = std::move(type);
   it->data = std::move(data);
   it->ack = ack;
+  it->access = std::move(access);
   it->compute_size_hint();
   return it;
 }

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/access.hpp"
+
 namespace herald {
 
 enum class item_kind : std::uint8_t {
@@ -44,6 +46,7 @@ public:
   std::string data;          // event and notice: compact JSON text
   std::uint64_t retry_ms = 0; // retry
   bool ack = false;          // event: durable sessions must acknowledge it
+  event_access access;       // event: who may see it (checked once per subscription)
 
   /// Approximate wire size, the unit of a queue's byte bound (known before any rendering).
   std::size_t size_hint() const { return size_hint_; }
@@ -55,7 +58,8 @@ public:
   static std::uint64_t frames_built(encoding e);
 
   static item_ptr make_event(std::uint64_t pos, std::string id, std::string topic,
-                             std::string type, std::string data, bool ack = false);
+                             std::string type, std::string data, bool ack = false,
+                             event_access access = {});
   static item_ptr make_notice(std::string type, std::string data_json);
   static item_ptr make_retry(std::uint64_t ms);
   static item_ptr make_heartbeat();

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/job_viewer.hpp"
+#include "net/auth.hpp"
 #include "net/http_responses.hpp"
 #include "net/hub_context.hpp"
 #include "storage/event_id.hpp"
@@ -61,6 +62,28 @@ topic_params(const route_request& r, std::size_t max_topics) {
   return patterns;
 }
 
+/// Why an `audience` is malformed: a list of 1 to 32 "role:<name>" / "sub:<subject>" strings.
+std::optional<std::string> audience_error(const json& a) {
+  const std::string rule =
+    "'audience' must be a list of 1 to 32 strings \"role:<name>\" or \"sub:<subject>\" "
+    "(1 to 256 bytes after the prefix, no control characters)";
+  if (!a.is_array() || a.empty() || a.size() > 32)
+    return rule;
+  for (auto& x : a) {
+    if (!x.is_string())
+      return rule;
+    std::string_view v = x.get_ref<const std::string&>();
+    auto rest = v.substr(0, 5) == "role:" ? v.substr(5)
+                : v.substr(0, 4) == "sub:" ? v.substr(4)
+                                           : std::string_view{};
+    if (rest.empty() || rest.size() > 256
+        || std::any_of(rest.begin(), rest.end(),
+                       [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+      return rule;
+  }
+  return std::nullopt;
+}
+
 /// One event of a publish request, validated; or the reason it is refused (code, message).
 std::variant<event_draft, std::pair<const char*, std::string>> parse_event(const json& ev) {
   using refusal = std::pair<const char*, std::string>;
@@ -68,7 +91,8 @@ std::variant<event_draft, std::pair<const char*, std::string>> parse_event(const
     return refusal{"invalid_event", "an event must be a JSON object"};
   for (auto it = ev.begin(); it != ev.end(); ++it)
     if (it.key() != "topic" && it.key() != "data" && it.key() != "type"
-        && it.key() != "idempotency_key" && it.key() != "ack")
+        && it.key() != "idempotency_key" && it.key() != "ack" && it.key() != "private"
+        && it.key() != "audience")
       return refusal{"unknown_field", "unknown field '" + it.key() + "'"};
   auto t = ev.find("topic");
   if (t == ev.end() || !t->is_string())
@@ -103,6 +127,17 @@ std::variant<event_draft, std::pair<const char*, std::string>> parse_event(const
       return refusal{"invalid_ack", "'ack' must be a boolean"};
     draft.ack = a->get<bool>();
   }
+  if (auto p = ev.find("private"); p != ev.end()) {
+    if (!p->is_boolean())
+      return refusal{"invalid_private", "'private' must be a boolean"};
+    draft.access.is_private = p->get<bool>();
+  }
+  if (auto a = ev.find("audience"); a != ev.end()) {
+    if (auto err = audience_error(*a))
+      return refusal{"invalid_audience", *err};
+    for (auto& x : *a)
+      draft.access.audience.push_back(x.get<std::string>());
+  }
   return draft;
 }
 
@@ -118,12 +153,39 @@ std::optional<http_response> refuse_when_shutting_down(const hub_context& hub,
                         "the hub is shutting down");
 }
 
-std::optional<http_response> require_json_body(const http_request& req) {
+bool json_deeper_than(std::string_view text, std::size_t max_depth) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i; // the escaped character cannot end the string
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth)
+        return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+std::optional<http_response> require_json_body(const hub_context& hub, const http_request& req) {
   auto ctype = trim(field(req, "Content-Type"));
-  if (iequals(trim(ctype.substr(0, ctype.find(';'))), "application/json"))
-    return std::nullopt;
-  return error_response(req, http::status::unsupported_media_type, "unsupported_media_type",
-                        "Content-Type must be application/json");
+  if (!iequals(trim(ctype.substr(0, ctype.find(';'))), "application/json"))
+    return error_response(req, http::status::unsupported_media_type, "unsupported_media_type",
+                          "Content-Type must be application/json");
+  auto max = hub.cfg.limits_max_json_depth;
+  if (json_deeper_than(req.body(), max))
+    return error_response(req, http::status::bad_request, "too_deep",
+                          "the body nests arrays and objects deeper than "
+                            + std::to_string(max) + " levels");
+  return std::nullopt;
 }
 
 std::optional<http_response> refuse_unknown_params(const route_request& r,
@@ -193,7 +255,7 @@ void handle_publish(hub_context& hub, route_request& r, respond_fn respond) {
   auto& req = r.req;
   if (auto refused = refuse_when_shutting_down(hub, req))
     return respond(std::move(*refused));
-  if (auto refused = require_json_body(req))
+  if (auto refused = require_json_body(hub, req))
     return respond(std::move(*refused));
   json doc = json::parse(req.body(), nullptr, false);
   auto bad = [&](std::string_view code, const std::string& msg) {
@@ -220,6 +282,10 @@ void handle_publish(hub_context& hub, route_request& r, respond_fn respond) {
     }
     job->events.push_back(std::get<event_draft>(std::move(parsed)));
   }
+  // All or nothing: every topic must be granted before anything is published.
+  for (auto& ev : job->events)
+    if (!may_publish(*r.who, ev.topic))
+      return respond(forbidden(r, "publishing to '" + ev.topic + "'"));
   ++hub.stats.publishes_in_flight;
   auto stats = &hub.stats;
   auto head = r.head;
@@ -241,9 +307,11 @@ void handle_events(hub_context& hub, route_request& r, respond_fn respond) {
     return respond(std::move(*res));
   if (auto refused = refuse_unknown_params(r, {"topic", "after", "limit"}))
     return respond(std::move(*refused));
+  if (auto refused = refuse_subscribe(r, std::get<std::vector<std::string>>(patterns)))
+    return respond(std::move(*refused));
   auto q = std::make_shared<events_query>();
   q->filter = std::make_shared<const topic_filter>(
-    std::get<std::vector<std::string>>(std::move(patterns)));
+    std::get<std::vector<std::string>>(std::move(patterns)), r.who);
   if (auto* after = r.target.param("after"); after != nullptr && !after->empty()) {
     auto id = parse_event_id(*after);
     if (!id)
@@ -330,6 +398,8 @@ void handle_ready(hub_context& hub, route_request& r, respond_fn respond) {
 }
 
 void handle_stats(hub_context& hub, route_request& r, respond_fn respond) {
+  if (auto refused = refuse_unless_admin(r))
+    return respond(std::move(*refused));
   respond(json_response(r.req, http::status::ok, stats_json(hub)));
 }
 
@@ -351,10 +421,21 @@ std::optional<http_response> refuse_bad_job_id(const route_request& r) {
   return std::nullopt;
 }
 
+/// A job is guarded as the topic jobs/{id}: writing needs a publish grant on it, reading a
+/// subscribe grant. The id's own validity is checked first.
+std::optional<http_response> refuse_job_access(const route_request& r, bool write) {
+  if (auto refused = refuse_bad_job_id(r))
+    return refused;
+  auto topic = "jobs/" + r.path_param(0);
+  if (write ? may_publish(*r.who, topic) : may_subscribe(*r.who, topic))
+    return std::nullopt;
+  return forbidden(r, (write ? "writing '" : "reading '") + topic + "'");
+}
+
 } // namespace
 
 void handle_job_get(hub_context& hub, route_request& r, respond_fn respond) {
-  if (auto refused = refuse_bad_job_id(r))
+  if (auto refused = refuse_job_access(r, false))
     return respond(std::move(*refused));
   auto job = std::make_shared<job_request>();
   job->id = r.path_param(0);
@@ -362,11 +443,11 @@ void handle_job_get(hub_context& hub, route_request& r, respond_fn respond) {
 }
 
 void handle_job_put(hub_context& hub, route_request& r, respond_fn respond) {
-  if (auto refused = refuse_bad_job_id(r))
+  if (auto refused = refuse_job_access(r, true))
     return respond(std::move(*refused));
   if (auto refused = refuse_when_shutting_down(hub, r.req))
     return respond(std::move(*refused));
-  if (auto refused = require_json_body(r.req))
+  if (auto refused = require_json_body(hub, r.req))
     return respond(std::move(*refused));
   auto job = std::make_shared<job_request>();
   job->id = r.path_param(0);
@@ -382,11 +463,14 @@ std::variant<stream_start, http_response> subscribe_stream(hub_context& hub, rou
     return std::move(*res);
   if (auto refused = refuse_unknown_params(r, {"topic", "last_event_id"}))
     return std::move(*refused);
+  if (auto refused = refuse_subscribe(r, std::get<std::vector<std::string>>(patterns)))
+    return std::move(*refused);
   auto resume = resume_position(r);
   if (auto* res = std::get_if<http_response>(&resume))
     return std::move(*res);
   auto sub = std::make_shared<subscription_request>();
   sub->patterns = std::get<std::vector<std::string>>(std::move(patterns));
+  sub->viewer = r.who;
   sub->resume = std::get<std::optional<event_id>>(resume);
   if (sub->resume) {
     sub->resume_text = std::string{field(r.req, "Last-Event-ID")};
@@ -404,7 +488,7 @@ std::variant<stream_start, http_response> subscribe_stream(hub_context& hub, rou
 }
 
 std::variant<stream_start, http_response> job_stream(hub_context& hub, route_request& r) {
-  if (auto refused = refuse_bad_job_id(r))
+  if (auto refused = refuse_job_access(r, false))
     return std::move(*refused);
   std::uint64_t last_seen = 0;
   if (auto last = field(r.req, "Last-Event-ID"); !last.empty()) {

@@ -36,8 +36,14 @@ std::variant<stream_start, http_response> job_stream(hub_context& hub, route_req
 std::optional<http_response> refuse_when_shutting_down(const hub_context& hub,
                                                        const http_request& req);
 
-/// 415 unless Content-Type is application/json (parameters allowed).
-std::optional<http_response> require_json_body(const http_request& req);
+/// 415 unless Content-Type is application/json (parameters allowed); 400 too_deep when the body
+/// nests arrays and objects deeper than limits.max_json_depth (checked before any parsing, so
+/// nothing recursive ever sees client-controlled depth).
+std::optional<http_response> require_json_body(const hub_context& hub, const http_request& req);
+
+/// True when `text` nests arrays/objects deeper than `max_depth` (strings are skipped; one pass,
+/// no recursion).
+bool json_deeper_than(std::string_view text, std::size_t max_depth);
 
 /// 400 unknown_parameter for a query parameter not in `known`.
 std::optional<http_response> refuse_unknown_params(const route_request& r,

@@ -19,6 +19,7 @@ http::status http_status(hub_errc kind) {
     case hub_errc::storage_failure: return http::status::service_unavailable;
     case hub_errc::finished: return http::status::no_content; // EventSource stops reconnecting
     case hub_errc::internal: return http::status::internal_server_error;
+    case hub_errc::forbidden: return http::status::forbidden;
   }
   return http::status::internal_server_error;
 }

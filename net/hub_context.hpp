@@ -12,6 +12,7 @@
 
 #include "actors/connection.hpp"
 #include "actors/hub_stats.hpp"
+#include "auth/tokens.hpp"
 #include "config/config.hpp"
 #include "net/router.hpp"
 #include "storage/event_log.hpp"
@@ -38,6 +39,11 @@ struct hub_context {
   /// Every endpoint and the middleware chain (net/routes.cpp), built before the listener starts.
   std::unique_ptr<const router> routes;
   hub_stats stats;
+  /// The keys tokens are verified with: swapped whole on SIGHUP, read with std::atomic_load.
+  /// Null or empty: a development hub (no tokens).
+  std::shared_ptr<const key_set> keys;
+  /// What a request without a token is: auth.anonymous, or everything on a development hub.
+  principal_ptr anonymous = std::make_shared<const principal>(principal::development());
   std::atomic<bool> ready{false};
   std::atomic<bool> shutting_down{false};
   /// False once the hub's actors are stopped and this context is about to go. Streams still

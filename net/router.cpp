@@ -3,10 +3,11 @@
 #include <algorithm>
 
 #include "net/http_responses.hpp"
+#include "net/hub_context.hpp"
 
 namespace herald {
 
-std::optional<http_response> middleware::before(hub_context&, const route_request&) {
+std::optional<http_response> middleware::before(hub_context&, route_request&) {
   return std::nullopt;
 }
 
@@ -95,6 +96,7 @@ void router::handle(hub_context& hub, http_request&& req, const respond_fn& resp
                     const std::function<void(stream_order)>& start_stream) const {
   route_request rr;
   rr.head = request_head(req);
+  rr.who = hub.anonymous;
   auto finish = finisher(hub, rr.head);
   auto answer = [&respond, &finish](http_response res) {
     finish(res);

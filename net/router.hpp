@@ -25,6 +25,7 @@
 #include <caf/actor.hpp>
 
 #include "actors/messages.hpp"
+#include "auth/principal.hpp"
 #include "uri/uri.hpp"
 
 namespace herald {
@@ -45,6 +46,8 @@ struct route_request {
   /// What a later answer needs of the request (see request_head), made once per request and
   /// shared by the handler's callbacks and the middleware's `after` hooks.
   std::shared_ptr<const http_request> head;
+  /// Who is asking: set by the auth middleware (the hub's anonymous principal until then).
+  principal_ptr who;
 
   const std::string& path_param(std::size_t i) const { return path_params.at(i); }
 };
@@ -75,7 +78,8 @@ public:
   virtual ~middleware() = default;
 
   /// Before the handler: a response here answers the request instead of the handler.
-  virtual std::optional<http_response> before(hub_context& hub, const route_request& r);
+  /// It may also complete the request (the auth middleware sets `who`).
+  virtual std::optional<http_response> before(hub_context& hub, route_request& r);
 
   /// On every response head for `req` (only the request's head is available: version, fields).
   virtual void after(hub_context& hub, const http_request& req, http_head& res);

@@ -1,5 +1,6 @@
 #include "net/routes.hpp"
 
+#include "net/auth.hpp"
 #include "net/cors.hpp"
 #include "net/http_api.hpp"
 #include "net/session_api.hpp"
@@ -28,7 +29,8 @@ std::unique_ptr<router> make_hub_router() {
   };
   // Middleware runs `before` in this order and `after` in reverse. Every answer passes every
   // `after`, a middleware's own refusal (auth, rate limits) included, so refusals get CORS too.
-  std::vector<std::shared_ptr<middleware>> chain{std::make_shared<cors_middleware>()};
+  std::vector<std::shared_ptr<middleware>> chain{std::make_shared<cors_middleware>(),
+                                                 std::make_shared<auth_middleware>()};
   return std::make_unique<router>(std::move(table), std::move(chain));
 }
 

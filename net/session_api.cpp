@@ -3,11 +3,13 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/session_stream.hpp"
+#include "net/auth.hpp"
 #include "net/http_api.hpp"
 #include "net/http_responses.hpp"
 #include "net/hub_context.hpp"
 #include "storage/event_id.hpp"
 #include "storage/session_record.hpp"
+#include "storage/topic_pattern.hpp"
 
 namespace herald {
 namespace {
@@ -27,7 +29,7 @@ std::variant<json, http_response> object_body(const hub_context& hub, const rout
                                               std::initializer_list<std::string_view> fields) {
   if (auto refused = refuse_when_shutting_down(hub, r.req))
     return std::move(*refused);
-  if (auto refused = require_json_body(r.req))
+  if (auto refused = require_json_body(hub, r.req))
     return std::move(*refused);
   auto bad = [&](std::string_view code, const std::string& msg) {
     return error_response(r.req, http::status::bad_request, code, msg);
@@ -57,6 +59,7 @@ void ask_session(hub_context& hub, route_request& r, std::shared_ptr<session_req
   if (auto refused = refuse_unknown_params(r, allowed))
     return respond(std::move(*refused));
   req->id = r.path_param(0);
+  req->who = r.who;
   auto head = r.head;
   req->done = [respond, head](request_reply reply) { respond(reply_response(*head, reply)); };
   caf::anon_send(hub.session_registry, session_atom::value, std::move(req));
@@ -110,6 +113,15 @@ void handle_session_put(hub_context& hub, route_request& r, respond_fn respond) 
     return respond(error_response(r.req, http::status::bad_request, "invalid_session",
                                   "at most " + std::to_string(max_topics)
                                     + " topics per session"));
+  // Each valid pattern must be granted (the session reports invalid ones).
+  if (t != doc.end() && t->is_array()) {
+    std::vector<std::string> asked;
+    for (auto& p : *t)
+      if (p.is_string() && !validate_pattern(p.get_ref<const std::string&>()))
+        asked.push_back(p.get<std::string>());
+    if (auto refused = refuse_subscribe(r, asked))
+      return respond(std::move(*refused));
+  }
   auto req = std::make_shared<session_request>();
   req->what = op::put;
   req->body = std::move(doc);
@@ -157,9 +169,11 @@ std::variant<stream_start, http_response> session_stream_start(hub_context& hub,
     return std::move(*res);
   auto id = r.path_param(0);
   auto from = std::get<std::optional<event_id>>(resume);
-  return stream_start{"session=" + id, [&hub, id, from](const queue_ptr& q, const std::string&) {
+  auto who = r.who;
+  return stream_start{"session=" + id,
+                      [&hub, id, from, who](const queue_ptr& q, const std::string&) {
                         return hub.sys.spawn(session_stream, id, q, from, hub.session_registry,
-                                             hub.registry, hub.stream_settings.retry_ms);
+                                             hub.registry, hub.stream_settings.retry_ms, who);
                       }};
 }
 

@@ -32,15 +32,29 @@ std::size_t get_u16(const char* p) {
 
 // The top bit of the time field marks an ack-required event (times are positive).
 constexpr std::uint64_t ack_flag = std::uint64_t{1} << 63;
+// The next bit marks an event with access rules, stored between its type and its data:
+//   u8 private, u16 count, count x (u16 length, bytes)   (the audience)
+constexpr std::uint64_t access_flag = std::uint64_t{1} << 62;
+constexpr std::uint64_t time_mask = ~(ack_flag | access_flag);
 
 std::string encode(const event_record& e) {
   std::string v;
-  v.reserve(12 + e.topic.size() + e.type.size() + e.data.size());
-  put_be64(v, static_cast<std::uint64_t>(e.time_ms) | (e.ack ? ack_flag : 0));
+  v.reserve(16 + e.topic.size() + e.type.size() + e.data.size());
+  bool rules = e.access.restricted();
+  put_be64(v, static_cast<std::uint64_t>(e.time_ms) | (e.ack ? ack_flag : 0)
+                | (rules ? access_flag : 0));
   put_u16(v, e.topic.size());
   v.append(e.topic);
   put_u16(v, e.type.size());
   v.append(e.type);
+  if (rules) {
+    v.push_back(e.access.is_private ? 1 : 0);
+    put_u16(v, e.access.audience.size());
+    for (auto& a : e.access.audience) {
+      put_u16(v, a.size());
+      v.append(a);
+    }
+  }
   v.append(e.data);
   return v;
 }
@@ -329,7 +343,7 @@ bool event_log::decode(const std::string& v, event_record& out, bool topic_only)
     return false;
   auto t = get_be64(v.data());
   out.ack = (t & ack_flag) != 0;
-  out.time_ms = static_cast<std::int64_t>(t & ~ack_flag);
+  out.time_ms = static_cast<std::int64_t>(t & time_mask);
   auto tlen = get_u16(v.data() + 8);
   if (v.size() < 12 + tlen)
     return false;
@@ -342,12 +356,32 @@ bool event_log::decode(const std::string& v, event_record& out, bool topic_only)
   if (v.size() < off + ylen)
     return false;
   out.type.assign(v.data() + off, ylen);
-  out.data.assign(v.data() + off + ylen, v.size() - off - ylen);
+  off += ylen;
+  out.access = event_access{};
+  if ((t & access_flag) != 0) {
+    if (v.size() < off + 3)
+      return false;
+    out.access.is_private = v[off] != 0;
+    auto n = get_u16(v.data() + off + 1);
+    off += 3;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (v.size() < off + 2)
+        return false;
+      auto len = get_u16(v.data() + off);
+      off += 2;
+      if (v.size() < off + len)
+        return false;
+      out.access.audience.emplace_back(v.data() + off, len);
+      off += len;
+    }
+  }
+  out.data.assign(v.data() + off, v.size() - off);
   return true;
 }
 
-log_page event_log::read_topic(const std::string& topic, std::uint64_t after, std::uint64_t h,
+log_page event_log::read_topic(const topic_filter& filter, std::uint64_t after, std::uint64_t h,
                                std::size_t max_events, std::optional<std::string>& error) const {
+  const auto& topic = filter.patterns().front();
   log_page page;
   page.scanned_through = h;
   std::uint64_t from = after;
@@ -378,7 +412,7 @@ log_page event_log::read_topic(const std::string& topic, std::uint64_t after, st
     }
     value.assign(log_it->value().data(), log_it->value().size());
     event_record rec;
-    if (!decode(value, rec, false))
+    if (!decode(value, rec, false) || !filter.admits(rec.topic, rec.access))
       continue;
     rec.pos = pos;
     page.events.push_back(std::move(rec));
@@ -403,7 +437,7 @@ log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::s
   std::optional<std::string> failed;
   log_page page;
   if (filter.single_exact()) {
-    page = read_topic(filter.patterns().front(), after, h, max_events, failed);
+    page = read_topic(filter, after, h, max_events, failed);
   } else {
     page.scanned_through = h;
     std::unique_ptr<rocksdb::Iterator> it{db_.db().NewIterator(rocksdb::ReadOptions{}, log_cf_)};
@@ -418,7 +452,8 @@ log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::s
       if (decode(value, rec, true) && filter.matches(rec.topic)) {
         decode(value, rec, false);
         rec.pos = pos;
-        page.events.push_back(std::move(rec));
+        if (filter.admits(rec.topic, rec.access))
+          page.events.push_back(std::move(rec));
       }
       if (page.events.size() >= max_events || ++scanned >= max_scan) {
         page.scanned_through = pos;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/access.hpp"
 #include "storage/database.hpp"
 #include "storage/topic_pattern.hpp"
 
@@ -38,6 +39,7 @@ struct event_record {
   std::string data; // compact JSON text
   std::string idempotency_key; // empty: none; else remembered for the dedup window
   bool ack = false;            // durable sessions must acknowledge it
+  event_access access;         // who may see it (public when not restricted)
 };
 
 /// Events of the log in (from-1, to] may be missing for a subscription.
@@ -109,7 +111,7 @@ private:
 
   explicit event_log(database& db);
   /// read() for one exact topic: walks its index (and the log beside it) from `after`.
-  log_page read_topic(const std::string& topic, std::uint64_t after, std::uint64_t h,
+  log_page read_topic(const topic_filter& filter, std::uint64_t after, std::uint64_t h,
                       std::size_t max_events, std::optional<std::string>& error) const;
   bool decode(const std::string& value, event_record& out, bool topic_only) const;
   /// Retention deleted `pos` of `topic`: updates the in-memory topic counts (meta_mtx_ held).

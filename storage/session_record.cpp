@@ -90,7 +90,13 @@ std::string encode_session(const session_record& r) {
               {"created_ms", r.created_ms},
               {"last_seen_ms", r.last_seen_ms},
               {"delivered_through", r.delivered_through},
-              {"ack_through", r.ack_through}}
+              {"ack_through", r.ack_through},
+              {"owner", r.owner},
+              {"viewer",
+               {{"token", r.viewer.authenticated()},
+                {"sub", r.viewer.sub},
+                {"roles", r.viewer.roles},
+                {"subscribe", r.viewer.subscribe}}}}
     .dump();
 }
 
@@ -109,6 +115,14 @@ std::optional<session_record> decode_session(std::string_view text) {
     r.last_seen_ms = j.at("last_seen_ms").get<std::int64_t>();
     r.delivered_through = j.at("delivered_through").get<std::uint64_t>();
     r.ack_through = j.at("ack_through").get<std::uint64_t>();
+    r.owner = j.value("owner", std::string{});
+    if (auto v = j.find("viewer"); v != j.end() && v->is_object()) {
+      if (v->value("token", false))
+        r.viewer.from = principal::origin::token;
+      r.viewer.sub = v->value("sub", std::string{});
+      r.viewer.roles = v->value("roles", std::vector<std::string>{});
+      r.viewer.subscribe = v->value("subscribe", std::vector<std::string>{});
+    }
     return r;
   } catch (const json::exception&) {
     return std::nullopt;

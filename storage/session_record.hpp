@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth/principal.hpp"
+
 namespace herald {
 
 struct session_settings {
@@ -35,6 +37,12 @@ struct session_record {
   std::int64_t last_seen_ms = 0; // when its last stream ended (or it was created/updated)
   std::uint64_t delivered_through = 0;
   std::uint64_t ack_through = 0;
+  /// The `sub` that created the session (empty: created without a token). Only it, or an admin,
+  /// may use the session.
+  std::string owner;
+  /// Whose grants decide the session's events with access rules: the owner's token at its last
+  /// PUT (the session gathers events while no stream is attached, so it keeps them).
+  principal viewer;
 };
 
 /// A stored pending (delivered, unacknowledged) event: how often it was delivered.

@@ -88,7 +88,8 @@ bool topic_matches(std::string_view pattern, std::string_view topic) {
   }
 }
 
-topic_filter::topic_filter(std::vector<std::string> patterns) : patterns_(std::move(patterns)) {
+topic_filter::topic_filter(std::vector<std::string> patterns, principal_ptr viewer)
+  : patterns_(std::move(patterns)), viewer_(std::move(viewer)) {
   std::sort(patterns_.begin(), patterns_.end());
   patterns_.erase(std::unique(patterns_.begin(), patterns_.end()), patterns_.end());
   has_wildcard_ = std::any_of(patterns_.begin(), patterns_.end(),

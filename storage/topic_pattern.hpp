@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/principal.hpp"
+
 namespace herald {
 
 inline constexpr std::size_t max_topic_bytes = 255;
@@ -31,13 +33,19 @@ bool is_wildcard(std::string_view pattern);
 /// Matches a concrete topic against a (valid) pattern.
 bool topic_matches(std::string_view pattern, std::string_view topic);
 
-/// The set of patterns one stream or query follows.
+/// The set of patterns one stream or query follows, and who follows them: events with access
+/// rules (auth/access.hpp) pass only if the viewer may see them (no viewer: public events only).
 class topic_filter {
 public:
   topic_filter() = default;
-  explicit topic_filter(std::vector<std::string> patterns);
+  explicit topic_filter(std::vector<std::string> patterns, principal_ptr viewer = nullptr);
 
   bool matches(std::string_view topic) const;
+  /// May the viewer see an event of `topic` (that matches) with these rules?
+  bool admits(std::string_view topic, const event_access& rules) const {
+    return !rules.restricted() || (viewer_ != nullptr && may_see(*viewer_, topic, rules));
+  }
+  const principal_ptr& viewer() const { return viewer_; }
   const std::vector<std::string>& patterns() const { return patterns_; }
   /// Exactly one concrete topic: the storage can use its per-topic index.
   bool single_exact() const { return patterns_.size() == 1 && !has_wildcard_; }
@@ -45,6 +53,7 @@ public:
 private:
   std::vector<std::string> patterns_;
   bool has_wildcard_ = false;
+  principal_ptr viewer_;
 };
 
 } // namespace herald

@@ -25,7 +25,8 @@ struct fixture : test::actor_fixture {
     stream s;
     s.queue = std::make_shared<outbound_queue>(1 << 20, [] {});
     s.head = test::make_slot<std::uint64_t>();
-    s.owner = requester<std::uint64_t>(disp, s.head, attach_atom::value, s.queue, patterns);
+    s.owner = requester<std::uint64_t>(disp, s.head, attach_atom::value, s.queue,
+                                       std::make_shared<const topic_filter>(patterns));
     sched.run();
     return s;
   }
@@ -75,8 +76,9 @@ CAF_TEST(a batch reaches each stream with one wake-up) {
   stream s;
   s.queue = std::make_shared<outbound_queue>(1 << 20, [wakes] { ++*wakes; });
   s.head = test::make_slot<std::uint64_t>();
-  s.owner = requester<std::uint64_t>(disp, s.head, attach_atom::value, s.queue,
-                                     std::vector<std::string>{"a", "*"});
+  s.owner = requester<std::uint64_t>(
+    disp, s.head, attach_atom::value, s.queue,
+    std::make_shared<const topic_filter>(std::vector<std::string>{"a", "*"}));
   sched.run();
   go_live(s);
   deliver({{8, "a"}, {9, "b"}, {10, "a"}, {11, "x/y"}, {12, "c"}});

@@ -41,7 +41,7 @@ public:
     // nop
   }
 
-  std::optional<http_response> before(hub_context&, const route_request& r) override {
+  std::optional<http_response> before(hub_context&, route_request& r) override {
     trace.push_back("before " + name_);
     if (r.req["X-Refuse"] == name_)
       return error_response(r.req, http::status::too_many_requests, "refused", name_);

@@ -81,7 +81,7 @@ struct fixture : test::log_fixture {
   void connect(std::optional<event_id> resume = {}) {
     queue = std::make_shared<outbound_queue>(1 << 20, [] {});
     auto slot = test::make_slot<bool>();
-    stream = requester<bool>(sess, slot, connect_atom::value, queue, resume);
+    stream = requester<bool>(sess, slot, connect_atom::value, queue, resume, test::operator_principal());
     sched.run();
     CAF_REQUIRE(slot->has_value());
     CAF_REQUIRE(std::holds_alternative<bool>(**slot));
@@ -98,6 +98,7 @@ struct fixture : test::log_fixture {
 
   std::pair<int, json> call(session_request::op what, json body = json::object()) {
     auto req = std::make_shared<session_request>();
+    req->who = test::operator_principal();
     req->what = what;
     req->id = "s1";
     req->body = std::move(body);
@@ -305,6 +306,7 @@ CAF_TEST(a crashed session is respawned from storage and its stream ends with a 
   to_stop.push_back(topics);
   sched.run();
   auto req = std::make_shared<session_request>();
+    req->who = test::operator_principal();
   req->what = session_request::op::put;
   req->id = "s2";
   req->body = json{{"topics", {"t/a"}}};
@@ -316,7 +318,7 @@ CAF_TEST(a crashed session is respawned from storage and its stream ends with a 
   publish(1, true);
   auto q = std::make_shared<outbound_queue>(1 << 20, [] {});
   auto viewer = sys.spawn(session_stream, std::string{"s2"}, q, std::optional<event_id>{}, reg,
-                          topics, std::uint64_t{1500});
+                          topics, std::uint64_t{1500}, test::operator_principal());
   sched.run();
   auto first = deref<session_registry_actor>(reg).state.sessions.at("s2").session;
   CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
@@ -334,7 +336,7 @@ CAF_TEST(a crashed session is respawned from storage and its stream ends with a 
   CAF_CHECK_EQUAL(stats.pending_acks.load(), 1);
   auto q2 = std::make_shared<outbound_queue>(1 << 20, [] {});
   auto viewer2 = sys.spawn(session_stream, std::string{"s2"}, q2, std::optional<event_id>{}, reg,
-                           topics, std::uint64_t{1500});
+                           topics, std::uint64_t{1500}, test::operator_principal());
   sched.run();
   auto re = redeliveries_in(drain(*q2));
   CAF_REQUIRE_EQUAL(re.size(), 1u);
@@ -353,6 +355,7 @@ CAF_TEST(session streams count against the per-topic subscriber limit) {
   sched.run();
   for (auto* id : {"a1", "a2"}) {
     auto req = std::make_shared<session_request>();
+    req->who = test::operator_principal();
     req->what = session_request::op::put;
     req->id = id;
     req->body = json{{"topics", {"t/a"}}};
@@ -364,7 +367,7 @@ CAF_TEST(session streams count against the per-topic subscriber limit) {
   }
   auto stream_of = [&](const char* id, const queue_ptr& q) {
     return sys.spawn(session_stream, std::string{id}, q, std::optional<event_id>{}, reg, topics,
-                     std::uint64_t{1500});
+                     std::uint64_t{1500}, test::operator_principal());
   };
   auto q1 = std::make_shared<outbound_queue>(1 << 20, [] {});
   auto first = stream_of("a1", q1);

@@ -13,6 +13,11 @@
 namespace herald::test {
 
 /// A request reply as the HTTP layer renders it: (status, body).
+/// A principal that may do everything (the development hub's): sessions and streams in tests.
+inline principal_ptr operator_principal() {
+  return std::make_shared<const principal>(principal::development());
+}
+
 inline std::pair<int, std::string> rendered(const request_reply& reply) {
   return {static_cast<int>(http_status(reply)), reply_body(reply)};
 }
