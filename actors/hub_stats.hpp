@@ -30,7 +30,7 @@ struct hub_stats {
   std::atomic<std::uint64_t> auth_failures{0};      // requests refused 401 (no or a bad token)
   std::atomic<std::uint64_t> forbidden{0};          // requests refused for a missing grant (403)
   std::atomic<std::uint64_t> rate_limited{0};       // requests and streams refused (429)
-  std::atomic<std::uint64_t> header_timeouts{0};    // connections closed mid-request (timeouts)
+  std::atomic<std::uint64_t> request_timeouts{0};   // connections closed mid-request (header or body timeout)
   std::atomic<std::uint64_t> token_expiries{0};     // streams ended at their token's exp
 };
 

@@ -17,6 +17,7 @@ const char* to_string(close_reason r) {
     case close_reason::server_error: return "server_error";
     case close_reason::session_replaced: return "session_replaced";
     case close_reason::session_deleted: return "session_deleted";
+    case close_reason::token_expired: return "token_expired";
   }
   return "unknown";
 }

@@ -45,6 +45,7 @@ enum class close_reason {
   server_error,
   session_replaced, // a durable session's newer stream took over
   session_deleted,  // the durable session was deleted or expired
+  token_expired,    // the stream's token reached its exp
 };
 
 const char* to_string(close_reason r);

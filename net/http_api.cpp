@@ -10,6 +10,7 @@
 #include "net/auth.hpp"
 #include "net/http_responses.hpp"
 #include "net/hub_context.hpp"
+#include "net/rate_limits.hpp"
 #include "storage/event_id.hpp"
 #include "storage/job.hpp"
 #include "storage/topic_pattern.hpp"
@@ -286,6 +287,11 @@ void handle_publish(hub_context& hub, route_request& r, respond_fn respond) {
   for (auto& ev : job->events)
     if (!may_publish(*r.who, ev.topic))
       return respond(forbidden(r, "publishing to '" + ev.topic + "'"));
+  if (hub.limits->publish_events.enabled())
+    if (auto wait = hub.limits->publish_events.take(limit_key(r),
+                                                    static_cast<double>(job->events.size())))
+      return respond(too_many(req, *wait, "over the published events rate "
+                                          "(rate.publish_events_per_second)"));
   ++hub.stats.publishes_in_flight;
   auto stats = &hub.stats;
   auto head = r.head;
@@ -376,6 +382,11 @@ std::string stats_json(hub_context& hub) {
     {"redeliveries", s.redeliveries.load()},
     {"dead_letters", s.dead_letters.load()},
     {"dead_lettered", s.dead_lettered.load()},
+    {"auth_failures", s.auth_failures.load()},
+    {"forbidden", s.forbidden.load()},
+    {"rate_limited", s.rate_limited.load()},
+    {"request_timeouts", s.request_timeouts.load()},
+    {"token_expiries", s.token_expiries.load()},
     {"log_head", format_event_id(hub.log->epoch(), hub.log->head())},
     {"log_topics", hub.log->topic_count()},
     {"uptime_seconds", uptime},

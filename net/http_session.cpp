@@ -8,6 +8,8 @@
 #include "net/http_responses.hpp"
 #include "net/sse_stream.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace herald {
 
 namespace beast = boost::beast;
@@ -15,6 +17,7 @@ namespace net = boost::asio;
 
 namespace {
 constexpr auto idle_timeout = std::chrono::seconds(60);
+constexpr std::size_t first_read_bytes = 4096;
 } // namespace
 
 http_session::http_session(hub_context& hub, net::ip::tcp::socket socket)
@@ -30,17 +33,46 @@ void http_session::do_read() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(hub_.cfg.limits_max_header_bytes));
   parser_->body_limit(hub_.cfg.limits_max_body_bytes);
+  if (buffer_.size() > 0)
+    return read_header(); // a pipelined request is already here
+  // Between requests the connection may idle; the header timeout starts with the first byte.
   stream_.expires_after(idle_timeout);
+  stream_.async_read_some(buffer_.prepare(first_read_bytes),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            if (ec)
+                              return self->close();
+                            self->buffer_.commit(n);
+                            self->read_header();
+                          });
+}
+
+void http_session::read_header() {
+  // The whole head must arrive within limits.header_timeout_seconds: a client trickling its
+  // header lines (slowloris) is closed then, however steadily it sends.
+  stream_.expires_after(std::chrono::seconds(hub_.cfg.limits_header_timeout_seconds));
   http::async_read_header(stream_, buffer_, *parser_,
                           [self = shared_from_this()](beast::error_code ec, std::size_t) {
                             self->on_header(ec);
                           });
 }
 
+void http_session::read_body() {
+  // Likewise the body, within limits.body_timeout_seconds.
+  stream_.expires_after(std::chrono::seconds(hub_.cfg.limits_body_timeout_seconds));
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     self->on_body(ec);
+                   });
+}
+
 void http_session::on_header(beast::error_code ec) {
+  if (ec == beast::error::timeout) {
+    ++hub_.stats.request_timeouts;
+    spdlog::info("event=request_timeout part=header");
+    return close();
+  }
   if (ec == http::error::end_of_stream || ec == net::error::eof
-      || ec == beast::error::timeout || ec == net::error::operation_aborted
-      || ec == net::error::connection_reset)
+      || ec == net::error::operation_aborted || ec == net::error::connection_reset)
     return close();
   if (ec == http::error::body_limit) // Content-Length over the limit: known from the headers
     return send_and_close(http::status::payload_too_large, "body_too_large",
@@ -65,17 +97,11 @@ void http_session::on_header(beast::error_code ec) {
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec)
                           return self->close();
-                        http::async_read(self->stream_, self->buffer_, *self->parser_,
-                                         [self](beast::error_code ec, std::size_t) {
-                                           self->on_body(ec);
-                                         });
+                        self->read_body();
                       });
     return;
   }
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                     self->on_body(ec);
-                   });
+  read_body();
 }
 
 void http_session::on_body(beast::error_code ec) {
@@ -83,7 +109,12 @@ void http_session::on_body(beast::error_code ec) {
     return send_and_close(http::status::payload_too_large, "body_too_large",
                           "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
                             + " bytes");
-  if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout
+  if (ec == beast::error::timeout) {
+    ++hub_.stats.request_timeouts;
+    spdlog::info("event=request_timeout part=body");
+    return close();
+  }
+  if (ec == http::error::end_of_stream || ec == net::error::eof
       || ec == net::error::connection_reset)
     return close();
   if (ec)
@@ -94,8 +125,10 @@ void http_session::on_body(beast::error_code ec) {
 
 void http_session::on_request() {
   auto self = shared_from_this();
+  boost::system::error_code ec;
+  auto peer = stream_.socket().remote_endpoint(ec);
   hub_.routes->handle(
-    hub_, parser_->release(),
+    hub_, parser_->release(), ec ? std::string{} : peer.address().to_string(),
     // The answer may come from an actor's thread: hop back onto this session's io thread.
     [self](http_response res) {
       net::post(self->stream_.get_executor(),

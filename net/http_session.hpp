@@ -22,6 +22,8 @@ public:
 
 private:
   void do_read();
+  void read_header();
+  void read_body();
   void on_header(boost::beast::error_code ec);
   void on_body(boost::beast::error_code ec);
   void on_request();

@@ -14,6 +14,7 @@
 #include "actors/hub_stats.hpp"
 #include "auth/tokens.hpp"
 #include "config/config.hpp"
+#include "net/rate_limits.hpp"
 #include "net/router.hpp"
 #include "storage/event_log.hpp"
 #include "storage/hub_storage.hpp"
@@ -21,7 +22,8 @@
 namespace herald {
 
 struct hub_context {
-  hub_context(const config& c, caf::actor_system& s) : cfg(c), sys(s) {
+  hub_context(const config& c, caf::actor_system& s)
+    : cfg(c), sys(s), limits(std::make_unique<rate_limits>(c)) {
     // nop
   }
 
@@ -44,6 +46,8 @@ struct hub_context {
   std::shared_ptr<const key_set> keys;
   /// What a request without a token is: auth.anonymous, or everything on a development hub.
   principal_ptr anonymous = std::make_shared<const principal>(principal::development());
+  /// Rate and resource limits (rate.*), shared by every io thread.
+  std::unique_ptr<rate_limits> limits;
   std::atomic<bool> ready{false};
   std::atomic<bool> shutting_down{false};
   /// False once the hub's actors are stopped and this context is about to go. Streams still

@@ -4,7 +4,9 @@
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
 
+#include "net/http_responses.hpp"
 #include "net/http_session.hpp"
+#include "net/rate_limits.hpp"
 
 namespace herald {
 
@@ -48,6 +50,23 @@ void listener::stop() {
   });
 }
 
+void listener::refuse(tcp::socket s, std::uint64_t retry_after_s) {
+  // Over rate.connections_per_second_per_ip: a 429 written at once if the socket takes it (it
+  // is fresh, so it does), then closed; the request is never read.
+  ++hub_.stats.rate_limited;
+  http_request req;
+  req.version(11);
+  auto res = too_many(req, retry_after_s, "too many new connections from this address "
+                                          "(rate.connections_per_second_per_ip)");
+  res.keep_alive(false);
+  auto wire = render_response(res);
+  boost::system::error_code ignored;
+  s.non_blocking(true, ignored);
+  s.write_some(net::buffer(wire), ignored);
+  s.shutdown(tcp::socket::shutdown_both, ignored);
+  s.close(ignored);
+}
+
 void listener::do_accept() {
   // A socket's io_context is run by one thread: its handlers never run concurrently, so it needs
   // no strand, and its stream can be written from its io thread's write_shard.
@@ -67,6 +86,14 @@ void listener::do_accept() {
       return;
     }
     boost::system::error_code ignored;
+    auto& conns = self->hub_.limits->connections;
+    if (conns.enabled()) {
+      auto peer = s.remote_endpoint(ignored);
+      if (auto wait = conns.take("ip:" + peer.address().to_string(), 1)) {
+        self->refuse(std::move(s), *wait);
+        return self->do_accept();
+      }
+    }
     s.set_option(tcp::no_delay(true), ignored);
     std::make_shared<http_session>(self->hub_, std::move(s))->run();
     self->do_accept();

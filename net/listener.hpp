@@ -26,6 +26,8 @@ public:
 
 private:
   void do_accept();
+  /// Answers 429 on a connection over its address's rate, and closes it.
+  void refuse(boost::asio::ip::tcp::socket s, std::uint64_t retry_after_s);
 
   std::vector<boost::asio::io_context*> io_;
   std::size_t next_io_ = 0;

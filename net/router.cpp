@@ -92,11 +92,13 @@ std::string allow_list(const std::vector<http::verb>& methods) {
 
 } // namespace
 
-void router::handle(hub_context& hub, http_request&& req, const respond_fn& respond,
+void router::handle(hub_context& hub, http_request&& req, std::string client_ip,
+                    const respond_fn& respond,
                     const std::function<void(stream_order)>& start_stream) const {
   route_request rr;
   rr.head = request_head(req);
   rr.who = hub.anonymous;
+  rr.client_ip = std::move(client_ip);
   auto finish = finisher(hub, rr.head);
   auto answer = [&respond, &finish](http_response res) {
     finish(res);
@@ -129,6 +131,7 @@ void router::handle(hub_context& hub, http_request&& req, const respond_fn& resp
     return answer(std::move(res));
   }
   rr.req = std::move(req);
+  rr.matched = r;
   for (auto& m : chain_)
     if (auto early = m->before(hub, rr))
       return answer(std::move(*early));
@@ -142,8 +145,10 @@ void router::handle(hub_context& hub, http_request&& req, const respond_fn& resp
   auto started = std::get<stream_handler>(r->handler)(hub, rr);
   if (auto* res = std::get_if<http_response>(&started))
     return answer(std::move(*res));
-  start_stream(stream_order{std::move(std::get<stream_start>(started)), std::move(rr.req),
-                            std::move(finish)});
+  auto& start = std::get<stream_start>(started);
+  start.expires_at = rr.who->expires_at;
+  start.leases = std::move(rr.leases);
+  start_stream(stream_order{std::move(start), std::move(rr.req), std::move(finish)});
 }
 
 } // namespace herald

@@ -38,6 +38,8 @@ using respond_fn = std::function<void(http_response)>;
 
 struct hub_context;
 
+struct route;
+
 /// A request that matched a route.
 struct route_request {
   http_request req;
@@ -48,6 +50,11 @@ struct route_request {
   std::shared_ptr<const http_request> head;
   /// Who is asking: set by the auth middleware (the hub's anonymous principal until then).
   principal_ptr who;
+  const route* matched = nullptr; // the table's row
+  std::string client_ip;          // the peer's address (limits of requests without a token)
+  /// What the request holds while it runs (a stream: while it is open), e.g. a concurrent-stream
+  /// slot; released when the request ends or the stream closes.
+  std::vector<std::shared_ptr<void>> leases;
 
   const std::string& path_param(std::size_t i) const { return path_params.at(i); }
 };
@@ -59,16 +66,25 @@ using stream_spawn_fn = std::function<caf::actor(const queue_ptr&, const std::st
 struct stream_start {
   std::string what;
   stream_spawn_fn spawn;
+  /// When the stream's token expires (seconds since the Unix epoch; 0: never): the stream ends
+  /// then with herald.token_expired. Set by the router from the request's principal.
+  std::int64_t expires_at = 0;
+  /// The request's leases (route_request::leases), held until the stream closes.
+  std::vector<std::shared_ptr<void>> leases;
 };
 
 using unary_handler = void (*)(hub_context&, route_request&, respond_fn);
 using stream_handler = std::variant<stream_start, http_response> (*)(hub_context&,
                                                                        route_request&);
 
+/// Which rate limits a route counts against (streams count as streams by their handler).
+enum class route_limits : std::uint8_t { none, publish };
+
 struct route {
   http::verb method;
   std::string_view pattern;
   std::variant<unary_handler, stream_handler> handler;
+  route_limits limits = route_limits::none;
 };
 
 /// A concern applied to every route. Both hooks may run on any thread (a unary answer can come
@@ -101,7 +117,9 @@ public:
 
   /// Routes `req`. A unary answer goes to `respond` (possibly later, from another thread); a
   /// stream goes to `start_stream` at once, on the calling thread.
-  void handle(hub_context& hub, http_request&& req, const respond_fn& respond,
+  /// `client_ip`: the peer's address.
+  void handle(hub_context& hub, http_request&& req, std::string client_ip,
+              const respond_fn& respond,
               const std::function<void(stream_order)>& start_stream) const;
 
   /// The head finisher for `req` (for answers the session builds itself, e.g. 413).

@@ -3,6 +3,7 @@
 #include "net/auth.hpp"
 #include "net/cors.hpp"
 #include "net/http_api.hpp"
+#include "net/rate_limits.hpp"
 #include "net/session_api.hpp"
 
 namespace herald {
@@ -13,7 +14,7 @@ std::unique_ptr<router> make_hub_router() {
     {v::get, "/healthz", handle_health},
     {v::get, "/readyz", handle_ready},
     {v::get, "/v1/stats", handle_stats},
-    {v::post, "/v1/publish", handle_publish},
+    {v::post, "/v1/publish", handle_publish, route_limits::publish},
     {v::get, "/v1/events", handle_events},
     {v::get, "/v1/subscribe", subscribe_stream},
     {v::get, "/v1/jobs/{id}", handle_job_get},
@@ -30,7 +31,8 @@ std::unique_ptr<router> make_hub_router() {
   // Middleware runs `before` in this order and `after` in reverse. Every answer passes every
   // `after`, a middleware's own refusal (auth, rate limits) included, so refusals get CORS too.
   std::vector<std::shared_ptr<middleware>> chain{std::make_shared<cors_middleware>(),
-                                                 std::make_shared<auth_middleware>()};
+                                                 std::make_shared<auth_middleware>(),
+                                                 std::make_shared<rate_limit_middleware>()};
   return std::make_unique<router>(std::move(table), std::move(chain));
 }
 

@@ -32,16 +32,36 @@ void sse_stream::start(hub_context& hub, tcp::socket socket, stream_start start,
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(
     hub.cfg.limits_slow_consumer_bytes, [weak, shard = &s->shard_] { shard->wake(weak); });
+  s->leases_ = std::move(start.leases);
   s->conn_ = start.spawn(s->queue_, s->id_);
+  if (start.expires_at > 0)
+    s->end_at(start.expires_at);
   s->do_read();
+}
+
+void sse_stream::end_at(std::int64_t expires_at) {
+  auto now = std::chrono::system_clock::now();
+  auto at = std::chrono::system_clock::time_point{std::chrono::seconds(expires_at)};
+  expiry_.expires_at(std::max(at, now));
+  expiry_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->closed_)
+      return;
+    // The client reconnects with a fresh token and resumes from its Last-Event-ID: the notice
+    // has no id, so nothing is skipped.
+    ++self->hub_.stats.token_expiries;
+    self->queue_->close_after_flush(
+      close_reason::token_expired,
+      {stream_item::make_notice("herald.token_expired", R"({"reason":"token_expired"})"),
+       stream_item::make_retry(self->hub_.cfg.sse_retry_ms)});
+  });
 }
 
 sse_stream::sse_stream(hub_context& hub, tcp::socket socket, head_finisher finish)
   : hub_(hub),
     shard_(write_shard::of(static_cast<net::io_context&>(
       net::query(socket.get_executor(), net::execution::context)))),
-    hub_alive_(hub.alive), socket_(std::move(socket)), id_(random_connection_id()),
-    finish_(std::move(finish)) {
+    hub_alive_(hub.alive), socket_(std::move(socket)), expiry_(socket_.get_executor()),
+    id_(random_connection_id()), finish_(std::move(finish)) {
   boost::system::error_code ignored;
   socket_.non_blocking(true, ignored);
   http::response<http::empty_body> head{http::status::ok, 11};
@@ -184,6 +204,8 @@ void sse_stream::close(close_reason why) {
     return;
   closed_ = true;
   queue_->mark_closed(why);
+  expiry_.cancel();
+  leases_.clear(); // its stream slots go back now, not when the last handler lets go
   if (why == close_reason::slow_consumer)
     ++hub_.stats.slow_consumer_disconnects;
   boost::system::error_code ignored;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/system_timer.hpp>
 
 #include "net/hub_context.hpp"
 #include "net/router.hpp"
@@ -48,12 +49,16 @@ private:
   /// A batch of `frame_bytes` (with `events` events) was written.
   void written(std::size_t frame_bytes, std::size_t events);
   void do_read();
+  /// Ends the stream at `expires_at` (its token's exp) with herald.token_expired.
+  void end_at(std::int64_t expires_at);
   void close(close_reason why);
 
   hub_context& hub_;
   write_shard& shard_;
   std::shared_ptr<std::atomic<bool>> hub_alive_;
   tcp::socket socket_;
+  boost::asio::system_timer expiry_; // the token's exp (wall clock, as exp is)
+  std::vector<std::shared_ptr<void>> leases_; // the request's stream slots (rate limits)
   std::string id_;
   head_finisher finish_;         // the middleware's part of the head (freed once it is sent)
   std::shared_ptr<outbound_queue> queue_;

@@ -79,7 +79,7 @@ struct fixture {
     http_request req{method, target, 11};
     if (!refuse.empty())
       req.set("X-Refuse", refuse);
-    r.handle(hub, std::move(req), [this](http_response res) { answers.push_back(res); },
+    r.handle(hub, std::move(req), "127.0.0.1", [this](http_response res) { answers.push_back(res); },
              [this](stream_order o) { streams.push_back(std::move(o)); });
   }
 
@@ -188,7 +188,7 @@ CAF_TEST(cors answers allowed origins only and completes preflights) {
     http_request req{m, "/p", 11};
     req.set(http::field::origin, origin);
     http_response out;
-    cors_router.handle(hub, std::move(req), [&](http_response res) { out = std::move(res); },
+    cors_router.handle(hub, std::move(req), "127.0.0.1", [&](http_response res) { out = std::move(res); },
                        [](stream_order) {});
     return out;
   };

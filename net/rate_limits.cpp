@@ -1,0 +1,118 @@
+#include "net/rate_limits.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "net/http_responses.hpp"
+#include "net/hub_context.hpp"
+
+namespace herald {
+
+token_buckets::token_buckets(std::uint64_t rate, std::uint64_t burst)
+  : rate_(static_cast<double>(rate)),
+    burst_(static_cast<double>(burst > 0 ? burst : 2 * rate)) {
+  // nop
+}
+
+std::optional<std::uint64_t> token_buckets::take(const std::string& key, double n,
+                                                 clock::time_point now) {
+  if (rate_ <= 0)
+    return std::nullopt;
+  auto& sh = shards_[std::hash<std::string>{}(key) % shard_count];
+  std::lock_guard<std::mutex> guard{sh.mtx};
+  if (sh.buckets.size() > sweep_above) {
+    // Buckets that refilled completely hold nothing worth keeping.
+    for (auto it = sh.buckets.begin(); it != sh.buckets.end();) {
+      auto full = it->second.tokens
+                  + std::chrono::duration<double>(now - it->second.at).count() * rate_;
+      it = full >= burst_ ? sh.buckets.erase(it) : std::next(it);
+    }
+  }
+  auto [it, fresh] = sh.buckets.try_emplace(key, bucket{burst_, now});
+  auto& b = it->second;
+  if (!fresh) {
+    b.tokens = std::min(burst_,
+                        b.tokens + std::chrono::duration<double>(now - b.at).count() * rate_);
+    b.at = now;
+  }
+  if (b.tokens >= n) {
+    b.tokens -= n;
+    return std::nullopt;
+  }
+  // A request larger than the burst can never pass whole; it waits a full refill.
+  auto missing = std::min(n, burst_) - b.tokens;
+  return static_cast<std::uint64_t>(std::max(1.0, std::ceil(missing / rate_)));
+}
+
+std::shared_ptr<void> stream_counts::acquire(const std::string& key) {
+  if (max_ == 0)
+    return std::make_shared<int>(0);
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& n = counts_[key];
+  if (n >= max_)
+    return nullptr;
+  ++n;
+  // The lease gives the slot back when the stream (or the refused request) lets it go. The
+  // table outlives every lease: it belongs to the hub context, which outlives its streams.
+  return std::shared_ptr<void>(nullptr, [this, key](void*) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto it = counts_.find(key);
+    if (it != counts_.end() && --it->second == 0)
+      counts_.erase(it);
+  });
+}
+
+rate_limits::rate_limits(const config& cfg)
+  : publish_requests(cfg.rate_publish_requests_per_second, cfg.rate_publish_requests_burst),
+    publish_events(cfg.rate_publish_events_per_second, cfg.rate_publish_events_burst),
+    connections(cfg.rate_connections_per_second_per_ip, cfg.rate_connections_burst),
+    streams_per_principal(cfg.rate_max_streams_per_principal),
+    streams_per_ip(cfg.rate_max_streams_per_ip) {
+  // nop
+}
+
+std::string limit_key(const route_request& r) {
+  if (r.who->authenticated())
+    return r.who->limit_key();
+  return "ip:" + r.client_ip;
+}
+
+http_response too_many(const http_request& req, std::uint64_t retry_after_s,
+                       std::string_view message) {
+  auto res = error_response(req, http::status::too_many_requests, "rate_limited", message);
+  res.set(http::field::retry_after, std::to_string(retry_after_s));
+  return res;
+}
+
+std::optional<http_response> rate_limit_middleware::before(hub_context& hub, route_request& r) {
+  auto& limits = *hub.limits;
+  if (r.matched->limits == route_limits::publish && limits.publish_requests.enabled()) {
+    if (auto wait = limits.publish_requests.take(limit_key(r), 1))
+      return too_many(r.req, *wait, "over the publish request rate (rate.publish_requests_per_second)");
+  }
+  if (std::holds_alternative<stream_handler>(r.matched->handler)) {
+    if (limits.streams_per_principal.enabled() && r.who->authenticated()) {
+      auto lease = limits.streams_per_principal.acquire(r.who->limit_key());
+      if (!lease)
+        return too_many(r.req, 5, "this token's subject holds its maximum of concurrent streams "
+                                  "(rate.max_streams_per_principal)");
+      r.leases.push_back(std::move(lease));
+    }
+    if (limits.streams_per_ip.enabled()) {
+      auto lease = limits.streams_per_ip.acquire("ip:" + r.client_ip);
+      if (!lease)
+        return too_many(r.req, 5, "this address holds its maximum of concurrent streams "
+                                  "(rate.max_streams_per_ip)");
+      r.leases.push_back(std::move(lease));
+    }
+  }
+  return std::nullopt;
+}
+
+void rate_limit_middleware::after(hub_context& hub, const http_request&, http_head& res) {
+  if (res.result() == http::status::too_many_requests)
+    ++hub.stats.rate_limited;
+}
+
+} // namespace herald
