@@ -43,7 +43,7 @@ bool is(const caf::error& err, hub_errc x) {
 error_parts parts_of(const caf::error& err) {
   error_parts out;
   if (err.category() != category || err.code() < 1
-      || err.code() > static_cast<std::uint8_t>(hub_errc::internal)) {
+      || err.code() > static_cast<std::uint8_t>(hub_errc::last)) {
     out.code = "internal";
     out.message = err ? "unexpected error: " + caf::to_string(err) : "unexpected empty error";
     return out;

@@ -26,6 +26,7 @@ enum class hub_errc : std::uint8_t {
   finished,            // a job stream has nothing more to say: stop reconnecting
   internal,            // a bug or an unexpected error
   forbidden,           // the principal may not do this (another subject's session, ...)
+  last = forbidden,    // the highest code (keep it the last one)
 };
 
 const char* to_string(hub_errc x);

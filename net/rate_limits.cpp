@@ -55,7 +55,7 @@ std::shared_ptr<void> stream_counts::acquire(const std::string& key) {
   ++n;
   // The lease gives the slot back when the stream (or the refused request) lets it go. The
   // table outlives every lease: it belongs to the hub context, which outlives its streams.
-  return std::shared_ptr<void>(nullptr, [this, key](void*) {
+  return std::shared_ptr<void>(this, [this, key](void*) {
     std::lock_guard<std::mutex> guard{mtx_};
     auto it = counts_.find(key);
     if (it != counts_.end() && --it->second == 0)

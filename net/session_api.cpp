@@ -20,6 +20,9 @@ using op = session_request::op;
 std::optional<http_response> refuse_bad_session_id(const route_request& r) {
   if (auto err = validate_session_id(r.path_param(0)))
     return error_response(r.req, http::status::bad_request, "invalid_session_id", *err);
+  // A caller without a token and without anonymous read grants has no session to use.
+  if (r.who->from == principal::origin::anonymous && r.who->subscribe.empty())
+    return forbidden(r, "durable sessions");
   return std::nullopt;
 }
 
