@@ -23,6 +23,7 @@
 #include "net/hub_context.hpp"
 #include "net/listener.hpp"
 #include "net/routes.hpp"
+#include "net/tls.hpp"
 #include "storage/hub_storage.hpp"
 #include "storage/event_id.hpp"
 #include "storage/topic_pattern.hpp"
@@ -217,8 +218,10 @@ std::optional<std::string> hub_runtime::start() {
   trimmer_ = std::make_shared<memory_trimmer>(ioc_, hub);
   trimmer_->run();
   hub.ready = true;
-  spdlog::info("event=listening address={}:{} data_dir={} epoch={:08x} head={} durability={}",
-               endpoint_.address().to_string(), endpoint_.port(), cfg.data_dir,
+  spdlog::info("event=listening address={}:{} scheme={} data_dir={} epoch={:08x} head={} "
+               "durability={}",
+               endpoint_.address().to_string(), endpoint_.port(), hub.tls ? "https" : "http",
+               cfg.data_dir,
                hub.log->epoch(), hub.log->head(),
                cfg.storage_durability == durability_setting::fsync ? "fsync" : "process");
   return std::nullopt;
@@ -286,6 +289,12 @@ std::optional<std::string> hub_runtime::load_auth() {
     for (auto& s : *list)
       if (auto err = validate_pattern(s))
         return "auth.anonymous: selector '" + s + "': " + *err;
+  if (!cfg.tls_cert_file.empty()) {
+    auto tls = make_tls_context(cfg.tls_cert_file, cfg.tls_key_file);
+    if (auto* err = std::get_if<std::string>(&tls))
+      return *err;
+    hub.tls = std::get<0>(std::move(tls));
+  }
   auto set = std::get<std::shared_ptr<const key_set>>(std::move(keys));
   bool development = set->empty() && !cfg.auth_anonymous_set;
   hub.anonymous = std::make_shared<const principal>(
@@ -309,6 +318,15 @@ void hub_runtime::reload() {
     } else {
       spdlog::info("event=keys_reloaded keys={}", set->size());
       std::atomic_store(&hub_->keys, std::shared_ptr<const key_set>{std::move(set)});
+    }
+  }
+  if (!cfg_.tls_cert_file.empty()) {
+    auto tls = make_tls_context(cfg_.tls_cert_file, cfg_.tls_key_file);
+    if (auto* err = std::get_if<std::string>(&tls)) {
+      spdlog::error("event=tls_reload_failed error=\"{}\" keeping=previous_certificate", *err);
+    } else {
+      std::atomic_store(&hub_->tls, std::get<0>(std::move(tls)));
+      spdlog::info("event=tls_reloaded cert_file={}", cfg_.tls_cert_file);
     }
   }
 }

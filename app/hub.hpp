@@ -52,7 +52,7 @@ public:
   /// flushes storage. Idempotent.
   void stop();
 
-  /// SIGHUP: reloads the token keys. A set that does not load is
+  /// SIGHUP: reloads the token keys and the TLS certificate. A set that does not load is
   /// logged and the previous one stays.
   void reload();
 

@@ -20,25 +20,57 @@ constexpr auto idle_timeout = std::chrono::seconds(60);
 constexpr std::size_t first_read_bytes = 4096;
 } // namespace
 
-http_session::http_session(hub_context& hub, net::ip::tcp::socket socket)
-  : hub_(hub), stream_(std::move(socket)) {
+namespace {
+
+template <class Stream>
+Stream make_stream(net::ip::tcp::socket socket, net::ssl::context* tls) {
+  if constexpr (std::is_same_v<Stream, tls_stream>)
+    return Stream(std::move(socket), *tls);
+  else
+    return Stream(std::move(socket));
+}
+
+} // namespace
+
+template <class Stream>
+basic_http_session<Stream>::basic_http_session(hub_context& hub, net::ip::tcp::socket socket,
+                                               std::shared_ptr<net::ssl::context> tls)
+  : hub_(hub), tls_(std::move(tls)), stream_(make_stream<Stream>(std::move(socket), tls_.get())) {
   // nop
 }
 
-void http_session::run() {
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+template <class Stream>
+void basic_http_session<Stream>::run() {
+  net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+    if constexpr (is_tls) {
+      // The handshake counts as part of the first request's head.
+      self->lowest().expires_after(std::chrono::seconds(self->hub_.cfg.limits_header_timeout_seconds));
+      self->stream_.async_handshake(net::ssl::stream_base::server,
+                                    [self](beast::error_code ec) {
+                                      if (ec) {
+                                        spdlog::debug("event=tls_handshake_failed error=\"{}\"",
+                                                      ec.message());
+                                        return self->lowest().close();
+                                      }
+                                      self->do_read();
+                                    });
+    } else {
+      self->do_read();
+    }
+  });
 }
 
-void http_session::do_read() {
+template <class Stream>
+void basic_http_session<Stream>::do_read() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(hub_.cfg.limits_max_header_bytes));
   parser_->body_limit(hub_.cfg.limits_max_body_bytes);
   if (buffer_.size() > 0)
     return read_header(); // a pipelined request is already here
   // Between requests the connection may idle; the header timeout starts with the first byte.
-  stream_.expires_after(idle_timeout);
+  lowest().expires_after(idle_timeout);
   stream_.async_read_some(buffer_.prepare(first_read_bytes),
-                          [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                             if (ec)
                               return self->close();
                             self->buffer_.commit(n);
@@ -46,26 +78,29 @@ void http_session::do_read() {
                           });
 }
 
-void http_session::read_header() {
+template <class Stream>
+void basic_http_session<Stream>::read_header() {
   // The whole head must arrive within limits.header_timeout_seconds: a client trickling its
   // header lines (slowloris) is closed then, however steadily it sends.
-  stream_.expires_after(std::chrono::seconds(hub_.cfg.limits_header_timeout_seconds));
+  lowest().expires_after(std::chrono::seconds(hub_.cfg.limits_header_timeout_seconds));
   http::async_read_header(stream_, buffer_, *parser_,
-                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                             self->on_header(ec);
                           });
 }
 
-void http_session::read_body() {
+template <class Stream>
+void basic_http_session<Stream>::read_body() {
   // Likewise the body, within limits.body_timeout_seconds.
-  stream_.expires_after(std::chrono::seconds(hub_.cfg.limits_body_timeout_seconds));
+  lowest().expires_after(std::chrono::seconds(hub_.cfg.limits_body_timeout_seconds));
   http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                   [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                      self->on_body(ec);
                    });
 }
 
-void http_session::on_header(beast::error_code ec) {
+template <class Stream>
+void basic_http_session<Stream>::on_header(beast::error_code ec) {
   if (ec == beast::error::timeout) {
     ++hub_.stats.request_timeouts;
     spdlog::info("event=request_timeout part=header");
@@ -94,7 +129,7 @@ void http_session::on_header(beast::error_code ec) {
     continue_ = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
     http::async_write(stream_, *continue_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec)
                           return self->close();
                         self->read_body();
@@ -104,7 +139,8 @@ void http_session::on_header(beast::error_code ec) {
   read_body();
 }
 
-void http_session::on_body(beast::error_code ec) {
+template <class Stream>
+void basic_http_session<Stream>::on_body(beast::error_code ec) {
   if (ec == http::error::body_limit)
     return send_and_close(http::status::payload_too_large, "body_too_large",
                           "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
@@ -123,10 +159,11 @@ void http_session::on_body(beast::error_code ec) {
   on_request();
 }
 
-void http_session::on_request() {
-  auto self = shared_from_this();
+template <class Stream>
+void basic_http_session<Stream>::on_request() {
+  auto self = this->shared_from_this();
   boost::system::error_code ec;
-  auto peer = stream_.socket().remote_endpoint(ec);
+  auto peer = lowest().socket().remote_endpoint(ec);
   hub_.routes->handle(
     hub_, parser_->release(), ec ? std::string{} : peer.address().to_string(),
     // The answer may come from an actor's thread: hop back onto this session's io thread.
@@ -137,7 +174,8 @@ void http_session::on_request() {
     [self](stream_order order) { self->start_stream(std::move(order)); });
 }
 
-void http_session::start_stream(stream_order order) {
+template <class Stream>
+void basic_http_session<Stream>::start_stream(stream_order order) {
   auto refuse = [&](std::string_view code, std::string_view message) {
     auto res = error_response(order.req, http::status::service_unavailable, code, message);
     order.finish(res);
@@ -150,16 +188,21 @@ void http_session::start_stream(stream_order order) {
     --hub_.stats.open_connections;
     return refuse("connection_limit", "the hub is at its connection limit; retry later");
   }
-  stream_.expires_never();
-  sse_stream::start(hub_, stream_.release_socket(), std::move(order.start),
-                    std::move(order.finish));
+  lowest().expires_never();
+  if constexpr (is_tls)
+    sse_stream::start(hub_, std::make_unique<tls_stream>(std::move(stream_)), tls_,
+                      std::move(order.start), std::move(order.finish));
+  else
+    sse_stream::start(hub_, stream_.release_socket(), std::move(order.start),
+                      std::move(order.finish));
 }
 
-void http_session::send(http_response res) {
+template <class Stream>
+void basic_http_session<Stream>::send(http_response res) {
   out_ = std::make_shared<http_response>(std::move(res));
-  stream_.expires_after(idle_timeout);
+  lowest().expires_after(idle_timeout);
   http::async_write(stream_, *out_,
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                       bool keep = self->out_->keep_alive();
                       self->out_.reset();
                       if (ec || !keep)
@@ -168,7 +211,8 @@ void http_session::send(http_response res) {
                     });
 }
 
-void http_session::send_and_close(http::status status, std::string_view code,
+template <class Stream>
+void basic_http_session<Stream>::send_and_close(http::status status, std::string_view code,
                                   std::string_view message) {
   http_request req;
   req.version(11);
@@ -180,10 +224,14 @@ void http_session::send_and_close(http::status status, std::string_view code,
   send(std::move(res));
 }
 
-void http_session::close() {
+template <class Stream>
+void basic_http_session<Stream>::close() {
   beast::error_code ignored;
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-  stream_.close();
+  lowest().socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  lowest().close();
 }
+
+template class basic_http_session<beast::tcp_stream>;
+template class basic_http_session<tls_stream>;
 
 } // namespace herald

@@ -6,21 +6,35 @@
 
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 #include "net/hub_context.hpp"
 #include "net/router.hpp"
 
 namespace herald {
 
-class http_session : public std::enable_shared_from_this<http_session> {
+/// The TLS stream of an HTTPS connection (Beast's ssl_stream coalesces gather writes into TLS
+/// records of up to 16 KiB).
+using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+/// `Stream`: boost::beast::tcp_stream (HTTP) or tls_stream (HTTPS: the handshake first, under the
+/// header timeout). Both are instantiated in http_session.cpp.
+template <class Stream>
+class basic_http_session : public std::enable_shared_from_this<basic_http_session<Stream>> {
 public:
-  http_session(hub_context& hub, boost::asio::ip::tcp::socket socket);
+  /// `tls`: null for plain HTTP; for HTTPS the context, kept alive by the session and the
+  /// stream it may become.
+  basic_http_session(hub_context& hub, boost::asio::ip::tcp::socket socket,
+                     std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   void run();
 
 private:
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
   void do_read();
   void read_header();
   void read_body();
@@ -33,13 +47,18 @@ private:
   void send(http_response res);
   void send_and_close(http::status status, std::string_view code, std::string_view message);
   void close();
+  boost::beast::tcp_stream& lowest() { return boost::beast::get_lowest_layer(stream_); }
 
   hub_context& hub_;
-  boost::beast::tcp_stream stream_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http_response> out_;
   std::shared_ptr<http::response<http::empty_body>> continue_;
 };
+
+using http_session = basic_http_session<boost::beast::tcp_stream>;
+using https_session = basic_http_session<tls_stream>;
 
 } // namespace herald

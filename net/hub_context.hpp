@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 
+#include <boost/asio/ssl/context.hpp>
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
@@ -46,6 +47,9 @@ struct hub_context {
   std::shared_ptr<const key_set> keys;
   /// What a request without a token is: auth.anonymous, or everything on a development hub.
   principal_ptr anonymous = std::make_shared<const principal>(principal::development());
+  /// HTTPS: the TLS context new connections use (swapped whole on SIGHUP, read with
+  /// std::atomic_load; each connection keeps the one it started with). Null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
   /// Rate and resource limits (rate.*), shared by every io thread.
   std::unique_ptr<rate_limits> limits;
   std::atomic<bool> ready{false};

@@ -95,7 +95,10 @@ void listener::do_accept() {
       }
     }
     s.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<http_session>(self->hub_, std::move(s))->run();
+    if (auto tls = std::atomic_load(&self->hub_.tls))
+      std::make_shared<https_session>(self->hub_, std::move(s), std::move(tls))->run();
+    else
+      std::make_shared<http_session>(self->hub_, std::move(s))->run();
     self->do_accept();
   });
 }

@@ -27,7 +27,19 @@ std::string random_connection_id() {
 
 void sse_stream::start(hub_context& hub, tcp::socket socket, stream_start start,
                        head_finisher finish) {
-  auto s = std::make_shared<sse_stream>(hub, std::move(socket), std::move(finish));
+  begin(std::make_shared<sse_stream>(hub, std::move(socket), std::move(finish)),
+        std::move(start));
+}
+
+void sse_stream::start(hub_context& hub, std::unique_ptr<tls_stream> stream,
+                       std::shared_ptr<net::ssl::context> tls, stream_start start,
+                       head_finisher finish) {
+  begin(std::make_shared<sse_stream>(hub, std::move(stream), std::move(tls), std::move(finish)),
+        std::move(start));
+}
+
+void sse_stream::begin(std::shared_ptr<sse_stream> s, stream_start start) {
+  auto& hub = s->hub_;
   s->what_ = std::move(start.what);
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(
@@ -56,14 +68,32 @@ void sse_stream::end_at(std::int64_t expires_at) {
   });
 }
 
+namespace {
+
+write_shard& shard_of(const net::any_io_executor& ex) {
+  return write_shard::of(static_cast<net::io_context&>(net::query(ex, net::execution::context)));
+}
+
+} // namespace
+
 sse_stream::sse_stream(hub_context& hub, tcp::socket socket, head_finisher finish)
-  : hub_(hub),
-    shard_(write_shard::of(static_cast<net::io_context&>(
-      net::query(socket.get_executor(), net::execution::context)))),
-    hub_alive_(hub.alive), socket_(std::move(socket)), expiry_(socket_.get_executor()),
-    id_(random_connection_id()), finish_(std::move(finish)) {
+  : hub_(hub), shard_(shard_of(socket.get_executor())), hub_alive_(hub.alive),
+    socket_(std::move(socket)), expiry_(socket_.get_executor()), id_(random_connection_id()),
+    finish_(std::move(finish)) {
   boost::system::error_code ignored;
   socket_.non_blocking(true, ignored);
+  make_head();
+}
+
+sse_stream::sse_stream(hub_context& hub, std::unique_ptr<tls_stream> stream,
+                       std::shared_ptr<net::ssl::context> tls, head_finisher finish)
+  : hub_(hub), shard_(shard_of(stream->get_executor())), hub_alive_(hub.alive),
+    socket_(stream->get_executor()), tls_ctx_(std::move(tls)), tls_(std::move(stream)),
+    expiry_(socket_.get_executor()), id_(random_connection_id()), finish_(std::move(finish)) {
+  make_head();
+}
+
+void sse_stream::make_head() {
   http::response<http::empty_body> head{http::status::ok, 11};
   head.set(http::field::server, "herald/" HERALD_VERSION);
   head.set(http::field::content_type, "text/event-stream; charset=utf-8");
@@ -134,17 +164,19 @@ void sse_stream::write_rejection(const caf::error& why) {
   finish_(res);
   reject_ = render_response(res);
   writing_ = true;
-  net::async_write(socket_, net::buffer(reject_),
-                   [self = shared_from_this()](boost::system::error_code, std::size_t) {
-                     self->writing_ = false;
-                     self->close(close_reason::rejected);
-                   });
+  with_stream([&](auto& stream) {
+    net::async_write(stream, net::buffer(reject_),
+                     [self = shared_from_this()](boost::system::error_code, std::size_t) {
+                       self->writing_ = false;
+                       self->close(close_reason::rejected);
+                     });
+  });
 }
 
 void sse_stream::write_rest(std::size_t frame_bytes, std::size_t events) {
   // The socket is non-blocking: it takes what fits now (usually everything), and only the rest
-  // waits for it to become writable.
-  for (;;) {
+  // waits for it to become writable. (TLS encrypts in its asynchronous write.)
+  for (; !tls_;) {
     boost::system::error_code ec;
     auto n = socket_.write_some(buffers_, ec);
     if (ec == net::error::would_block || ec == net::error::try_again)
@@ -160,15 +192,17 @@ void sse_stream::write_rest(std::size_t frame_bytes, std::size_t events) {
     buffers_.front() += n;
   }
   writing_ = true;
-  net::async_write(socket_, buffers_,
-                   [self = shared_from_this(), frame_bytes,
-                    events](boost::system::error_code ec, std::size_t) {
-                     self->writing_ = false;
-                     if (ec)
-                       return self->close(close_reason::write_error);
-                     self->written(frame_bytes, events);
-                     self->write();
-                   });
+  with_stream([&](auto& stream) {
+    net::async_write(stream, buffers_,
+                     [self = shared_from_this(), frame_bytes,
+                      events](boost::system::error_code ec, std::size_t) {
+                       self->writing_ = false;
+                       if (ec)
+                         return self->close(close_reason::write_error);
+                       self->written(frame_bytes, events);
+                       self->write();
+                     });
+  });
 }
 
 void sse_stream::written(std::size_t frame_bytes, std::size_t events) {
@@ -191,12 +225,14 @@ void sse_stream::written(std::size_t frame_bytes, std::size_t events) {
 
 void sse_stream::do_read() {
   // Clients send nothing on a stream; a read completes only when they go away.
-  socket_.async_read_some(net::buffer(read_buf_),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                            if (ec)
-                              return self->close(close_reason::client_closed);
-                            self->do_read();
-                          });
+  with_stream([&](auto& stream) {
+    stream.async_read_some(net::buffer(read_buf_),
+                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                             if (ec)
+                               return self->close(close_reason::client_closed);
+                             self->do_read();
+                           });
+  });
 }
 
 void sse_stream::close(close_reason why) {
@@ -209,8 +245,9 @@ void sse_stream::close(close_reason why) {
   if (why == close_reason::slow_consumer)
     ++hub_.stats.slow_consumer_disconnects;
   boost::system::error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  auto& sock = tls_ ? boost::beast::get_lowest_layer(*tls_).socket() : socket_;
+  sock.shutdown(tcp::socket::shutdown_both, ignored);
+  sock.close(ignored);
   caf::anon_send_exit(conn_, caf::exit_reason::user_shutdown);
   --hub_.stats.open_connections;
   ++hub_.stats.streams_closed;

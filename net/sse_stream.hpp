@@ -15,6 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/system_timer.hpp>
 
+#include "net/http_session.hpp"
 #include "net/hub_context.hpp"
 #include "net/router.hpp"
 #include "delivery/outbound_queue.hpp"
@@ -30,8 +31,14 @@ public:
   /// describes. `finish` completes its response head (or its refusal) with the middleware.
   static void start(hub_context& hub, tcp::socket socket, stream_start start,
                     head_finisher finish);
+  /// The same over TLS: takes over the HTTPS connection's stream (and keeps its context).
+  static void start(hub_context& hub, std::unique_ptr<tls_stream> stream,
+                    std::shared_ptr<boost::asio::ssl::context> tls, stream_start start,
+                    head_finisher finish);
 
   sse_stream(hub_context& hub, tcp::socket socket, head_finisher finish);
+  sse_stream(hub_context& hub, std::unique_ptr<tls_stream> stream,
+             std::shared_ptr<boost::asio::ssl::context> tls, head_finisher finish);
   ~sse_stream();
 
   /// Writes what the queue holds (on the io thread; called by the stream's write_shard). The
@@ -41,6 +48,17 @@ public:
 private:
   /// Batch capacity a stream keeps between writes (a pointer each).
   static constexpr std::size_t kept_capacity = 16;
+
+  static void begin(std::shared_ptr<sse_stream> s, stream_start start);
+  void make_head();
+  /// Calls `f` with the stream bytes go through: the socket, or the TLS stream over it.
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls_)
+      f(*tls_);
+    else
+      f(socket_);
+  }
 
   /// Writes the refusal of a stream that never started, then closes.
   void write_rejection(const caf::error& why);
@@ -56,7 +74,9 @@ private:
   hub_context& hub_;
   write_shard& shard_;
   std::shared_ptr<std::atomic<bool>> hub_alive_;
-  tcp::socket socket_;
+  tcp::socket socket_; // plain HTTP (unused, never opened, over TLS)
+  std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
+  std::unique_ptr<tls_stream> tls_; // HTTPS
   boost::asio::system_timer expiry_; // the token's exp (wall clock, as exp is)
   std::vector<std::shared_ptr<void>> leases_; // the request's stream slots (rate limits)
   std::string id_;
