@@ -90,6 +90,7 @@ int publish(const publish_args& a) {
   try {
     sdk::publisher_options po;
     po.url = a.url;
+    po.creds = a.creds;
     po.linger = std::chrono::milliseconds(0);
     po.retry.give_up_after = std::chrono::seconds(10);
     sdk::publisher pub{po};
@@ -107,6 +108,7 @@ int publish(const publish_args& a) {
 int subscribe(const subscribe_args& a) {
   sdk::subscriber_options o;
   o.url = a.url;
+  o.creds = a.creds;
   o.topics = a.topics;
   o.session = a.session;
   o.last_event_id = a.last_event_id;
@@ -124,16 +126,17 @@ int job_set(const job_args& a) {
   auto update = json::parse(a.data, nullptr, false);
   if (update.is_discarded())
     return fail("--data is not valid JSON");
-  return print_json([&] { return sdk::job_client{a.url}.update(a.id, update); });
+  return print_json([&] { return sdk::job_client{a.url, std::chrono::seconds(30), a.creds}.update(a.id, update); });
 }
 
 int job_get(const job_args& a) {
-  return print_json([&] { return sdk::job_client{a.url}.get(a.id); });
+  return print_json([&] { return sdk::job_client{a.url, std::chrono::seconds(30), a.creds}.get(a.id); });
 }
 
 int job_watch(const job_args& a) {
   sdk::subscriber_options o;
   o.url = a.url;
+  o.creds = a.creds;
   o.path = "/v1/jobs/" + a.id + "/events";
   return stream(std::move(o), 0);
 }

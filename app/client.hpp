@@ -4,15 +4,19 @@
 #include <string>
 #include <vector>
 
+#include "herald/client.hpp"
+
 namespace herald::cli {
 
 struct publish_args {
   std::string url, topic, data, type, key;
+  sdk::credentials creds;
   bool ack = false;
 };
 
 struct subscribe_args {
   std::string url, last_event_id, session;
+  sdk::credentials creds;
   std::vector<std::string> topics;
   double heartbeat_timeout_s = 60;
   long max_events = 0; // 0: until interrupted
@@ -21,6 +25,7 @@ struct subscribe_args {
 
 struct job_args {
   std::string url, id, data;
+  sdk::credentials creds;
 };
 
 int publish(const publish_args& a);

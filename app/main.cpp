@@ -36,10 +36,20 @@ CLI::App* add_serve(CLI::App& app, serve_args& a) {
   return serve;
 }
 
+/// --token (default $HERALD_TOKEN) and --ca-file, for every client command.
+void add_credentials(CLI::App* cmd, herald::sdk::credentials& creds) {
+  if (const char* env = std::getenv("HERALD_TOKEN"))
+    creds.token = env;
+  cmd->add_option("--token", creds.token, "a token (JWT) to send (default $HERALD_TOKEN)");
+  cmd->add_option("--ca-file", creds.ca_file,
+                  "https: PEM file of the CAs to trust (default: the system's)");
+}
+
 CLI::App* add_publish(CLI::App& app, herald::cli::publish_args& pa) {
   pa.url = default_url;
   auto* pub = app.add_subcommand("publish", "publish one event; prints its id");
   pub->add_option("--url", pa.url, "the hub (default " + default_url + ")");
+  add_credentials(pub, pa.creds);
   pub->add_option("--topic", pa.topic, "topic")->required();
   pub->add_option("--data", pa.data, "the event's data (JSON)")->required();
   pub->add_option("--type", pa.type, "SSE event type");
@@ -53,6 +63,7 @@ CLI::App* add_subscribe(CLI::App& app, herald::cli::subscribe_args& sa) {
   auto* sub = app.add_subcommand("subscribe", "print a stream's events as JSON lines; resumes "
                                               "across disconnects");
   sub->add_option("--url", sa.url, "the hub (default " + default_url + ")");
+  add_credentials(sub, sa.creds);
   sub->add_option("--topic", sa.topics, "topic or pattern (repeatable)");
   sub->add_option("--client", sa.session, "a durable session id: follow its stream instead");
   sub->add_option("--last-event-id", sa.last_event_id, "resume after this id");
@@ -72,6 +83,7 @@ CLI::App* add_job(CLI::App& app, herald::cli::job_args& ja) {
                   job->add_subcommand("watch", "print a job's events until it ends")}) {
     c->add_option("id", ja.id, "job id")->required();
     c->add_option("--url", ja.url, "the hub (default " + default_url + ")");
+    add_credentials(c, ja.creds);
     if (c->get_name() == "set")
       c->add_option("--data", ja.data, "the update (JSON), see docs/api.md")->required();
   }

@@ -6,7 +6,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(g++ cmake make libcaf-dev libboost-dev librocksdb-dev nlohmann-json3-dev libcli11-dev
       libspdlog-dev libfmt-dev libssl-dev libcpp-jwt-dev curl python3 python3-jwt
-      python3-cryptography openssl chromium)
+      python3-cryptography openssl libnss3-tools chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

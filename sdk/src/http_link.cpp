@@ -9,7 +9,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 
 #include "uri/uri.hpp"
@@ -29,16 +31,16 @@ request_failed::request_failed(error e) : std::runtime_error(e.to_string()), err
   // nop
 }
 
-hub_address hub_address::parse(const std::string& url) {
+hub_address hub_address::parse(const std::string& url, credentials creds) {
   std::string why;
   auto parsed = uri::parse_url(url, &why);
   if (!parsed)
     throw std::invalid_argument("hub URL '" + url + "': " + why);
-  if (parsed->secure())
-    throw std::invalid_argument("hub URL '" + url + "': https is not supported yet");
   hub_address a;
   a.host = parsed->host;
   a.port = std::to_string(parsed->port);
+  a.secure = parsed->secure();
+  a.creds = std::move(creds);
   return a;
 }
 
@@ -82,10 +84,47 @@ bool retryable(const http_reply& r) {
 struct http_link::impl {
   hub_address addr;
   net::io_context ioc;
-  std::optional<beast::tcp_stream> stream;
+  std::optional<beast::tcp_stream> stream;                       // http
+  std::optional<net::ssl::context> tls_ctx;                      // https
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;       // https
   beast::flat_buffer buffer;
   std::string pending; // stream bytes read with the head
   bool connected = false;
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *stream; }
+
+  /// Calls `f` with what bytes go through: the TCP stream, or the TLS stream over it.
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls)
+      f(*tls);
+    else
+      f(*stream);
+  }
+
+  /// The TLS context: TLS 1.2 or later, the hub's certificate checked against the CA file (or
+  /// the system's store) and its name.
+  std::string make_tls_context() {
+    if (tls_ctx)
+      return {};
+    tls_ctx.emplace(net::ssl::context::tls_client);
+    beast::error_code ec;
+    tls_ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2
+                           | net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1
+                           | net::ssl::context::no_tlsv1_1,
+                         ec);
+    tls_ctx->set_verify_mode(net::ssl::verify_peer, ec);
+    if (addr.creds.ca_file.empty())
+      tls_ctx->set_default_verify_paths(ec);
+    else
+      tls_ctx->load_verify_file(addr.creds.ca_file, ec);
+    if (ec) {
+      std::string err = "CA file '" + addr.creds.ca_file + "': " + ec.message();
+      tls_ctx.reset();
+      return err;
+    }
+    return {};
+  }
 
   void run() {
     ioc.restart();
@@ -101,27 +140,48 @@ struct http_link::impl {
       err = "cannot resolve " + addr.host + ": " + ec.message();
       return false;
     }
-    stream.emplace(ioc);
-    stream->expires_after(timeout);
-    stream->async_connect(results, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    if (addr.secure) {
+      if (auto bad = make_tls_context(); !bad.empty()) {
+        err = bad;
+        return false;
+      }
+      tls.emplace(ioc, *tls_ctx);
+    } else {
+      stream.emplace(ioc);
+    }
+    lowest().expires_after(timeout);
+    lowest().async_connect(results, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
     run();
     if (ec) {
       err = "cannot connect to " + addr.host + ":" + addr.port + ": " + ec.message();
       disconnect();
       return false;
     }
-    stream->socket().set_option(tcp::no_delay{true}, ec);
+    lowest().socket().set_option(tcp::no_delay{true}, ec);
+    if (tls) {
+      // SNI, and the certificate must name the host we asked for.
+      SSL_set_tlsext_host_name(tls->native_handle(), addr.host.c_str());
+      tls->set_verify_callback(net::ssl::host_name_verification(addr.host));
+      tls->async_handshake(net::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
+      run();
+      if (ec) {
+        err = "TLS handshake with " + addr.host + ":" + addr.port + " failed: " + ec.message();
+        disconnect();
+        return false;
+      }
+    }
     connected = true;
     return true;
   }
 
   void disconnect() {
-    if (stream) {
+    if (stream || tls) {
       beast::error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      stream->socket().close(ignored);
+      lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      lowest().socket().close(ignored);
     }
     stream.reset();
+    tls.reset();
     buffer.clear();
     pending.clear();
     connected = false;
@@ -132,6 +192,8 @@ struct http_link::impl {
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
     req.set(http::field::host, addr.authority());
     req.set(http::field::user_agent, "herald-sdk/" HERALD_VERSION);
+    if (!addr.creds.token.empty())
+      req.set(http::field::authorization, "Bearer " + addr.creds.token);
     req.keep_alive(true);
     if (!body.empty() || method == "POST" || method == "PUT") {
       req.set(http::field::content_type, "application/json");
@@ -146,8 +208,10 @@ struct http_link::impl {
                       std::chrono::milliseconds timeout, bool& nothing_received) {
     http_reply out;
     beast::error_code ec;
-    stream->expires_after(timeout);
-    http::async_write(*stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
+    lowest().expires_after(timeout);
+    with_stream([&](auto& s) {
+      http::async_write(s, req, [&](beast::error_code e, std::size_t) { ec = e; });
+    });
     run();
     nothing_received = true;
     if (ec) {
@@ -157,9 +221,11 @@ struct http_link::impl {
     http::response_parser<http::string_body> parser;
     parser.body_limit(64u << 20);
     std::size_t got = 0;
-    http::async_read(*stream, buffer, parser, [&](beast::error_code e, std::size_t n) {
-      ec = e;
-      got = n;
+    with_stream([&](auto& s) {
+      http::async_read(s, buffer, parser, [&](beast::error_code e, std::size_t n) {
+        ec = e;
+        got = n;
+      });
     });
     run();
     if (ec) {
@@ -219,12 +285,16 @@ int http_link::open_stream(const std::string& target,
   std::string req = "GET " + target + " HTTP/1.1\r\nHost: " + d.addr.authority()
                     + "\r\nAccept: text/event-stream\r\nUser-Agent: herald-sdk/" HERALD_VERSION
                       "\r\n";
+  if (!d.addr.creds.token.empty())
+    req += "Authorization: Bearer " + d.addr.creds.token + "\r\n";
   for (auto& [k, v] : headers)
     req += k + ": " + v + "\r\n";
   req += "\r\n";
   beast::error_code ec;
-  d.stream->expires_after(timeout);
-  net::async_write(*d.stream, net::buffer(req), [&](beast::error_code e, std::size_t) { ec = e; });
+  d.lowest().expires_after(timeout);
+  d.with_stream([&](auto& s) {
+    net::async_write(s, net::buffer(req), [&](beast::error_code e, std::size_t) { ec = e; });
+  });
   d.run();
   std::string raw;
   std::size_t end = std::string::npos;
@@ -235,9 +305,11 @@ int http_link::open_stream(const std::string& target,
       d.disconnect();
       return 0;
     }
-    d.stream->async_read_some(net::buffer(chunk), [&](beast::error_code e, std::size_t n) {
-      ec = e;
-      raw.append(chunk, n);
+    d.with_stream([&](auto& s) {
+      s.async_read_some(net::buffer(chunk), [&](beast::error_code e, std::size_t n) {
+        ec = e;
+        raw.append(chunk, n);
+      });
     });
     d.run();
   }
@@ -281,15 +353,17 @@ bool http_link::read_some(std::string& out, std::chrono::milliseconds timeout, b
     d.pending.clear();
     return true;
   }
-  if (!d.stream)
+  if (!d.stream && !d.tls)
     return false;
   char chunk[16384];
   beast::error_code ec;
   std::size_t n = 0;
-  d.stream->expires_after(timeout);
-  d.stream->async_read_some(net::buffer(chunk), [&](beast::error_code e, std::size_t got) {
-    ec = e;
-    n = got;
+  d.lowest().expires_after(timeout);
+  d.with_stream([&](auto& s) {
+    s.async_read_some(net::buffer(chunk), [&](beast::error_code e, std::size_t got) {
+      ec = e;
+      n = got;
+    });
   });
   d.run();
   if (n > 0)
@@ -302,13 +376,17 @@ bool http_link::read_some(std::string& out, std::chrono::milliseconds timeout, b
   return true;
 }
 
+void http_link::set_token(std::string token) {
+  impl_->addr.creds.token = std::move(token);
+}
+
 void http_link::close() {
   // Runs on the thread that runs the io_context (the one blocked in a read), or at its next run.
   net::post(impl_->ioc, [d = impl_.get()] {
-    if (d->stream) {
+    if (d->stream || d->tls) {
       beast::error_code ignored;
-      d->stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-      d->stream->socket().close(ignored);
+      d->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      d->lowest().socket().close(ignored);
     }
   });
 }

@@ -44,6 +44,9 @@ public:
   /// Reads the next bytes of an open stream; false on timeout (`timed_out` set), close or error.
   bool read_some(std::string& out, std::chrono::milliseconds timeout, bool& timed_out);
 
+  /// The token later requests and streams carry (from the thread that uses the link).
+  void set_token(std::string token);
+
   /// Closes the connection; safe from any thread (wakes a blocked read).
   void close();
 

@@ -14,8 +14,8 @@ struct job_client::impl {
   std::mutex mtx;
   std::mt19937_64 rng{std::random_device{}()};
 
-  impl(const std::string& url, std::chrono::milliseconds g)
-    : link(hub_address::parse(url)), give_up_after(g) {
+  impl(const std::string& url, std::chrono::milliseconds g, credentials creds)
+    : link(hub_address::parse(url, std::move(creds))), give_up_after(g) {
   }
 
   nlohmann::json call(const std::string& method, const std::string& id, const std::string& body) {
@@ -34,8 +34,9 @@ struct job_client::impl {
   }
 };
 
-job_client::job_client(std::string url, std::chrono::milliseconds give_up_after)
-  : impl_(std::make_unique<impl>(url, give_up_after)) {
+job_client::job_client(std::string url, std::chrono::milliseconds give_up_after,
+                       credentials creds)
+  : impl_(std::make_unique<impl>(url, give_up_after, std::move(creds))) {
 }
 
 job_client::~job_client() = default;

@@ -39,7 +39,7 @@ struct publisher::impl {
   std::thread worker;
 
   explicit impl(publisher_options o)
-    : opts(std::move(o)), link(hub_address::parse(opts.url)) {
+    : opts(std::move(o)), link(hub_address::parse(opts.url, opts.creds)) {
     char buf[17];
     std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(rng()));
     key_prefix = std::string{"sdk-"} + buf + "-";

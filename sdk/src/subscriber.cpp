@@ -58,7 +58,7 @@ struct subscriber::impl {
   bool has_data = false, has_id = false;
 
   explicit impl(subscriber_options o)
-    : opts(std::move(o)), addr(hub_address::parse(opts.url)), link(addr) {
+    : opts(std::move(o)), addr(hub_address::parse(opts.url, opts.creds)), link(addr) {
     last_id = opts.last_event_id;
   }
 
@@ -200,6 +200,14 @@ struct subscriber::impl {
           headers["Last-Event-ID"] = last_id;
       }
       std::string err;
+      if (opts.token_provider) {
+        auto fresh = opts.token_provider();
+        link.set_token(fresh);
+        std::lock_guard<std::mutex> lock{ack_mtx};
+        addr.creds.token = fresh;
+        if (ack_link)
+          ack_link->set_token(fresh);
+      }
       int status = link.open_stream(target(), headers, opts.connect_timeout, head, err);
       std::string why;
       if (status == 200) {

@@ -758,5 +758,94 @@ class TokenCommandTest(unittest.TestCase):
             self.assertEqual(st, 403)
 
 
+def make_ca(dir_, name="hub"):
+    """A test CA and a certificate for localhost/127.0.0.1 it signed, made with openssl."""
+    import subprocess
+
+    def ssl(*args):
+        subprocess.run(["openssl", *args], cwd=dir_, check=True, capture_output=True)
+    if not os.path.exists(os.path.join(dir_, "ca.pem")):
+        ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Herald Test CA")
+    ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+        f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN=localhost {name}")
+    with open(os.path.join(dir_, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n")
+    ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", "ext.cnf")
+    return os.path.join(dir_, "ca.pem"), os.path.join(dir_, f"{name}.pem"), \
+        os.path.join(dir_, f"{name}.key")
+
+
+class TlsTest(unittest.TestCase):
+    """HTTPS only: curl with the CA file, the SDK (herald publish/subscribe) over https, plain
+    HTTP and old TLS refused, and the certificate reloaded on SIGHUP."""
+
+    def test_https_end_to_end(self):
+        import subprocess
+        from harness import HERALD
+        d = tempfile.mkdtemp(prefix="herald-tls-")
+        ca, cert, key = make_ca(d)
+        cfg = {"auth": {"keys": [{"alg": "HS256", "secret_file": KEYS.secret_file}]},
+               "tls": {"cert_file": cert, "key_file": key}}
+        hub = Hub(config=cfg)
+        hub.start(expect_ready=False)
+        try:
+            hub.wait_for_log("scheme=https", 10)
+            url = f"https://localhost:{hub.port}"
+            token = hs(claims("tls", publish=["tls/*"], subscribe=["tls/*"]))
+
+            def curl(*args):
+                return subprocess.run(["curl", "-sS", "--cacert", ca, *args],
+                                      capture_output=True, timeout=20)
+            out = curl(f"{url}/readyz")
+            self.assertEqual(json.loads(out.stdout), {"status": "ready"}, out.stderr)
+            out = curl("-X", "POST", f"{url}/v1/publish", "-H", "Content-Type: application/json",
+                       "-H", f"Authorization: Bearer {token}", "-d",
+                       '{"topic":"tls/a","data":{"n":1}}')
+            first = json.loads(out.stdout)["id"]
+            # The SDK, through the herald command line, over https with the CA file.
+            env = dict(os.environ, HERALD_TOKEN=token)
+            pub = subprocess.run([HERALD, "publish", "--url", url, "--ca-file", ca, "--topic",
+                                  "tls/a", "--data", '{"n":2}'], capture_output=True, timeout=20,
+                                 env=env)
+            self.assertEqual(pub.returncode, 0, pub.stderr)
+            second = json.loads(pub.stdout)["id"]
+            sub = subprocess.run([HERALD, "subscribe", "--url", url, "--ca-file", ca, "--topic",
+                                  "tls/a", "--last-event-id", first, "--max-events", "1"],
+                                 capture_output=True, timeout=20, env=env)
+            self.assertEqual(sub.returncode, 0, sub.stderr)
+            self.assertEqual(json.loads(sub.stdout.splitlines()[0])["id"], second)
+            # An SSE stream over TLS through curl.
+            out = curl("-N", "--max-time", "2", "-H", f"Authorization: Bearer {token}",
+                       f"{url}/v1/subscribe?topic=tls/a&last_event_id={first}")
+            self.assertIn(f"id: {second}".encode(), out.stdout)
+            # Without the CA the hub is not trusted; plain HTTP and TLS 1.1 are refused.
+            self.assertNotEqual(subprocess.run(["curl", "-sS", f"{url}/healthz"],
+                                               capture_output=True, timeout=20).returncode, 0)
+            self.assertNotEqual(subprocess.run(["curl", "-sS", f"http://127.0.0.1:{hub.port}/healthz"],
+                                               capture_output=True, timeout=20).returncode, 0)
+            self.assertNotEqual(curl("--tls-max", "1.1", f"{url}/healthz").returncode, 0)
+            # SIGHUP: a new certificate for new connections.
+            def serial():
+                out = subprocess.run(
+                    ["openssl", "s_client", "-connect", f"127.0.0.1:{hub.port}", "-CAfile", ca],
+                    input=b"", capture_output=True, timeout=20)
+                return [l for l in out.stdout.decode().splitlines() if "subject=" in l][:1]
+            before = serial()
+            _, cert2, key2 = make_ca(d, "hub2")
+            os.replace(cert2, cert)
+            os.replace(key2, key)
+            hub.proc.send_signal(signal.SIGHUP)
+            hub.wait_for_log("event=tls_reloaded", 5)
+            after = serial()
+            self.assertIn("hub2", after[0])
+            self.assertNotEqual(before, after)
+            self.assertEqual(json.loads(curl(f"{url}/healthz").stdout), {"status": "ok"})
+        finally:
+            hub.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -37,8 +37,10 @@ export async function waitReady(base) {
   }
 }
 
-export const launchChromium = () => chromium.launch({
+/// `env`: the browser's environment (e.g. a HOME whose NSS database trusts a test CA).
+export const launchChromium = (env = undefined) => chromium.launch({
   executablePath: CHROMIUM,
+  env,
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });

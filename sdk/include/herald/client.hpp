@@ -28,13 +28,22 @@ private:
   sdk::error err_;
 };
 
-/// "http://host:port" (path ignored). Throws std::invalid_argument for anything else.
+/// How a client proves who it is and checks who the hub is.
+struct credentials {
+  std::string token;   // a JWT, sent as `Authorization: Bearer` (empty: none)
+  std::string ca_file; // https: a PEM file of the CAs to trust (empty: the system's store)
+};
+
+/// "http://host:port" or "https://host:port" (path ignored). Throws std::invalid_argument for
+/// anything else.
 struct hub_address {
   std::string host = "127.0.0.1";
   std::string port = "8080";
+  bool secure = false; // https: TLS, the hub's certificate verified against `creds.ca_file`
+  credentials creds;
 
-  /// Parses "http://host[:port]" (port 80 when absent; IPv6 hosts in brackets).
-  static hub_address parse(const std::string& url);
+  /// Parses "http[s]://host[:port]" (port 80 or 443 when absent; IPv6 hosts in brackets).
+  static hub_address parse(const std::string& url, credentials creds = {});
 
   /// host:port for a Host header (IPv6 in brackets).
   std::string authority() const;

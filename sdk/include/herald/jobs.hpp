@@ -20,7 +20,8 @@ namespace herald::sdk {
 class job_client {
 public:
   explicit job_client(std::string url,
-                      std::chrono::milliseconds give_up_after = std::chrono::seconds(30));
+                      std::chrono::milliseconds give_up_after = std::chrono::seconds(30),
+                      credentials creds = {});
   ~job_client();
 
   /// PUT /v1/jobs/{id}: the job's new snapshot, or throws request_failed.

@@ -39,7 +39,8 @@ struct retry_policy {
 };
 
 struct publisher_options {
-  std::string url = "http://127.0.0.1:8080";
+  std::string url = "http://127.0.0.1:8080"; // or https://
+  credentials creds;                          // token, and the CA file for https
   std::chrono::milliseconds linger{2};        // how long the first queued event waits for company
   std::size_t max_batch = 500;                // events per request (the hub allows 1000)
   std::size_t max_queued = 100000;            // waiting events at most

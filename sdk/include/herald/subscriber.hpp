@@ -38,7 +38,11 @@ struct event {
 enum class stream_state { connecting, connected, disconnected, stopped };
 
 struct subscriber_options {
-  std::string url = "http://127.0.0.1:8080";
+  std::string url = "http://127.0.0.1:8080"; // or https://
+  credentials creds;                          // token, and the CA file for https
+  /// If set, asked for a token before every connection (a stream ends at its token's exp with
+  /// herald.token_expired; the next connection then carries a fresh token and resumes).
+  std::function<std::string()> token_provider;
   std::vector<std::string> topics;   // topics or patterns (/v1/subscribe)
   std::string session;               // a durable session id (/v1/sessions/{id}/events)
   std::string path;                  // any other stream path (e.g. /v1/jobs/{id}/events)
