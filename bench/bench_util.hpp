@@ -97,7 +97,8 @@ using event_list = std::vector<std::pair<std::string, std::string>>;
 /// The request(s) publishing `events` in one write: one POST of an array to /v1/publish
 /// (herald), or one POST /pub/<topic> per event, pipelined (nchan takes one message per
 /// request). Returns the number of responses to expect.
-inline int publish_request(bool nchan, const event_list& events, std::string& req) {
+inline int publish_request(bool nchan, const event_list& events, std::string& req,
+                           const std::string& token = {}, bool private_events = false) {
   req.clear();
   if (nchan) {
     for (auto& [topic, data] : events)
@@ -109,11 +110,13 @@ inline int publish_request(bool nchan, const event_list& events, std::string& re
   for (auto& [topic, data] : events) {
     if (body.size() > 1)
       body += ',';
-    body += "{\"topic\":\"" + topic + "\",\"data\":" + data + "}";
+    body += "{\"topic\":\"" + topic + "\",\"data\":" + data
+            + (private_events ? ",\"private\":true}" : "}");
   }
   body += ']';
   req = "POST /v1/publish HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        + (token.empty() ? std::string{} : "Authorization: Bearer " + token + "\r\n")
+        + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   return 1;
 }
 

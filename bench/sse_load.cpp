@@ -12,6 +12,8 @@
 //   sse_load ... --churn 100000 --subs 200    connect/disconnect cycles, --subs at a time
 //   sse_load ... --publishers 4               publish from 4 connections (each owns every 4th
 //                                             topic, so per-topic order still holds)
+//   sse_load ... --token JWT --private 1      herald with keys: subscribe and publish with the
+//                                             token; every event "private" (docs/security.md)
 //
 // Every event carries its topic's sequence number: a subscriber that sees one out of order, twice
 // or not at all counts a gap. Subscribers bind source addresses 127.0.0.2 to 127.0.0.201 in turn,
@@ -66,6 +68,8 @@ struct options {
   bool replay = false;
   long churn = 0;    // connect/disconnect cycles (0: not the churn mode)
   int publishers = 1; // publishing connections (must divide the number of topics)
+  std::string token;  // herald: sent as Authorization: Bearer by subscribers and publishers
+  bool private_events = false; // herald: publish every event with "private": true
 
   std::string topic_name(long k) const {
     return topics == 1 ? topic : topic + "-" + std::to_string(k % topics);
@@ -172,7 +176,7 @@ void publisher(const options& o, publish_result& res, int me) {
       events.emplace_back(o.topic_name(k), "{\"t\":" + t + ",\"s\":" + std::to_string(k / o.topics)
                                              + ",\"p\":\"" + pad + "\"}");
     }
-    int responses = publish_request(o.nchan, events, req);
+    int responses = publish_request(o.nchan, events, req, o.token, o.private_events);
     if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
       perror("publish write");
       std::exit(2);
@@ -207,7 +211,8 @@ std::string subscribe_request(const options& o, long i, const std::string& last_
     return "GET /" + std::string(o.replay ? "replay" : "sub") + "/" + o.topic_name(i)
            + " HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n";
   return "GET /v1/subscribe?topic=" + o.topic_name(i) + " HTTP/1.1\r\nHost: bench\r\n"
-         + (last_event_id.empty() ? "" : "Last-Event-ID: " + last_event_id + "\r\n") + "\r\n";
+         + (last_event_id.empty() ? "" : "Last-Event-ID: " + last_event_id + "\r\n")
+         + (o.token.empty() ? "" : "Authorization: Bearer " + o.token + "\r\n") + "\r\n";
 }
 
 /// Connect/disconnect cycles, `o.subs` at a time: each connects, subscribes, waits for the
@@ -286,6 +291,8 @@ int main(int argc, char** argv) {
     else if (k == "--subs") o.subs = std::stoi(v);
     else if (k == "--events") o.events = std::stol(v);
     else if (k == "--batch") o.batch = std::stoi(v);
+    else if (k == "--token") o.token = v;
+    else if (k == "--private") o.private_events = v == "1" || v == "true";
     else if (k == "--rate") o.rate = std::stol(v);
     else if (k == "--size") o.size = std::stoi(v);
     else if (k == "--topic") o.topic = v;

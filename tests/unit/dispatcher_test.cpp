@@ -139,4 +139,42 @@ CAF_TEST(one dispatcher timer gives every stream its heartbeat) {
   kill(s2.owner);
 }
 
+CAF_TEST(private and targeted events reach only the routes whose viewer may see them) {
+  auto viewer = [](std::string sub, std::vector<std::string> subscribe,
+                   std::vector<std::string> roles) {
+    principal p;
+    p.from = principal::origin::token;
+    p.sub = std::move(sub);
+    p.subscribe = std::move(subscribe);
+    p.roles = std::move(roles);
+    return std::make_shared<const principal>(std::move(p));
+  };
+  auto attach_as = [&](principal_ptr who) {
+    stream s;
+    s.queue = std::make_shared<outbound_queue>(1 << 20, [] {});
+    s.head = test::make_slot<std::uint64_t>();
+    s.owner = requester<std::uint64_t>(
+      disp, s.head, attach_atom::value, s.queue,
+      std::make_shared<const topic_filter>(std::vector<std::string>{"a/*"}, std::move(who)));
+    sched.run();
+    go_live(s);
+    return s;
+  };
+  auto alice = attach_as(viewer("alice", {"a/**"}, {"kitchen"}));
+  auto bob = attach_as(viewer("bob", {"b/*"}, {}));
+  auto anon = attach_as(std::make_shared<const principal>(principal::anonymous({}, {"**"})));
+  auto batch = std::make_shared<std::vector<committed_event>>();
+  batch->push_back(stream_item::make_event(8, "8", "a/1", "", "0"));
+  batch->push_back(stream_item::make_event(9, "9", "a/1", "", "0", false, {true, {}}));
+  batch->push_back(
+    stream_item::make_event(10, "10", "a/2", "", "0", false, {false, {"sub:bob"}}));
+  batch->push_back(
+    stream_item::make_event(11, "11", "a/2", "", "0", false, {false, {"role:kitchen"}}));
+  caf::anon_send(disp, deliver_atom::value, committed_batch{batch});
+  sched.run();
+  CAF_CHECK_EQUAL(ids_in(drain(*alice.queue)), V({"8", "9", "11"}));
+  CAF_CHECK_EQUAL(ids_in(drain(*bob.queue)), V({"8", "10"})); // no grant on a/1: not private 9
+  CAF_CHECK_EQUAL(ids_in(drain(*anon.queue)), V({"8"}));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

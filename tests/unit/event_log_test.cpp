@@ -164,4 +164,42 @@ CAF_TEST(idempotency keys are written with their events and forgotten after the 
   CAF_CHECK_EQUAL(idempotent("k1", 2100), 3u);
 }
 
+CAF_TEST(access rules survive storage and reads admit only who may see them) {
+  std::vector<event_record> batch;
+  batch.push_back(event_record{0, 1000, "o/1", "", "1"});
+  batch.push_back(event_record{0, 1000, "o/1", "t", "2", "", true, event_access{true, {}}});
+  batch.push_back(event_record{0, 1000, "o/2", "", "3", "", false,
+                               event_access{false, {"role:kitchen", "sub:bob"}}});
+  CAF_REQUIRE(!log->append(batch));
+  reopen();
+  auto got = log->get(2);
+  CAF_REQUIRE(got.ok() && got.value.has_value());
+  CAF_CHECK(got.value->access.is_private);
+  CAF_CHECK(got.value->ack);
+  CAF_CHECK_EQUAL(got.value->data, "2");
+  CAF_CHECK_EQUAL(got.value->type, "t");
+  auto third = log->get(3);
+  CAF_REQUIRE(third.ok() && third.value.has_value());
+  CAF_CHECK_EQUAL(third.value->access.audience,
+                  (std::vector<std::string>{"role:kitchen", "sub:bob"}));
+  CAF_CHECK_EQUAL(third.value->data, "3");
+  auto read = [&](std::vector<std::string> patterns, principal_ptr who) {
+    std::vector<std::uint64_t> out;
+    for (auto& e : log->read(0, topic_filter{std::move(patterns), who}, 100, 1000).events)
+      out.push_back(e.pos);
+    return out;
+  };
+  principal bob;
+  bob.from = principal::origin::token;
+  bob.sub = "bob";
+  bob.subscribe = {"o/*"};
+  auto bob_ptr = std::make_shared<const principal>(bob);
+  auto anon = std::make_shared<const principal>(principal::anonymous({}, {"**"}));
+  CAF_CHECK_EQUAL(read({"o/*"}, nullptr), P({1}));       // no viewer: public only
+  CAF_CHECK_EQUAL(read({"o/*"}, anon), P({1}));
+  CAF_CHECK_EQUAL(read({"o/*"}, bob_ptr), P({1, 2, 3}));
+  CAF_CHECK_EQUAL(read({"o/1"}, anon), P({1}));          // the per-topic index path too
+  CAF_CHECK_EQUAL(read({"o/1"}, bob_ptr), P({1, 2}));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
