@@ -5,16 +5,13 @@
 namespace herald {
 namespace {
 
-/// The '/'-separated segments of a valid pattern (views into it).
-std::vector<std::string_view> segments(std::string_view s) {
-  std::vector<std::string_view> out;
-  while (true) {
-    auto slash = s.find('/');
-    out.push_back(s.substr(0, slash));
-    if (slash == std::string_view::npos)
-      return out;
-    s.remove_prefix(slash + 1);
-  }
+/// Takes the next '/'-separated segment off `s`; `more` says whether another one follows.
+std::string_view next_segment(std::string_view& s, bool& more) {
+  auto slash = s.find('/');
+  auto seg = s.substr(0, slash);
+  more = slash != std::string_view::npos;
+  s = more ? s.substr(slash + 1) : std::string_view{};
+  return seg;
 }
 
 /// One segment of a grant covers one (non-`**`) segment of a request.
@@ -44,18 +41,19 @@ principal principal::anonymous(std::vector<std::string> publish,
 }
 
 bool selector_covers(std::string_view selector, std::string_view pattern) {
-  auto grant = segments(selector);
-  auto asked = segments(pattern);
-  bool open_tail = grant.back() == "**"; // matches one or more further segments
-  std::size_t fixed = open_tail ? grant.size() - 1 : grant.size();
-  if (open_tail ? asked.size() <= fixed : asked.size() != fixed)
-    return false;
-  for (std::size_t i = 0; i < fixed; ++i)
-    if (!segment_covers(grant[i], asked[i]))
+  // Segment by segment, without allocating (this runs per private event per subscriber).
+  bool grant_more = true;
+  bool asked_more = true;
+  while (grant_more) {
+    auto grant = next_segment(selector, grant_more);
+    if (grant == "**")
+      return asked_more; // one or more further segments, whatever they are (`**` included)
+    if (!asked_more)
       return false;
-  // Past the fixed part an open tail covers anything, `**` included (it matches >= 1 segment,
-  // and the request has at least one segment there).
-  return true;
+    if (!segment_covers(grant, next_segment(pattern, asked_more)))
+      return false;
+  }
+  return !asked_more;
 }
 
 bool grants_cover(const std::vector<std::string>& selectors, std::string_view pattern) {

@@ -48,18 +48,18 @@ std::optional<std::uint64_t> token_buckets::take(const std::string& key, double 
 std::shared_ptr<void> stream_counts::acquire(const std::string& key) {
   if (max_ == 0)
     return std::make_shared<int>(0);
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto& n = counts_[key];
+  std::lock_guard<std::mutex> guard{counts_->mtx};
+  auto& n = counts_->by_key[key];
   if (n >= max_)
     return nullptr;
   ++n;
-  // The lease gives the slot back when the stream (or the refused request) lets it go. The
-  // table outlives every lease: it belongs to the hub context, which outlives its streams.
-  return std::shared_ptr<void>(this, [this, key](void*) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    auto it = counts_.find(key);
-    if (it != counts_.end() && --it->second == 0)
-      counts_.erase(it);
+  // The lease gives the slot back when the stream (or the refused request) lets it go.
+  auto table = counts_;
+  return std::shared_ptr<void>(table.get(), [table, key](void*) {
+    std::lock_guard<std::mutex> guard{table->mtx};
+    auto it = table->by_key.find(key);
+    if (it != table->by_key.end() && --it->second == 0)
+      table->by_key.erase(it);
   });
 }
 

@@ -60,13 +60,18 @@ public:
 
   bool enabled() const { return max_ > 0; }
 
-  /// A lease on one of `key`'s streams, or null when `key` is at its maximum.
+  /// A lease on one of `key`'s streams, or null when `key` is at its maximum. A lease keeps the
+  /// counts it belongs to alive: a stream the io_context destroys after the hub context went
+  /// still releases its slot safely.
   std::shared_ptr<void> acquire(const std::string& key);
 
 private:
+  struct counts {
+    std::mutex mtx;
+    std::unordered_map<std::string, std::uint64_t> by_key;
+  };
   std::uint64_t max_;
-  std::mutex mtx_;
-  std::unordered_map<std::string, std::uint64_t> counts_;
+  std::shared_ptr<counts> counts_ = std::make_shared<counts>();
 };
 
 struct rate_limits {
