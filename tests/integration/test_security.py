@@ -268,6 +268,33 @@ class TokenAttackTest(unittest.TestCase):
         self.assertGreater(after["auth_failures"], before["auth_failures"])
 
 
+class JwksTest(unittest.TestCase):
+    def test_rsa_ec_and_oct_keys_from_a_jwks_document(self):
+        from jwt.algorithms import ECAlgorithm, HMACAlgorithm, RSAAlgorithm
+        d = tempfile.mkdtemp(prefix="herald-jwks-")
+        rsa_jwk = json.loads(RSAAlgorithm.to_jwk(KEYS.rsa.public_key()))
+        ec_jwk = json.loads(ECAlgorithm.to_jwk(KEYS.ec.public_key()))
+        oct_jwk = json.loads(HMACAlgorithm.to_jwk(SECRET.encode()))
+        rsa_jwk.update(kid="j-rsa", alg="RS256", use="sig")
+        ec_jwk.update(kid="j-ec", alg="ES256")
+        oct_jwk.update(kid="j-hs", alg="HS256")
+        path = os.path.join(d, "jwks.json")
+        with open(path, "w") as f:
+            json.dump({"keys": [rsa_jwk, ec_jwk, oct_jwk,
+                                {"kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB"}]}, f)
+        with Hub(config={"auth": {"jwks_file": path}}) as hub:
+            c = claims(subscribe=["j/*"])
+            for token in (jwt.encode(c, KEYS.rsa, algorithm="RS256", headers={"kid": "j-rsa"}),
+                          jwt.encode(c, KEYS.ec, algorithm="ES256", headers={"kid": "j-ec"}),
+                          jwt.encode(c, SECRET, algorithm="HS256", headers={"kid": "j-hs"})):
+                st, _, doc = hub.get("/v1/events?topic=j/1", headers=bearer(token))
+                self.assertEqual(st, 200, doc)
+            # The RSA key is bound to RS256: the same key cannot verify an HS256 token
+            forged = craft({"alg": "HS256", "kid": "j-rsa"}, c, key=KEYS.rsa_pub)
+            st, _, doc = hub.get("/v1/events?topic=j/1", headers=bearer(forged))
+            self.assertEqual((st, doc["error"]["code"]), (401, "alg_not_allowed"))
+
+
 class QueryTokenOffTest(unittest.TestCase):
     def test_query_token_when_disabled(self):
         with Hub(config={"auth": KEYS.auth_config(query_token=False)}) as hub:
@@ -412,7 +439,7 @@ class LeakTest(unittest.TestCase):
             for name in people:
                 st, _, doc = hub.request("PUT", f"/v1/sessions/{name}-s",
                                          {"topics": people[name]["subscribe"],
-                                          "ack_wait_seconds": 1},
+                                          "ack_wait_seconds": 1, "max_deliveries": 2},
                                          headers=bearer(tokens[name]))
                 self.assertEqual(st, 201, doc)
             streams = {name: [(hub.subscribe(p["subscribe"], headers=bearer(tokens[name])),
@@ -483,13 +510,26 @@ class LeakTest(unittest.TestCase):
                 c = SSEClient(hub.port, [], path=f"/v1/sessions/{name}-s/events",
                               headers=bearer(tokens[name]))
                 c.wait_events(len(want), timeout=10)
-                c.pump(1.5)  # past the ack wait: unacknowledged events come back as redeliveries
+                # Past the ack waits: redelivered once, then dead-lettered.
+                until = time.time() + 3.5
+                while time.time() < until:
+                    c.pump(0.1)
                 ids = [e["id"] for e in c.data_events()]
                 self.assertEqual(ids, want, name)
-                for e in c.events:
-                    if e.get("event") == "herald.redelivery":
-                        self.assertIn(json.loads(e["data"])["id"], want, name)
+                redelivered = [json.loads(e["data"])["id"] for e in c.events
+                               if e.get("event") == "herald.redelivery"]
+                self.assertTrue(redelivered, name)
+                self.assertTrue(set(redelivered) <= set(want), name)
                 c.close()
+                # Dead letters: the acknowledgement-required events it never acknowledged, and
+                # nothing it may not see.
+                st, _, page = hub.get(f"/v1/sessions/{name}-s/dead-letters",
+                                      headers=bearer(tokens[name]))
+                self.assertEqual(st, 200, page)
+                dead = [d["id"] for d in page["dead_letters"]]
+                want_ack = [e["id"] for e in published
+                            if e.get("ack") and e["id"] in want]
+                self.assertEqual(dead, want_ack, name)
         finally:
             hub.close()
 
