@@ -36,7 +36,10 @@ template <class Stream>
 basic_http_session<Stream>::basic_http_session(hub_context& hub, net::ip::tcp::socket socket,
                                                std::shared_ptr<net::ssl::context> tls)
   : hub_(hub), tls_(std::move(tls)), stream_(make_stream<Stream>(std::move(socket), tls_.get())) {
-  // nop
+  boost::system::error_code ec;
+  auto peer = lowest().socket().remote_endpoint(ec);
+  if (!ec)
+    client_ip_ = peer.address().to_string();
 }
 
 template <class Stream>
@@ -162,10 +165,8 @@ void basic_http_session<Stream>::on_body(beast::error_code ec) {
 template <class Stream>
 void basic_http_session<Stream>::on_request() {
   auto self = this->shared_from_this();
-  boost::system::error_code ec;
-  auto peer = lowest().socket().remote_endpoint(ec);
   hub_.routes->handle(
-    hub_, parser_->release(), ec ? std::string{} : peer.address().to_string(),
+    hub_, parser_->release(), client_ip_,
     // The answer may come from an actor's thread: hop back onto this session's io thread.
     [self](http_response res) {
       net::post(self->stream_.get_executor(),

@@ -56,6 +56,7 @@ private:
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http_response> out_;
   std::shared_ptr<http::response<http::empty_body>> continue_;
+  std::string client_ip_; // the peer's address, read once (rate limits of tokenless requests)
 };
 
 using http_session = basic_http_session<boost::beast::tcp_stream>;
