@@ -312,8 +312,12 @@ def main():
     md += ["", "Reproduce: `python3 bench/ab.py " + a.scenario + f" --rounds {a.rounds}{again}`",
            ""]
     suffix = "-vs-build" if a.against else ""
-    name = os.path.join(ROOT, "bench", "results",
-                        datetime.datetime.now().strftime("%Y-%m-%d") + f"-{a.scenario}{suffix}.md")
+    stem = os.path.join(ROOT, "bench", "results",
+                        datetime.datetime.now().strftime("%Y-%m-%d") + f"-{a.scenario}{suffix}")
+    # Never over an earlier result of the same day: -2, -3, ... instead.
+    name, n = stem + ".md", 2
+    while os.path.exists(name):
+        name, n = f"{stem}-{n}.md", n + 1
     with open(name, "w") as f:
         f.write("\n".join(md))
     print("\n".join(md))
