@@ -109,9 +109,9 @@ struct event_draft {
   std::string topic;
   std::string type;
   std::string data;            // compact JSON
-  std::string idempotency_key; // empty: none
+  std::string idempotency_key{}; // empty: none
   bool ack = false;            // durable sessions must acknowledge it
-  event_access access;         // private / audience (auth/access.hpp)
+  event_access access{};       // private / audience (auth/access.hpp)
 };
 
 struct publish_outcome {

@@ -54,7 +54,7 @@ struct route_request {
   std::string client_ip;          // the peer's address (limits of requests without a token)
   /// What the request holds while it runs (a stream: while it is open), e.g. a concurrent-stream
   /// slot; released when the request ends or the stream closes.
-  std::vector<std::shared_ptr<void>> leases;
+  std::vector<std::shared_ptr<void>> leases{};
 
   const std::string& path_param(std::size_t i) const { return path_params.at(i); }
 };
@@ -70,7 +70,7 @@ struct stream_start {
   /// then with herald.token_expired. Set by the router from the request's principal.
   std::int64_t expires_at = 0;
   /// The request's leases (route_request::leases), held until the stream closes.
-  std::vector<std::shared_ptr<void>> leases;
+  std::vector<std::shared_ptr<void>> leases{};
 };
 
 using unary_handler = void (*)(hub_context&, route_request&, respond_fn);

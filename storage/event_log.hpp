@@ -37,9 +37,9 @@ struct event_record {
   std::string topic;
   std::string type; // empty: no SSE `event:` field
   std::string data; // compact JSON text
-  std::string idempotency_key; // empty: none; else remembered for the dedup window
+  std::string idempotency_key{}; // empty: none; else remembered for the dedup window
   bool ack = false;            // durable sessions must acknowledge it
-  event_access access;         // who may see it (public when not restricted)
+  event_access access{};       // who may see it (public when not restricted)
 };
 
 /// Events of the log in (from-1, to] may be missing for a subscription.
