@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "auth/tokens.hpp"
+#include "net/header_text.hpp"
 #include "net/http_responses.hpp"
 #include "net/hub_context.hpp"
 
@@ -12,22 +13,6 @@ namespace {
 
 std::string_view sv(boost::beast::string_view v) {
   return {v.data(), v.size()};
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size()
-         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-              return std::tolower(static_cast<unsigned char>(x))
-                     == std::tolower(static_cast<unsigned char>(y));
-            });
 }
 
 /// The value of cookie `name` in the request's Cookie headers, if any.

@@ -8,6 +8,7 @@
 
 #include "actors/job_viewer.hpp"
 #include "net/auth.hpp"
+#include "net/header_text.hpp"
 #include "net/http_responses.hpp"
 #include "net/hub_context.hpp"
 #include "net/rate_limits.hpp"
@@ -20,22 +21,6 @@ namespace herald {
 namespace {
 
 using json = nlohmann::json;
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size()
-         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-              return std::tolower(static_cast<unsigned char>(x))
-                     == std::tolower(static_cast<unsigned char>(y));
-            });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 std::string_view field(const http_request& req, std::string_view name) {
   auto v = req[boost::beast::string_view{name.data(), name.size()}];
