@@ -29,10 +29,10 @@ inline constexpr std::size_t max_token_bytes = 8192;
 /// One configured key (auth.keys, or one JWK of auth.jwks_file).
 struct key_spec {
   std::string kid;             // optional
-  std::string alg;             // HS256 | HS384 | HS512 | RS256 | RS384 | RS512 | ES256 | ES384
+  std::string alg;             // HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA
   std::string secret;          // HS*: the secret itself ...
   std::string secret_file;     // ... or a file holding it
-  std::string public_key_file; // RS*/ES*: a PEM public key
+  std::string public_key_file; // RS*/PS*/ES*/EdDSA: a PEM public key
 };
 
 struct token_rules {
@@ -71,7 +71,8 @@ private:
   token_rules rules_;
 };
 
-/// The algorithms Herald verifies (those its JWT library implements).
+/// The algorithms Herald verifies: the JWT library's (HS*, RS*, ES*), and PS* and EdDSA through
+/// OpenSSL's EVP interface.
 const std::vector<std::string>& supported_algorithms();
 
 /// Signs a token for `herald token`: `key` is the HS secret or a PEM private key.

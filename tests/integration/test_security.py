@@ -295,6 +295,60 @@ class JwksTest(unittest.TestCase):
             self.assertEqual((st, doc["error"]["code"]), (401, "alg_not_allowed"))
 
 
+class PssAndEdDsaTest(unittest.TestCase):
+    """PS256 and EdDSA (Ed25519), which Herald verifies through OpenSSL's EVP interface: from PEM
+    files and from a JWKS document, each bound to its algorithm."""
+
+    def test_ps256_and_eddsa_tokens(self):
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
+        d = tempfile.mkdtemp(prefix="herald-pss-")
+        ed = ed25519.Ed25519PrivateKey.generate()
+        ed_pub = os.path.join(d, "ed.pub.pem")
+        with open(ed_pub, "wb") as f:
+            f.write(ed.public_key().public_bytes(serialization.Encoding.PEM,
+                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+        ed2 = ed25519.Ed25519PrivateKey.generate()
+        okp = json.loads(OKPAlgorithm.to_jwk(ed2.public_key()))
+        okp.update(kid="jwks-ed", alg="EdDSA")
+        rsa_jwk = json.loads(RSAAlgorithm.to_jwk(KEYS.rsa.public_key()))
+        rsa_jwk.update(kid="jwks-ps", alg="PS384")
+        jwks = os.path.join(d, "jwks.json")
+        with open(jwks, "w") as f:
+            json.dump({"keys": [okp, rsa_jwk]}, f)
+        auth = {"keys": [{"kid": "ps1", "alg": "PS256", "public_key_file": KEYS.rsa_pub_file},
+                         {"kid": "ed1", "alg": "EdDSA", "public_key_file": ed_pub}],
+                "jwks_file": jwks}
+        with Hub(config={"auth": auth}) as hub:
+            c = claims(subscribe=["p/*"])
+
+            def status(token):
+                st, _, doc = hub.get("/v1/events?topic=p/1", headers=bearer(token))
+                return st, (doc or {}).get("error", {}).get("code")
+            self.assertEqual(status(jwt.encode(c, KEYS.rsa, algorithm="PS256",
+                                               headers={"kid": "ps1"})), (200, None))
+            self.assertEqual(status(jwt.encode(c, ed, algorithm="EdDSA",
+                                               headers={"kid": "ed1"})), (200, None))
+            self.assertEqual(status(jwt.encode(c, ed2, algorithm="EdDSA",
+                                               headers={"kid": "jwks-ed"})), (200, None))
+            self.assertEqual(status(jwt.encode(c, KEYS.rsa, algorithm="PS384",
+                                               headers={"kid": "jwks-ps"})), (200, None))
+            # Bound to their algorithm: the same RSA key under RS256, another Ed25519 key, a
+            # tampered claim.
+            self.assertEqual(status(jwt.encode(c, KEYS.rsa, algorithm="RS256",
+                                               headers={"kid": "ps1"})), (401, "alg_not_allowed"))
+            self.assertEqual(status(jwt.encode(c, ed2, algorithm="EdDSA",
+                                               headers={"kid": "ed1"})), (401, "bad_signature"))
+            token = jwt.encode(c, ed, algorithm="EdDSA", headers={"kid": "ed1"})
+            head, _, sig = token.split(".")
+            forged = b64url(json.dumps(claims(subscribe=["**"])))
+            self.assertEqual(status(f"{head}.{forged}.{sig}"), (401, "bad_signature"))
+            token = jwt.encode(c, KEYS.rsa, algorithm="PS256", headers={"kid": "ps1"})
+            head, body, _ = token.split(".")
+            self.assertEqual(status(f"{head}.{body}.{b64url(b'x' * 256)}"),
+                             (401, "bad_signature"))
+
+
 class QueryTokenOffTest(unittest.TestCase):
     def test_query_token_when_disabled(self):
         with Hub(config={"auth": KEYS.auth_config(query_token=False)}) as hub:

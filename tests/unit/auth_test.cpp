@@ -153,7 +153,7 @@ CAF_TEST(bad keys refuse to load with a message naming them) {
   r1.keys.push_back({"", "HS256", "short", "", ""});
   fails(r1, "32 bytes");
   token_rules r2;
-  r2.keys.push_back({"", "PS256", "", "", "x.pem"});
+  r2.keys.push_back({"", "none", "", "", "x.pem"});
   fails(r2, "not supported");
   token_rules r3;
   r3.keys.push_back({"a", "HS256", secret, "", ""});
