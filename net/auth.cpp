@@ -141,10 +141,10 @@ http_response forbidden(const route_request& r, const std::string& what) {
 }
 
 std::optional<http_response> refuse_publish(const route_request& r,
-                                            const std::vector<std::string>& topics) {
-  for (auto& t : topics)
-    if (!may_publish(*r.who, t))
-      return forbidden(r, "publishing to '" + t + "'");
+                                            const std::vector<event_draft>& events) {
+  for (auto& ev : events)
+    if (!may_publish(*r.who, ev.topic))
+      return forbidden(r, "publishing to '" + ev.topic + "'");
   return std::nullopt;
 }
 

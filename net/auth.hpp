@@ -31,9 +31,9 @@ public:
 /// a request its principal may not make. `what` says what was refused.
 http_response forbidden(const route_request& r, const std::string& what);
 
-/// The refusal of publishing to `topics` (all must be granted), or nullopt.
+/// The refusal of publishing `events` (every topic must be granted: all or nothing), or nullopt.
 std::optional<http_response> refuse_publish(const route_request& r,
-                                            const std::vector<std::string>& topics);
+                                            const std::vector<event_draft>& events);
 
 /// The refusal of reading `patterns` (each must be covered by a subscribe grant), or nullopt.
 std::optional<http_response> refuse_subscribe(const route_request& r,

@@ -268,10 +268,8 @@ void handle_publish(hub_context& hub, route_request& r, respond_fn respond) {
     }
     job->events.push_back(std::get<event_draft>(std::move(parsed)));
   }
-  // All or nothing: every topic must be granted before anything is published.
-  for (auto& ev : job->events)
-    if (!may_publish(*r.who, ev.topic))
-      return respond(forbidden(r, "publishing to '" + ev.topic + "'"));
+  if (auto refused = refuse_publish(r, job->events))
+    return respond(std::move(*refused));
   if (hub.limits->publish_events.enabled())
     if (auto wait = hub.limits->publish_events.take(limit_key(r),
                                                     static_cast<double>(job->events.size())))

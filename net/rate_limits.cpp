@@ -21,7 +21,8 @@ std::optional<std::uint64_t> token_buckets::take(const std::string& key, double 
     return std::nullopt;
   auto& sh = shards_[std::hash<std::string>{}(key) % shard_count];
   std::lock_guard<std::mutex> guard{sh.mtx};
-  if (sh.buckets.size() > sweep_above) {
+  if (sh.buckets.size() > sweep_above && now - sh.swept >= std::chrono::seconds(1)) {
+    sh.swept = now;
     // Buckets that refilled completely hold nothing worth keeping.
     for (auto it = sh.buckets.begin(); it != sh.buckets.end();) {
       auto full = it->second.tokens

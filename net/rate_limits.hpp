@@ -44,6 +44,7 @@ private:
   struct shard {
     std::mutex mtx;
     std::unordered_map<std::string, bucket> buckets;
+    clock::time_point swept; // at most one sweep a second, however many keys a client invents
   };
   static constexpr std::size_t shard_count = 16;
   static constexpr std::size_t sweep_above = 4096; // buckets per shard before idle ones go
