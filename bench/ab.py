@@ -4,6 +4,7 @@ rounds), with the same load generator (build/sse_load), and writes a markdown ta
 with Herald/nchan ratios, plus machine info, to bench/results/. On demand only, never in CI.
 
     python3 bench/ab.py latency          # 1k subscribers x 100 events/s: p50/p99/p99.9
+    python3 bench/ab.py publish          # publishing alone, one event per request
     python3 bench/ab.py broadcast-1k     # 1k subscribers, a ladder of publish rates
     python3 bench/ab.py idle-10k         # process memory per idle stream at 10,000 streams
     python3 bench/ab.py latency --rounds 5
@@ -33,13 +34,19 @@ PUB = os.path.join(BUILD, "pub_load")
 CEILING = os.path.join(BUILD, "rocksdb_ceiling")
 NCHAN = os.path.join(ROOT, "bench", "peers", "nchan.sh")
 
-def ladder(subs, rates, seconds, topics=1, timeout=60, publishers=1):
+def ladder(subs, rates, seconds, topics=1, timeout=60, publishers=1, shape="single"):
     """Points at increasing publish rates (events/s), `seconds` long each, one write per 10 ms
-    (at most 1,000 events per write: Herald's limits.max_events_per_publish)."""
-    return [(f"{subs // 1000}k subs x {r:,} ev/s" + (f" over {topics:,} topics" if topics > 1 else ""),
+    per publisher. `single`: one event per request, the write's requests pipelined (at most 256
+    in flight, as nchan is driven); `array`: one request per write with the write's events (at
+    most 1,000: Herald's limits.max_events_per_publish)."""
+    cap = 256 if shape == "single" else 1000
+    return [(f"{subs // 1000 or subs}{'k' if subs >= 1000 else ''} subs x {r:,} ev/s"
+             + (f" over {topics:,} topics" if topics > 1 else "")
+             + (" (arrays)" if shape == "array" else ""),
              ["--subs", str(subs), "--topics", str(topics), "--events", str(r * seconds),
-              "--batch", str(min(1000, max(1, r // 100))), "--rate", str(r), "--size", "100",
-              "--timeout", str(timeout), "--publishers", str(publishers)])
+              "--batch", str(min(cap, max(1, r // 100 // publishers))), "--rate", str(r),
+              "--size", "100", "--timeout", str(timeout), "--publishers", str(publishers),
+              "--shape", shape])
             for r in rates]
 
 
@@ -50,8 +57,14 @@ SCENARIOS = {
     # One event per request, evenly paced: no publisher burst in the latency figures.
     "latency": [("1k subs x 100 ev/s", ["--subs", "1000", "--events", "1500", "--batch", "1",
                                          "--rate", "100", "--size", "100"])],
-    "broadcast-1k": ladder(1000, (100, 300, 1000, 2000), 3),
-    "broadcast-10k": ladder(10000, (10, 100, 300), 5, timeout=90),
+    # Publishing alone (one subscriber), one event per request on one keep-alive connection,
+    # 10 s: offered far more than either takes (256 requests in flight), and a rate both should
+    # hold (20,000/s). CPU is the hub process's (nchan: its worker's) per event published.
+    "publish": [(label, args + ["--seconds", "10"]) for label, args in ladder(1, (100000, 20000), 10)],
+    "broadcast-1k": ladder(1000, (100, 300, 1000, 2000, 5000), 3),
+    # The same with arrays of events per request (the shape that batches by itself).
+    "broadcast-1k-arrays": ladder(1000, (1000, 5000), 3, shape="array"),
+    "broadcast-10k": ladder(10000, (10, 100, 300, 1000), 5, timeout=90),
     # Four publishing connections: one (Herald's or nchan's) cannot publish fast enough to find
     # where fan-out to 10k distinct sockets stops.
     "many-topics": ladder(10000, (10000, 30000, 60000), 5, topics=10000, publishers=4),
@@ -77,8 +90,17 @@ SCENARIOS = {
 
 # What each scenario's table shows: (result key, column name, format).
 LOAD_KEYS = [("deliveries_per_s", "deliveries/s", "{:,.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),
-             ("p99_ms", "p99 ms", "{:.2f}"), ("p999_ms", "p99.9 ms", "{:.2f}")]
+             ("p99_ms", "p99 ms", "{:.2f}"), ("p999_ms", "p99.9 ms", "{:.2f}"),
+             ("published_per_s", "published/s", "{:,.0f}"),
+             ("pub_p99_ms", "publish p99 ms", "{:.2f}"),
+             ("cpu_us_per_event", "hub CPU us/event", "{:.1f}")]
 KEYS = {
+    "publish": [("published_per_s", "published/s", "{:,.0f}"),
+                ("pub_p50_ms", "publish p50 ms", "{:.2f}"),
+                ("pub_p99_ms", "publish p99 ms", "{:.2f}"),
+                ("cpu_us_per_event", "hub CPU us/event", "{:.1f}"),
+                ("cpu_pct", "hub CPU %", "{:.0f}"),
+                ("p99_ms", "delivery p99 ms", "{:.2f}")],
     "idle": [("connections", "connections", "{:,.0f}"),
              ("kib_per_connection", "KiB per idle stream", "{:.2f}"),
              ("rss_idle_kib", "RSS with streams open, KiB", "{:,.0f}")],
@@ -134,6 +156,13 @@ def idle_memory(pid, port, extra, subs):
     return {"connections": connected, "rss_before_kib": before, "rss_idle_kib": during,
             "kib_per_connection": (during - before) / connected if connected else 0,
             "complete": connected == subs and p.returncode == 0, **res}
+
+
+def cpu_seconds(pid):
+    """utime + stime of process `pid` (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stats(port):
@@ -208,7 +237,7 @@ def run_herald(args, binary=HERALD):
             return churn(p.pid, port, [], int(args[1]), int(args[2]), stats)
         if args and args[0] == "publish":
             return publish(port, args[1:])
-        return load(["--port", str(port), "--topic", "ab"] + args)
+        return load(["--port", str(port), "--topic", "ab"] + args, p.pid)
     finally:
         p.terminate()
         p.wait(30)
@@ -232,17 +261,31 @@ def run_nchan(args):
             worker = subprocess.run(["pgrep", "-P", master], capture_output=True,
                                     text=True).stdout.split()[0]
             return churn(int(worker), port, ["--target", "nchan"], int(args[1]), int(args[2]))
-        return load(["--target", "nchan", "--port", str(port), "--topic", "ab"] + args)
+        with open(os.path.join(d, "nginx.pid")) as f:
+            master = f.read().strip()
+        worker = subprocess.run(["pgrep", "-P", master], capture_output=True,
+                                text=True).stdout.split()[0]
+        return load(["--target", "nchan", "--port", str(port), "--topic", "ab"] + args,
+                    int(worker))
     finally:
         subprocess.run([NCHAN, "stop", d])
         shutil.rmtree(d, ignore_errors=True)
 
 
-def load(args):
+def load(args, pid=None):
+    """Runs sse_load; with `pid`, also the CPU that process used over the run (per event
+    published, and as % of one core)."""
+    cpu0, t0 = (cpu_seconds(pid), time.time()) if pid else (0, 0)
     r = subprocess.run([LOAD] + args, capture_output=True, text=True, timeout=600)
     line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "{}"
     out = json.loads(line)
     out["complete"] = r.returncode == 0
+    if pid:
+        cpu = cpu_seconds(pid) - cpu0
+        out["cpu_seconds"] = cpu
+        out["cpu_pct"] = 100.0 * cpu / (time.time() - t0)
+        published = out.get("published_201", 0)
+        out["cpu_us_per_event"] = 1e6 * cpu / published if published else 0
     return out
 
 

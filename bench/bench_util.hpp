@@ -94,11 +94,16 @@ struct histogram {
 /// Events to publish in one write: (topic, JSON data).
 using event_list = std::vector<std::pair<std::string, std::string>>;
 
-/// The request(s) publishing `events` in one write: one POST of an array to /v1/publish
-/// (herald), or one POST /pub/<topic> per event, pipelined (nchan takes one message per
-/// request). Returns the number of responses to expect.
+/// How Herald's publisher sends a write's events: one event per POST, pipelined (how most
+/// backends publish, and how nchan is driven), or one POST of an array.
+enum class publish_shape { single, array };
+
+/// The request(s) publishing `events` in one write: one POST /pub/<topic> per event, pipelined,
+/// for nchan (it takes one message per request); for herald one POST /v1/publish per event,
+/// pipelined (`single`), or one POST of an array. Returns the number of responses to expect.
 inline int publish_request(bool nchan, const event_list& events, std::string& req,
-                           const std::string& token = {}, bool private_events = false) {
+                           const std::string& token = {}, bool private_events = false,
+                           publish_shape shape = publish_shape::single) {
   req.clear();
   if (nchan) {
     for (auto& [topic, data] : events)
@@ -106,17 +111,28 @@ inline int publish_request(bool nchan, const event_list& events, std::string& re
              "Content-Length: " + std::to_string(data.size()) + "\r\n\r\n" + data;
     return static_cast<int>(events.size());
   }
+  auto event_json = [&](const std::string& topic, const std::string& data) {
+    return "{\"topic\":\"" + topic + "\",\"data\":" + data
+           + (private_events ? ",\"private\":true}" : "}");
+  };
+  auto post = [&](const std::string& body) {
+    req += "POST /v1/publish HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+           + (token.empty() ? std::string{} : "Authorization: Bearer " + token + "\r\n")
+           + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  if (shape == publish_shape::single) {
+    for (auto& [topic, data] : events)
+      post(event_json(topic, data));
+    return static_cast<int>(events.size());
+  }
   std::string body = "[";
   for (auto& [topic, data] : events) {
     if (body.size() > 1)
       body += ',';
-    body += "{\"topic\":\"" + topic + "\",\"data\":" + data
-            + (private_events ? ",\"private\":true}" : "}");
+    body += event_json(topic, data);
   }
   body += ']';
-  req = "POST /v1/publish HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-        + (token.empty() ? std::string{} : "Authorization: Bearer " + token + "\r\n")
-        + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  post(body);
   return 1;
 }
 

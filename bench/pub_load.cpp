@@ -68,7 +68,7 @@ void connection(const options& o, int index, clock_type::time_point start, total
     for (int i = 0; i < o.batch; ++i, k += o.connections)
       events.emplace_back(o.topics == 1 ? o.topic : o.topic + "-" + std::to_string(k % o.topics),
                           "{\"t\":" + std::to_string(now_ns()) + ",\"p\":\"" + pad + "\"}");
-    int responses = publish_request(o.nchan, events, req);
+    int responses = publish_request(o.nchan, events, req, {}, false, publish_shape::array);
     auto t0 = clock_type::now();
     if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
       ++failed;

@@ -14,15 +14,23 @@
 //                                             topic, so per-topic order still holds)
 //   sse_load ... --token JWT --private 1      herald with keys: subscribe and publish with the
 //                                             token; every event "private" (docs/security.md)
+//   sse_load ... --seconds 10                 stop publishing after 10 s even if not all
+//                                             --events were sent (one topic only); subscribers
+//                                             then expect what was sent
+//   sse_load ... --shape array                herald: one POST of an array per write, instead
+//                                             of one POST per event (the default)
 //
 // Every event carries its topic's sequence number: a subscriber that sees one out of order, twice
 // or not at all counts a gap. Subscribers bind source addresses 127.0.0.2 to 127.0.0.201 in turn,
 // so many connections (and churn's TIME_WAITs) do not run out of ephemeral ports.
 //
-// Targets: herald subscribes at /v1/subscribe?topic=T and publishes arrays of `batch` events per
-// POST /v1/publish. nchan subscribes at /sub/T (Accept: text/event-stream) and publishes one
-// message per POST /pub/T, `batch` requests pipelined per write (nchan takes one message per
-// request), so both publishers make one write per batch.
+// Targets: herald subscribes at /v1/subscribe?topic=T and publishes one event per POST
+// /v1/publish, `batch` requests pipelined per write (or, with --shape array, one array of `batch`
+// events per POST). nchan subscribes at /sub/T (Accept: text/event-stream) and publishes one
+// message per POST /pub/T, `batch` requests pipelined per write. Each publisher writes a batch,
+// reads every answer, then waits for the next batch's turn (one write per batch, at most `batch`
+// requests in flight). The publish latency is each request's time from its write to its answer;
+// published_per_s is the events answered 2xx over the time from the first write to the last answer.
 
 #include "bench/bench_util.hpp"
 
@@ -43,6 +51,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -70,6 +79,8 @@ struct options {
   int publishers = 1; // publishing connections (must divide the number of topics)
   std::string token;  // herald: sent as Authorization: Bearer by subscribers and publishers
   bool private_events = false; // herald: publish every event with "private": true
+  publish_shape shape = publish_shape::single;
+  int seconds = 0; // > 0: publishing stops after this long (one topic only)
 
   std::string topic_name(long k) const {
     return topics == 1 ? topic : topic + "-" + std::to_string(k % topics);
@@ -147,6 +158,11 @@ void scan(subscriber& s, const char* p, size_t n, histogram* h) {
 struct publish_result {
   std::atomic<long> ok{0}, other{0};
   std::string first_id; // herald: the id of the first event published
+  std::mutex mtx;
+  histogram latency; // per request: its write to its answer, us
+  clock_type::time_point last_answer{};
+  std::atomic<long> sent{0};      // events written by every publisher
+  std::atomic<int> finished{0};   // publishers done
 };
 
 /// Publisher `me` of `o.publishers` (each on its own connection) sends events k with
@@ -162,12 +178,16 @@ void publisher(const options& o, publish_result& res, int me) {
   auto start = clock_type::now();
   std::string req;
   event_list events;
+  histogram latency;
   const long mine = o.events / o.publishers + (me < o.events % o.publishers ? 1 : 0);
   const double rate = static_cast<double>(o.rate) / o.publishers;
+  auto stop = start + std::chrono::seconds(o.seconds);
   for (long done = 0; done < mine;) {
     // Pace: my batch k may go at start + k*batch/(my rate).
     auto due = start + std::chrono::nanoseconds(static_cast<long long>(1e9 * done / rate));
     std::this_thread::sleep_until(due);
+    if (o.seconds > 0 && clock_type::now() >= stop)
+      break;
     int n = static_cast<int>(std::min<long>(o.batch, mine - done));
     auto t = std::to_string(now_ns());
     events.clear();
@@ -176,18 +196,24 @@ void publisher(const options& o, publish_result& res, int me) {
       events.emplace_back(o.topic_name(k), "{\"t\":" + t + ",\"s\":" + std::to_string(k / o.topics)
                                              + ",\"p\":\"" + pad + "\"}");
     }
-    int responses = publish_request(o.nchan, events, req, o.token, o.private_events);
+    int responses = publish_request(o.nchan, events, req, o.token, o.private_events, o.shape);
+    auto written = clock_type::now();
     if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
       perror("publish write");
       std::exit(2);
     }
     bool read = read_responses(fd, responses, [&](int status, std::string_view body) {
       bool ok = status / 100 == 2; // 201 (herald), 201/202 (nchan)
-      (ok ? res.ok : res.other) += o.nchan ? 1 : n;
+      (ok ? res.ok : res.other) += responses == n ? 1 : n;
+      latency.add(std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now()
+                                                                        - written)
+                    .count());
       if (ok && !o.nchan && res.first_id.empty()) {
-        auto q = body.find("[\"");
+        bool single = o.shape == publish_shape::single;
+        auto q = body.find(single ? "\"id\":\"" : "[\"");
+        std::size_t skip = single ? 6 : 2;
         if (q != std::string_view::npos)
-          res.first_id = std::string{body.substr(q + 2, body.find('"', q + 2) - q - 2)};
+          res.first_id = std::string{body.substr(q + skip, body.find('"', q + skip) - q - skip)};
       }
     });
     if (!read) {
@@ -195,8 +221,13 @@ void publisher(const options& o, publish_result& res, int me) {
       std::exit(2);
     }
     done += n;
+    res.sent += n;
   }
+  ++res.finished;
   close(fd);
+  std::lock_guard<std::mutex> guard{res.mtx};
+  res.latency.merge(latency);
+  res.last_answer = std::max(res.last_answer, clock_type::now());
 }
 
 /// The id just before `id` ("<epoch>-<pos>"): a resume point that replays `id` and all after.
@@ -302,10 +333,16 @@ int main(int argc, char** argv) {
     else if (k == "--hold") o.hold_s = std::stoi(v);
     else if (k == "--churn") o.churn = std::stol(v);
     else if (k == "--publishers") o.publishers = std::max(1, std::stoi(v));
+    else if (k == "--seconds") o.seconds = std::stoi(v);
+    else if (k == "--shape") o.shape = v == "array" ? publish_shape::array : publish_shape::single;
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   if (o.churn > 0)
     return churn(o);
+  if (o.seconds > 0 && (o.topics != 1 || o.replay)) {
+    std::fprintf(stderr, "--seconds needs one topic and no --replay\n");
+    return 2;
+  }
   if (o.topics % o.publishers != 0 || (o.replay && o.publishers != 1)) {
     std::fprintf(stderr, "--publishers must divide --topics (and be 1 with --replay)\n");
     return 2;
@@ -405,11 +442,19 @@ int main(int argc, char** argv) {
     pubs.emplace_back(publisher, std::cref(o), std::ref(pub_res), j);
   wait_until = clock_type::now() + std::chrono::seconds(o.timeout_s);
   auto last_event = t0;
+  // Publishing may stop early (--seconds): then each subscriber expects what was sent.
+  bool cut = false;
   while (got < want && clock_type::now() < wait_until) {
     int n = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 100);
     read_ready(n);
     if (n > 0)
       last_event = clock_type::now();
+    if (!cut && o.seconds > 0 && pub_res.finished.load() == o.publishers) {
+      cut = true;
+      want = 0;
+      for (auto& s : subs)
+        want += s.expected = pub_res.sent.load();
+    }
   }
   for (auto& p : pubs)
     p.join();
@@ -430,6 +475,13 @@ int main(int argc, char** argv) {
                 "\"max_ms\":%.3f,",
                 h.percentile(0.5), h.percentile(0.9), h.percentile(0.99), h.percentile(0.999),
                 h.max_us / 1000.0);
+  double pub_secs = std::chrono::duration<double>(pub_res.last_answer - t0).count();
+  std::printf("\"shape\":\"%s\",\"published_per_s\":%.0f,\"pub_p50_ms\":%.3f,"
+              "\"pub_p99_ms\":%.3f,\"pub_max_ms\":%.3f,",
+              o.nchan || o.shape == publish_shape::single ? "single" : "array",
+              pub_secs > 0 ? pub_res.ok.load() * 1.0 / pub_secs : 0.0,
+              pub_res.latency.percentile(0.5), pub_res.latency.percentile(0.99),
+              pub_res.latency.max_us / 1000.0);
   std::printf("\"gaps\":%ld,\"errors\":%ld}\n", gaps, errors);
   for (auto& s : subs)
     close(s.fd);

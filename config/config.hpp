@@ -42,6 +42,8 @@ struct config {
   std::uint64_t limits_max_body_bytes = 1 << 20;
   std::uint64_t limits_max_header_bytes = 16 << 10;
   std::uint64_t limits_max_events_per_publish = 1000;
+  /// Requests one connection may have in flight (HTTP/1.1 pipelining; answers go in order).
+  std::uint64_t limits_max_pipelined_requests = 256;
   std::uint64_t limits_slow_consumer_bytes = 1 << 20;
 
   std::uint64_t sse_heartbeat_seconds = 25;

@@ -103,10 +103,17 @@ std::string render_head(const http::response_header<>& head) {
   return out;
 }
 
+void append_response(std::string& out, const http_response& res) {
+  http::fields::writer w{res, res.version(), res.result_int()};
+  for (auto b : w.get())
+    out.append(static_cast<const char*>(b.data()), b.size());
+  out.append(res.body());
+}
+
 std::string render_response(const http_response& res) {
-  std::ostringstream os;
-  os << res;
-  return std::move(os).str();
+  std::string out;
+  append_response(out, res);
+  return out;
 }
 
 std::shared_ptr<const http_request> request_head(const http_request& req) {

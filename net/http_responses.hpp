@@ -58,6 +58,10 @@ std::string render_head(const boost::beast::http::response_header<>& head);
 /// A whole response (head and body) as it goes on the wire.
 std::string render_response(const http_response& res);
 
+/// Appends `res` as it goes on the wire (head and body; its Content-Length is already set) to
+/// `out`: answers written together are rendered into one buffer.
+void append_response(std::string& out, const http_response& res);
+
 /// What an answer needs of its request (method, version, keep-alive, and Origin, the one field
 /// middleware's `after` reads), for answers that come later from an actor's thread.
 std::shared_ptr<const http_request> request_head(const http_request& req);

@@ -3,7 +3,7 @@
 #include <variant>
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 
 #include "net/http_responses.hpp"
 #include "net/sse_stream.hpp"
@@ -64,18 +64,29 @@ void basic_http_session<Stream>::run() {
 }
 
 template <class Stream>
+bool basic_http_session<Stream>::may_read() const {
+  return !closed_ && !done_reading_ && !reading_
+         && answers_.size() < hub_.cfg.limits_max_pipelined_requests
+         && unanswered_bytes_ < hub_.cfg.limits_max_body_bytes;
+}
+
+template <class Stream>
 void basic_http_session<Stream>::do_read() {
+  if (!may_read())
+    return; // resumed when answers are written
+  reading_ = true;
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(hub_.cfg.limits_max_header_bytes));
   parser_->body_limit(hub_.cfg.limits_max_body_bytes);
   if (buffer_.size() > 0)
     return read_header(); // a pipelined request is already here
   // Between requests the connection may idle; the header timeout starts with the first byte.
+  // (Setting a read's expiry leaves a pending write's alone: Beast keeps one timer for each.)
   lowest().expires_after(idle_timeout);
   stream_.async_read_some(buffer_.prepare(first_read_bytes),
                           [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                             if (ec)
-                              return self->close();
+                              return self->on_header(ec);
                             self->buffer_.commit(n);
                             self->read_header();
                           });
@@ -104,14 +115,26 @@ void basic_http_session<Stream>::read_body() {
 
 template <class Stream>
 void basic_http_session<Stream>::on_header(beast::error_code ec) {
+  if (closed_)
+    return;
   if (ec == beast::error::timeout) {
     ++hub_.stats.request_timeouts;
     spdlog::info("event=request_timeout part=header");
     return close();
   }
-  if (ec == http::error::end_of_stream || ec == net::error::eof
-      || ec == net::error::operation_aborted || ec == net::error::connection_reset)
+  if (ec == http::error::end_of_stream || ec == net::error::eof) {
+    // The client sent its last request (it may have half-closed): answer what it sent, then
+    // close.
+    reading_ = false;
+    done_reading_ = true;
+    if (answers_.empty() && !writing_ && !waiting_stream_)
+      close();
+    return;
+  }
+  if (ec == net::error::operation_aborted || ec == net::error::connection_reset)
     return close();
+  if (ec)
+    reading_ = false; // the answer below is the connection's last
   if (ec == http::error::body_limit) // Content-Length over the limit: known from the headers
     return send_and_close(http::status::payload_too_large, "body_too_large",
                           "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
@@ -124,15 +147,25 @@ void basic_http_session<Stream>::on_header(beast::error_code ec) {
     return send_and_close(http::status::bad_request, "malformed_request",
                           "malformed HTTP request: " + ec.message());
   auto& req = parser_->get();
-  if (auto len = parser_->content_length(); len && *len > hub_.cfg.limits_max_body_bytes)
+  if (auto len = parser_->content_length(); len && *len > hub_.cfg.limits_max_body_bytes) {
+    reading_ = false;
     return send_and_close(http::status::payload_too_large, "body_too_large",
                           "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
                             + " bytes");
+  }
   if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+    if (!answers_.empty() || writing_) {
+      // Earlier answers are still due and the interim response may not overtake them: read the
+      // body without it (the client sends it after its own short wait).
+      return read_body();
+    }
     continue_ = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      req.version());
+    writing_ = true;
     http::async_write(stream_, *continue_,
                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        self->continue_.reset();
                         if (ec)
                           return self->close();
                         self->read_body();
@@ -144,6 +177,9 @@ void basic_http_session<Stream>::on_header(beast::error_code ec) {
 
 template <class Stream>
 void basic_http_session<Stream>::on_body(beast::error_code ec) {
+  if (closed_)
+    return;
+  reading_ = false;
   if (ec == http::error::body_limit)
     return send_and_close(http::status::payload_too_large, "body_too_large",
                           "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
@@ -154,7 +190,7 @@ void basic_http_session<Stream>::on_body(beast::error_code ec) {
     return close();
   }
   if (ec == http::error::end_of_stream || ec == net::error::eof
-      || ec == net::error::connection_reset)
+      || ec == net::error::connection_reset || ec == net::error::operation_aborted)
     return close();
   if (ec)
     return send_and_close(http::status::bad_request, "malformed_request",
@@ -164,15 +200,90 @@ void basic_http_session<Stream>::on_body(beast::error_code ec) {
 
 template <class Stream>
 void basic_http_session<Stream>::on_request() {
+  auto req = parser_->release();
+  parser_.reset();
+  auto seq = next_seq_++;
+  auto body_bytes = req.body().size();
+  if (!req.keep_alive())
+    done_reading_ = true; // its answer is the connection's last
+  answers_.push_back(pending_answer{seq, body_bytes, std::nullopt});
+  unanswered_bytes_ += body_bytes;
   auto self = this->shared_from_this();
   hub_.routes->handle(
-    hub_, parser_->release(), client_ip_,
-    // The answer may come from an actor's thread: hop back onto this session's io thread.
-    [self](http_response res) {
-      net::post(self->stream_.get_executor(),
-                [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+    hub_, std::move(req), client_ip_,
+    // The answer may come from an actor's thread: hop back onto this session's io thread (or
+    // run at once when already on it).
+    [self, seq](http_response res) {
+      net::dispatch(self->stream_.get_executor(), [self, seq, res = std::move(res)]() mutable {
+        self->answered(seq, std::move(res));
+      });
     },
-    [self](stream_order order) { self->start_stream(std::move(order)); });
+    [self](stream_order order) {
+      // Not an answer in the line (it is the last request read, and the router calls this at
+      // once): the stream's head is written once the answers before it are.
+      self->unanswered_bytes_ -= self->answers_.back().body_bytes;
+      self->answers_.pop_back();
+      self->done_reading_ = true;
+      self->waiting_stream_ = std::move(order);
+    });
+  maybe_start_stream();
+  do_read();
+}
+
+template <class Stream>
+void basic_http_session<Stream>::answered(std::uint64_t seq, http_response res) {
+  if (closed_ || answers_.empty() || seq < answers_.front().seq)
+    return;
+  auto& slot = answers_.at(seq - answers_.front().seq);
+  slot.res = std::move(res);
+  flush();
+}
+
+template <class Stream>
+void basic_http_session<Stream>::flush() {
+  if (writing_ || closed_)
+    return;
+  wire_.clear();
+  bool last = false;
+  while (!answers_.empty() && answers_.front().res && !last) {
+    auto& a = answers_.front();
+    append_response(wire_, *a.res);
+    last = !a.res->keep_alive();
+    unanswered_bytes_ -= a.body_bytes;
+    answers_.pop_front();
+  }
+  if (last) {
+    // Nothing after an answer that closes the connection is written (or read).
+    done_reading_ = true;
+    close_after_write_ = true;
+    answers_.clear();
+    unanswered_bytes_ = 0;
+  }
+  if (wire_.empty())
+    return;
+  writing_ = true;
+  lowest().expires_after(idle_timeout);
+  net::async_write(stream_, net::buffer(wire_),
+                   [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                     self->writing_ = false;
+                     if (ec || self->close_after_write_)
+                       return self->close();
+                     if (self->done_reading_ && !self->reading_ && self->answers_.empty()
+                         && !self->waiting_stream_)
+                       return self->close(); // the client's last request is answered
+                     self->flush();
+                     self->maybe_start_stream();
+                     self->do_read();
+                   });
+}
+
+template <class Stream>
+void basic_http_session<Stream>::maybe_start_stream() {
+  if (!waiting_stream_ || closed_ || writing_ || !answers_.empty())
+    return;
+  auto order = std::move(*waiting_stream_);
+  waiting_stream_.reset();
+  start_stream(std::move(order));
 }
 
 template <class Stream>
@@ -180,7 +291,9 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
   auto refuse = [&](std::string_view code, std::string_view message) {
     auto res = error_response(order.req, http::status::service_unavailable, code, message);
     order.finish(res);
-    send(std::move(res));
+    res.keep_alive(false);
+    answers_.push_back(pending_answer{next_seq_++, 0, std::move(res)});
+    flush();
   };
   if (hub_.shutting_down.load())
     return refuse("shutting_down", "the hub is shutting down");
@@ -189,6 +302,7 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
     --hub_.stats.open_connections;
     return refuse("connection_limit", "the hub is at its connection limit; retry later");
   }
+  closed_ = true; // the socket is the stream's now
   lowest().expires_never();
   if constexpr (is_tls)
     sse_stream::start(hub_, std::make_unique<tls_stream>(std::move(stream_)), tls_,
@@ -196,20 +310,6 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
   else
     sse_stream::start(hub_, stream_.release_socket(), std::move(order.start),
                       std::move(order.finish));
-}
-
-template <class Stream>
-void basic_http_session<Stream>::send(http_response res) {
-  out_ = std::make_shared<http_response>(std::move(res));
-  lowest().expires_after(idle_timeout);
-  http::async_write(stream_, *out_,
-                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                      bool keep = self->out_->keep_alive();
-                      self->out_.reset();
-                      if (ec || !keep)
-                        return self->close();
-                      self->do_read();
-                    });
 }
 
 template <class Stream>
@@ -222,11 +322,20 @@ void basic_http_session<Stream>::send_and_close(http::status status, std::string
   auto res = error_response(req, status, code, message);
   hub_.routes->finisher(hub_, req)(res);
   res.keep_alive(false);
-  send(std::move(res));
+  // After every earlier answer; nothing more is read.
+  done_reading_ = true;
+  parser_.reset();
+  answers_.push_back(pending_answer{next_seq_++, 0, std::move(res)});
+  flush();
 }
 
 template <class Stream>
 void basic_http_session<Stream>::close() {
+  if (closed_)
+    return;
+  closed_ = true;
+  answers_.clear();
+  waiting_stream_.reset();
   beast::error_code ignored;
   lowest().socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
   lowest().close();

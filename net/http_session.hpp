@@ -3,7 +3,17 @@
 // either writes the answer or hands the socket over to an sse_stream. Headers are read before
 // the body so that oversize bodies get 413 before they are read and `Expect: 100-continue` is
 // honoured.
+//
+// HTTP/1.1 pipelining: the next request is read and handed to the router while earlier ones are
+// still being answered (a publish waits for its journal commit), so a publisher sending requests
+// back to back on one connection has many in flight, and they commit together. Answers are
+// written in request order, every answer that is ready in one write. Reading pauses while
+// limits.max_pipelined_requests requests (or bodies totalling limits.max_body_bytes) are
+// unanswered. A stream request ends the reading: its response head follows every earlier answer,
+// then the socket is the stream's. An answer that closes the connection (a malformed request,
+// `Connection: close`) is the last one read and written.
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -44,19 +54,42 @@ private:
   /// Takes a connection slot and the socket for a stream the router accepted; or answers 503
   /// (connection limit, shutdown).
   void start_stream(stream_order order);
-  void send(http_response res);
+  /// The answer to request `seq` is ready (on the io thread).
+  void answered(std::uint64_t seq, http_response res);
+  /// Writes every ready answer at the front of the line, in order, in one write.
+  void flush();
+  /// Starts the waiting stream once every earlier answer is written.
+  void maybe_start_stream();
+  /// Whether another request may be read now (pipelining depth and bytes, and no end of reading).
+  bool may_read() const;
   void send_and_close(http::status status, std::string_view code, std::string_view message);
   void close();
   boost::beast::tcp_stream& lowest() { return boost::beast::get_lowest_layer(stream_); }
+
+  /// A request read and not yet answered on the wire, in request order.
+  struct pending_answer {
+    std::uint64_t seq;
+    std::size_t body_bytes;
+    std::optional<http_response> res; // set when the handler answers
+  };
 
   hub_context& hub_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<http_response> out_;
   std::shared_ptr<http::response<http::empty_body>> continue_;
   std::string client_ip_; // the peer's address, read once (rate limits of tokenless requests)
+  std::deque<pending_answer> answers_;
+  std::uint64_t next_seq_ = 0;        // the sequence number of the next request read
+  std::size_t unanswered_bytes_ = 0;  // body bytes of the requests in answers_
+  std::string wire_;                  // the answers being written
+  std::optional<stream_order> waiting_stream_; // a stream request, waiting for earlier answers
+  bool reading_ = false;       // a request is being read
+  bool writing_ = false;       // wire_ is being written
+  bool done_reading_ = false;  // no further request is read on this connection
+  bool close_after_write_ = false;
+  bool closed_ = false;
 };
 
 using http_session = basic_http_session<boost::beast::tcp_stream>;
