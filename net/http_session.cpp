@@ -65,7 +65,7 @@ void basic_http_session<Stream>::run() {
 
 template <class Stream>
 bool basic_http_session<Stream>::may_read() const {
-  return !closed_ && !done_reading_ && !reading_
+  return !closed_ && !done_reading_ && !reading_ && !held_
          && answers_.size() < hub_.cfg.limits_max_pipelined_requests
          && unanswered_bytes_ < hub_.cfg.limits_max_body_bytes;
 }
@@ -202,6 +202,15 @@ template <class Stream>
 void basic_http_session<Stream>::on_request() {
   auto req = parser_->release();
   parser_.reset();
+  if (!answers_.empty() && !hub_.routes->overlaps(req)) {
+    held_.emplace(std::move(req)); // its turn comes when the answers before it are ready
+    return;
+  }
+  route(std::move(req));
+}
+
+template <class Stream>
+void basic_http_session<Stream>::route(http_request req) {
   auto seq = next_seq_++;
   auto body_bytes = req.body().size();
   if (!req.keep_alive())
@@ -236,7 +245,19 @@ void basic_http_session<Stream>::answered(std::uint64_t seq, http_response res) 
     return;
   auto& slot = answers_.at(seq - answers_.front().seq);
   slot.res = std::move(res);
+  resume();
+}
+
+template <class Stream>
+void basic_http_session<Stream>::resume() {
   flush();
+  maybe_start_stream();
+  if (held_ && answers_.empty() && !closed_) {
+    auto req = std::move(*held_);
+    held_.reset();
+    return route(std::move(req)); // reads on after routing it
+  }
+  do_read();
 }
 
 template <class Stream>
@@ -269,11 +290,9 @@ void basic_http_session<Stream>::flush() {
                      if (ec || self->close_after_write_)
                        return self->close();
                      if (self->done_reading_ && !self->reading_ && self->answers_.empty()
-                         && !self->waiting_stream_)
+                         && !self->held_ && !self->waiting_stream_)
                        return self->close(); // the client's last request is answered
-                     self->flush();
-                     self->maybe_start_stream();
-                     self->do_read();
+                     self->resume();
                    });
 }
 
@@ -335,6 +354,7 @@ void basic_http_session<Stream>::close() {
     return;
   closed_ = true;
   answers_.clear();
+  held_.reset();
   waiting_stream_.reset();
   beast::error_code ignored;
   lowest().socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);

@@ -7,7 +7,9 @@
 // HTTP/1.1 pipelining: the next request is read and handed to the router while earlier ones are
 // still being answered (a publish waits for its journal commit), so a publisher sending requests
 // back to back on one connection has many in flight, and they commit together. Answers are
-// written in request order, every answer that is ready in one write. Reading pauses while
+// written in request order, every answer that is ready in one write. Only publishes overlap
+// (route_pipelining): any other request waits until the requests before it are answered, so a
+// read sees the writes sent before it. Reading pauses while
 // limits.max_pipelined_requests requests (or bodies totalling limits.max_body_bytes) are
 // unanswered. A stream request ends the reading: its response head follows every earlier answer,
 // then the socket is the stream's. An answer that closes the connection (a malformed request,
@@ -51,6 +53,11 @@ private:
   void on_header(boost::beast::error_code ec);
   void on_body(boost::beast::error_code ec);
   void on_request();
+  /// Hands a request to the router (its answer takes the next place in the line).
+  void route(http_request req);
+  /// After an answer or a write: writes what is ready, starts a waiting stream, routes a held
+  /// request whose turn came, and reads on if allowed.
+  void resume();
   /// Takes a connection slot and the socket for a stream the router accepted; or answers 503
   /// (connection limit, shutdown).
   void start_stream(stream_order order);
@@ -84,6 +91,7 @@ private:
   std::uint64_t next_seq_ = 0;        // the sequence number of the next request read
   std::size_t unanswered_bytes_ = 0;  // body bytes of the requests in answers_
   std::string wire_;                  // the answers being written
+  std::optional<http_request> held_; // an in-turn request read while earlier ones are unanswered
   std::optional<stream_order> waiting_stream_; // a stream request, waiting for earlier answers
   bool reading_ = false;       // a request is being read
   bool writing_ = false;       // wire_ is being written

@@ -64,6 +64,16 @@ const route* router::match(http::verb method, std::string_view path,
   return found;
 }
 
+bool router::overlaps(const http_request& req) const {
+  std::string_view target{req.target().data(), req.target().size()};
+  auto path = target.substr(0, target.find('?'));
+  for (auto& r : routes_)
+    if (r.pipelining == route_pipelining::overlapping && r.method == req.method()
+        && r.pattern == path)
+      return true;
+  return false;
+}
+
 head_finisher router::finisher(hub_context& hub, const http_request& req) const {
   return finisher(hub, request_head(req));
 }

@@ -80,11 +80,19 @@ using stream_handler = std::variant<stream_start, http_response> (*)(hub_context
 /// Which rate limits a route counts against (streams count as streams by their handler).
 enum class route_limits : std::uint8_t { none, publish };
 
+/// How a route's requests run when a client pipelines requests on one connection: `in_turn`
+/// once every earlier request of the connection is answered (a read sees the writes sent before
+/// it); `overlapping` at once, while earlier ones are still in flight (publishes: the journal
+/// commits them in the order they were read, so they keep their order anyway). Answers are
+/// always written in request order. An overlapping route's pattern is literal.
+enum class route_pipelining : std::uint8_t { in_turn, overlapping };
+
 struct route {
   http::verb method;
   std::string_view pattern;
   std::variant<unary_handler, stream_handler> handler;
   route_limits limits = route_limits::none;
+  route_pipelining pipelining = route_pipelining::in_turn;
 };
 
 /// A concern applied to every route. Both hooks may run on any thread (a unary answer can come
@@ -121,6 +129,10 @@ public:
   void handle(hub_context& hub, http_request&& req, std::string client_ip,
               const respond_fn& respond,
               const std::function<void(stream_order)>& start_stream) const;
+
+  /// Whether `req` may be handled while earlier requests of its connection are unanswered: its
+  /// route is `overlapping` (matched on the target's path as sent; anything else waits its turn).
+  bool overlaps(const http_request& req) const;
 
   /// The head finisher for `req` (for answers the session builds itself, e.g. 413).
   head_finisher finisher(hub_context& hub, const http_request& req) const;
