@@ -132,6 +132,10 @@ hub_runtime::hub_runtime(const config& cfg, caf::actor_system& sys)
     // Kept running while idle (no sockets yet): stop_io() ends them.
     io_work_.push_back(net::make_work_guard(*more_io_.back()));
   }
+  for (std::uint64_t i = 0; i < cfg.threads_streams; ++i) {
+    stream_io_.push_back(std::make_unique<net::io_context>(1));
+    io_work_.push_back(net::make_work_guard(*stream_io_.back()));
+  }
 }
 
 hub_runtime::~hub_runtime() {
@@ -337,6 +341,8 @@ std::optional<std::string> hub_runtime::listen() {
   std::vector<net::io_context*> io{&ioc_};
   for (auto& more : more_io_)
     io.push_back(more.get());
+  for (auto& s : stream_io_)
+    hub.stream_io.push_back(s.get());
   hub.routes = make_hub_router();
   listener_ = std::make_shared<listener>(ioc_, std::move(io), hub);
   tcp::resolver resolver{ioc_};
@@ -366,6 +372,8 @@ void hub_runtime::run_io() {
   std::vector<std::thread> io_threads;
   for (auto& more : more_io_)
     io_threads.emplace_back([io = more.get()] { io->run(); });
+  for (auto& s : stream_io_)
+    io_threads.emplace_back([io = s.get()] { io->run(); });
   ioc_.run();
   for (auto& t : io_threads)
     t.join();
@@ -375,6 +383,8 @@ void hub_runtime::stop_io() {
   ioc_.stop();
   for (auto& more : more_io_)
     more->stop();
+  for (auto& s : stream_io_)
+    s->stop();
 }
 
 void hub_runtime::begin_shutdown(int signal) {

@@ -25,7 +25,8 @@ class memory_trimmer;
 ///
 /// Threads: one io_context per io thread (threads.io), each run by its thread alone; the first
 /// also runs the listener, the shutdown sequence and outgoing HTTP. Accepted sockets are spread
-/// over them in turn.
+/// over them in turn. Plain-HTTP streams then move to the stream io threads (threads.streams),
+/// one io_context each, dealt in turn.
 ///
 /// Lifetimes: the io_contexts are declared after the hub context, so they go first, and a stream
 /// one still holds finds the context alive (see hub_context::alive).
@@ -75,6 +76,7 @@ private:
   std::unique_ptr<hub_context> hub_;
   boost::asio::io_context ioc_;
   std::vector<std::unique_ptr<boost::asio::io_context>> more_io_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> stream_io_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> io_work_;
   std::shared_ptr<listener> listener_;
   std::shared_ptr<shutdown_sequence> shutdown_;

@@ -222,6 +222,7 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("shutdown.timeout_seconds", shutdown_timeout_seconds, 1, 3600),
     U64_KEY("shutdown.retry_jitter_ms", shutdown_retry_jitter_ms, 0, 600000),
     U64_KEY("threads.io", threads_io, 1, 64),
+    U64_KEY("threads.streams", threads_streams, 0, 64),
     U64_KEY("threads.actors", threads_actors, 1, 64),
     {"log.level",
      [](config& c, const json& v) -> std::optional<std::string> {

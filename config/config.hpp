@@ -95,6 +95,9 @@ struct config {
   std::uint64_t shutdown_retry_jitter_ms = 5000;
 
   std::uint64_t threads_io = 1;
+  /// Io threads that SSE streams over plain HTTP move to once their response starts (0: they
+  /// stay on the io thread that read their request).
+  std::uint64_t threads_streams = 1;
   std::uint64_t threads_actors = 2;
 
   std::string log_level = "info";

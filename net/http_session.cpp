@@ -1,8 +1,11 @@
 #include "net/http_session.hpp"
 
+#include <unistd.h>
+
 #include <variant>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include "net/http_responses.hpp"
@@ -323,12 +326,38 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
   }
   closed_ = true; // the socket is the stream's now
   lowest().expires_never();
-  if constexpr (is_tls)
+  if constexpr (is_tls) {
+    // (An Asio TLS stream cannot change io_context: it stays on this one.)
     sse_stream::start(hub_, std::make_unique<tls_stream>(std::move(stream_)), tls_,
                       std::move(order.start), std::move(order.finish));
-  else
+  } else if (hub_.stream_io.empty()) {
     sse_stream::start(hub_, stream_.release_socket(), std::move(order.start),
                       std::move(order.finish));
+  } else {
+    // Onto a stream io thread: the socket is re-opened there from its descriptor (nothing is
+    // pending on it now), so this thread's requests never wait behind fan-out writes.
+    auto& io = *hub_.stream_io[hub_.next_stream_io++ % hub_.stream_io.size()];
+    beast::error_code ec;
+    auto protocol = lowest().socket().local_endpoint(ec).protocol();
+    auto fd = ec ? -1 : lowest().socket().release(ec);
+    if (ec) {
+      --hub_.stats.open_connections;
+      spdlog::warn("event=stream_move_failed error=\"{}\"", ec.message());
+      return;
+    }
+    net::post(io, [&hub = hub_, &io, protocol, fd, order = std::move(order)]() mutable {
+      net::ip::tcp::socket socket{io};
+      beast::error_code ec;
+      socket.assign(protocol, fd, ec);
+      if (ec) {
+        ::close(fd);
+        --hub.stats.open_connections;
+        spdlog::warn("event=stream_move_failed error=\"{}\"", ec.message());
+        return;
+      }
+      sse_stream::start(hub, std::move(socket), std::move(order.start), std::move(order.finish));
+    });
+  }
 }
 
 template <class Stream>

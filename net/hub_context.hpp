@@ -52,6 +52,11 @@ struct hub_context {
   std::shared_ptr<boost::asio::ssl::context> tls;
   /// Rate and resource limits (rate.*), shared by every io thread.
   std::unique_ptr<rate_limits> limits;
+  /// The io_contexts plain-HTTP streams move to (threads.streams; each run by one thread), so
+  /// that writing to many streams never holds up the io threads that read requests. Empty:
+  /// streams stay where their request was read. Set before the listener starts.
+  std::vector<boost::asio::io_context*> stream_io;
+  std::atomic<std::size_t> next_stream_io{0};
   std::atomic<bool> ready{false};
   std::atomic<bool> shutting_down{false};
   /// False once the hub's actors are stopped and this context is about to go. Streams still
