@@ -10,6 +10,7 @@
 #include "net/auth.hpp"
 #include "net/header_text.hpp"
 #include "net/http_responses.hpp"
+#include "net/publish_body.hpp"
 #include "net/hub_context.hpp"
 #include "net/rate_limits.hpp"
 #include "storage/event_id.hpp"
@@ -46,85 +47,6 @@ topic_params(const route_request& r, std::size_t max_topics) {
   if (patterns.size() > max_topics)
     return bad("at most " + std::to_string(max_topics) + " topics per request");
   return patterns;
-}
-
-/// Why an `audience` is malformed: a list of 1 to 32 "role:<name>" / "sub:<subject>" strings.
-std::optional<std::string> audience_error(const json& a) {
-  const std::string rule =
-    "'audience' must be a list of 1 to 32 strings \"role:<name>\" or \"sub:<subject>\" "
-    "(1 to 256 bytes after the prefix, no control characters)";
-  if (!a.is_array() || a.empty() || a.size() > 32)
-    return rule;
-  for (auto& x : a) {
-    if (!x.is_string())
-      return rule;
-    std::string_view v = x.get_ref<const std::string&>();
-    auto rest = v.substr(0, 5) == "role:" ? v.substr(5)
-                : v.substr(0, 4) == "sub:" ? v.substr(4)
-                                           : std::string_view{};
-    if (rest.empty() || rest.size() > 256
-        || std::any_of(rest.begin(), rest.end(),
-                       [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
-      return rule;
-  }
-  return std::nullopt;
-}
-
-/// One event of a publish request, validated; or the reason it is refused (code, message).
-std::variant<event_draft, std::pair<const char*, std::string>> parse_event(const json& ev) {
-  using refusal = std::pair<const char*, std::string>;
-  if (!ev.is_object())
-    return refusal{"invalid_event", "an event must be a JSON object"};
-  for (auto it = ev.begin(); it != ev.end(); ++it)
-    if (it.key() != "topic" && it.key() != "data" && it.key() != "type"
-        && it.key() != "idempotency_key" && it.key() != "ack" && it.key() != "private"
-        && it.key() != "audience")
-      return refusal{"unknown_field", "unknown field '" + it.key() + "'"};
-  auto t = ev.find("topic");
-  if (t == ev.end() || !t->is_string())
-    return refusal{"invalid_topic", "'topic' is required and must be a string"};
-  if (auto err = validate_topic(t->get_ref<const std::string&>()))
-    return refusal{"invalid_topic", *err};
-  auto d = ev.find("data");
-  if (d == ev.end())
-    return refusal{"missing_data", "'data' is required (any JSON value)"};
-  event_draft draft;
-  draft.topic = t->get<std::string>();
-  draft.data = d->dump();
-  if (auto y = ev.find("type"); y != ev.end()) {
-    if (!y->is_string())
-      return refusal{"invalid_type", "'type' must be a string"};
-    draft.type = y->get<std::string>();
-    if (auto err = validate_event_type(draft.type))
-      return refusal{"invalid_type", *err};
-  }
-  if (auto k = ev.find("idempotency_key"); k != ev.end()) {
-    auto* key = k->is_string() ? &k->get_ref<const std::string&>() : nullptr;
-    if (key == nullptr || key->empty() || key->size() > 128
-        || std::any_of(key->begin(), key->end(),
-                       [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
-      return refusal{"invalid_idempotency_key",
-                     "'idempotency_key' must be a string of 1 to 128 bytes without control "
-                     "characters"};
-    draft.idempotency_key = *key;
-  }
-  if (auto a = ev.find("ack"); a != ev.end()) {
-    if (!a->is_boolean())
-      return refusal{"invalid_ack", "'ack' must be a boolean"};
-    draft.ack = a->get<bool>();
-  }
-  if (auto p = ev.find("private"); p != ev.end()) {
-    if (!p->is_boolean())
-      return refusal{"invalid_private", "'private' must be a boolean"};
-    draft.access.is_private = p->get<bool>();
-  }
-  if (auto a = ev.find("audience"); a != ev.end()) {
-    if (auto err = audience_error(*a))
-      return refusal{"invalid_audience", *err};
-    for (auto& x : *a)
-      draft.access.audience.push_back(x.get<std::string>());
-  }
-  return draft;
 }
 
 } // namespace
@@ -243,31 +165,14 @@ void handle_publish(hub_context& hub, route_request& r, respond_fn respond) {
     return respond(std::move(*refused));
   if (auto refused = require_json_body(hub, req))
     return respond(std::move(*refused));
-  json doc = json::parse(req.body(), nullptr, false);
-  auto bad = [&](std::string_view code, const std::string& msg) {
-    respond(error_response(req, http::status::bad_request, code, msg));
-  };
-  if (doc.is_discarded())
-    return bad("malformed_json", "the body is not valid JSON");
-  bool single = doc.is_object();
-  if (!single && !doc.is_array())
-    return bad("invalid_body", "the body must be an event object or an array of them");
-  if (!single && doc.empty())
-    return bad("invalid_body", "the array of events is empty");
-  if (!single && doc.size() > hub.cfg.limits_max_events_per_publish)
-    return bad("too_many_events", "at most " + std::to_string(hub.cfg.limits_max_events_per_publish)
-                                    + " events per request");
+  auto parsed = parse_publish_body(req.body(), hub.cfg.limits_max_events_per_publish);
+  if (auto* refusal = std::get_if<body_refusal>(&parsed))
+    return respond(error_response(req, http::status::bad_request, refusal->code,
+                                  refusal->message));
+  auto& body = std::get<publish_body>(parsed);
+  bool single = body.single;
   auto job = std::make_shared<publish_job>();
-  auto items = single ? json::array({std::move(doc)}) : std::move(doc);
-  job->events.reserve(items.size());
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    auto parsed = parse_event(items[i]);
-    if (auto* refusal = std::get_if<std::pair<const char*, std::string>>(&parsed)) {
-      auto where = single ? std::string{} : "events[" + std::to_string(i) + "]: ";
-      return bad(refusal->first, where + refusal->second);
-    }
-    job->events.push_back(std::get<event_draft>(std::move(parsed)));
-  }
+  job->events = std::move(body.events);
   if (auto refused = refuse_publish(r, job->events))
     return respond(std::move(*refused));
   if (hub.limits->publish_events.enabled())
@@ -282,8 +187,12 @@ void handle_publish(hub_context& hub, route_request& r, respond_fn respond) {
     --stats->publishes_in_flight;
     if (out.error)
       return respond(error_response(*head, out.error));
-    json body = single ? json{{"id", out.ids.front()}} : json{{"ids", out.ids}};
-    respond(json_response(*head, http::status::created, body.dump()));
+    // Event ids are "<epoch>-<position>" (hex and digits): nothing in them needs escaping.
+    std::string body = single ? "{\"id\":\"" : "{\"ids\":[\"";
+    for (std::size_t i = 0; i < out.ids.size(); ++i)
+      body.append(i > 0 ? "\",\"" : "").append(out.ids[i]);
+    body += single ? "\"}" : "\"]}";
+    respond(json_response(*head, http::status::created, std::move(body)));
   };
   caf::anon_send(hub.journal, publish_atom::value, std::move(job));
 }
