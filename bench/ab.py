@@ -33,6 +33,10 @@ HERALD = os.path.join(BUILD, "herald")
 PUB = os.path.join(BUILD, "pub_load")
 CEILING = os.path.join(BUILD, "rocksdb_ceiling")
 NCHAN = os.path.join(ROOT, "bench", "peers", "nchan.sh")
+RAW = os.path.join(BUILD, "raw_hub")
+# Scenarios the raw limit (bench/raw_hub.cpp: serialize once, coalesce writes, nothing else) runs
+# too: those of live fan-out and publishing.
+RAW_SCENARIOS = ("latency", "publish", "broadcast-1k", "broadcast-10k", "many-topics")
 
 def ladder(subs, rates, seconds, topics=1, timeout=60, publishers=1, shape="single"):
     """Points at increasing publish rates (events/s), `seconds` long each, one write per 10 ms
@@ -272,6 +276,18 @@ def run_nchan(args):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def run_raw(args):
+    port = free_port()
+    p = subprocess.Popen([RAW, "--port", str(port)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        return load(["--target", "nchan", "--port", str(port), "--topic", "ab"] + args, p.pid)
+    finally:
+        p.terminate()
+        p.wait(30)
+
+
 def load(args, pid=None):
     """Runs sse_load; with `pid`, also the CPU that process used over the run (per event
     published, and as % of one core)."""
@@ -316,13 +332,15 @@ def main():
     durable = a.scenario == "durable"
     peer = "RocksDB loop" if durable else "nchan"
     targets = (("herald", run_herald), ("peer", run_ceiling if durable else run_nchan))
+    if a.scenario in RAW_SCENARIOS and not a.against:
+        targets += (("raw", run_raw),)
     if a.against:
         peer = "other build"
         targets = (("herald", run_herald),
                    ("peer", lambda args: run_herald(args, os.path.abspath(a.against))))
     rows = []
     for label, args in SCENARIOS[a.scenario]:
-        runs = {"herald": [], "peer": []}
+        runs = {name: [] for name, _ in targets}
         for i in range(a.rounds):  # A B A B ...
             for name, fn in targets:
                 res = fn(args)
@@ -340,15 +358,27 @@ def main():
         md += ["The RocksDB loop is `build/rocksdb_ceiling`: one Put per event (160-byte values) "
                "in WriteBatches of the same size, WAL on, fsync per batch in fsync mode, on the "
                "same disk; its latency is per batch write. Herald's is per HTTP request.", ""]
-    md += [f"| point | metric | Herald | {peer} | ratio |", "|---|---|---|---|---|"]
+    raw = any(name == "raw" for name, _ in targets)
+    if raw:
+        md += ["The raw limit is `build/raw_hub`: one thread, epoll, each event serialized once and "
+               "every subscriber's share of a read's publishes written in one write; no storage, "
+               "no auth, no limits. Herald / raw below 1 for rates is the distance to it.", ""]
+    md += [f"| point | metric | Herald | {peer} | ratio |" + (" raw limit | Herald / raw |" if raw else ""),
+           "|---|---|---|---|---|" + ("---|---|" if raw else "")]
+
+    def cell(runs, name, key, fmt):
+        v = statistics.median(r.get(key, 0) for r in runs[name])
+        return v, fmt.format(v) + ("" if all(r["complete"] for r in runs[name]) else " *incomplete*")
+
     for label, runs in rows:
         for key, name, fmt in keys:
-            h = statistics.median(r.get(key, 0) for r in runs["herald"])
-            n = statistics.median(r.get(key, 0) for r in runs["peer"])
-            hs = fmt.format(h) + ("" if all(r["complete"] for r in runs["herald"]) else " *incomplete*")
-            ns = fmt.format(n) + ("" if all(r["complete"] for r in runs["peer"]) else " *incomplete*")
-            ratio = f"{h / n:.2f}" if n else "-"
-            md.append(f"| {label} | {name} | {hs} | {ns} | {ratio} |")
+            h, hs = cell(runs, "herald", key, fmt)
+            n, ns = cell(runs, "peer", key, fmt)
+            line = f"| {label} | {name} | {hs} | {ns} | " + (f"{h / n:.2f}" if n else "-") + " |"
+            if raw:
+                w, ws = cell(runs, "raw", key, fmt)
+                line += f" {ws} | " + (f"{h / w:.2f}" if w else "-") + " |"
+            md.append(line)
     if a.against:
         md[2:2] = [f"Other build: `{a.against}` ({subprocess.run([a.against, '--version'], capture_output=True, text=True).stdout.strip()}).", ""]
     again = f" --against {a.against}" if a.against else ""
