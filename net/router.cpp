@@ -49,19 +49,23 @@ router::router(std::vector<route> routes, std::vector<std::shared_ptr<middleware
 const route* router::match(http::verb method, std::string_view path,
                            std::vector<std::string>& params,
                            std::vector<http::verb>* allowed) const {
-  const route* found = nullptr;
-  std::vector<std::string> scratch;
-  for (auto& r : routes_) {
-    if (!match_pattern(r.pattern, path, scratch))
-      continue;
-    if (allowed != nullptr)
-      allowed->push_back(r.method);
-    if (found == nullptr && r.method == method) {
-      found = &r;
-      params = scratch;
+  // The first row with the method whose pattern matches; the methods of every matching pattern
+  // only when asked (a request no row answers: 405 or OPTIONS).
+  for (auto& r : routes_)
+    if (r.method == method && match_pattern(r.pattern, path, params)) {
+      if (allowed == nullptr)
+        return &r;
+      for (auto& other : routes_)
+        if (std::vector<std::string> scratch; match_pattern(other.pattern, path, scratch))
+          allowed->push_back(other.method);
+      return &r;
     }
-  }
-  return found;
+  params.clear();
+  if (allowed != nullptr)
+    for (auto& other : routes_)
+      if (std::vector<std::string> scratch; match_pattern(other.pattern, path, scratch))
+        allowed->push_back(other.method);
+  return nullptr;
 }
 
 bool router::overlaps(const http_request& req) const {
@@ -119,9 +123,10 @@ void router::handle(hub_context& hub, http_request&& req, std::string client_ip,
     return answer(error_response(req, http::status::bad_request, "invalid_target",
                                  "the request target is not correctly percent-encoded"));
   rr.target = std::move(*target);
-  std::vector<http::verb> allowed;
-  auto* r = match(req.method(), rr.target.path, rr.path_params, &allowed);
+  auto* r = match(req.method(), rr.target.path, rr.path_params);
   if (r == nullptr) {
+    std::vector<http::verb> allowed;
+    match(req.method(), rr.target.path, rr.path_params, &allowed);
     if (allowed.empty())
       return answer(error_response(req, http::status::not_found, "not_found",
                                    "no such endpoint: " + rr.target.path));
