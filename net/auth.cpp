@@ -109,9 +109,26 @@ std::optional<http_response> auth_middleware::before(hub_context& hub, route_req
   }
   if (token.empty())
     return unauthorized(r.req, "token_malformed", "the token is empty");
-  auto verified = keys->verify(token, unix_now());
-  if (auto* no = std::get_if<token_refusal>(&verified))
-    return unauthorized(r.req, no->code, no->message);
+  auto now = unix_now();
+  principal_ptr who;
+  if (auto* conn = r.conn; conn != nullptr && conn->token_keys == keys && conn->token == token
+                           && conn->token_principal != nullptr
+                           && (conn->token_principal->expires_at == 0
+                               || now < conn->token_principal->expires_at)) {
+    // The token this connection presented before, under the same keys, not yet expired: its
+    // signature and claims were checked then (a keep-alive publisher sends it every time).
+    who = conn->token_principal;
+  } else {
+    auto verified = keys->verify(token, now);
+    if (auto* no = std::get_if<token_refusal>(&verified))
+      return unauthorized(r.req, no->code, no->message);
+    who = std::make_shared<const principal>(std::get<principal>(std::move(verified)));
+    if (conn != nullptr) {
+      conn->token = token;
+      conn->token_keys = keys;
+      conn->token_principal = who;
+    }
+  }
   if (source == token_source::cookie && changes_state(r.req.method())) {
     // A browser attaches cookies to cross-site requests: state changes need an allowed Origin.
     auto origin = sv(r.req[http::field::origin]);
@@ -122,7 +139,7 @@ std::optional<http_response> auth_middleware::before(hub_context& hub, route_req
                             "a request authenticated by cookie that changes state must come "
                             "from an Origin listed in cors.allowed_origins");
   }
-  r.who = std::make_shared<const principal>(std::get<principal>(std::move(verified)));
+  r.who = std::move(who);
   return std::nullopt;
 }
 

@@ -42,7 +42,7 @@ basic_http_session<Stream>::basic_http_session(hub_context& hub, net::ip::tcp::s
   boost::system::error_code ec;
   auto peer = lowest().socket().remote_endpoint(ec);
   if (!ec)
-    client_ip_ = peer.address().to_string();
+    conn_.client_ip = peer.address().to_string();
 }
 
 template <class Stream>
@@ -68,9 +68,12 @@ void basic_http_session<Stream>::run() {
 
 template <class Stream>
 bool basic_http_session<Stream>::may_read() const {
+  // Bounded in requests, in request bytes and in answer bytes not yet taken by the client (a
+  // client that sends small reads and never reads the answers holds little).
   return !closed_ && !done_reading_ && !reading_ && !held_
          && answers_.size() < hub_.cfg.limits_max_pipelined_requests
-         && unanswered_bytes_ < hub_.cfg.limits_max_body_bytes;
+         && unanswered_bytes_ < hub_.cfg.limits_max_body_bytes
+         && answer_bytes_ + wire_.size() < hub_.cfg.limits_max_body_bytes;
 }
 
 template <class Stream>
@@ -222,7 +225,7 @@ void basic_http_session<Stream>::route(http_request req) {
   unanswered_bytes_ += body_bytes;
   auto self = this->shared_from_this();
   hub_.routes->handle(
-    hub_, std::move(req), client_ip_,
+    hub_, std::move(req), conn_,
     // The answer may come from an actor's thread: hop back onto this session's io thread (or
     // run at once when already on it).
     [self, seq](http_response res) {
@@ -244,9 +247,13 @@ void basic_http_session<Stream>::route(http_request req) {
 
 template <class Stream>
 void basic_http_session<Stream>::answered(std::uint64_t seq, http_response res) {
-  if (closed_ || answers_.empty() || seq < answers_.front().seq)
+  if (closed_ || answers_.empty() || seq < answers_.front().seq
+      || seq - answers_.front().seq >= answers_.size())
+    return; // its connection's line is gone (closed, or cut by an answer that closes it)
+  auto& slot = answers_[seq - answers_.front().seq];
+  if (slot.res)
     return;
-  auto& slot = answers_.at(seq - answers_.front().seq);
+  answer_bytes_ += res.body().size();
   slot.res = std::move(res);
   resume();
 }
@@ -274,6 +281,7 @@ void basic_http_session<Stream>::flush() {
     append_response(wire_, *a.res);
     last = !a.res->keep_alive();
     unanswered_bytes_ -= a.body_bytes;
+    answer_bytes_ -= a.res->body().size();
     answers_.pop_front();
   }
   if (last) {
@@ -282,6 +290,7 @@ void basic_http_session<Stream>::flush() {
     close_after_write_ = true;
     answers_.clear();
     unanswered_bytes_ = 0;
+    answer_bytes_ = 0;
   }
   if (wire_.empty())
     return;
@@ -292,6 +301,10 @@ void basic_http_session<Stream>::flush() {
                      self->writing_ = false;
                      if (ec || self->close_after_write_)
                        return self->close();
+                     if (self->wire_.capacity() > 64 * 1024)
+                       std::string{}.swap(self->wire_); // an idle connection keeps little
+                     else
+                       self->wire_.clear();
                      if (self->done_reading_ && !self->reading_ && self->answers_.empty()
                          && !self->held_ && !self->waiting_stream_)
                        return self->close(); // the client's last request is answered
@@ -314,6 +327,7 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
     auto res = error_response(order.req, http::status::service_unavailable, code, message);
     order.finish(res);
     res.keep_alive(false);
+    answer_bytes_ += res.body().size();
     answers_.push_back(pending_answer{next_seq_++, 0, std::move(res)});
     flush();
   };
@@ -373,6 +387,7 @@ void basic_http_session<Stream>::send_and_close(http::status status, std::string
   // After every earlier answer; nothing more is read.
   done_reading_ = true;
   parser_.reset();
+  answer_bytes_ += res.body().size();
   answers_.push_back(pending_answer{next_seq_++, 0, std::move(res)});
   flush();
 }

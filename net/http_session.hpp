@@ -10,8 +10,9 @@
 // written in request order, every answer that is ready in one write. Only publishes overlap
 // (route_pipelining): any other request waits until the requests before it are answered, so a
 // read sees the writes sent before it. Reading pauses while
-// limits.max_pipelined_requests requests (or bodies totalling limits.max_body_bytes) are
-// unanswered. A stream request ends the reading: its response head follows every earlier answer,
+// limits.max_pipelined_requests requests (or request bodies totalling limits.max_body_bytes) are
+// unanswered, and while answers totalling limits.max_body_bytes wait for a client that does not
+// read them. A stream request ends the reading: its response head follows every earlier answer,
 // then the socket is the stream's. An answer that closes the connection (a malformed request,
 // `Connection: close`) is the last one read and written.
 
@@ -86,10 +87,11 @@ private:
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::empty_body>> continue_;
-  std::string client_ip_; // the peer's address, read once (rate limits of tokenless requests)
+  connection_context conn_; // the peer's address (read once) and the last token verified
   std::deque<pending_answer> answers_;
   std::uint64_t next_seq_ = 0;        // the sequence number of the next request read
   std::size_t unanswered_bytes_ = 0;  // body bytes of the requests in answers_
+  std::size_t answer_bytes_ = 0;      // body bytes of the ready answers in answers_
   std::string wire_;                  // the answers being written
   std::optional<http_request> held_; // an in-turn request read while earlier ones are unanswered
   std::optional<stream_order> waiting_stream_; // a stream request, waiting for earlier answers

@@ -106,13 +106,14 @@ std::string allow_list(const std::vector<http::verb>& methods) {
 
 } // namespace
 
-void router::handle(hub_context& hub, http_request&& req, std::string client_ip,
+void router::handle(hub_context& hub, http_request&& req, connection_context& conn,
                     const respond_fn& respond,
                     const std::function<void(stream_order)>& start_stream) const {
   route_request rr;
   rr.head = request_head(req);
   rr.who = hub.anonymous;
-  rr.client_ip = std::move(client_ip);
+  rr.client_ip = conn.client_ip;
+  rr.conn = &conn;
   auto finish = finisher(hub, rr.head);
   auto answer = [&respond, &finish](http_response res) {
     finish(res);

@@ -40,6 +40,18 @@ struct hub_context;
 
 struct route;
 
+/// What one connection keeps across its requests for the middleware. Owned by the connection's
+/// session and used only on its io thread (the middleware's `before` runs there).
+struct connection_context {
+  std::string client_ip; // the peer's address
+  /// The last token verified on this connection, the key set that verified it and whom it
+  /// names: the auth middleware takes the same token string under the same keys as verified
+  /// until it expires, instead of checking its signature again on every request.
+  std::string token{};
+  std::shared_ptr<const void> token_keys{};
+  principal_ptr token_principal{};
+};
+
 /// A request that matched a route.
 struct route_request {
   http_request req;
@@ -52,6 +64,7 @@ struct route_request {
   principal_ptr who;
   const route* matched = nullptr; // the table's row
   std::string client_ip;          // the peer's address (limits of requests without a token)
+  connection_context* conn = nullptr; // its connection's state (null outside a connection)
   /// What the request holds while it runs (a stream: while it is open), e.g. a concurrent-stream
   /// slot; released when the request ends or the stream closes.
   std::vector<std::shared_ptr<void>> leases{};
@@ -125,8 +138,8 @@ public:
 
   /// Routes `req`. A unary answer goes to `respond` (possibly later, from another thread); a
   /// stream goes to `start_stream` at once, on the calling thread.
-  /// `client_ip`: the peer's address.
-  void handle(hub_context& hub, http_request&& req, std::string client_ip,
+  /// `conn`: the state of the connection it came on (its io thread calls this).
+  void handle(hub_context& hub, http_request&& req, connection_context& conn,
               const respond_fn& respond,
               const std::function<void(stream_order)>& start_stream) const;
 

@@ -185,6 +185,35 @@ class PipeliningTest(unittest.TestCase):
         self.assertIn(("id: " + first).encode(), rest)
         self.assertIn(("id: " + second).encode(), rest)
 
+    def test_client_that_does_not_read_its_answers_holds_little(self):
+        # 150 pipelined reads of a ~130 KB page each, answers not read: a read waits for the
+        # answers before it, and reading stops while unread answers reach limits.max_body_bytes,
+        # so the hub holds a page or two, not 150 (about 20 MB).
+        topic = self.topic()
+        for i in range(0, 1000, 25):  # (bodies under this hub's 4 KiB limit)
+            body = json.dumps([{"topic": topic, "data": "x" * 60} for _ in range(25)])
+            st, _, _ = self.hub.request("POST", "/v1/publish", body,
+                                        {"Content-Type": "application/json"})
+            self.assertEqual(st, 201)
+
+        def rss_kib():
+            with open(f"/proc/{self.hub.proc.pid}/status") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+        s, r = self.connect()
+        before = rss_kib()
+        get = (b"GET /v1/events?topic=" + topic.encode()
+               + b"&limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(get * 150)
+        time.sleep(1.5)
+        grown = rss_kib() - before
+        self.assertLess(grown, 4 * 1024, f"RSS grew {grown} KiB")
+        # Every answer still comes, in order, once the client reads.
+        for _ in range(150):
+            status, _, body = r.next()
+            self.assertEqual(status, 200)
+            self.assertEqual(len(json.loads(body)["events"]), 1000)
+
     def test_oversized_body_in_the_line_is_refused_after_earlier_answers(self):
         topic = self.topic()
         s, r = self.connect()

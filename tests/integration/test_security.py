@@ -830,6 +830,57 @@ class SecureDefaultsTest(unittest.TestCase):
             self.assertEqual(hub.get("/v1/events?topic=x", headers=new)[0], 200)
 
 
+class KeepAliveTokenTest(unittest.TestCase):
+    """A connection reuses the token it verified before only for the same token string, under
+    the same keys, until the token expires: every other token on it is verified afresh."""
+
+    def test_one_connection_many_tokens(self):
+        import http.client
+        d = tempfile.mkdtemp(prefix="herald-keepalive-")
+        secret_file = os.path.join(d, "hs.secret")
+        with open(secret_file, "w") as f:
+            f.write(SECRET)
+        with Hub(config={"auth": {"keys": [{"alg": "HS256", "secret_file": secret_file}],
+                                  "leeway_seconds": 0}}) as hub:
+            conn = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+            self.addCleanup(conn.close)
+
+            def publish(token, topic="k/1"):
+                conn.request("POST", "/v1/publish", json.dumps({"topic": topic, "data": 1}),
+                             {"Content-Type": "application/json", **bearer(token)})
+                res = conn.getresponse()
+                doc = json.loads(res.read())
+                return res.status, doc.get("error", {}).get("code")
+
+            good = hs(claims("a", publish=["k/*"], ttl=3))
+            self.assertEqual(publish(good), (201, None))
+            self.assertEqual(publish(good), (201, None))  # reused
+            # Another token on the same connection is checked on its own: a forged one, one
+            # without the grant, one signed with another key.
+            forged = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+            self.assertEqual(publish(forged), (401, "bad_signature"))
+            self.assertEqual(publish(hs(claims("a", publish=["other/*"]))), (403, "forbidden"))
+            self.assertEqual(publish(hs(claims("a", publish=["k/*"]), secret="z" * 40)),
+                             (401, "bad_signature"))
+            # The grants are the token's own, whichever token came before.
+            self.assertEqual(publish(good, topic="nope/1"), (403, "forbidden"))
+            self.assertEqual(publish(good), (201, None))
+            # Past its exp the same token is refused on the same connection (a whole second
+            # past it: exp is in whole seconds).
+            time.sleep(4.2)
+            self.assertEqual(publish(good), (401, "token_expired"))
+            # After a key rotation (SIGHUP), a token verified under the old keys is checked again.
+            fresh = hs(claims("a", publish=["k/*"]))
+            self.assertEqual(publish(fresh), (201, None))
+            with open(secret_file, "w") as f:
+                f.write("n" * 40)
+            hub.proc.send_signal(signal.SIGHUP)
+            hub.wait_for_log("event=keys_reloaded", 5)
+            self.assertEqual(publish(fresh), (401, "bad_signature"))
+            self.assertEqual(publish(hs(claims("a", publish=["k/*"]), secret="n" * 40)),
+                             (201, None))
+
+
 class TokenCommandTest(unittest.TestCase):
     def test_herald_token_mints_what_the_hub_accepts(self):
         import subprocess

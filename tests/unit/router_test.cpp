@@ -70,6 +70,7 @@ struct fixture {
            {std::make_shared<recorder>("one"), std::make_shared<recorder>("two")}};
   std::vector<http_response> answers;
   std::vector<stream_order> streams;
+  connection_context conn{"127.0.0.1"};
 
   fixture() {
     trace.clear();
@@ -79,7 +80,7 @@ struct fixture {
     http_request req{method, target, 11};
     if (!refuse.empty())
       req.set("X-Refuse", refuse);
-    r.handle(hub, std::move(req), "127.0.0.1", [this](http_response res) { answers.push_back(res); },
+    r.handle(hub, std::move(req), conn, [this](http_response res) { answers.push_back(res); },
              [this](stream_order o) { streams.push_back(std::move(o)); });
   }
 
@@ -188,7 +189,8 @@ CAF_TEST(cors answers allowed origins only and completes preflights) {
     http_request req{m, "/p", 11};
     req.set(http::field::origin, origin);
     http_response out;
-    cors_router.handle(hub, std::move(req), "127.0.0.1", [&](http_response res) { out = std::move(res); },
+    connection_context conn{"127.0.0.1"};
+    cors_router.handle(hub, std::move(req), conn, [&](http_response res) { out = std::move(res); },
                        [](stream_order) {});
     return out;
   };
