@@ -77,6 +77,12 @@ bool basic_http_session<Stream>::may_read() const {
 }
 
 template <class Stream>
+bool basic_http_session<Stream>::finished() const {
+  return done_reading_ && !reading_ && !writing_ && answers_.empty() && !held_
+         && !waiting_stream_;
+}
+
+template <class Stream>
 void basic_http_session<Stream>::do_read() {
   if (!may_read())
     return; // resumed when answers are written
@@ -133,7 +139,7 @@ void basic_http_session<Stream>::on_header(beast::error_code ec) {
     // close.
     reading_ = false;
     done_reading_ = true;
-    if (answers_.empty() && !writing_ && !waiting_stream_)
+    if (finished())
       close();
     return;
   }
@@ -305,8 +311,7 @@ void basic_http_session<Stream>::flush() {
                        std::string{}.swap(self->wire_); // an idle connection keeps little
                      else
                        self->wire_.clear();
-                     if (self->done_reading_ && !self->reading_ && self->answers_.empty()
-                         && !self->held_ && !self->waiting_stream_)
+                     if (self->finished())
                        return self->close(); // the client's last request is answered
                      self->resume();
                    });

@@ -70,6 +70,8 @@ private:
   void maybe_start_stream();
   /// Whether another request may be read now (pipelining depth and bytes, and no end of reading).
   bool may_read() const;
+  /// Whether the client's last request is read and everything it asked for is answered.
+  bool finished() const;
   void send_and_close(http::status status, std::string_view code, std::string_view message);
   void close();
   boost::beast::tcp_stream& lowest() { return boost::beast::get_lowest_layer(stream_); }
