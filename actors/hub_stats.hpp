@@ -7,8 +7,12 @@
 namespace herald {
 
 struct hub_stats {
-  std::atomic<std::int64_t> open_connections{0};    // SSE streams with a reserved slot
-  std::atomic<std::uint64_t> streams_closed{0};     // SSE streams closed since start
+  std::atomic<std::int64_t> open_connections{0};    // SSE streams and WebSockets (a reserved slot each)
+  std::atomic<std::uint64_t> streams_closed{0};     // SSE streams and WebSockets closed since start
+  std::atomic<std::int64_t> websockets{0};           // open WebSocket connections (in open_connections)
+  std::atomic<std::int64_t> websocket_subscriptions{0}; // their subscriptions and session attachments
+  std::atomic<std::uint64_t> websocket_messages_in{0};  // text messages read from clients
+  std::atomic<std::uint64_t> websocket_refusals{0};     // messages answered with an "error" message
   std::atomic<std::int64_t> topic_actors{0};        // live topic actors
   std::atomic<std::int64_t> connection_actors{0};   // live connection actors
   std::atomic<std::int64_t> job_actors{0};          // live job watchers

@@ -56,6 +56,9 @@ public:
     for (auto a : {caf::actor_cast<caf::actor>(hub_.dispatcher), hub_.job_registry})
       caf::anon_send(a, shutdown_atom::value, hub_.cfg.sse_retry_ms,
                      hub_.cfg.shutdown_retry_jitter_ms);
+    // WebSockets without a subscription (those with one hear of it through their queues).
+    hub_.websockets.go_away_all(
+      jittered_retry_ms(hub_.cfg.sse_retry_ms, hub_.cfg.shutdown_retry_jitter_ms));
     deadline_ = std::chrono::steady_clock::now()
                 + std::chrono::seconds(hub_.cfg.shutdown_timeout_seconds);
     poll();

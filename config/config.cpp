@@ -44,6 +44,16 @@ std::optional<std::string> set_strings(std::vector<std::string>& dst, const json
     name, [](config& c, const json& v) { return set_u64(c.field, v, lo, hi); }                 \
   }
 
+#define BOOL_KEY(name, field)                                                                  \
+  {                                                                                            \
+    name, [](config& c, const json& v) -> std::optional<std::string> {                         \
+      if (!v.is_boolean())                                                                     \
+        return std::string{"must be true or false"};                                           \
+      c.field = v.get<bool>();                                                                 \
+      return std::nullopt;                                                                     \
+    }                                                                                          \
+  }
+
 #define STRING_KEY(name, field)                                                                \
   {                                                                                            \
     name, [](config& c, const json& v) -> std::optional<std::string> {                         \
@@ -161,6 +171,10 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("sse.retry_ms", sse_retry_ms, 0, 3600000),
     U64_KEY("sse.max_connection_age_seconds", sse_max_connection_age_seconds, 0,
             365ull * 86400),
+    U64_KEY("websocket.ping_seconds", websocket_ping_seconds, 1, 3600),
+    U64_KEY("websocket.max_message_bytes", websocket_max_message_bytes, 1024, 64ull << 20),
+    U64_KEY("websocket.max_subscriptions", websocket_max_subscriptions, 1, 10000),
+    BOOL_KEY("websocket.compression", websocket_compression),
     {"cors.allowed_origins",
      [](config& c, const json& v) -> std::optional<std::string> {
        std::vector<std::string> out;
@@ -188,13 +202,7 @@ const std::map<std::string, setter>& setters() {
        c.auth_cookie_name = v.get<std::string>();
        return std::nullopt;
      }},
-    {"auth.query_token",
-     [](config& c, const json& v) -> std::optional<std::string> {
-       if (!v.is_boolean())
-         return std::string{"must be true or false"};
-       c.auth_query_token = v.get<bool>();
-       return std::nullopt;
-     }},
+    BOOL_KEY("auth.query_token", auth_query_token),
     {"auth.anonymous", set_anonymous},
     U64_KEY("limits.header_timeout_seconds", limits_header_timeout_seconds, 1, 3600),
     U64_KEY("limits.body_timeout_seconds", limits_body_timeout_seconds, 1, 3600),

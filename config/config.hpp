@@ -50,6 +50,12 @@ struct config {
   std::uint64_t sse_retry_ms = 2000;
   std::uint64_t sse_max_connection_age_seconds = 0; // 0: unlimited
 
+  // WebSocket (GET /v1/ws).
+  std::uint64_t websocket_ping_seconds = 25;    // a ping after this much silence; closed at twice
+  std::uint64_t websocket_max_message_bytes = 1 << 20; // larger messages are refused (and read past)
+  std::uint64_t websocket_max_subscriptions = 64;      // per connection
+  bool websocket_compression = false; // permessage-deflate when the client offers it
+
   std::vector<std::string> cors_allowed_origins;
 
   // Authentication (docs/security.md). No keys: a development hub, loopback only.

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 
 #include "actors/job_viewer.hpp"
@@ -279,6 +280,10 @@ std::string stats_json(hub_context& hub) {
     {"rate_limited", s.rate_limited.load()},
     {"request_timeouts", s.request_timeouts.load()},
     {"token_expiries", s.token_expiries.load()},
+    {"websockets", s.websockets.load()},
+    {"websocket_subscriptions", s.websocket_subscriptions.load()},
+    {"websocket_messages_in", s.websocket_messages_in.load()},
+    {"websocket_refusals", s.websocket_refusals.load()},
     {"log_head", format_event_id(hub.log->epoch(), hub.log->head())},
     {"log_topics", hub.log->topic_count()},
     {"uptime_seconds", uptime},
@@ -388,6 +393,49 @@ std::variant<stream_start, http_response> subscribe_stream(hub_context& hub, rou
                                              hub.log->epoch(), &hub.stats,     hub.stream_settings};
                         return hub.sys.spawn(connection, id, q, std::move(*sub), std::move(deps));
                       }};
+}
+
+namespace {
+
+/// Whether a browser page from `origin` may open a WebSocket here: no Origin (not a browser), an
+/// origin listed in cors.allowed_origins (or "*"), or the hub's own origin (the Host it was
+/// asked for). A WebSocket is not subject to CORS, so this is the only guard against a foreign
+/// page using the visitor's cookie (cross-site WebSocket hijacking).
+bool websocket_origin_allowed(const hub_context& hub, const http_request& req) {
+  auto origin = field(req, "Origin");
+  if (origin.empty())
+    return true;
+  auto& allowed = hub.cfg.cors_allowed_origins;
+  for (auto& o : allowed)
+    if (o == "*" || o == origin)
+      return true;
+  auto host = field(req, "Host");
+  auto scheme_end = origin.find("://");
+  return !host.empty() && scheme_end != std::string_view::npos
+         && origin.substr(scheme_end + 3) == host;
+}
+
+} // namespace
+
+std::variant<stream_start, http_response> websocket_stream(hub_context& hub, route_request& r) {
+  if (!boost::beast::websocket::is_upgrade(r.req)) {
+    auto res = error_response(r.req, http::status::upgrade_required, "upgrade_required",
+                              "GET /v1/ws is a WebSocket endpoint: send 'Upgrade: websocket'");
+    res.set(http::field::upgrade, "websocket");
+    return res;
+  }
+  if (!websocket_origin_allowed(hub, r.req))
+    return error_response(r.req, http::status::forbidden, "origin_not_allowed",
+                          "a WebSocket from this Origin is not allowed (cors.allowed_origins)");
+  if (auto refused = refuse_unknown_params(r, {}))
+    return std::move(*refused);
+  // A hub with keys takes anonymous sockets only when anonymous clients may do something.
+  auto& who = *r.who;
+  if (who.from == principal::origin::anonymous && who.publish.empty() && who.subscribe.empty())
+    return error_response(r.req, http::status::unauthorized, "token_missing",
+                          "a WebSocket needs a token (Authorization, the auth cookie or "
+                          "access_token)");
+  return stream_start{"websocket", nullptr, stream_transport::websocket};
 }
 
 std::variant<stream_start, http_response> job_stream(hub_context& hub, route_request& r) {

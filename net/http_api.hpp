@@ -27,6 +27,10 @@ void handle_job_put(hub_context& hub, route_request& r, respond_fn respond);
 /// GET /v1/subscribe: a topic stream.
 std::variant<stream_start, http_response> subscribe_stream(hub_context& hub, route_request& r);
 
+/// GET /v1/ws: an upgrade to a WebSocket (net/ws_session). Refused: 426 without an upgrade, 403
+/// from an Origin not allowed, 401 without a token on a hub that gives anonymous clients nothing.
+std::variant<stream_start, http_response> websocket_stream(hub_context& hub, route_request& r);
+
 /// GET /v1/jobs/{id}/events: a job's progress stream.
 std::variant<stream_start, http_response> job_stream(hub_context& hub, route_request& r);
 

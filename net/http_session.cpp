@@ -10,6 +10,7 @@
 
 #include "net/http_responses.hpp"
 #include "net/sse_stream.hpp"
+#include "net/ws_session.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -24,6 +25,16 @@ constexpr std::size_t first_read_bytes = 4096;
 } // namespace
 
 namespace {
+
+/// Starts a plain-HTTP stream on `socket`'s io thread, in the transport its route chose.
+void launch_plain_stream(hub_context& hub, net::ip::tcp::socket socket, stream_order order,
+                         std::string client_ip) {
+  if (order.start.transport == stream_transport::websocket)
+    ws_session::start(hub, beast::tcp_stream{std::move(socket)}, nullptr, std::move(order),
+                      std::move(client_ip));
+  else
+    sse_stream::start(hub, std::move(socket), std::move(order.start), std::move(order.finish));
+}
 
 template <class Stream>
 Stream make_stream(net::ip::tcp::socket socket, net::ssl::context* tls) {
@@ -347,11 +358,13 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
   lowest().expires_never();
   if constexpr (is_tls) {
     // (An Asio TLS stream cannot change io_context: it stays on this one.)
-    sse_stream::start(hub_, std::make_unique<tls_stream>(std::move(stream_)), tls_,
-                      std::move(order.start), std::move(order.finish));
+    if (order.start.transport == stream_transport::websocket)
+      wss_session::start(hub_, std::move(stream_), tls_, std::move(order), conn_.client_ip);
+    else
+      sse_stream::start(hub_, std::make_unique<tls_stream>(std::move(stream_)), tls_,
+                        std::move(order.start), std::move(order.finish));
   } else if (hub_.stream_io.empty()) {
-    sse_stream::start(hub_, stream_.release_socket(), std::move(order.start),
-                      std::move(order.finish));
+    launch_plain_stream(hub_, stream_.release_socket(), std::move(order), conn_.client_ip);
   } else {
     // Onto a stream io thread: the socket is re-opened there from its descriptor (nothing is
     // pending on it now), so this thread's requests never wait behind fan-out writes.
@@ -364,7 +377,8 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
       spdlog::warn("event=stream_move_failed error=\"{}\"", ec.message());
       return;
     }
-    net::post(io, [&hub = hub_, &io, protocol, fd, order = std::move(order)]() mutable {
+    net::post(io, [&hub = hub_, &io, protocol, fd, order = std::move(order),
+                   ip = conn_.client_ip]() mutable {
       net::ip::tcp::socket socket{io};
       beast::error_code ec;
       socket.assign(protocol, fd, ec);
@@ -374,7 +388,7 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
         spdlog::warn("event=stream_move_failed error=\"{}\"", ec.message());
         return;
       }
-      sse_stream::start(hub, std::move(socket), std::move(order.start), std::move(order.finish));
+      launch_plain_stream(hub, std::move(socket), std::move(order), std::move(ip));
     });
   }
 }

@@ -17,6 +17,7 @@
 #include "config/config.hpp"
 #include "net/rate_limits.hpp"
 #include "net/router.hpp"
+#include "net/ws_registry.hpp"
 #include "storage/event_log.hpp"
 #include "storage/hub_storage.hpp"
 
@@ -57,6 +58,8 @@ struct hub_context {
   /// streams stay where their request was read. Set before the listener starts.
   std::vector<boost::asio::io_context*> stream_io;
   std::atomic<std::size_t> next_stream_io{0};
+  /// Open WebSocket connections (shutdown tells each to go away).
+  ws_registry websockets;
   std::atomic<bool> ready{false};
   std::atomic<bool> shutting_down{false};
   /// False once the hub's actors are stopped and this context is about to go. Streams still

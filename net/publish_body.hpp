@@ -2,7 +2,8 @@
 // The body of POST /v1/publish: one event object, or an array of them. Parsed and validated in
 // one pass with simdjson (its DOM parser validates the whole document, UTF-8 included), without
 // building an nlohmann DOM per request: `data` is kept as the client's JSON, minified (key order
-// and number spelling as sent; whitespace removed), so a publish costs one parse and one copy of
+// as sent, whitespace removed, numbers printed back from their parsed value), so a publish costs
+// one parse and one copy of
 // its data.
 //
 // Fields of an event: topic (required), data (required, any JSON), type, idempotency_key, ack,

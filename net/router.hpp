@@ -75,10 +75,17 @@ struct route_request {
 /// Spawns the actor that feeds a stream's queue, given the queue and the stream's id.
 using stream_spawn_fn = std::function<caf::actor(const queue_ptr&, const std::string& stream_id)>;
 
+/// The transport a stream speaks once its request is accepted.
+enum class stream_transport : std::uint8_t {
+  sse,       // a text/event-stream response fed by `spawn`'s actor
+  websocket, // an upgrade to a WebSocket (net/ws_session) that runs its own subscriptions
+};
+
 /// A stream a handler accepted: the actor that feeds it, and its name in the close log line.
 struct stream_start {
   std::string what;
-  stream_spawn_fn spawn;
+  stream_spawn_fn spawn; // sse only
+  stream_transport transport = stream_transport::sse;
   /// When the stream's token expires (seconds since the Unix epoch; 0: never): the stream ends
   /// then with herald.token_expired. Set by the router from the request's principal.
   std::int64_t expires_at = 0;
@@ -128,7 +135,7 @@ using head_finisher = std::function<void(http_head&)>;
 /// What the session does with a request.
 struct stream_order {
   stream_start start;
-  http_request req; // its head, for the stream's response head
+  http_request req; // its head, for the stream's response head (a WebSocket's upgrade request)
   head_finisher finish;
 };
 

@@ -18,6 +18,7 @@ std::unique_ptr<router> make_hub_router() {
      route_pipelining::overlapping},
     {v::get, "/v1/events", handle_events},
     {v::get, "/v1/subscribe", subscribe_stream},
+    {v::get, "/v1/ws", websocket_stream},
     {v::get, "/v1/jobs/{id}", handle_job_get},
     {v::put, "/v1/jobs/{id}", handle_job_put},
     {v::get, "/v1/jobs/{id}/events", job_stream},

@@ -23,7 +23,7 @@
 
 namespace herald {
 
-class sse_stream : public std::enable_shared_from_this<sse_stream> {
+class sse_stream : public shard_writer, public std::enable_shared_from_this<sse_stream> {
 public:
   using tcp = boost::asio::ip::tcp;
 
@@ -39,11 +39,11 @@ public:
   sse_stream(hub_context& hub, tcp::socket socket, head_finisher finish);
   sse_stream(hub_context& hub, std::unique_ptr<tls_stream> stream,
              std::shared_ptr<boost::asio::ssl::context> tls, head_finisher finish);
-  ~sse_stream();
+  ~sse_stream() override;
 
   /// Writes what the queue holds (on the io thread; called by the stream's write_shard). The
   /// socket is tried at once; only what it does not take goes through an asynchronous write.
-  void write();
+  void write() override;
 
 private:
   /// Batch capacity a stream keeps between writes (a pointer each).

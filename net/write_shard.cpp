@@ -2,7 +2,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include "net/sse_stream.hpp"
 
 namespace herald {
 
@@ -18,7 +17,7 @@ write_shard& write_shard::of(boost::asio::io_context& ioc) {
   return boost::asio::use_service<write_shard>(ioc);
 }
 
-void write_shard::wake(std::weak_ptr<sse_stream> s) {
+void write_shard::wake(std::weak_ptr<shard_writer> s) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
     woken_.push_back(std::move(s));

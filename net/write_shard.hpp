@@ -1,5 +1,5 @@
 #pragma once
-// The SSE streams of one io thread that have something to write.
+// The streams (SSE and WebSocket) of one io thread that have something to write.
 //
 // A committed batch wakes every stream it matches. Posting one handler per stream would cost a
 // queue operation, a wake of the io thread and a handler call per delivery; instead a woken
@@ -19,7 +19,13 @@
 
 namespace herald {
 
-class sse_stream;
+/// A stream's socket side, as the write_shard sees it: something to call on its io thread.
+class shard_writer {
+public:
+  virtual ~shard_writer() = default;
+  /// Writes what the stream's queues hold (on its io thread).
+  virtual void write() = 0;
+};
 
 class write_shard : public boost::asio::execution_context::service {
 public:
@@ -33,7 +39,7 @@ public:
 
   /// Lists `s`, whose write() then runs on the io thread unless it is gone by then. The first
   /// wake since the last drain posts the drain.
-  void wake(std::weak_ptr<sse_stream> s);
+  void wake(std::weak_ptr<shard_writer> s);
 
 private:
   void shutdown() override;
@@ -41,8 +47,8 @@ private:
 
   boost::asio::io_context& ioc_;
   std::mutex mtx_;
-  std::vector<std::weak_ptr<sse_stream>> woken_;
-  std::vector<std::weak_ptr<sse_stream>> draining_; // the drain's list, reused (io thread only)
+  std::vector<std::weak_ptr<shard_writer>> woken_;
+  std::vector<std::weak_ptr<shard_writer>> draining_; // the drain's list, reused (io thread only)
   bool posted_ = false;
 };
 

@@ -58,6 +58,24 @@ bool split_authority(std::string_view authority, std::string& host, std::string_
 
 } // namespace
 
+std::string percent_encode(std::string_view in) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(in.size());
+  for (unsigned char c : in) {
+    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+                      || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
   std::string out;
   out.reserve(in.size());

@@ -17,6 +17,10 @@ namespace herald::uri {
 /// Nullopt for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
 
+/// Escapes every byte but the unreserved ones (ALPHA DIGIT - . _ ~) as %XX: safe as one path
+/// segment or one query value.
+std::string percent_encode(std::string_view in);
+
 /// An origin-form request target: the decoded path and the decoded query parameters in order.
 struct request_target {
   std::string path;

@@ -9,26 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "http_link.hpp"
+#include "uri/uri.hpp"
 
 namespace herald::sdk {
 namespace {
 
 using json = nlohmann::json;
-
-std::string percent_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
 
 } // namespace
 
@@ -64,12 +50,12 @@ struct subscriber::impl {
 
   std::string target() const {
     if (!opts.session.empty())
-      return "/v1/sessions/" + percent_encode(opts.session) + "/events";
+      return "/v1/sessions/" + uri::percent_encode(opts.session) + "/events";
     if (!opts.path.empty())
       return opts.path;
     std::string q;
     for (auto& t : opts.topics)
-      q += (q.empty() ? "?" : "&") + std::string{"topic="} + percent_encode(t);
+      q += (q.empty() ? "?" : "&") + std::string{"topic="} + uri::percent_encode(t);
     return "/v1/subscribe" + q;
   }
 
@@ -247,7 +233,7 @@ struct subscriber::impl {
       throw std::logic_error("ack needs a durable session (subscriber_options::session)");
     if (!ack_link)
       ack_link = std::make_unique<detail::http_link>(addr);
-    auto r = ack_link->request("POST", "/v1/sessions/" + percent_encode(opts.session) + "/ack",
+    auto r = ack_link->request("POST", "/v1/sessions/" + uri::percent_encode(opts.session) + "/ack",
                                body.dump(), std::chrono::milliseconds(10000));
     if (r.status != 200)
       throw request_failed(detail::error_of(r));
