@@ -489,7 +489,8 @@ std::variant<principal, token_refusal> key_set::verify(std::string_view token,
     auto t = numeric_date(*exp);
     if (!t)
       return refuse("token_malformed", "'exp' must be a number of seconds");
-    if (now > *t + rules_.leeway_seconds)
+    // RFC 7519 4.1.4: not accepted on or after exp (plus the leeway).
+    if (now >= *t + rules_.leeway_seconds)
       return refuse("token_expired", "the token has expired");
     p.expires_at = *t;
   }

@@ -523,6 +523,16 @@ bool basic_ws_session<NextLayer>::pump(const sub_ptr& sp) {
 
 template <class NextLayer>
 void basic_ws_session<NextLayer>::ended(subscription& s, close_reason why) {
+  if (!s.confirmed && why != close_reason::shutdown && why != close_reason::slow_consumer) {
+    // Ended before it started (e.g. its token expired meanwhile): the command's answer says so.
+    auto expired = why == close_reason::token_expired;
+    auto reply = render_ws_reply(
+      s.req, s.name, expired ? 401 : 503,
+      expired ? error_body("token_expired", "the token expired before the subscription started")
+              : error_body(to_string(why), "the subscription ended before it started"));
+    remove_subscription(s.name, why);
+    return send(std::move(reply));
+  }
   switch (why) {
     case close_reason::shutdown:
     case close_reason::max_age:
