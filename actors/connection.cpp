@@ -68,8 +68,13 @@ void start(connection_actor* self, std::uint64_t head) {
     }
   }
   st.gap_reported_through = st.cursor;
+  if (st.sub.earliest) {
+    // The oldest retained event on: what retention deleted before now is no gap to this client.
+    st.cursor = 0;
+    st.gap_reported_through = head;
+  }
   st.queue->accept(std::move(preamble), head);
-  if (!st.sub.resume && st.queue->push_replay({}, st.cursor)) {
+  if (!st.sub.resume && !st.sub.earliest && st.queue->push_replay({}, st.cursor)) {
     st.live = true; // nothing to replay: live at once
     return;
   }

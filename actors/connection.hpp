@@ -35,6 +35,7 @@ struct subscription_request {
   std::vector<std::string> patterns;
   std::optional<event_id> resume; // from Last-Event-ID / last_event_id
   std::string resume_text;
+  bool earliest = false; // Last-Event-ID "earliest": everything retained, without a gap notice
   principal_ptr viewer{}; // whose grants decide events with access rules
 };
 

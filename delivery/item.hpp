@@ -29,7 +29,7 @@ enum class item_kind : std::uint8_t {
 };
 
 /// The wire encodings that cache frames. A transport adds its entry here.
-enum class encoding : std::uint8_t { sse, ws, count };
+enum class encoding : std::uint8_t { sse, sse_envelope, ws, count };
 
 class stream_item;
 using item_ptr = std::shared_ptr<const stream_item>;

@@ -106,12 +106,27 @@ std::optional<http_response> refuse_unknown_params(const route_request& r,
   return std::nullopt;
 }
 
-std::variant<std::optional<event_id>, http_response> resume_position(const route_request& r) {
+std::string resume_text(const route_request& r) {
   // The header (set by EventSource on reconnect) takes precedence over the query parameter.
   std::string last{field(r.req, "Last-Event-ID")};
   if (last.empty())
     if (auto* q = r.target.param("last_event_id"))
       last = *q;
+  return last;
+}
+
+std::variant<bool, http_response> envelope_param(const route_request& r) {
+  auto* v = r.target.param("envelope");
+  if (v == nullptr || *v == "0" || *v == "false")
+    return false;
+  if (*v == "1" || *v == "true")
+    return true;
+  return error_response(r.req, http::status::bad_request, "invalid_envelope",
+                        "'envelope' must be 1 (or true) or 0 (or false)");
+}
+
+std::variant<std::optional<event_id>, http_response> resume_position(const route_request& r) {
+  auto last = resume_text(r);
   if (last.empty())
     return std::optional<event_id>{};
   auto id = parse_event_id(last);
@@ -369,30 +384,36 @@ std::variant<stream_start, http_response> subscribe_stream(hub_context& hub, rou
   auto patterns = topic_params(r, hub.cfg.limits_max_topics_per_subscription);
   if (auto* res = std::get_if<http_response>(&patterns))
     return std::move(*res);
-  if (auto refused = refuse_unknown_params(r, {"topic", "last_event_id"}))
+  if (auto refused = refuse_unknown_params(r, {"topic", "last_event_id", "envelope"}))
     return std::move(*refused);
   if (auto refused = refuse_subscribe(r, std::get<std::vector<std::string>>(patterns)))
     return std::move(*refused);
-  auto resume = resume_position(r);
-  if (auto* res = std::get_if<http_response>(&resume))
+  auto envelope = envelope_param(r);
+  if (auto* res = std::get_if<http_response>(&envelope))
     return std::move(*res);
   auto sub = std::make_shared<subscription_request>();
+  if (resume_text(r) == "earliest") {
+    sub->earliest = true;
+  } else {
+    auto resume = resume_position(r);
+    if (auto* res = std::get_if<http_response>(&resume))
+      return std::move(*res);
+    sub->resume = std::get<std::optional<event_id>>(resume);
+    if (sub->resume)
+      sub->resume_text = resume_text(r);
+  }
   sub->patterns = std::get<std::vector<std::string>>(std::move(patterns));
   sub->viewer = r.who;
-  sub->resume = std::get<std::optional<event_id>>(resume);
-  if (sub->resume) {
-    sub->resume_text = std::string{field(r.req, "Last-Event-ID")};
-    if (sub->resume_text.empty())
-      sub->resume_text = *r.target.param("last_event_id");
-  }
   std::string topics;
   for (auto& p : sub->patterns)
     topics.append(topics.empty() ? "" : ",").append(p);
-  return stream_start{"topics=" + topics, [&hub, sub](const queue_ptr& q, const std::string& id) {
-                        connection_deps deps{hub.registry,     hub.dispatcher, hub.reader,
-                                             hub.log->epoch(), &hub.stats,     hub.stream_settings};
-                        return hub.sys.spawn(connection, id, q, std::move(*sub), std::move(deps));
-                      }};
+  stream_start start{"topics=" + topics, [&hub, sub](const queue_ptr& q, const std::string& id) {
+                       connection_deps deps{hub.registry,     hub.dispatcher, hub.reader,
+                                            hub.log->epoch(), &hub.stats,     hub.stream_settings};
+                       return hub.sys.spawn(connection, id, q, std::move(*sub), std::move(deps));
+                     }};
+  start.sse_envelope = std::get<bool>(envelope);
+  return start;
 }
 
 namespace {

@@ -53,6 +53,14 @@ bool json_deeper_than(std::string_view text, std::size_t max_depth);
 std::optional<http_response> refuse_unknown_params(const route_request& r,
                                                    std::initializer_list<std::string_view> known);
 
+/// Last-Event-ID as the client sent it (the header, else the `last_event_id` parameter); empty
+/// when it sent none.
+std::string resume_text(const route_request& r);
+
+/// The `envelope` parameter (SSE events with their topic in the data): absent, 0 or false; 1 or
+/// true; else the 400 to send.
+std::variant<bool, http_response> envelope_param(const route_request& r);
+
 /// The client's resume position from Last-Event-ID (or the `last_event_id` parameter), or the
 /// 400 to send. Empty when the client sent none.
 std::variant<std::optional<event_id>, http_response> resume_position(const route_request& r);

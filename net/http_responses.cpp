@@ -32,6 +32,11 @@ bool is_retryable(http::status status) {
   return status == http::status::service_unavailable || status == http::status::too_many_requests;
 }
 
+std::string json_string(std::string_view s) {
+  return nlohmann::json(std::string{s}).dump(-1, ' ', false,
+                                            nlohmann::json::error_handler_t::replace);
+}
+
 std::string error_body(std::string_view code, std::string_view message) {
   return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
 }

@@ -23,6 +23,9 @@ boost::beast::http::status http_status(const caf::error& err);
 /// Statuses that ask the client to come back later (and carry Retry-After).
 bool is_retryable(boost::beast::http::status status);
 
+/// A JSON string literal for `s` (quoted and escaped; invalid UTF-8 replaced).
+std::string json_string(std::string_view s);
+
 /// {"error":{"code","message"}}
 std::string error_body(std::string_view code, std::string_view message);
 

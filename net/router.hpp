@@ -86,6 +86,8 @@ struct stream_start {
   std::string what;
   stream_spawn_fn spawn; // sse only
   stream_transport transport = stream_transport::sse;
+  /// SSE: events carry their topic and type in the data (`envelope=1`).
+  bool sse_envelope = false;
   /// When the stream's token expires (seconds since the Unix epoch; 0: never): the stream ends
   /// then with herald.token_expired. Set by the router from the request's principal.
   std::int64_t expires_at = 0;

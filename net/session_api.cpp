@@ -165,19 +165,24 @@ std::variant<stream_start, http_response> session_stream_start(hub_context& hub,
                                                                route_request& r) {
   if (auto refused = refuse_bad_session_id(r))
     return std::move(*refused);
-  if (auto refused = refuse_unknown_params(r, {"last_event_id"}))
+  if (auto refused = refuse_unknown_params(r, {"last_event_id", "envelope"}))
     return std::move(*refused);
   auto resume = resume_position(r);
   if (auto* res = std::get_if<http_response>(&resume))
     return std::move(*res);
+  auto envelope = envelope_param(r);
+  if (auto* res = std::get_if<http_response>(&envelope))
+    return std::move(*res);
   auto id = r.path_param(0);
   auto from = std::get<std::optional<event_id>>(resume);
   auto who = r.who;
-  return stream_start{"session=" + id,
-                      [&hub, id, from, who](const queue_ptr& q, const std::string&) {
-                        return hub.sys.spawn(session_stream, id, q, from, hub.session_registry,
-                                             hub.registry, hub.stream_settings.retry_ms, who);
-                      }};
+  stream_start start{"session=" + id,
+                     [&hub, id, from, who](const queue_ptr& q, const std::string&) {
+                       return hub.sys.spawn(session_stream, id, q, from, hub.session_registry,
+                                            hub.registry, hub.stream_settings.retry_ms, who);
+                     }};
+  start.sse_envelope = std::get<bool>(envelope);
+  return start;
 }
 
 } // namespace herald

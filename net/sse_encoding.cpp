@@ -1,5 +1,7 @@
 #include "net/sse_encoding.hpp"
 
+#include "net/http_responses.hpp"
+
 namespace herald {
 
 std::string render_sse(const stream_item& item) {
@@ -25,6 +27,25 @@ std::string render_sse(const stream_item& item) {
 
 const std::string& sse_frame(const stream_item& item) {
   return item.frame(encoding::sse, render_sse);
+}
+
+std::string render_sse_envelope(const stream_item& item) {
+  if (item.kind != item_kind::event)
+    return render_sse(item);
+  std::string f;
+  f.reserve(item.id.size() + 2 * item.type.size() + item.topic.size() + item.data.size() + 64);
+  f.append("id: ").append(item.id).push_back('\n');
+  if (!item.type.empty())
+    f.append("event: ").append(item.type).push_back('\n');
+  f.append("data: {\"topic\":").append(json_string(item.topic));
+  if (!item.type.empty())
+    f.append(",\"type\":").append(json_string(item.type));
+  f.append(",\"data\":").append(item.data).append("}\n\n");
+  return f;
+}
+
+const std::string& sse_envelope_frame(const stream_item& item) {
+  return item.frame(encoding::sse_envelope, render_sse_envelope);
 }
 
 } // namespace herald

@@ -6,6 +6,9 @@
 //   notice:    "event: <type>\ndata: <data>\n\n"                (no id: Last-Event-ID stays)
 //   retry:     "retry: <ms>\n\n"
 //   heartbeat: ": heartbeat\n\n"                                (a comment; ignored by clients)
+//
+// The envelope form (`?envelope=1`) carries the topic in the data of an event:
+//   event:     "id: <id>\n[event: <type>\n]data: {"topic":T,["type":Y,]"data":<data>}\n\n"
 
 #include <string>
 
@@ -18,5 +21,11 @@ const std::string& sse_frame(const stream_item& item);
 
 /// Renders `item` as SSE (what sse_frame caches).
 std::string render_sse(const stream_item& item);
+
+/// `item`'s SSE frame in the envelope form (built on first use, then shared).
+const std::string& sse_envelope_frame(const stream_item& item);
+
+/// Renders `item` as SSE in the envelope form (what sse_envelope_frame caches).
+std::string render_sse_envelope(const stream_item& item);
 
 } // namespace herald

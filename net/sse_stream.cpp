@@ -41,6 +41,7 @@ void sse_stream::start(hub_context& hub, std::unique_ptr<tls_stream> stream,
 void sse_stream::begin(std::shared_ptr<sse_stream> s, stream_start start) {
   auto& hub = s->hub_;
   s->what_ = std::move(start.what);
+  s->envelope_ = start.sse_envelope;
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(
     hub.cfg.limits_slow_consumer_bytes, [weak, shard = &s->shard_] { shard->wake(weak); });
@@ -147,7 +148,7 @@ void sse_stream::write() {
     // Each item's SSE frame is built once (by the first stream that writes it) and shared.
     std::size_t frame_bytes = 0;
     for (auto& item : batch_) {
-      auto& frame = sse_frame(*item);
+      auto& frame = envelope_ ? sse_envelope_frame(*item) : sse_frame(*item);
       buffers_.emplace_back(net::buffer(frame));
       frame_bytes += frame.size();
     }

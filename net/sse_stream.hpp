@@ -90,6 +90,7 @@ private:
   std::vector<boost::asio::const_buffer> buffers_;
   std::array<char, 16> read_buf_{}; // clients send nothing; a read only sees them go away
   bool head_sent_ = false;
+  bool envelope_ = false; // events in the envelope form (sse_encoding.hpp)
   bool writing_ = false;
   bool closed_ = false;
   std::uint64_t events_sent_ = 0;

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "net/http_api.hpp"
+#include "net/http_responses.hpp"
 
 namespace herald {
 namespace {
@@ -58,11 +59,6 @@ std::optional<ws_refusal> sub_name(const fields& f, std::string& out, const std:
 }
 
 } // namespace
-
-std::string json_string(std::string_view s) {
-  return nlohmann::json(std::string{s}).dump(-1, ' ', false,
-                                            nlohmann::json::error_handler_t::replace);
-}
 
 std::variant<ws_message, ws_refusal> parse_ws_message(std::string_view text, std::size_t max_depth,
                                                        std::size_t max_topics) {

@@ -78,9 +78,6 @@ struct ws_refusal {
 std::variant<ws_message, ws_refusal> parse_ws_message(std::string_view text, std::size_t max_depth,
                                                        std::size_t max_topics);
 
-/// A JSON string literal for `s` (quoted and escaped).
-std::string json_string(std::string_view s);
-
 /// {"op":"reply",["req":R,]["sub":S,]"status":N,"body":B}; `body` is JSON text (empty: {}).
 std::string render_ws_reply(std::string_view req, std::string_view sub, unsigned status,
                             std::string_view body);

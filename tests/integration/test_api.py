@@ -72,6 +72,26 @@ class ApiTest(unittest.TestCase):
         self.assertEqual([e["id"] for e in sub.wait_events(2)], ids[1:])
         sub.close()
 
+    def test_envelope_gives_each_event_its_topic(self):
+        base = self.unique("env")
+        sub = self.hub.subscribe([base + "/*"], path=f"/v1/subscribe?topic={base}/*&envelope=1")
+        plain = self.hub.subscribe([base + "/*"])
+        ids = self.hub.publish([{"topic": base + "/a", "data": {"x": 1}, "type": "made"},
+                                {"topic": base + "/b", "data": "two\nlines"}])["ids"]
+        got = sub.wait_events(2)
+        self.assertEqual([e["id"] for e in got], ids)
+        self.assertEqual(got[0]["event"], "made")
+        self.assertEqual(json.loads(got[0]["data"]),
+                         {"topic": base + "/a", "type": "made", "data": {"x": 1}})
+        self.assertEqual(json.loads(got[1]["data"]), {"topic": base + "/b", "data": "two\nlines"})
+        # Subscribers without the envelope still get the data alone (frames are per encoding).
+        self.assertEqual(json.loads(plain.wait_events(2)[0]["data"]), {"x": 1})
+        sub.close()
+        plain.close()
+        bad = self.hub.subscribe([base], path=f"/v1/subscribe?topic={base}&envelope=yes")
+        self.assertEqual(bad.status, 400)
+        self.assertEqual(json.loads(bad.body)["error"]["code"], "invalid_envelope")
+
     def test_replay_api_pages_with_cursor(self):
         t = self.unique("hist")
         ids = self.hub.publish([{"topic": t, "data": i} for i in range(5)])["ids"]

@@ -145,6 +145,21 @@ class ResumeTest(unittest.TestCase):
             self.assertEqual([e["id"] for e in sub.wait_events(1)], [new])
             sub.close()
 
+    def test_earliest_replays_everything_retained_without_a_gap(self):
+        with Hub(config={"retention": {"max_events_per_topic": 5}}) as hub:
+            ids = hub.publish([{"topic": "e", "data": i} for i in range(12)])["ids"]
+            for sub in (hub.subscribe(["e"], last_event_id="earliest"),
+                        hub.subscribe(["e"], query_last_id="earliest")):
+                self.assertEqual([e["id"] for e in sub.wait_events(5)], ids[7:])
+                live = hub.publish({"topic": "e", "data": "live"})["id"]
+                self.assertEqual(sub.wait_events(6)[-1]["id"], live)
+                self.assertEqual([e for e in sub.events if e.get("event") == "herald.gap"], [])
+                sub.close()
+                ids.append(live)
+            # Only Last-Event-ID's reserved word: anything else still has to be an id.
+            bad = hub.subscribe(["e"], last_event_id="earliest2")
+            self.assertEqual(bad.status, 400)
+
     def test_replaced_data_dir_is_signalled_not_silent(self):
         with Hub() as hub:
             old = hub.publish({"topic": "r", "data": 1})["id"]

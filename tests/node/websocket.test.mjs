@@ -435,3 +435,24 @@ test('shutdown closes every socket with 1001 and a retry hint', async () => {
     await hub.stop();
   }
 });
+
+test('a text message that is not UTF-8 is closed 1007; a subscription at its max age closes the socket 1001', async () => {
+  const hub = await startHub({ sse: { max_connection_age_seconds: 1, heartbeat_seconds: 1, retry_ms: 700 } });
+  try {
+    const bad = connect(hub.url);
+    await bad.opened;
+    bad.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    assert.equal((await bad.closed).code, 1007);
+
+    const old = connect(hub.url);
+    await old.opened;
+    old.cmd({ op: 'subscribe', req: 's', sub: 'a', topics: ['t'] });
+    await old.reply('req', 's');
+    const closed = await Promise.race([old.closed, sleep(6000).then(() => null)]);
+    assert.ok(closed, 'not closed at its max age');
+    assert.equal(closed.code, 1001);
+    assert.match(closed.reason, /^max_age; retry_ms=\d+$/);
+  } finally {
+    await hub.stop();
+  }
+});

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "delivery/item.hpp"
+#include "net/http_responses.hpp"
 #include "net/ws_protocol.hpp"
 
 using namespace herald;
