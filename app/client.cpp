@@ -35,10 +35,10 @@ int stream(sdk::subscriber_options opts, long max_events, bool ack = false) {
     json line{{"id", e.id}, {"type", e.type.empty() ? json(nullptr) : json(e.type)}};
     auto data = json::parse(e.data, nullptr, false);
     line["data"] = data.is_discarded() ? json(e.data) : data;
-    if (e.delivery > 1) {
-      line["delivery"] = e.delivery;
+    if (!e.topic.empty())
       line["topic"] = e.topic;
-    }
+    if (e.delivery > 1)
+      line["delivery"] = e.delivery;
     std::cout << line.dump() << std::endl;
     if (ack) {
       try {
@@ -112,6 +112,8 @@ int subscribe(const subscribe_args& a) {
   o.topics = a.topics;
   o.session = a.session;
   o.last_event_id = a.last_event_id;
+  if (a.websocket)
+    o.transport = sdk::stream_transport::websocket;
   o.heartbeat_timeout = std::chrono::milliseconds(static_cast<long>(a.heartbeat_timeout_s * 1000));
   if (o.topics.empty() && o.session.empty())
     return fail("give --topic (one or more) or --client");

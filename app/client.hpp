@@ -21,6 +21,7 @@ struct subscribe_args {
   double heartbeat_timeout_s = 60;
   long max_events = 0; // 0: until interrupted
   bool ack = false;    // durable sessions: acknowledge each event once printed
+  bool websocket = false; // over GET /v1/ws instead of SSE
 };
 
 struct job_args {

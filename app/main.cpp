@@ -71,6 +71,7 @@ CLI::App* add_subscribe(CLI::App& app, herald::cli::subscribe_args& sa) {
                   "seconds without a byte before the connection counts as dead (default 60)");
   sub->add_option("--max-events", sa.max_events, "stop after this many events");
   sub->add_flag("--ack", sa.ack, "with --client: acknowledge each event once printed");
+  sub->add_flag("--websocket", sa.websocket, "subscribe over a WebSocket (GET /v1/ws), not SSE");
   return sub;
 }
 

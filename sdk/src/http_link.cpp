@@ -12,6 +12,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <nlohmann/json.hpp>
 
 #include "uri/uri.hpp"
@@ -87,6 +89,9 @@ struct http_link::impl {
   std::optional<beast::tcp_stream> stream;                       // http
   std::optional<net::ssl::context> tls_ctx;                      // https
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;       // https
+  // A WebSocket over the connection above (whichever it is).
+  std::optional<beast::websocket::stream<beast::tcp_stream&>> ws;
+  std::optional<beast::websocket::stream<beast::ssl_stream<beast::tcp_stream>&>> wss;
   beast::flat_buffer buffer;
   std::string pending; // stream bytes read with the head
   bool connected = false;
@@ -174,7 +179,18 @@ struct http_link::impl {
     return true;
   }
 
+  /// Calls `f` with the WebSocket, whichever layer it runs over.
+  template <class F>
+  void with_ws(F&& f) {
+    if (wss)
+      f(*wss);
+    else
+      f(*ws);
+  }
+
   void disconnect() {
+    ws.reset();
+    wss.reset();
     if (stream || tls) {
       beast::error_code ignored;
       lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -372,6 +388,83 @@ bool http_link::read_some(std::string& out, std::chrono::milliseconds timeout, b
     timed_out = ec == beast::error::timeout;
     d.disconnect();
     return n > 0;
+  }
+  return true;
+}
+
+int http_link::open_websocket(const std::string& target, std::chrono::milliseconds timeout,
+                              std::string& err) {
+  namespace websocket = beast::websocket;
+  auto& d = *impl_;
+  if (!d.connect(timeout, err))
+    return 0;
+  if (d.tls)
+    d.wss.emplace(*d.tls);
+  else
+    d.ws.emplace(*d.stream);
+  auto token = d.addr.creds.token;
+  d.with_ws([&](auto& w) {
+    w.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
+      req.set(http::field::user_agent, "herald-sdk/" HERALD_VERSION);
+      if (!token.empty())
+        req.set(http::field::authorization, "Bearer " + token);
+    }));
+    w.read_message_max(64u << 20);
+  });
+  websocket::response_type res;
+  beast::error_code ec;
+  d.lowest().expires_after(timeout);
+  d.with_ws([&](auto& w) {
+    w.async_handshake(res, d.addr.authority(), target, [&](beast::error_code e) { ec = e; });
+  });
+  d.run();
+  if (ec) {
+    int status = static_cast<int>(res.result_int());
+    bool refused = ec == websocket::error::upgrade_declined && status != 0 && status != 101;
+    err = refused ? "HTTP " + std::to_string(status) : "WebSocket handshake failed: " + ec.message();
+    d.disconnect();
+    return refused ? status : 0;
+  }
+  return 101;
+}
+
+bool http_link::read_message(std::string& out, std::chrono::milliseconds timeout,
+                             bool& timed_out) {
+  auto& d = *impl_;
+  timed_out = false;
+  if (!d.ws && !d.wss)
+    return false;
+  beast::error_code ec;
+  d.buffer.clear();
+  d.lowest().expires_after(timeout);
+  d.with_ws([&](auto& w) {
+    w.async_read(d.buffer, [&](beast::error_code e, std::size_t) { ec = e; });
+  });
+  d.run();
+  if (ec) {
+    timed_out = ec == beast::error::timeout;
+    d.disconnect();
+    return false;
+  }
+  auto data = d.buffer.data();
+  out.assign(static_cast<const char*>(data.data()), data.size());
+  return true;
+}
+
+bool http_link::write_message(const std::string& text, std::chrono::milliseconds timeout) {
+  auto& d = *impl_;
+  if (!d.ws && !d.wss)
+    return false;
+  beast::error_code ec;
+  d.lowest().expires_after(timeout);
+  d.with_ws([&](auto& w) {
+    w.text(true);
+    w.async_write(net::buffer(text), [&](beast::error_code e, std::size_t) { ec = e; });
+  });
+  d.run();
+  if (ec) {
+    d.disconnect();
+    return false;
   }
   return true;
 }

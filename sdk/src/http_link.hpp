@@ -44,6 +44,17 @@ public:
   /// Reads the next bytes of an open stream; false on timeout (`timed_out` set), close or error.
   bool read_some(std::string& out, std::chrono::milliseconds timeout, bool& timed_out);
 
+  /// Connects and upgrades to a WebSocket at `target` within `timeout`. Returns the answer's
+  /// status: 101 when upgraded, else the refusal's (0 on failure; `err` says why).
+  int open_websocket(const std::string& target, std::chrono::milliseconds timeout,
+                     std::string& err);
+
+  /// Reads the next WebSocket message; false on timeout (`timed_out` set), close or error.
+  bool read_message(std::string& out, std::chrono::milliseconds timeout, bool& timed_out);
+
+  /// Sends one text message on the WebSocket; false if the connection failed.
+  bool write_message(const std::string& text, std::chrono::milliseconds timeout);
+
   /// The token later requests and streams carry (from the thread that uses the link).
   void set_token(std::string token);
 

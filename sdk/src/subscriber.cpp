@@ -16,6 +16,49 @@ namespace {
 
 using json = nlohmann::json;
 
+/// The end of the JSON string that starts at text[i] (its opening quote), or npos.
+std::size_t string_end(std::string_view text, std::size_t i) {
+  if (i >= text.size() || text[i] != '"')
+    return std::string_view::npos;
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\')
+      ++i;
+    else if (text[i] == '"')
+      return i + 1;
+  }
+  return std::string_view::npos;
+}
+
+/// Reads an SSE envelope ({"topic":T,["type":Y,]"data":D}, exactly as the hub renders it) into
+/// `e`, keeping D's text as sent. False if `text` is not one.
+bool unwrap_envelope(std::string_view text, event& e) {
+  constexpr std::string_view topic_key = "{\"topic\":", type_key = ",\"type\":",
+                             data_key = ",\"data\":";
+  if (text.substr(0, topic_key.size()) != topic_key || text.empty() || text.back() != '}')
+    return false;
+  auto at = topic_key.size();
+  auto end = string_end(text, at);
+  if (end == std::string_view::npos)
+    return false;
+  auto topic = json::parse(text.substr(at, end - at), nullptr, false);
+  if (!topic.is_string())
+    return false;
+  at = end;
+  if (text.substr(at, type_key.size()) == type_key) {
+    at += type_key.size();
+    end = string_end(text, at);
+    if (end == std::string_view::npos)
+      return false;
+    at = end;
+  }
+  if (text.substr(at, data_key.size()) != data_key)
+    return false;
+  at += data_key.size();
+  e.topic = topic.get<std::string>();
+  e.data = std::string{text.substr(at, text.size() - 1 - at)};
+  return true;
+}
+
 } // namespace
 
 struct subscriber::impl {
@@ -49,15 +92,20 @@ struct subscriber::impl {
   }
 
   std::string target() const {
+    if (opts.transport == stream_transport::websocket)
+      return "/v1/ws";
     if (!opts.session.empty())
-      return "/v1/sessions/" + uri::percent_encode(opts.session) + "/events";
+      return "/v1/sessions/" + uri::percent_encode(opts.session) + "/events?envelope=1";
     if (!opts.path.empty())
       return opts.path;
-    std::string q;
+    std::string q = "?envelope=1";
     for (auto& t : opts.topics)
-      q += (q.empty() ? "?" : "&") + std::string{"topic="} + uri::percent_encode(t);
+      q += "&topic=" + uri::percent_encode(t);
     return "/v1/subscribe" + q;
   }
+
+  /// Whether the stream's events come in the envelope form (topic streams and sessions).
+  bool enveloped() const { return opts.path.empty(); }
 
   void state(stream_state s, const std::string& why) {
     if (on_state)
@@ -95,7 +143,8 @@ struct subscriber::impl {
         e.id = last_id;
       }
       e.type = f_event;
-      e.data = f_data;
+      if (!enveloped() || !unwrap_envelope(f_data, e))
+        e.data = f_data;
       on_event(e);
     }
   }
@@ -194,8 +243,17 @@ struct subscriber::impl {
         if (ack_link)
           ack_link->set_token(fresh);
       }
-      int status = link.open_stream(target(), headers, opts.connect_timeout, head, err);
       std::string why;
+      int status = 0;
+      if (opts.transport == stream_transport::websocket) {
+        status = run_websocket(err, why, failures);
+        if (status == -1)
+          return;
+        if (status == 101)
+          continue; // ran; reconnect after its back-off (or stop)
+      } else {
+        status = link.open_stream(target(), headers, opts.connect_timeout, head, err);
+      }
       if (status == 200) {
         failures = 0;
         state(stream_state::connected, "");
@@ -227,6 +285,101 @@ struct subscriber::impl {
     state(stream_state::stopped, "stopped");
   }
 
+  /// One WebSocket connection: subscribes (or attaches) from the last id and delivers until it
+  /// ends. Returns 101 if it ran (its end reported and backed off, unless stopping), -1 if the
+  /// hub refused the subscription for good (reported as stopped), else the upgrade's refusal
+  /// status (0: `err` says why) for the caller's handling. The connection is left to the next
+  /// attempt's connect, which closes it (a close() posted now would hit that new connection).
+  int run_websocket(std::string& err, std::string& why, unsigned& failures) {
+    int status = link.open_websocket(target(), opts.connect_timeout, err);
+    if (status != 101)
+      return status;
+    json cmd;
+    if (!opts.session.empty())
+      cmd = {{"op", "attach"}, {"req", "start"}, {"sub", "s"}, {"session", opts.session}};
+    else
+      cmd = {{"op", "subscribe"}, {"req", "start"}, {"sub", "s"}, {"topics", opts.topics}};
+    {
+      std::lock_guard<std::mutex> lock{id_mtx};
+      if (!last_id.empty())
+        cmd["last_event_id"] = last_id;
+    }
+    bool final_refusal = false;
+    if (!link.write_message(cmd.dump(), opts.connect_timeout)) {
+      why = "connection closed";
+    } else {
+      std::string text;
+      for (;;) {
+        bool timed_out = false;
+        if (!link.read_message(text, opts.heartbeat_timeout, timed_out) || stopping) {
+          why = stopping ? "stopped" : timed_out ? "heartbeat timeout" : "connection closed";
+          break;
+        }
+        auto m = json::parse(text, nullptr, false);
+        if (!m.is_object())
+          continue;
+        auto op = m.value("op", "");
+        if (op == "reply") {
+          int st = m.value("status", 0);
+          if (st == 200) {
+            failures = 0;
+            state(stream_state::connected, "");
+            continue;
+          }
+          why = "HTTP " + std::to_string(st);
+          final_refusal = st >= 400 && st < 500 && st != 408 && st != 429;
+          break;
+        }
+        if (op == "event") {
+          event e;
+          e.id = m.value("id", "");
+          e.topic = m.value("topic", "");
+          e.type = m.value("type", "");
+          e.data = m["data"].dump();
+          {
+            std::lock_guard<std::mutex> lock{id_mtx};
+            last_id = e.id;
+          }
+          if (on_event)
+            on_event(e);
+        } else if (op == "redelivery") {
+          auto& d = m["data"];
+          if (d.is_object() && on_event) {
+            event e;
+            e.id = d.value("id", "");
+            e.type = d["type"].is_string() ? d["type"].get<std::string>() : std::string{};
+            e.topic = d.value("topic", "");
+            e.delivery = d.value("delivery", 2u);
+            e.data = d["data"].dump();
+            on_event(e);
+          }
+        } else if (op == "gap") {
+          if (on_gap)
+            on_gap(m["data"].dump());
+        } else if (op == "ended") {
+          why = "ended: " + m.value("reason", "");
+          break;
+        } else if (op == "error") {
+          why = "refused: " + m["error"].value("code", "");
+          final_refusal = true;
+          break;
+        } else if (on_notice && m.contains("data")) {
+          // shutdown, token_expired, session_replaced, ...: as their SSE notices are named.
+          on_notice("herald." + op, m["data"].dump());
+        }
+      }
+    }
+    if (stopping)
+      return 101;
+    if (final_refusal) {
+      state(stream_state::stopped, why);
+      return -1;
+    }
+    state(stream_state::disconnected, why);
+    back_off(failures++);
+    return 101;
+  }
+
   void post_ack(const json& body) {
     std::lock_guard<std::mutex> lock{ack_mtx};
     if (opts.session.empty())
@@ -241,7 +394,9 @@ struct subscriber::impl {
 };
 
 subscriber::subscriber(subscriber_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {
-  // nop
+  auto& o = impl_->opts;
+  if (o.transport == stream_transport::websocket && !o.path.empty())
+    throw std::invalid_argument("a WebSocket subscriber follows topics or a session, not a path");
 }
 
 subscriber::~subscriber() {

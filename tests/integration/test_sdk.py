@@ -348,5 +348,53 @@ class ExamplesTest(unittest.TestCase):
         self.assertEqual((view["pending"], view["ack_cursor"]), (0, ids[-1]))
 
 
+    def test_cli_subscribe_over_a_websocket_session_and_acks(self):
+        st, _, _ = self.hub.request("PUT", "/v1/sessions/cli-ws", {"topics": ["cw/*"]})
+        self.assertEqual(st, 201)
+        ids = self.hub.publish([{"topic": f"cw/{i}", "data": i, "ack": True}
+                                for i in range(3)])["ids"]
+        r = subprocess.run([HERALD, "subscribe", "--url", self.url, "--client", "cli-ws",
+                            "--websocket", "--max-events", "3", "--ack"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = [json.loads(l) for l in r.stdout.decode().splitlines()]
+        self.assertEqual([(g["id"], g["topic"], g["data"]) for g in got],
+                         [(ids[i], f"cw/{i}", i) for i in range(3)])
+        view = self.hub.get("/v1/sessions/cli-ws")[2]
+        self.assertEqual((view["pending"], view["ack_cursor"]), (0, ids[-1]))
+
+
+class WebSocketSubscriberTest(unittest.TestCase):
+    def test_sdk_over_websocket_resumes_across_a_kill_once_each_in_order_with_topics(self):
+        hub = Hub(config={"sse": {"retry_ms": 200}}).start()
+        url = f"http://127.0.0.1:{hub.port}"
+        try:
+            outs = {}
+            for transport in ("--websocket", None):
+                args = [HERALD, "subscribe", "--url", url, "--topic", "wsx/*", "--max-events",
+                        "3000", "--heartbeat-timeout", "30"] + ([transport] if transport else [])
+                p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                outs[transport] = (p, Lines(p.stdout), Lines(p.stderr))
+                self.assertIsNotNone(outs[transport][2].wait_for(
+                    lambda l: l == "herald: connected", 10))
+            for i in range(30):
+                hub.publish([{"topic": f"wsx/{(i * 100 + j) % 3}", "data": i * 100 + j}
+                             for j in range(100)])
+                if i == 14:
+                    hub.kill9()
+                    time.sleep(0.3)
+                    hub.restart()
+            events = all_events(hub, "wsx/*")
+            self.assertEqual(len(events), 3000)
+            for transport, (p, out, err) in outs.items():
+                self.assertEqual(p.wait(60), 0, transport)
+                got = [json.loads(l) for _, l in out.lines]
+                self.assertEqual([(g["id"], g["topic"], g["data"]) for g in got],
+                                 [(e["id"], e["topic"], e["data"]) for e in events], transport)
+                self.assertTrue(any(l.startswith("herald: disconnected") for _, l in err.lines))
+        finally:
+            hub.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

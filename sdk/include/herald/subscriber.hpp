@@ -15,6 +15,10 @@
 // - 204 (and 404 for jobs and sessions) stops it for good; herald.gap is reported to on_gap.
 // - Durable sessions (`session` set): follows /v1/sessions/{id}/events; redeliveries come to
 //   on_event with `delivery` > 1; ack() / ack_through() acknowledge.
+// - Every event says its topic (`event.topic`): SSE streams are asked for the envelope form
+//   (`envelope=1`), WebSocket events carry it anyway.
+// - `transport = websocket` subscribes over GET /v1/ws instead of SSE, with the same callbacks
+//   and the same resume behaviour (one subscription per subscriber; acks still go by HTTP).
 
 #include <chrono>
 #include <cstdint>
@@ -31,11 +35,17 @@ struct event {
   std::string id;       // the event id (for redeliveries: the redelivered event's id)
   std::string type;     // the SSE event type (empty: "message")
   std::string data;     // the data as sent (JSON text for Herald events)
-  std::string topic;    // set for session redeliveries only (the SSE frame has no topic)
+  std::string topic;    // the topic it was published to
   unsigned delivery = 1; // > 1: a redelivery of an unacknowledged event (durable sessions)
 };
 
 enum class stream_state { connecting, connected, disconnected, stopped };
+
+/// How a subscriber reads its stream.
+enum class stream_transport {
+  sse,       // GET /v1/subscribe or /v1/sessions/{id}/events (or `path`)
+  websocket, // GET /v1/ws: a subscribe (or attach) message; not for `path` streams
+};
 
 struct subscriber_options {
   std::string url = "http://127.0.0.1:8080"; // or https://
@@ -45,7 +55,8 @@ struct subscriber_options {
   std::function<std::string()> token_provider;
   std::vector<std::string> topics;   // topics or patterns (/v1/subscribe)
   std::string session;               // a durable session id (/v1/sessions/{id}/events)
-  std::string path;                  // any other stream path (e.g. /v1/jobs/{id}/events)
+  std::string path;                  // any other stream path (e.g. /v1/jobs/{id}/events; SSE)
+  stream_transport transport = stream_transport::sse;
   std::string last_event_id;         // resume after this id
   std::chrono::milliseconds heartbeat_timeout{60000};
   std::chrono::milliseconds connect_timeout{5000};
