@@ -21,6 +21,8 @@ void handle_publish(hub_context& hub, route_request& r, respond_fn respond);
 void handle_events(hub_context& hub, route_request& r, respond_fn respond);
 void handle_job_get(hub_context& hub, route_request& r, respond_fn respond);
 void handle_job_put(hub_context& hub, route_request& r, respond_fn respond);
+/// GET /v1/client.js: the JavaScript client (clients/js/herald.js, compiled in).
+void handle_client_js(hub_context& hub, route_request& r, respond_fn respond);
 
 // -- streams ----------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ std::unique_ptr<router> make_hub_router() {
     {v::get, "/healthz", handle_health},
     {v::get, "/readyz", handle_ready},
     {v::get, "/v1/stats", handle_stats},
+    {v::get, "/v1/client.js", handle_client_js},
     {v::post, "/v1/publish", handle_publish, route_limits::publish,
      route_pipelining::overlapping},
     {v::get, "/v1/events", handle_events},

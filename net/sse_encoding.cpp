@@ -34,10 +34,8 @@ std::string render_sse_envelope(const stream_item& item) {
     return render_sse(item);
   std::string f;
   f.reserve(item.id.size() + 2 * item.type.size() + item.topic.size() + item.data.size() + 64);
-  f.append("id: ").append(item.id).push_back('\n');
-  if (!item.type.empty())
-    f.append("event: ").append(item.type).push_back('\n');
-  f.append("data: {\"topic\":").append(json_string(item.topic));
+  // No event: line: the type is in the data, so every event reaches an EventSource's onmessage.
+  f.append("id: ").append(item.id).append("\ndata: {\"topic\":").append(json_string(item.topic));
   if (!item.type.empty())
     f.append(",\"type\":").append(json_string(item.type));
   f.append(",\"data\":").append(item.data).append("}\n\n");

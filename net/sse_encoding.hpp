@@ -7,8 +7,9 @@
 //   retry:     "retry: <ms>\n\n"
 //   heartbeat: ": heartbeat\n\n"                                (a comment; ignored by clients)
 //
-// The envelope form (`?envelope=1`) carries the topic in the data of an event:
-//   event:     "id: <id>\n[event: <type>\n]data: {"topic":T,["type":Y,]"data":<data>}\n\n"
+// The envelope form (`?envelope=1`) carries the topic and type in the data of an event (and no
+// event: line, so that EventSource delivers every event to onmessage):
+//   event:     "id: <id>\ndata: {"topic":T,["type":Y,]"data":<data>}\n\n"
 
 #include <string>
 

@@ -44,17 +44,23 @@ bool unwrap_envelope(std::string_view text, event& e) {
   if (!topic.is_string())
     return false;
   at = end;
+  std::string type;
   if (text.substr(at, type_key.size()) == type_key) {
     at += type_key.size();
     end = string_end(text, at);
     if (end == std::string_view::npos)
       return false;
+    auto y = json::parse(text.substr(at, end - at), nullptr, false);
+    if (!y.is_string())
+      return false;
+    type = y.get<std::string>();
     at = end;
   }
   if (text.substr(at, data_key.size()) != data_key)
     return false;
   at += data_key.size();
   e.topic = topic.get<std::string>();
+  e.type = std::move(type);
   e.data = std::string{text.substr(at, text.size() - 1 - at)};
   return true;
 }
@@ -142,9 +148,10 @@ struct subscriber::impl {
         std::lock_guard<std::mutex> lock{id_mtx};
         e.id = last_id;
       }
-      e.type = f_event;
-      if (!enveloped() || !unwrap_envelope(f_data, e))
+      if (!enveloped() || !unwrap_envelope(f_data, e)) {
+        e.type = f_event;
         e.data = f_data;
+      }
       on_event(e);
     }
   }
