@@ -66,6 +66,12 @@ SCENARIOS = {
     # hold (20,000/s). CPU is the hub process's (nchan: its worker's) per event published.
     "publish": [(label, args + ["--seconds", "10"]) for label, args in ladder(1, (100000, 20000), 10)],
     "broadcast-1k": ladder(1000, (100, 300, 1000, 2000, 5000), 3),
+    # The same to subscribers over WebSocket (Herald: GET /v1/ws; nchan: its websocket
+    # subscriber), with SSE points in the same run for comparison.
+    "broadcast-1k-ws": [(label.replace("subs", "SSE subs"), args) for label, args in
+                        ladder(1000, (100, 1000, 2000), 3)]
+                       + [(label.replace("subs", "WebSocket subs"), args + ["--transport", "ws"])
+                          for label, args in ladder(1000, (100, 1000, 2000), 3)],
     # The same with arrays of events per request (the shape that batches by itself).
     "broadcast-1k-arrays": ladder(1000, (1000, 5000), 3, shape="array"),
     "broadcast-10k": ladder(10000, (10, 100, 300, 1000), 5, timeout=90),

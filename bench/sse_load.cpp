@@ -19,6 +19,9 @@
 //                                             then expect what was sent
 //   sse_load ... --shape array                herald: one POST of an array per write, instead
 //                                             of one POST per event (the default)
+//   sse_load ... --transport ws               subscribers over WebSocket instead of SSE (herald:
+//                                             GET /v1/ws and a subscribe message; nchan: its
+//                                             websocket subscriber at /ws/T)
 //
 // Every event carries its topic's sequence number: a subscriber that sees one out of order, twice
 // or not at all counts a gap. Subscribers bind source addresses 127.0.0.2 to 127.0.0.201 in turn,
@@ -81,6 +84,7 @@ struct options {
   bool private_events = false; // herald: publish every event with "private": true
   publish_shape shape = publish_shape::single;
   int seconds = 0; // > 0: publishing stops after this long (one topic only)
+  bool ws = false;  // subscribers over WebSocket
 
   std::string topic_name(long k) const {
     return topics == 1 ? topic : topic + "-" + std::to_string(k % topics);
@@ -95,13 +99,14 @@ struct options {
 struct subscriber {
   int fd = -1;
   bool head_done = false;
+  bool live = false;  // subscribed: the response head (SSE, nchan) or the subscribe's reply
   bool done = false;
   long events = 0;
   long expected = 0;
   long next_seq = 0;  // the sequence number the next event must carry
   long gaps = 0;      // events out of order, repeated or missing
   clock_type::time_point started;
-  std::string carry;  // an incomplete line kept across reads
+  std::string carry;  // an incomplete line (SSE) or frame (WebSocket) kept across reads
 };
 
 long number_after(std::string_view line, std::string_view key) {
@@ -113,6 +118,78 @@ long number_after(std::string_view line, std::string_view key) {
     v = v * 10 + (line[i] - '0');
   return static_cast<long>(v);
 }
+
+// One event's text (an SSE data line, or a WebSocket message): a stamp ("t", ns) and a sequence
+// number ("s"); counts it, checks its order and (unless replaying) records its latency.
+void count_event(subscriber& s, std::string_view text, histogram* h) {
+  long long t = number_after(text, "\"t\":");
+  if (t < 0)
+    return;
+  if (h)
+    h->add((now_ns() - t) / 1000);
+  long seq = number_after(text, "\"s\":");
+  if (seq != s.next_seq)
+    ++s.gaps;
+  s.next_seq = seq + 1;
+  ++s.events;
+}
+
+// Scans received WebSocket bytes for complete frames (a server's frames are not masked) and
+// counts the events in their text messages.
+void scan_ws(subscriber& s, const char* p, size_t n, histogram* h) {
+  s.carry.append(p, n);
+  std::string_view b = s.carry;
+  size_t pos = 0;
+  for (;;) {
+    if (b.size() - pos < 2)
+      break;
+    auto b1 = static_cast<unsigned char>(b[pos + 1]) & 0x7f;
+    size_t head = 2;
+    uint64_t len = b1;
+    if (b1 == 126) {
+      if (b.size() - pos < 4)
+        break;
+      len = (static_cast<unsigned char>(b[pos + 2]) << 8) | static_cast<unsigned char>(b[pos + 3]);
+      head = 4;
+    } else if (b1 == 127) {
+      if (b.size() - pos < 10)
+        break;
+      len = 0;
+      for (int i = 0; i < 8; ++i)
+        len = (len << 8) | static_cast<unsigned char>(b[pos + 2 + i]);
+      head = 10;
+    }
+    if (b.size() - pos < head + len)
+      break;
+    if ((static_cast<unsigned char>(b[pos]) & 0x0f) == 1) {
+      auto text = b.substr(pos + head, len);
+      if (!s.live && text.find("\"op\":\"reply\"") != std::string_view::npos)
+        s.live = text.find("\"status\":200") != std::string_view::npos;
+      count_event(s, text, h);
+    }
+    pos += head + len;
+  }
+  s.carry.erase(0, pos);
+}
+
+/// A client's text frame (masked, as RFC 6455 requires of clients).
+std::string ws_text_frame(const std::string& text) {
+  std::string f;
+  f.push_back(static_cast<char>(0x81));
+  if (text.size() < 126) {
+    f.push_back(static_cast<char>(0x80 | text.size()));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>(text.size() >> 8));
+    f.push_back(static_cast<char>(text.size() & 0xff));
+  }
+  const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(reinterpret_cast<const char*>(mask), 4);
+  for (size_t i = 0; i < text.size(); ++i)
+    f.push_back(static_cast<char>(text[i] ^ mask[i % 4]));
+  return f;
+}
+
 
 // Scans a received chunk for "data: {...}" lines with a stamp ("t", ns) and a sequence number
 // ("s"); counts events, checks their order and (unless replaying) records latency.
@@ -138,19 +215,8 @@ void scan(subscriber& s, const char* p, size_t n, histogram* h) {
       return;
     }
     auto line = chunk.substr(pos, nl - pos);
-    if (line.rfind("data: ", 0) == 0) {
-      // The hub re-serializes data with sorted keys: find the fields anywhere in the line.
-      long long t = number_after(line, "\"t\":");
-      if (t >= 0) {
-        if (h)
-          h->add((now_ns() - t) / 1000);
-        long seq = number_after(line, "\"s\":");
-        if (seq != s.next_seq)
-          ++s.gaps;
-        s.next_seq = seq + 1;
-        ++s.events;
-      }
-    }
+    if (line.rfind("data: ", 0) == 0)
+      count_event(s, line, h); // (the fields are found anywhere in the line)
     pos = nl + 1;
   }
 }
@@ -237,7 +303,17 @@ std::string id_before(const std::string& id) {
   return id.substr(0, dash + 1) + std::to_string(pos - 1);
 }
 
+constexpr const char* ws_upgrade_headers =
+  "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
 std::string subscribe_request(const options& o, long i, const std::string& last_event_id) {
+  if (o.ws && o.nchan)
+    return "GET /ws/" + o.topic_name(i) + " HTTP/1.1\r\nHost: bench\r\n" + ws_upgrade_headers
+           + "\r\n";
+  if (o.ws) // the subscribe message follows the 101
+    return std::string{"GET /v1/ws HTTP/1.1\r\nHost: bench\r\n"} + ws_upgrade_headers
+           + (o.token.empty() ? "" : "Authorization: Bearer " + o.token + "\r\n") + "\r\n";
   if (o.nchan) // /replay/ is nchan's location whose new subscribers start at the oldest message
     return "GET /" + std::string(o.replay ? "replay" : "sub") + "/" + o.topic_name(i)
            + " HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n";
@@ -335,10 +411,15 @@ int main(int argc, char** argv) {
     else if (k == "--publishers") o.publishers = std::max(1, std::stoi(v));
     else if (k == "--seconds") o.seconds = std::stoi(v);
     else if (k == "--shape") o.shape = v == "array" ? publish_shape::array : publish_shape::single;
+    else if (k == "--transport") o.ws = v == "ws";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   if (o.churn > 0)
     return churn(o);
+  if (o.ws && (o.replay || o.churn > 0)) {
+    std::fprintf(stderr, "--transport ws is for live fan-out (no --replay or --churn)\n");
+    return 2;
+  }
   if (o.seconds > 0 && (o.topics != 1 || o.replay)) {
     std::fprintf(stderr, "--seconds needs one topic and no --replay\n");
     return 2;
@@ -388,6 +469,12 @@ int main(int argc, char** argv) {
   static char buf[1 << 18];
   int heads = 0;
   long got = 0;
+  auto live = [&] {
+    int n = 0;
+    for (auto& s : subs)
+      n += s.live ? 1 : 0;
+    return n;
+  };
   auto read_ready = [&](int n) {
     for (int i = 0; i < n; ++i) {
       auto& s = subs[evs[i].data.u64];
@@ -407,13 +494,23 @@ int main(int argc, char** argv) {
           if (he == std::string_view::npos)
             continue; // (heads fit in one read on loopback)
           s.head_done = true;
+          s.live = !o.ws || o.nchan;
           ++heads;
-          if (chunk.rfind("HTTP/1.1 200", 0) != 0)
+          if (chunk.rfind(o.ws ? "HTTP/1.1 101" : "HTTP/1.1 200", 0) != 0)
             ++errors;
           chunk.remove_prefix(he + 4);
+          if (o.ws && !o.nchan) {
+            auto sub = ws_text_frame(R"({"op":"subscribe","sub":"s","topics":[")"
+                                     + o.topic_name(static_cast<long>(evs[i].data.u64)) + "\"]}");
+            if (write(s.fd, sub.data(), sub.size()) < 0)
+              ++errors;
+          }
         }
         long before = s.events;
-        scan(s, chunk.data(), chunk.size(), o.replay ? nullptr : &h);
+        if (o.ws)
+          scan_ws(s, chunk.data(), chunk.size(), &h);
+        else
+          scan(s, chunk.data(), chunk.size(), o.replay ? nullptr : &h);
         got += s.events - before;
         if (!s.done && s.events >= s.expected) {
           s.done = true;
@@ -428,7 +525,7 @@ int main(int argc, char** argv) {
   };
   auto wait_until = clock_type::now() + std::chrono::seconds(o.timeout_s);
   if (!o.replay) {
-    while (heads < o.subs && clock_type::now() < wait_until)
+    while (live() < o.subs && clock_type::now() < wait_until)
       read_ready(epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 100));
     if (o.hold_s > 0) {
       // Idle: every stream open (for memory per connection); say so on stderr, then wait.

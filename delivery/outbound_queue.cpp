@@ -18,6 +18,8 @@ const char* to_string(close_reason r) {
     case close_reason::session_replaced: return "session_replaced";
     case close_reason::session_deleted: return "session_deleted";
     case close_reason::token_expired: return "token_expired";
+    case close_reason::timed_out: return "timed_out";
+    case close_reason::protocol_error: return "protocol_error";
   }
   return "unknown";
 }

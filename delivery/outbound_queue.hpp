@@ -46,6 +46,8 @@ enum class close_reason {
   session_replaced, // a durable session's newer stream took over
   session_deleted,  // the durable session was deleted or expired
   token_expired,    // the stream's token reached its exp
+  timed_out,        // the peer stopped answering (WebSocket pings)
+  protocol_error,   // the peer broke the protocol (WebSocket framing)
 };
 
 const char* to_string(close_reason r);

@@ -14,6 +14,7 @@
 #include "net/publish_body.hpp"
 #include "net/hub_context.hpp"
 #include "net/rate_limits.hpp"
+#include "net/ws_frames.hpp"
 #include "storage/event_id.hpp"
 #include "storage/job.hpp"
 #include "storage/topic_pattern.hpp"
@@ -469,6 +470,15 @@ std::variant<stream_start, http_response> websocket_stream(hub_context& hub, rou
     res.set(http::field::upgrade, "websocket");
     return res;
   }
+  if (field(r.req, "Sec-WebSocket-Version") != "13") {
+    auto res = error_response(r.req, http::status::upgrade_required, "unsupported_version",
+                              "this hub speaks WebSocket version 13 (RFC 6455)");
+    res.set(http::field::sec_websocket_version, "13");
+    return res;
+  }
+  if (!ws_valid_key(field(r.req, "Sec-WebSocket-Key")))
+    return error_response(r.req, http::status::bad_request, "invalid_upgrade",
+                          "Sec-WebSocket-Key must be the base64 of 16 bytes");
   if (!websocket_origin_allowed(hub, r.req))
     return error_response(r.req, http::status::forbidden, "origin_not_allowed",
                           "a WebSocket from this Origin is not allowed (cors.allowed_origins)");

@@ -30,8 +30,7 @@ namespace {
 void launch_plain_stream(hub_context& hub, net::ip::tcp::socket socket, stream_order order,
                          std::string client_ip) {
   if (order.start.transport == stream_transport::websocket)
-    ws_session::start(hub, beast::tcp_stream{std::move(socket)}, nullptr, std::move(order),
-                      std::move(client_ip));
+    ws_session::start(hub, std::move(socket), nullptr, std::move(order), std::move(client_ip));
   else
     sse_stream::start(hub, std::move(socket), std::move(order.start), std::move(order.finish));
 }

@@ -4,7 +4,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include "net/http_responses.hpp"
@@ -15,7 +15,7 @@ namespace herald {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
 
 namespace {
 
@@ -38,34 +38,37 @@ std::string query_token(const http_request& req) {
   return {};
 }
 
-/// 1001 and its reason for a connection told to go away.
+/// The reason of a 1001 close: why, and when to come back.
 std::string going_away(std::string_view why, std::uint64_t retry_ms) {
   return std::string{why} + "; retry_ms=" + std::to_string(retry_ms);
 }
 
 } // namespace
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::start(hub_context& hub, NextLayer next,
-                                        std::shared_ptr<net::ssl::context> tls,
-                                        stream_order order, std::string client_ip) {
-  auto s = std::make_shared<basic_ws_session>(hub, std::move(next), std::move(tls),
+template <class Stream>
+void basic_ws_session<Stream>::start(hub_context& hub, Stream stream,
+                                     std::shared_ptr<net::ssl::context> tls, stream_order order,
+                                     std::string client_ip) {
+  auto s = std::make_shared<basic_ws_session>(hub, std::move(stream), std::move(tls),
                                               std::move(client_ip));
   s->accept(std::move(order));
 }
 
-template <class NextLayer>
-basic_ws_session<NextLayer>::basic_ws_session(hub_context& hub, NextLayer next,
-                                              std::shared_ptr<net::ssl::context> tls,
-                                              std::string client_ip)
-  : hub_(hub), shard_(shard_of(next.get_executor())), hub_alive_(hub.alive),
-    tls_ctx_(std::move(tls)), ws_(std::move(next)), id_(random_connection_id()) {
+template <class Stream>
+basic_ws_session<Stream>::basic_ws_session(hub_context& hub, Stream stream,
+                                           std::shared_ptr<net::ssl::context> tls,
+                                           std::string client_ip)
+  : hub_(hub), shard_(shard_of(stream.get_executor())), hub_alive_(hub.alive),
+    tls_ctx_(std::move(tls)), stream_(std::move(stream)), ping_timer_(stream_.get_executor()),
+    id_(random_connection_id()), reader_(hub.cfg.websocket_max_message_bytes) {
   conn_.client_ip = std::move(client_ip);
   ++hub_.stats.websockets;
+  boost::system::error_code ignored;
+  socket().non_blocking(true, ignored);
 }
 
-template <class NextLayer>
-basic_ws_session<NextLayer>::~basic_ws_session() {
+template <class Stream>
+basic_ws_session<Stream>::~basic_ws_session() {
   // Normally finished already; this covers an io_context torn down under the connection. If the
   // hub is gone too, there is nothing left to release.
   if (closed_ || !hub_alive_->load())
@@ -80,8 +83,16 @@ basic_ws_session<NextLayer>::~basic_ws_session() {
   --hub_.stats.websockets;
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::accept(stream_order order) {
+template <class Stream>
+tcp::socket& basic_ws_session<Stream>::socket() {
+  if constexpr (is_tls)
+    return beast::get_lowest_layer(stream_).socket();
+  else
+    return stream_;
+}
+
+template <class Stream>
+void basic_ws_session<Stream>::accept(stream_order order) {
   auto& cfg = hub_.cfg;
   auto& req = order.req;
   // The credentials every command carries: the upgrade's (the auth middleware accepted them).
@@ -94,95 +105,139 @@ void basic_ws_session<NextLayer>::accept(stream_order order) {
     bearer_ = query_token(req);
   }
   origin_ = std::string{sv(req[http::field::origin])};
-  hub_.websockets.add(this, this->weak_from_this());
 
-  beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout limits;
-  limits.handshake_timeout = std::chrono::seconds(cfg.limits_header_timeout_seconds);
-  limits.idle_timeout = std::chrono::seconds(2 * cfg.websocket_ping_seconds);
-  limits.keep_alive_pings = true;
-  ws_.set_option(limits);
-  websocket::permessage_deflate deflate;
-  deflate.server_enable = cfg.websocket_compression;
-  ws_.set_option(deflate);
-  ws_.read_message_max(0); // the session bounds messages itself (and answers, not closes)
-  ws_.text(true);
-  ws_.set_option(websocket::stream_base::decorator(
-    [finish = std::move(order.finish), id = id_](websocket::response_type& res) {
-      res.set(http::field::server, "herald/" HERALD_VERSION);
-      res.set("Herald-Connection-Id", id);
-      finish(res);
-    }));
-  ws_.async_accept(req, [self = this->shared_from_this()](beast::error_code ec) {
-    if (ec)
-      return self->finish(close_reason::rejected);
-    spdlog::info("event=websocket_opened conn={} ip={}", self->id_, self->conn_.client_ip);
-    self->do_read();
-  });
+  http::response<http::empty_body> head{http::status::switching_protocols, 11};
+  head.set(http::field::server, "herald/" HERALD_VERSION);
+  head.set(http::field::upgrade, "websocket");
+  head.set(http::field::connection, "Upgrade");
+  head.set(http::field::sec_websocket_accept,
+           ws_accept_key(sv(req[http::field::sec_websocket_key])));
+  if (cfg.websocket_compression)
+    if (auto agreed = ws_negotiate_deflate(sv(req[http::field::sec_websocket_extensions]))) {
+      deflate_ = std::make_unique<ws_deflate>(agreed->first);
+      reader_.use_deflate(deflate_.get());
+      head.set(http::field::sec_websocket_extensions, agreed->second);
+    }
+  head.set("Herald-Connection-Id", id_);
+  order.finish(head);
+  head_ = render_head(head);
+
+  hub_.websockets.add(this, this->weak_from_this());
+  spdlog::info("event=websocket_opened conn={} ip={}{}", id_, conn_.client_ip,
+               deflate_ ? " deflate=1" : "");
+  write();
+  arm_ping();
+  do_read();
 }
 
 // -- reading ------------------------------------------------------------------------------------
 
-template <class NextLayer>
-bool basic_ws_session<NextLayer>::may_read() const {
-  return !closed_ && !closing_ && in_flight_ < hub_.cfg.limits_max_pipelined_requests
+template <class Stream>
+bool basic_ws_session<Stream>::may_read() const {
+  return !closed_ && in_flight_ < hub_.cfg.limits_max_pipelined_requests
          && out_bytes_ < hub_.cfg.limits_max_body_bytes;
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::do_read() {
+template <class Stream>
+void basic_ws_session<Stream>::do_read() {
   if (reading_ || !may_read())
     return;
   reading_ = true;
-  constexpr std::size_t chunk = 16 * 1024;
-  ws_.async_read_some(in_.prepare(chunk),
-                      [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-                        // reading_ stays set while the message is handled: an answer given
-                        // meanwhile must not start a read into in_ under on_read's feet.
-                        self->on_read(ec, n);
-                      });
+  stream_.async_read_some(net::buffer(read_buf_), [self = this->shared_from_this()](
+                                                    boost::system::error_code ec, std::size_t n) {
+    // reading_ stays set while what was read is handled: an answer given meanwhile must not
+    // start another read.
+    self->on_read(ec, n);
+  });
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::on_read(beast::error_code ec, std::size_t n) {
-  if (ec) // the peer closed (websocket::error::closed), went away or stopped answering pings
-    return finish(close_reason::client_closed);
+template <class Stream>
+void basic_ws_session<Stream>::on_read(boost::system::error_code ec, std::size_t n) {
   if (closed_)
     return;
-  message_bytes_ += n;
-  if (!oversized_ && message_bytes_ > hub_.cfg.websocket_max_message_bytes) {
-    // Read on and drop the rest: the message is refused, the connection goes on.
-    oversized_ = true;
-    in_.clear();
-  }
-  if (!oversized_)
-    in_.commit(n);
-  if (ws_.is_message_done()) {
-    ++hub_.stats.websocket_messages_in;
-    if (oversized_) {
-      ++hub_.stats.websocket_refusals;
-      send(render_ws_error({}, "message_too_big",
-                           "a message may have at most "
-                             + std::to_string(hub_.cfg.websocket_max_message_bytes)
-                             + " bytes (websocket.max_message_bytes)"));
-    } else if (ws_.got_binary()) {
-      ++hub_.stats.websocket_refusals;
-      send(render_ws_error({}, "binary_message",
-                           "binary messages are not part of the protocol; send JSON text"));
-    } else {
-      auto data = in_.cdata();
-      on_message({static_cast<const char*>(data.data()), data.size()});
+  if (ec) // the peer went away (or half-closed after our close frame)
+    return finish(close_sent_ ? close_reason::shutdown : close_reason::client_closed);
+  last_heard_ = std::chrono::steady_clock::now();
+  reader_.feed(read_buf_.data(), n);
+  using kind = ws_frame_reader::kind;
+  for (bool more = true; more && !closed_;) {
+    switch (reader_.next()) {
+      case kind::none:
+        more = false;
+        break;
+      case kind::text:
+        ++hub_.stats.websocket_messages_in;
+        if (!close_sent_ && !closing_)
+          on_message(reader_.payload());
+        break;
+      case kind::binary:
+        ++hub_.stats.websocket_messages_in;
+        ++hub_.stats.websocket_refusals;
+        send(render_ws_error({}, "binary_message",
+                             "binary messages are not part of the protocol; send JSON text"));
+        break;
+      case kind::too_big:
+        ++hub_.stats.websocket_messages_in;
+        ++hub_.stats.websocket_refusals;
+        send(render_ws_error({}, "message_too_big",
+                             "a message may have at most "
+                               + std::to_string(hub_.cfg.websocket_max_message_bytes)
+                               + " bytes (websocket.max_message_bytes)"));
+        break;
+      case kind::ping: {
+        std::string pong;
+        append_ws_header(pong, ws_pong, reader_.payload().size());
+        send_control(pong + reader_.payload());
+        break;
+      }
+      case kind::pong:
+        break;
+      case kind::close:
+        // The client closes: answer its close (with its code), then end.
+        if (close_sent_)
+          return finish(close_reason::client_closed);
+        closing_ = true;
+        close_frame_ = ws_close_frame(reader_.close_code() == 1005 ? 1000 : reader_.close_code(), "");
+        write();
+        more = false;
+        break;
+      case kind::error:
+        spdlog::info("event=websocket_protocol_error conn={} code={}", id_, reader_.close_code());
+        closing_ = true;
+        close_frame_ = ws_close_frame(reader_.close_code(), "protocol error");
+        write();
+        more = false;
+        break;
     }
-    in_.clear();
-    message_bytes_ = 0;
-    oversized_ = false;
   }
   reading_ = false;
   do_read();
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::on_message(std::string_view text) {
+template <class Stream>
+void basic_ws_session<Stream>::arm_ping() {
+  auto period = std::chrono::seconds(hub_.cfg.websocket_ping_seconds);
+  ping_timer_.expires_after(close_sent_ ? std::chrono::seconds(2) : period);
+  ping_timer_.async_wait([weak = this->weak_from_this(), period](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->closed_)
+      return;
+    if (self->close_sent_) // the client did not answer our close in time
+      return self->finish(close_reason::shutdown);
+    auto silent = std::chrono::steady_clock::now() - self->last_heard_;
+    if (silent >= 2 * period)
+      return self->finish(close_reason::timed_out);
+    if (silent >= period) {
+      std::string ping;
+      append_ws_header(ping, ws_ping, 0);
+      self->send_control(std::move(ping));
+    }
+    self->arm_ping();
+  });
+}
+
+template <class Stream>
+void basic_ws_session<Stream>::on_message(std::string_view text) {
   auto& cfg = hub_.cfg;
   auto parsed = parse_ws_message(text, cfg.limits_max_json_depth,
                                  cfg.limits_max_topics_per_subscription);
@@ -212,8 +267,8 @@ void basic_ws_session<NextLayer>::on_message(std::string_view text) {
 
 // -- commands -----------------------------------------------------------------------------------
 
-template <class NextLayer>
-http_request basic_ws_session<NextLayer>::make_request(http::verb method, std::string target,
+template <class Stream>
+http_request basic_ws_session<Stream>::make_request(http::verb method, std::string target,
                                                        std::string body) const {
   http_request req{method, target, 11};
   if (!bearer_.empty())
@@ -230,8 +285,8 @@ http_request basic_ws_session<NextLayer>::make_request(http::verb method, std::s
   return req;
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::subscribe(const std::string& reqid, const ws_subscribe& s) {
+template <class Stream>
+void basic_ws_session<Stream>::subscribe(const std::string& reqid, const ws_subscribe& s) {
   std::string target = "/v1/subscribe";
   char sep = '?';
   for (auto& t : s.topics) {
@@ -244,8 +299,8 @@ void basic_ws_session<NextLayer>::subscribe(const std::string& reqid, const ws_s
   route(std::move(req), reqid, s.sub);
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::attach(const std::string& reqid, const ws_attach& a) {
+template <class Stream>
+void basic_ws_session<Stream>::attach(const std::string& reqid, const ws_attach& a) {
   auto req = make_request(http::verb::get,
                           "/v1/sessions/" + uri::percent_encode(a.session) + "/events");
   if (!a.last_event_id.empty())
@@ -253,8 +308,8 @@ void basic_ws_session<NextLayer>::attach(const std::string& reqid, const ws_atta
   route(std::move(req), reqid, a.sub);
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::unsubscribe(const std::string& reqid, const ws_unsubscribe& u) {
+template <class Stream>
+void basic_ws_session<Stream>::unsubscribe(const std::string& reqid, const ws_unsubscribe& u) {
   if (subs_.find(u.sub) == subs_.end())
     return send(render_ws_reply(reqid, u.sub, 404,
                                 error_body("unknown_subscription",
@@ -264,20 +319,20 @@ void basic_ws_session<NextLayer>::unsubscribe(const std::string& reqid, const ws
   send(render_ws_reply(reqid, u.sub, 200, "{}"));
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::publish(const std::string& reqid, ws_publish& p) {
+template <class Stream>
+void basic_ws_session<Stream>::publish(const std::string& reqid, ws_publish& p) {
   route(make_request(http::verb::post, "/v1/publish", std::move(p.body)), reqid, {});
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::ack(const std::string& reqid, ws_ack& a) {
+template <class Stream>
+void basic_ws_session<Stream>::ack(const std::string& reqid, ws_ack& a) {
   route(make_request(http::verb::post, "/v1/sessions/" + uri::percent_encode(a.session) + "/ack",
                      std::move(a.body)),
         reqid, {});
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::authenticate(const std::string& reqid, const ws_auth& a) {
+template <class Stream>
+void basic_ws_session<Stream>::authenticate(const std::string& reqid, const ws_auth& a) {
   // Checked now, so the client hears at once whether its new token is good; later commands
   // carry it (and the auth middleware reuses this verification while the token is valid).
   auto keys = std::atomic_load(&hub_.keys);
@@ -303,8 +358,8 @@ void basic_ws_session<NextLayer>::authenticate(const std::string& reqid, const w
                          : std::string{R"({"expires_at":null})"}));
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::route(http_request req, std::string reqid, std::string sub) {
+template <class Stream>
+void basic_ws_session<Stream>::route(http_request req, std::string reqid, std::string sub) {
   if (!sub.empty()) {
     if (subs_.count(sub) != 0)
       return send(render_ws_reply(reqid, sub, 409,
@@ -327,7 +382,7 @@ void basic_ws_session<NextLayer>::route(http_request req, std::string reqid, std
     hub_, std::move(req), conn_,
     [self, reqid, sub, counted](http_response res) {
       // Possibly from an actor's thread: back to the connection's.
-      net::dispatch(self->ws_.get_executor(), [self, reqid, sub, counted, res = std::move(res)] {
+      net::dispatch(self->stream_.get_executor(), [self, reqid, sub, counted, res = std::move(res)] {
         self->answered(reqid, sub, counted, res);
       });
     },
@@ -339,8 +394,8 @@ void basic_ws_session<NextLayer>::route(http_request req, std::string reqid, std
     });
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::answered(const std::string& reqid, const std::string& sub,
+template <class Stream>
+void basic_ws_session<Stream>::answered(const std::string& reqid, const std::string& sub,
                                            bool counted, const http_response& res) {
   if (counted)
     --in_flight_;
@@ -350,8 +405,8 @@ void basic_ws_session<NextLayer>::answered(const std::string& reqid, const std::
   do_read();
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::add_subscription(std::string name, std::string reqid,
+template <class Stream>
+void basic_ws_session<Stream>::add_subscription(std::string name, std::string reqid,
                                                    stream_start start) {
   auto s = std::make_shared<subscription>();
   s->name = std::move(name);
@@ -371,13 +426,13 @@ void basic_ws_session<NextLayer>::add_subscription(std::string name, std::string
   subs_.emplace(s->name, std::move(s));
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::arm_expiry(subscription& s, std::int64_t expires_at) {
-  s.expiry = std::make_unique<net::system_timer>(ws_.get_executor());
+template <class Stream>
+void basic_ws_session<Stream>::arm_expiry(subscription& s, std::int64_t expires_at) {
+  s.expiry = std::make_unique<net::system_timer>(stream_.get_executor());
   auto at = std::chrono::system_clock::time_point{std::chrono::seconds(expires_at)};
   s.expiry->expires_at(std::max(at, std::chrono::system_clock::now()));
   s.expiry->async_wait([weak = this->weak_from_this(), name = s.name,
-                        serial = s.serial](beast::error_code ec) {
+                        serial = s.serial](boost::system::error_code ec) {
     auto self = weak.lock();
     if (ec || !self || self->closed_)
       return;
@@ -392,8 +447,8 @@ void basic_ws_session<NextLayer>::arm_expiry(subscription& s, std::int64_t expir
   });
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::remove_subscription(const std::string& name, close_reason why) {
+template <class Stream>
+void basic_ws_session<Stream>::remove_subscription(const std::string& name, close_reason why) {
   auto it = subs_.find(name);
   if (it == subs_.end())
     return;
@@ -408,8 +463,8 @@ void basic_ws_session<NextLayer>::remove_subscription(const std::string& name, c
 
 // -- writing ------------------------------------------------------------------------------------
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::send(std::string message) {
+template <class Stream>
+void basic_ws_session<Stream>::send(std::string message) {
   if (closed_)
     return;
   out_bytes_ += message.size();
@@ -417,9 +472,17 @@ void basic_ws_session<NextLayer>::send(std::string message) {
   write();
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::write() {
-  if (closed_ || pumping_)
+template <class Stream>
+void basic_ws_session<Stream>::send_control(std::string frame) {
+  if (closed_ || close_sent_)
+    return;
+  control_.push_back(std::move(frame));
+  write();
+}
+
+template <class Stream>
+void basic_ws_session<Stream>::write() {
+  if (closed_ || gathering_) // (what gather() adds goes into the write it is making)
     return;
   if (writing_) {
     // A stalled write never completes: a slow-consumer verdict must not wait for it.
@@ -428,198 +491,249 @@ void basic_ws_session<NextLayer>::write() {
         return finish(close_reason::slow_consumer);
     return;
   }
-  pumping_ = true;
-  bool started = pump();
-  pumping_ = false;
-  if (started || closed_)
-    return;
-  if (closing_ && !close_sent_) {
-    close_sent_ = true;
-    ws_.async_close(close_reason_, [self = this->shared_from_this()](beast::error_code) {
-      self->finish(close_reason::client_closed);
-    });
+  // Each round takes everything ready; a round the socket takes whole is done at once.
+  for (;;) {
+    gathering_ = true;
+    bool ready = gather();
+    gathering_ = false;
+    if (closed_)
+      return;
+    if (!ready) {
+      // Taken items with no message of their own (heartbeats: WebSocket pings instead; retry
+      // hints) are written by being taken; a queue that was closing may now end.
+      if (writing_subs_.empty())
+        return;
+      written();
+      continue;
+    }
+    write_rest();
+    if (closed_ || writing_)
+      return;
   }
 }
 
-template <class NextLayer>
-bool basic_ws_session<NextLayer>::pump() {
+template <class Stream>
+void basic_ws_session<Stream>::add_message(std::string_view a, std::string_view b) {
+  auto& header = pieces_.emplace_back();
+  if (deflate_) {
+    auto& packed = pieces_.emplace_back();
+    deflate_->compress(a, b, packed);
+    append_ws_header(header, ws_text, packed.size(), true);
+    buffers_.emplace_back(net::buffer(header));
+    buffers_.emplace_back(net::buffer(packed));
+  } else {
+    append_ws_header(header, ws_text, a.size() + b.size());
+    buffers_.emplace_back(net::buffer(header));
+    buffers_.emplace_back(net::buffer(a.data(), a.size()));
+    if (!b.empty())
+      buffers_.emplace_back(net::buffer(b.data(), b.size()));
+  }
+  ++messages_out_;
+}
+
+template <class Stream>
+bool basic_ws_session<Stream>::gather() {
+  buffers_.clear();
+  pieces_.clear();
+  writing_subs_.clear();
+  if (!head_.empty()) {
+    buffers_.emplace_back(net::buffer(pieces_.emplace_back(std::move(head_))));
+    head_.clear();
+  }
+  if (close_sent_)
+    return !buffers_.empty();
+  for (; !control_.empty(); control_.pop_front())
+    buffers_.emplace_back(net::buffer(pieces_.emplace_back(std::move(control_.front()))));
+  for (; !out_.empty(); out_.pop_front()) {
+    out_bytes_ -= out_.front().size();
+    add_message(pieces_.emplace_back(std::move(out_.front())), {});
+  }
+  if (!closing_ && !subs_.empty()) {
+    // Subscriptions take turns going first.
+    std::vector<sub_ptr> order;
+    order.reserve(subs_.size());
+    auto first = subs_.upper_bound(turn_);
+    for (auto it = first; it != subs_.end(); ++it)
+      order.push_back(it->second);
+    for (auto it = subs_.begin(); it != first; ++it)
+      order.push_back(it->second);
+    turn_ = order.front()->name;
+    for (auto& s : order) {
+      if (closed_ || closing_)
+        break;
+      if (auto it = subs_.find(s->name); it != subs_.end() && it->second == s)
+        gather(s);
+    }
+  }
   if (closed_)
     return false;
-  if (!out_.empty()) {
-    message_ = std::move(out_.front());
-    out_.pop_front();
-    out_bytes_ -= message_.size();
-    write_message({net::buffer(message_)}, nullptr, false);
-    return true;
+  if (closing_ && !close_sent_) {
+    buffers_.emplace_back(net::buffer(pieces_.emplace_back(std::move(close_frame_))));
+    close_sent_ = true;
   }
-  if (closing_ || subs_.empty())
-    return false;
-  // Subscriptions take turns, a message each, starting after the one written last.
-  std::vector<sub_ptr> order;
-  order.reserve(subs_.size());
-  for (auto it = subs_.upper_bound(turn_); it != subs_.end(); ++it)
-    order.push_back(it->second);
-  for (auto it = subs_.begin(); it != subs_.end() && it->first <= turn_; ++it)
-    order.push_back(it->second);
-  for (auto& s : order) {
-    if (auto it = subs_.find(s->name); it == subs_.end() || it->second != s)
-      continue; // removed during an earlier one's turn
-    if (pump(s))
-      return true;
-    if (closed_ || !out_.empty())
-      return pump();
-  }
-  return false;
+  return !buffers_.empty();
 }
 
-template <class NextLayer>
-bool basic_ws_session<NextLayer>::pump(const sub_ptr& sp) {
+template <class Stream>
+void basic_ws_session<Stream>::gather(const sub_ptr& sp) {
   auto& s = *sp;
-  for (;;) {
-    while (s.next < s.batch.size()) {
-      auto& item = *s.batch[s.next++];
-      bool last = s.next == s.batch.size();
-      if (item.kind == item_kind::retry)
-        s.retry_ms = item.retry_ms;
-      auto& tail = ws_frame_tail(item);
-      if (tail.empty()) {
-        if (last)
-          batch_written(s);
-        continue;
+  s.batch.clear();
+  auto r = s.queue->take(s.batch);
+  switch (r.kind) {
+    case outbound_queue::take_kind::idle:
+      return;
+    case outbound_queue::take_kind::items:
+      s.taken_bytes = r.bytes;
+      s.events = r.events;
+      if (!s.confirmed) {
+        // The subscription's actor accepted it: the reply goes before its first message.
+        s.confirmed = true;
+        add_message(pieces_.emplace_back(render_ws_reply(s.req, s.name, 200, "{}")), {});
       }
-      turn_ = s.name;
-      write_message({net::buffer(s.prefix), net::buffer(tail)}, sp, last);
-      return true;
-    }
-    s.batch.clear();
-    s.next = 0;
-    auto r = s.queue->take(s.batch);
-    switch (r.kind) {
-      case outbound_queue::take_kind::idle:
-        return false;
-      case outbound_queue::take_kind::items:
-        s.taken_bytes = r.bytes;
-        s.events = r.events;
-        if (!s.confirmed) {
-          // The subscription's actor accepted it: the reply goes before its first message.
-          s.confirmed = true;
-          send(render_ws_reply(s.req, s.name, 200, "{}"));
-          return false;
-        }
-        continue;
-      case outbound_queue::take_kind::reject: {
-        auto res = error_response(http_request{}, r.error);
-        auto reply = render_ws_reply(s.req, s.name, res.result_int(), res.body());
-        remove_subscription(s.name, close_reason::rejected);
-        send(std::move(reply));
-        return false;
+      for (auto& item : s.batch) {
+        if (item->kind == item_kind::retry)
+          s.retry_ms = item->retry_ms;
+        if (auto& tail = ws_frame_tail(*item); !tail.empty())
+          add_message(s.prefix, tail);
       }
-      case outbound_queue::take_kind::close:
-        ended(s, r.reason);
-        return false;
+      writing_subs_.push_back(sp);
+      return;
+    case outbound_queue::take_kind::reject: {
+      auto res = error_response(http_request{}, r.error);
+      add_message(pieces_.emplace_back(render_ws_reply(s.req, s.name, res.result_int(),
+                                                       res.body())),
+                  {});
+      remove_subscription(s.name, close_reason::rejected);
+      return;
     }
+    case outbound_queue::take_kind::close:
+      ended(s, r.reason);
+      return;
   }
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::ended(subscription& s, close_reason why) {
+template <class Stream>
+void basic_ws_session<Stream>::ended(subscription& s, close_reason why) {
+  // (Called while gathering a write: messages go straight into it.)
+  auto emit = [&](std::string message) { add_message(pieces_.emplace_back(std::move(message)), {}); };
   if (!s.confirmed && why != close_reason::shutdown && why != close_reason::slow_consumer) {
     // Ended before it started (e.g. its token expired meanwhile): the command's answer says so.
     auto expired = why == close_reason::token_expired;
-    auto reply = render_ws_reply(
+    emit(render_ws_reply(
       s.req, s.name, expired ? 401 : 503,
       expired ? error_body("token_expired", "the token expired before the subscription started")
-              : error_body(to_string(why), "the subscription ended before it started"));
-    remove_subscription(s.name, why);
-    return send(std::move(reply));
+              : error_body(to_string(why), "the subscription ended before it started")));
+    return remove_subscription(s.name, why);
   }
   switch (why) {
     case close_reason::shutdown:
     case close_reason::max_age:
       // The connection goes, with the retry hint the queue gave.
-      return begin_close(websocket::close_code::going_away,
-                         going_away(to_string(why), s.retry_ms ? s.retry_ms
-                                                                : hub_.cfg.sse_retry_ms));
+      return begin_close(1001, going_away(to_string(why), s.retry_ms ? s.retry_ms
+                                                                      : hub_.cfg.sse_retry_ms));
     case close_reason::slow_consumer:
       return finish(why);
-    default: {
-      auto message = render_ws_ended(json_string(s.name), to_string(why));
+    default:
+      emit(render_ws_ended(json_string(s.name), to_string(why)));
       remove_subscription(s.name, why);
-      send(std::move(message));
-    }
   }
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::batch_written(subscription& s) {
-  s.queue->written(s.taken_bytes);
-  hub_.stats.events_delivered += s.events;
-  s.taken_bytes = 0;
-  s.events = 0;
-}
-
-template <class NextLayer>
-void basic_ws_session<NextLayer>::write_message(std::vector<net::const_buffer> buffers, sub_ptr sub,
-                                                bool last_of_batch) {
+template <class Stream>
+void basic_ws_session<Stream>::write_rest() {
+  // The socket is non-blocking: it takes what fits now (usually everything), and only the rest
+  // waits for it to become writable. (TLS encrypts in its asynchronous write.)
+  if constexpr (!is_tls) {
+    for (;;) {
+      boost::system::error_code ec;
+      auto n = stream_.write_some(buffers_, ec);
+      if (ec == net::error::would_block || ec == net::error::try_again)
+        break;
+      if (ec)
+        return finish(close_reason::write_error);
+      auto done = buffers_.begin();
+      while (done != buffers_.end() && n >= done->size())
+        n -= (done++)->size();
+      buffers_.erase(buffers_.begin(), done);
+      if (buffers_.empty())
+        return written();
+      buffers_.front() += n;
+    }
+  }
   writing_ = true;
-  std::size_t bytes = 0;
-  for (auto& b : buffers)
-    bytes += b.size();
-  // `sub` (its prefix and its batch) stays alive until the write completes, even if the client
-  // unsubscribes meanwhile; message_ is not touched while writing_.
-  ws_.async_write(buffers, [self = this->shared_from_this(), sub = std::move(sub), last_of_batch,
-                            bytes](beast::error_code ec, std::size_t) {
-    self->writing_ = false;
-    if (ec)
-      return self->finish(close_reason::write_error);
-    ++self->messages_out_;
-    self->bytes_out_ += bytes;
-    if (auto it = self->subs_.find(sub ? sub->name : std::string{});
-        last_of_batch && it != self->subs_.end() && it->second == sub)
-      self->batch_written(*sub);
-    self->write();
-    self->do_read();
-  });
+  net::async_write(stream_, buffers_,
+                   [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+                     self->writing_ = false;
+                     if (ec)
+                       return self->finish(close_reason::write_error);
+                     self->written();
+                     self->write();
+                   });
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::begin_close(std::uint16_t code, std::string reason) {
+template <class Stream>
+void basic_ws_session<Stream>::written() {
+  for (auto& s : writing_subs_) {
+    if (auto it = subs_.find(s->name); it != subs_.end() && it->second == s) {
+      s->queue->written(s->taken_bytes);
+      hub_.stats.events_delivered += s->events;
+    }
+    s->batch.clear();
+  }
+  writing_subs_.clear();
+  for (auto& p : pieces_)
+    bytes_out_ += p.size();
+  pieces_.clear();
+  buffers_.clear();
+  if (close_sent_) {
+    // Our close frame is out: half-close, and end when the client closes too (or in 2 s).
+    boost::system::error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_send, ignored);
+    arm_ping();
+    return;
+  }
+  do_read();
+}
+
+template <class Stream>
+void basic_ws_session<Stream>::begin_close(std::uint16_t code, std::string reason) {
   if (closing_ || closed_)
     return;
   closing_ = true;
-  close_reason_ = websocket::close_reason{static_cast<websocket::close_code>(code), reason};
+  close_frame_ = ws_close_frame(code, reason);
   write();
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::go_away(std::uint64_t retry_ms) {
-  net::post(ws_.get_executor(), [self = this->shared_from_this(), retry_ms] {
+template <class Stream>
+void basic_ws_session<Stream>::go_away(std::uint64_t retry_ms) {
+  net::post(stream_.get_executor(), [self = this->shared_from_this(), retry_ms] {
     // A subscription hears of shutdown through its queue; a connection without one is told here.
     if (self->closed_ || self->closing_ || !self->subs_.empty())
       return;
     self->send(R"({"op":"shutdown","data":{"reason":"shutdown","retry_ms":)"
                + std::to_string(retry_ms) + "}}");
-    self->begin_close(websocket::close_code::going_away, going_away("shutdown", retry_ms));
+    self->begin_close(1001, going_away("shutdown", retry_ms));
   });
 }
 
-template <class NextLayer>
-void basic_ws_session<NextLayer>::finish(close_reason why) {
+template <class Stream>
+void basic_ws_session<Stream>::finish(close_reason why) {
   if (closed_)
     return;
   closed_ = true;
   while (!subs_.empty())
     remove_subscription(subs_.begin()->first, why);
   out_.clear();
+  control_.clear();
+  ping_timer_.cancel();
   if (why == close_reason::slow_consumer)
     ++hub_.stats.slow_consumer_disconnects;
-  --hub_.stats.websockets;
-  beast::error_code ignored;
-  auto& sock = beast::get_lowest_layer(ws_).socket();
-  sock.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-  sock.close(ignored);
+  boost::system::error_code ignored;
+  socket().shutdown(tcp::socket::shutdown_both, ignored);
+  socket().close(ignored);
   hub_.websockets.remove(this);
   --hub_.stats.open_connections;
+  --hub_.stats.websockets;
   ++hub_.stats.streams_closed;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
               std::chrono::steady_clock::now() - started_)
@@ -628,7 +742,7 @@ void basic_ws_session<NextLayer>::finish(close_reason why) {
                id_, ms, messages_out_, bytes_out_, to_string(why));
 }
 
-template class basic_ws_session<beast::tcp_stream>;
+template class basic_ws_session<tcp::socket>;
 template class basic_ws_session<tls_stream>;
 
 } // namespace herald

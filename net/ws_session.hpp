@@ -1,14 +1,18 @@
 #pragma once
 // One WebSocket connection (GET /v1/ws): many subscriptions on one socket, and publishes, acks
-// and token refreshes over it (net/ws_protocol.hpp is the message vocabulary).
+// and token refreshes over it (net/ws_protocol.hpp is the message vocabulary, net/ws_frames.hpp
+// the wire).
 //
 // A command is a request of the one request pipeline: the session builds the HTTP request it
 // stands for (GET /v1/subscribe, POST /v1/publish, ...) with the connection's credentials and
 // hands it to the router, so auth, grants, limits, validation and answers are the endpoint's own.
 // A subscription is what an SSE stream is (its own outbound queue fed by a connection or session
-// actor: log order, gap-free resume with gap notices, the slow-consumer bound); the session
-// writes every subscription's queue to the one socket, a message at a time, subscriptions taking
-// turns.
+// actor: log order, gap-free resume with gap notices, the slow-consumer bound).
+//
+// Writing is an SSE stream's: everything ready (the hub's own messages, then each subscription's
+// queue in turn) goes out in one gather write of whole frames, tried at once on the non-blocking
+// socket; each event's message tail is rendered once per item and shared by every WebSocket
+// subscriber (with permessage-deflate, each message is compressed for its connection).
 //
 // Lifetime: the session owns its subscriptions (queue, actor, leases, token timer). Removing one
 // marks its queue closed and sends its actor an exit; the actor's monitors clean up the rest.
@@ -16,8 +20,8 @@
 // thread (no strand): every member is touched only there; queues wake it through the thread's
 // write_shard, shutdown through go_away().
 //
-// Liveness: Beast's keep-alive pings after websocket.ping_seconds of silence; a peer silent for
-// twice that is closed.
+// Liveness: a ping after websocket.ping_seconds without a byte from the client; silent for twice
+// that, the connection is closed.
 
 #include <deque>
 #include <map>
@@ -27,31 +31,32 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/system_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include "delivery/outbound_queue.hpp"
 #include "net/http_session.hpp"
 #include "net/hub_context.hpp"
 #include "net/router.hpp"
 #include "net/write_shard.hpp"
+#include "net/ws_frames.hpp"
 #include "net/ws_protocol.hpp"
 #include "net/ws_registry.hpp"
 
 namespace herald {
 
-template <class NextLayer>
+/// `Stream`: a plain TCP socket, or tls_stream (HTTPS). Both are instantiated in ws_session.cpp.
+template <class Stream>
 class basic_ws_session : public shard_writer,
                          public ws_endpoint,
-                         public std::enable_shared_from_this<basic_ws_session<NextLayer>> {
+                         public std::enable_shared_from_this<basic_ws_session<Stream>> {
 public:
-  /// Takes over `next` (its connection slot reserved) and answers the upgrade in `order`.
+  /// Takes over `stream` (its connection slot reserved) and answers the upgrade in `order`.
   /// `client_ip`: the peer's address (rate limits of its commands).
-  static void start(hub_context& hub, NextLayer next, std::shared_ptr<boost::asio::ssl::context> tls,
+  static void start(hub_context& hub, Stream stream, std::shared_ptr<boost::asio::ssl::context> tls,
                     stream_order order, std::string client_ip);
 
-  basic_ws_session(hub_context& hub, NextLayer next,
+  basic_ws_session(hub_context& hub, Stream stream,
                    std::shared_ptr<boost::asio::ssl::context> tls, std::string client_ip);
   ~basic_ws_session() override;
 
@@ -59,6 +64,8 @@ public:
   void go_away(std::uint64_t retry_ms) override;
 
 private:
+  static constexpr bool is_tls = !std::is_same_v<Stream, boost::asio::ip::tcp::socket>;
+
   /// One subscription (or durable-session attachment) of the socket.
   struct subscription {
     std::string name;   // the client's "sub"
@@ -69,8 +76,7 @@ private:
     caf::actor actor;
     std::vector<std::shared_ptr<void>> leases;
     std::unique_ptr<boost::asio::system_timer> expiry; // its token's exp
-    std::vector<item_ptr> batch; // taken from the queue, written a message at a time
-    std::size_t next = 0;        // batch[next] is the next to write
+    std::vector<item_ptr> batch; // taken from its queue, being written
     std::size_t taken_bytes = 0;
     std::size_t events = 0;
     std::uint64_t retry_ms = 0; // the last retry hint its queue gave (shutdown, max age)
@@ -80,10 +86,11 @@ private:
 
   void accept(stream_order order);
   void do_read();
-  void on_read(boost::beast::error_code ec, std::size_t n);
+  void on_read(boost::system::error_code ec, std::size_t n);
   void on_message(std::string_view text);
-  /// Whether to read another message (commands in flight and unsent replies are bounded).
+  /// Whether to read on (commands in flight and unsent replies are bounded).
   bool may_read() const;
+  void arm_ping();
 
   void subscribe(const std::string& req, const ws_subscribe& s);
   void attach(const std::string& req, const ws_attach& a);
@@ -104,53 +111,65 @@ private:
 
   /// Queues a message of the hub's own (replies, errors, endings).
   void send(std::string message);
-  /// Starts the next write, if any: own messages first, then each subscription in turn.
-  bool pump();
-  bool pump(const sub_ptr& s);
+  /// Queues a control frame (pong, ping, close), written before anything else.
+  void send_control(std::string frame);
+  /// Gathers everything ready into buffers_; false when there is nothing.
+  bool gather();
+  /// Adds one message to the write: `a` + `b` as one text frame.
+  void add_message(std::string_view a, std::string_view b);
+  /// Takes what a subscription's queue holds into the write (or handles its end).
+  void gather(const sub_ptr& s);
   /// A subscription's queue ended with `why` (after its final items were written).
   void ended(subscription& s, close_reason why);
-  void batch_written(subscription& s);
-  /// Writes one message: `buffers` point into message_, or into `sub`'s prefix and batch.
-  void write_message(std::vector<boost::asio::const_buffer> buffers, sub_ptr sub,
-                     bool last_of_batch);
+  void write_rest();
+  void written();
   /// Closes with a close frame (`code`, `reason`) once the hub's own messages are written.
   void begin_close(std::uint16_t code, std::string reason);
   /// Ends the connection (once): removes every subscription, closes the socket.
   void finish(close_reason why);
+  boost::asio::ip::tcp::socket& socket();
 
   hub_context& hub_;
   write_shard& shard_;
   std::shared_ptr<std::atomic<bool>> hub_alive_;
   std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
-  boost::beast::websocket::stream<NextLayer> ws_;
+  Stream stream_;
+  boost::asio::steady_timer ping_timer_;
   connection_context conn_; // the last token verified (commands are requests of this connection)
   std::string id_;
   std::string bearer_;      // the token commands carry (Authorization: Bearer)
   std::string cookie_;      // ... or the upgrade's Cookie header
   std::string origin_;      // the upgrade's Origin (cookie-authenticated state changes check it)
-  boost::beast::flat_buffer in_;
-  std::size_t message_bytes_ = 0; // of the message being read
-  bool oversized_ = false;        // the message being read is over the limit: discarded
+  std::unique_ptr<ws_deflate> deflate_; // permessage-deflate, when agreed
+  ws_frame_reader reader_;
+  std::array<char, 16384> read_buf_{};
   bool reading_ = false;
+  std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
   std::size_t in_flight_ = 0;     // unary commands not yet answered
+  std::deque<std::string> control_; // control frames to write first
   std::deque<std::string> out_;   // the hub's own messages, in order
   std::size_t out_bytes_ = 0;
   std::map<std::string, sub_ptr> subs_;
-  std::string turn_;              // the subscription written last (they take turns)
+  std::string turn_;              // the subscription that went first last time (they rotate)
   std::uint64_t serials_ = 0;
-  std::string message_;           // the own message being written
+  // The write being made: frames in `pieces_` (owned bytes: headers, own messages, compressed
+  // messages) and in shared items (kept alive by `writing_subs_` batches).
+  std::deque<std::string> pieces_;
+  std::vector<boost::asio::const_buffer> buffers_;
+  std::vector<sub_ptr> writing_subs_; // subscriptions whose batches are in this write
+  std::string head_;              // the 101 response, written first
   bool writing_ = false;
-  bool pumping_ = false;          // pump() runs: send() only queues
+  bool gathering_ = false;        // gather() runs: write() must not start another
   bool closing_ = false;          // a close frame is due once out_ is written
   bool close_sent_ = false;
-  boost::beast::websocket::close_reason close_reason_;
+  std::string close_frame_;
   bool closed_ = false;
   std::uint64_t messages_out_ = 0;
   std::uint64_t bytes_out_ = 0;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
-using ws_session = basic_ws_session<boost::beast::tcp_stream>;
+using ws_session = basic_ws_session<boost::asio::ip::tcp::socket>;
 using wss_session = basic_ws_session<tls_stream>;
 
 } // namespace herald

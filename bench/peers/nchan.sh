@@ -39,6 +39,10 @@ http {
       nchan_subscriber eventsource;
       nchan_channel_id \$1;
     }
+    location ~ ^/ws/(.+)$ {
+      nchan_subscriber websocket;
+      nchan_channel_id \$1;
+    }
     location ~ ^/replay/(.+)$ { # a new subscriber starts at the oldest buffered message
       nchan_subscriber eventsource;
       nchan_channel_id \$1;

@@ -456,3 +456,36 @@ test('a text message that is not UTF-8 is closed 1007; a subscription at its max
     await hub.stop();
   }
 });
+
+test('permessage-deflate when configured and offered: both directions compressed, messages intact', async () => {
+  const hub = await startHub({ websocket: { compression: true } });
+  try {
+    const ws = connect(hub.url, { perMessageDeflate: { threshold: 0 } });
+    await ws.opened;
+    assert.match(ws.extensions, /permessage-deflate/);
+    ws.cmd({ op: 'subscribe', req: 's', sub: 'a', topics: ['z/*'] });
+    assert.equal((await ws.reply('req', 's')).status, 200);
+    const big = { text: 'lorem ipsum '.repeat(500), n: [1, 2, 3] };
+    for (let i = 0; i < 3; i++) {
+      ws.cmd({ op: 'publish', req: `p${i}`, topic: `z/${i}`, data: { ...big, i } });
+      assert.equal((await ws.reply('req', `p${i}`)).status, 201);
+    }
+    for (let i = 0; i < 3; i++) {
+      const e = await ws.next((m) => m.op === 'event' && m.topic === `z/${i}`, `event ${i}`);
+      assert.deepEqual(e.data, { ...big, i });
+    }
+    ws.close();
+    // Not configured: not negotiated, even when offered.
+    const plainHub = await startHub();
+    try {
+      const plain = connect(plainHub.url, { perMessageDeflate: { threshold: 0 } });
+      await plain.opened;
+      assert.equal(plain.extensions, '');
+      plain.close();
+    } finally {
+      await plainHub.stop();
+    }
+  } finally {
+    await hub.stop();
+  }
+});
