@@ -71,7 +71,12 @@ SCENARIOS = {
     "broadcast-1k-ws": [(label.replace("subs", "SSE subs"), args) for label, args in
                         ladder(1000, (100, 1000, 2000), 3)]
                        + [(label.replace("subs", "WebSocket subs"), args + ["--transport", "ws"])
-                          for label, args in ladder(1000, (100, 1000, 2000), 3)],
+                          for label, args in ladder(1000, (100, 1000, 2000), 3)]
+                       # permessage-deflate (Herald only; bench/peers/nchan.sh configures no
+                       # compression): the CPU per delivery it costs.
+                       + [(label.replace("subs", "WebSocket+deflate subs"),
+                           args + ["--transport", "ws", "--deflate", "1"])
+                          for label, args in ladder(1000, (100, 1000), 3)],
     # The same with arrays of events per request (the shape that batches by itself).
     "broadcast-1k-arrays": ladder(1000, (1000, 5000), 3, shape="array"),
     "broadcast-10k": ladder(10000, (10, 100, 300, 1000), 5, timeout=90),
@@ -234,6 +239,8 @@ def run_herald(args, binary=HERALD):
     config = {"limits": {"max_connections": 19500, "max_subscribers_per_topic": 19500}}
     if args and args[0] == "publish":
         config["storage"] = {"durability": args[1]}
+    if "--deflate" in args:
+        config["websocket"] = {"compression": True}
     with open(cfg, "w") as f:
         json.dump(config, f)
     p = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir",
@@ -255,6 +262,8 @@ def run_herald(args, binary=HERALD):
 
 
 def run_nchan(args):
+    if "--deflate" in args:  # Herald's compression cost; the nchan config here has none
+        return {"complete": True, "skipped": True}
     d = tempfile.mkdtemp(prefix="ab-nchan-")
     port = free_port()
     subprocess.run([NCHAN, "start", str(port), d], check=True)
@@ -378,6 +387,8 @@ def main():
            "|---|---|---|---|---|" + ("---|---|" if raw else "")]
 
     def cell(runs, name, key, fmt):
+        if all(r.get("skipped") for r in runs[name]):
+            return 0, "not run"
         v = statistics.median(r.get(key, 0) for r in runs[name])
         return v, fmt.format(v) + ("" if all(r["complete"] for r in runs[name]) else " *incomplete*")
 

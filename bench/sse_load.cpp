@@ -22,6 +22,8 @@
 //   sse_load ... --transport ws               subscribers over WebSocket instead of SSE (herald:
 //                                             GET /v1/ws and a subscribe message; nchan: its
 //                                             websocket subscriber at /ws/T)
+//   sse_load ... --transport ws --deflate 1   ... offering permessage-deflate (compressed
+//                                             messages are inflated to be checked)
 //
 // Every event carries its topic's sequence number: a subscriber that sees one out of order, twice
 // or not at all counts a gap. Subscribers bind source addresses 127.0.0.2 to 127.0.0.201 in turn,
@@ -44,6 +46,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -85,6 +88,7 @@ struct options {
   publish_shape shape = publish_shape::single;
   int seconds = 0; // > 0: publishing stops after this long (one topic only)
   bool ws = false;  // subscribers over WebSocket
+  bool deflate = false; // ... offering permessage-deflate
 
   std::string topic_name(long k) const {
     return topics == 1 ? topic : topic + "-" + std::to_string(k % topics);
@@ -163,6 +167,28 @@ void scan_ws(subscriber& s, const char* p, size_t n, histogram* h) {
       break;
     if ((static_cast<unsigned char>(b[pos]) & 0x0f) == 1) {
       auto text = b.substr(pos + head, len);
+      std::string inflated;
+      if ((static_cast<unsigned char>(b[pos]) & 0x40) != 0) {
+        // permessage-deflate without server context takeover: each message inflates alone.
+        thread_local z_stream z{};
+        thread_local bool ready = inflateInit2(&z, -15) == Z_OK;
+        if (!ready)
+          break;
+        inflateReset(&z);
+        std::string in{text};
+        in.append("\x00\x00\xff\xff", 4);
+        z.next_in = reinterpret_cast<Bytef*>(in.data());
+        z.avail_in = static_cast<uInt>(in.size());
+        char out[65536];
+        do {
+          z.next_out = reinterpret_cast<Bytef*>(out);
+          z.avail_out = sizeof(out);
+          if (inflate(&z, Z_SYNC_FLUSH) < 0)
+            break;
+          inflated.append(out, sizeof(out) - z.avail_out);
+        } while (z.avail_out == 0);
+        text = inflated;
+      }
       if (!s.live && text.find("\"op\":\"reply\"") != std::string_view::npos)
         s.live = text.find("\"status\":200") != std::string_view::npos;
       count_event(s, text, h);
@@ -313,6 +339,7 @@ std::string subscribe_request(const options& o, long i, const std::string& last_
            + "\r\n";
   if (o.ws) // the subscribe message follows the 101
     return std::string{"GET /v1/ws HTTP/1.1\r\nHost: bench\r\n"} + ws_upgrade_headers
+           + (o.deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "")
            + (o.token.empty() ? "" : "Authorization: Bearer " + o.token + "\r\n") + "\r\n";
   if (o.nchan) // /replay/ is nchan's location whose new subscribers start at the oldest message
     return "GET /" + std::string(o.replay ? "replay" : "sub") + "/" + o.topic_name(i)
@@ -412,6 +439,7 @@ int main(int argc, char** argv) {
     else if (k == "--seconds") o.seconds = std::stoi(v);
     else if (k == "--shape") o.shape = v == "array" ? publish_shape::array : publish_shape::single;
     else if (k == "--transport") o.ws = v == "ws";
+    else if (k == "--deflate") o.deflate = v == "1" || v == "true";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   if (o.churn > 0)

@@ -177,20 +177,15 @@ void sse_stream::write_rejection(const caf::error& why) {
 void sse_stream::write_rest(std::size_t frame_bytes, std::size_t events) {
   // The socket is non-blocking: it takes what fits now (usually everything), and only the rest
   // waits for it to become writable. (TLS encrypts in its asynchronous write.)
-  for (; !tls_;) {
-    boost::system::error_code ec;
-    auto n = socket_.write_some(buffers_, ec);
-    if (ec == net::error::would_block || ec == net::error::try_again)
-      break;
-    if (ec)
-      return close(close_reason::write_error);
-    auto done = buffers_.begin();
-    while (done != buffers_.end() && n >= done->size())
-      n -= (done++)->size();
-    buffers_.erase(buffers_.begin(), done);
-    if (buffers_.empty())
-      return written(frame_bytes, events);
-    buffers_.front() += n;
+  if (!tls_) {
+    switch (write_now(socket_, buffers_)) {
+      case write_outcome::all:
+        return written(frame_bytes, events);
+      case write_outcome::failed:
+        return close(close_reason::write_error);
+      case write_outcome::partial:
+        break;
+    }
   }
   writing_ = true;
   with_stream([&](auto& stream) {

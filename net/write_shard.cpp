@@ -5,6 +5,41 @@
 
 namespace herald {
 
+write_outcome write_now(boost::asio::ip::tcp::socket& socket,
+                        std::vector<boost::asio::const_buffer>& buffers) {
+  namespace net = boost::asio;
+  for (;;) {
+    boost::system::error_code ec;
+    auto n = socket.write_some(buffers, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again)
+      return write_outcome::partial;
+    if (ec)
+      return write_outcome::failed;
+    auto done = buffers.begin();
+    while (done != buffers.end() && n >= done->size())
+      n -= (done++)->size();
+    buffers.erase(buffers.begin(), done);
+    if (buffers.empty())
+      return write_outcome::all;
+    buffers.front() += n;
+  }
+}
+
+write_outcome write_now(boost::asio::ip::tcp::socket& socket, const std::string& bytes,
+                        std::size_t& done) {
+  namespace net = boost::asio;
+  done = 0;
+  while (done < bytes.size()) {
+    boost::system::error_code ec;
+    done += socket.write_some(net::buffer(bytes.data() + done, bytes.size() - done), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again)
+      return write_outcome::partial;
+    if (ec)
+      return write_outcome::failed;
+  }
+  return write_outcome::all;
+}
+
 boost::asio::execution_context::id write_shard::id;
 
 write_shard::write_shard(boost::asio::execution_context& ctx)

@@ -16,6 +16,9 @@
 
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/buffer.hpp>
+#include <string>
 
 namespace herald {
 
@@ -26,6 +29,18 @@ public:
   /// Writes what the stream's queues hold (on its io thread).
   virtual void write() = 0;
 };
+
+/// What a write attempted at once on a non-blocking socket did.
+enum class write_outcome { all, partial, failed };
+
+/// Writes what the non-blocking `socket` takes now of `buffers`, dropping what was written from
+/// their front (partial: the rest waits for an asynchronous write).
+write_outcome write_now(boost::asio::ip::tcp::socket& socket,
+                        std::vector<boost::asio::const_buffer>& buffers);
+
+/// The same for one buffer, `bytes`: `done` says how much of it went out.
+write_outcome write_now(boost::asio::ip::tcp::socket& socket, const std::string& bytes,
+                        std::size_t& done);
 
 class write_shard : public boost::asio::execution_context::service {
 public:

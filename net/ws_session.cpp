@@ -514,39 +514,35 @@ void basic_ws_session<Stream>::write() {
 
 template <class Stream>
 void basic_ws_session<Stream>::add_message(std::string_view a, std::string_view b) {
-  auto& header = pieces_.emplace_back();
+  // Copied into the write's one buffer: a few hundred bytes copied cost less than the three
+  // iovecs (header, prefix, shared tail) a message would otherwise take in the kernel.
   if (deflate_) {
-    auto& packed = pieces_.emplace_back();
-    deflate_->compress(a, b, packed);
-    append_ws_header(header, ws_text, packed.size(), true);
-    buffers_.emplace_back(net::buffer(header));
-    buffers_.emplace_back(net::buffer(packed));
+    packed_.clear();
+    deflate_->compress(a, b, packed_);
+    append_ws_header(wire_, ws_text, packed_.size(), true);
+    wire_.append(packed_);
   } else {
-    append_ws_header(header, ws_text, a.size() + b.size());
-    buffers_.emplace_back(net::buffer(header));
-    buffers_.emplace_back(net::buffer(a.data(), a.size()));
-    if (!b.empty())
-      buffers_.emplace_back(net::buffer(b.data(), b.size()));
+    append_ws_header(wire_, ws_text, a.size() + b.size());
+    wire_.append(a).append(b);
   }
   ++messages_out_;
 }
 
 template <class Stream>
 bool basic_ws_session<Stream>::gather() {
-  buffers_.clear();
-  pieces_.clear();
+  wire_.clear();
   writing_subs_.clear();
   if (!head_.empty()) {
-    buffers_.emplace_back(net::buffer(pieces_.emplace_back(std::move(head_))));
-    head_.clear();
+    wire_.append(head_);
+    std::string{}.swap(head_);
   }
   if (close_sent_)
-    return !buffers_.empty();
+    return !wire_.empty();
   for (; !control_.empty(); control_.pop_front())
-    buffers_.emplace_back(net::buffer(pieces_.emplace_back(std::move(control_.front()))));
+    wire_.append(control_.front());
   for (; !out_.empty(); out_.pop_front()) {
     out_bytes_ -= out_.front().size();
-    add_message(pieces_.emplace_back(std::move(out_.front())), {});
+    add_message(out_.front(), {});
   }
   if (!closing_ && !subs_.empty()) {
     // Subscriptions take turns going first.
@@ -568,10 +564,10 @@ bool basic_ws_session<Stream>::gather() {
   if (closed_)
     return false;
   if (closing_ && !close_sent_) {
-    buffers_.emplace_back(net::buffer(pieces_.emplace_back(std::move(close_frame_))));
+    wire_.append(close_frame_);
     close_sent_ = true;
   }
-  return !buffers_.empty();
+  return !wire_.empty();
 }
 
 template <class Stream>
@@ -588,7 +584,7 @@ void basic_ws_session<Stream>::gather(const sub_ptr& sp) {
       if (!s.confirmed) {
         // The subscription's actor accepted it: the reply goes before its first message.
         s.confirmed = true;
-        add_message(pieces_.emplace_back(render_ws_reply(s.req, s.name, 200, "{}")), {});
+        add_message(render_ws_reply(s.req, s.name, 200, "{}"), {});
       }
       for (auto& item : s.batch) {
         if (item->kind == item_kind::retry)
@@ -600,9 +596,7 @@ void basic_ws_session<Stream>::gather(const sub_ptr& sp) {
       return;
     case outbound_queue::take_kind::reject: {
       auto res = error_response(http_request{}, r.error);
-      add_message(pieces_.emplace_back(render_ws_reply(s.req, s.name, res.result_int(),
-                                                       res.body())),
-                  {});
+      add_message(render_ws_reply(s.req, s.name, res.result_int(), res.body()), {});
       remove_subscription(s.name, close_reason::rejected);
       return;
     }
@@ -615,7 +609,7 @@ void basic_ws_session<Stream>::gather(const sub_ptr& sp) {
 template <class Stream>
 void basic_ws_session<Stream>::ended(subscription& s, close_reason why) {
   // (Called while gathering a write: messages go straight into it.)
-  auto emit = [&](std::string message) { add_message(pieces_.emplace_back(std::move(message)), {}); };
+  auto emit = [&](const std::string& message) { add_message(message, {}); };
   if (!s.confirmed && why != close_reason::shutdown && why != close_reason::slow_consumer) {
     // Ended before it started (e.g. its token expired meanwhile): the command's answer says so.
     auto expired = why == close_reason::token_expired;
@@ -643,25 +637,19 @@ template <class Stream>
 void basic_ws_session<Stream>::write_rest() {
   // The socket is non-blocking: it takes what fits now (usually everything), and only the rest
   // waits for it to become writable. (TLS encrypts in its asynchronous write.)
+  std::size_t done = 0;
   if constexpr (!is_tls) {
-    for (;;) {
-      boost::system::error_code ec;
-      auto n = stream_.write_some(buffers_, ec);
-      if (ec == net::error::would_block || ec == net::error::try_again)
-        break;
-      if (ec)
-        return finish(close_reason::write_error);
-      auto done = buffers_.begin();
-      while (done != buffers_.end() && n >= done->size())
-        n -= (done++)->size();
-      buffers_.erase(buffers_.begin(), done);
-      if (buffers_.empty())
+    switch (write_now(stream_, wire_, done)) {
+      case write_outcome::all:
         return written();
-      buffers_.front() += n;
+      case write_outcome::failed:
+        return finish(close_reason::write_error);
+      case write_outcome::partial:
+        break;
     }
   }
   writing_ = true;
-  net::async_write(stream_, buffers_,
+  net::async_write(stream_, net::buffer(wire_.data() + done, wire_.size() - done),
                    [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
                      self->writing_ = false;
                      if (ec)
@@ -681,10 +669,10 @@ void basic_ws_session<Stream>::written() {
     s->batch.clear();
   }
   writing_subs_.clear();
-  for (auto& p : pieces_)
-    bytes_out_ += p.size();
-  pieces_.clear();
-  buffers_.clear();
+  bytes_out_ += wire_.size();
+  wire_.clear();
+  if (wire_.capacity() > 65536) // a burst's buffer is not kept by an idle connection
+    std::string{}.swap(wire_);
   if (close_sent_) {
     // Our close frame is out: half-close, and end when the client closes too (or in 2 s).
     boost::system::error_code ignored;

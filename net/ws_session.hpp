@@ -152,10 +152,9 @@ private:
   std::map<std::string, sub_ptr> subs_;
   std::string turn_;              // the subscription that went first last time (they rotate)
   std::uint64_t serials_ = 0;
-  // The write being made: frames in `pieces_` (owned bytes: headers, own messages, compressed
-  // messages) and in shared items (kept alive by `writing_subs_` batches).
-  std::deque<std::string> pieces_;
-  std::vector<boost::asio::const_buffer> buffers_;
+  // The write being made: whole frames, one buffer.
+  std::string wire_;
+  std::string packed_;                // a compressed message (scratch)
   std::vector<sub_ptr> writing_subs_; // subscriptions whose batches are in this write
   std::string head_;              // the 101 response, written first
   bool writing_ = false;

@@ -1,5 +1,6 @@
 // Helpers shared by the headless Chromium tests: ports, the hub binary, a page served from its
 // own origin, readiness, and Debian's Chromium through playwright-core.
+import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { join, dirname } from 'node:path';
@@ -44,3 +45,13 @@ export const launchChromium = (env = undefined) => chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
+
+/// An HS256 JWT with `claims`, signed with `secret` (test tooling: the hub verifies it with its
+/// own library).
+export function mintHs256(secret, claims) {
+  const b64url = (x) => Buffer.from(x).toString('base64url');
+  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64url(JSON.stringify(claims));
+  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
+  return `${head}.${body}.${sig}`;
+}

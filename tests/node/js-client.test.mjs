@@ -9,25 +9,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { EventSource } from 'eventsource';
-import { HERALD, freePort, sleep } from './browser-support.mjs';
+import { HERALD, freePort, sleep, mintHs256 } from './browser-support.mjs';
 
 const SECRET = 'js-client-test-secret-0123456789-abcdefgh';
-const b64url = (x) => Buffer.from(x).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
-function mint(claims) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
+const mint = (claims) => mintHs256(SECRET, claims);
 
 /// The hub at `port` over `dir` (a restart reuses both).
 function hubProcess(port, dir, config) {

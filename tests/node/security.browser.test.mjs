@@ -6,24 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HERALD, freePort, launchChromium, sleep } from './browser-support.mjs';
+import { HERALD, freePort, launchChromium, sleep, mintHs256 } from './browser-support.mjs';
 
 const SECRET = 'browser-test-secret-0123456789-abcdefghij';
-const b64url = (x) => Buffer.from(x).toString('base64url');
 
-/// An HS256 token (test tooling: the hub verifies it with its own library).
-function mint(claims) {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify(claims));
-  const sig = createHmac('sha256', SECRET).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
-}
+const mint = (claims) => mintHs256(SECRET, claims);
 
 const now = () => Math.floor(Date.now() / 1000);
 
