@@ -481,3 +481,48 @@ test('permessage-deflate when configured and offered: both directions compressed
     await hub.stop();
   }
 });
+
+test('over TLS (wss://): subscribe, publish and receive on an HTTPS hub', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const https = await import('node:https');
+  const dir = mkdtempSync(join(tmpdir(), 'herald-wss-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+    '-nodes', '-keyout', 'hub.key', '-out', 'hub.pem', '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd: dir, stdio: 'ignore' });
+  const ca = readFileSync(join(dir, 'hub.pem'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'herald.json'), JSON.stringify({
+    tls: { cert_file: join(dir, 'hub.pem'), key_file: join(dir, 'hub.key') },
+  }));
+  const proc = spawn(HERALD, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'db'),
+    '--config', join(dir, 'herald.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise((r) => proc.on('exit', r));
+  try {
+    const get = (path) => new Promise((resolve, reject) => {
+      https.get(`https://localhost:${port}${path}`, { ca }, (res) => { res.resume(); resolve(res.statusCode); })
+        .on('error', reject);
+    });
+    for (let i = 0; ; i++) {
+      try { if (await get('/readyz') === 200) break; } catch { /* starting */ }
+      if (i > 500) throw new Error('hub not ready');
+      await sleep(20);
+    }
+    const ws = connect(`wss://localhost:${port}/v1/ws`, { ca });
+    await ws.opened;
+    ws.cmd({ op: 'subscribe', req: 's', sub: 'a', topics: ['secure/*'] });
+    assert.equal((await ws.reply('req', 's')).status, 200);
+    const ids = [];
+    for (let i = 0; i < 50; i++) ws.cmd({ op: 'publish', req: `p${i}`, topic: `secure/${i % 3}`, data: { i, pad: 'x'.repeat(500) } });
+    for (let i = 0; i < 50; i++) ids.push((await ws.reply('req', `p${i}`)).body.id);
+    await ws.next((m) => m.op === 'event' && m.id === ids[49], 'the last event');
+    const events = ws.got.filter((m) => m.op === 'event');
+    assert.deepEqual(events.map((m) => m.data.i), [...Array(50).keys()]);
+    ws.close();
+    assert.equal((await ws.closed).code, 1000);
+  } finally {
+    proc.kill('SIGKILL');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
