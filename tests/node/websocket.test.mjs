@@ -526,3 +526,37 @@ test('over TLS (wss://): subscribe, publish and receive on an HTTPS hub', async 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a socket that stops reading is closed as a slow consumer; the others go on', async () => {
+  const hub = await startHub({ limits: { slow_consumer_bytes: 65536 } });
+  try {
+    const slow = connect(hub.url);
+    const fast = connect(hub.url);
+    await Promise.all([slow.opened, fast.opened]);
+    for (const ws of [slow, fast]) ws.cmd({ op: 'subscribe', req: 's', sub: 'a', topics: ['flood'] });
+    await Promise.all([slow.reply('req', 's'), fast.reply('req', 's')]);
+    slow._socket.pause(); // reads nothing more: the kernel buffers fill, then the hub's queue
+    const pad = 'x'.repeat(8000);
+    let last;
+    for (let i = 0; i < 40; i++) {
+      [last] = (await publishHttp(hub.base, Array.from({ length: 25 }, (_, j) => ({ topic: 'flood', data: { i, j, pad } })))).slice(-1);
+    }
+    await fast.next((m) => m.op === 'event' && m.id === last, 'every event at the fast one', 20000);
+    let s;
+    for (let i = 0; i < 100; i++) {
+      s = await hub.stats();
+      if (s.slow_consumer_disconnects >= 1) break;
+      await sleep(50);
+    }
+    assert.equal(s.slow_consumer_disconnects, 1);
+    assert.equal(s.websockets, 1);
+    assert.equal(s.websocket_subscriptions, 1);
+    slow._socket.resume();
+    const closed = await slow.closed;
+    assert.equal(closed.code, 1006); // no close frame: the hub could not write one
+    assert.equal(fast.got.filter((m) => m.op === 'event').length, 1000);
+    fast.close();
+  } finally {
+    await hub.stop();
+  }
+});
