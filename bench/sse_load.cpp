@@ -139,10 +139,17 @@ void count_event(subscriber& s, std::string_view text, histogram* h) {
 }
 
 // Scans received WebSocket bytes for complete frames (a server's frames are not masked) and
-// counts the events in their text messages.
+// counts the events in their text messages. Frames are read where they lie in the read buffer;
+// only a frame cut by the read's end is carried to the next.
 void scan_ws(subscriber& s, const char* p, size_t n, histogram* h) {
-  s.carry.append(p, n);
-  std::string_view b = s.carry;
+  std::string_view b{p, n};
+  std::string joined;
+  if (!s.carry.empty()) {
+    joined = s.carry;
+    joined.append(p, n);
+    s.carry.clear();
+    b = joined;
+  }
   size_t pos = 0;
   for (;;) {
     if (b.size() - pos < 2)
@@ -195,7 +202,7 @@ void scan_ws(subscriber& s, const char* p, size_t n, histogram* h) {
     }
     pos += head + len;
   }
-  s.carry.erase(0, pos);
+  s.carry.assign(b.substr(pos));
 }
 
 /// A client's text frame (masked, as RFC 6455 requires of clients).
