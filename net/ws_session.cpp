@@ -105,6 +105,7 @@ void basic_ws_session<Stream>::accept(stream_order order) {
     bearer_ = query_token(req);
   }
   origin_ = std::string{sv(req[http::field::origin])};
+  leases_ = std::move(order.start.leases); // the socket holds a stream slot while it is open
 
   http::response<http::empty_body> head{http::status::switching_protocols, 11};
   head.set(http::field::server, "herald/" HERALD_VERSION);
@@ -713,6 +714,7 @@ void basic_ws_session<Stream>::finish(close_reason why) {
     remove_subscription(subs_.begin()->first, why);
   out_.clear();
   control_.clear();
+  leases_.clear();
   ping_timer_.cancel();
   if (why == close_reason::slow_consumer)
     ++hub_.stats.slow_consumer_disconnects;

@@ -140,6 +140,7 @@ private:
   std::string bearer_;      // the token commands carry (Authorization: Bearer)
   std::string cookie_;      // ... or the upgrade's Cookie header
   std::string origin_;      // the upgrade's Origin (cookie-authenticated state changes check it)
+  std::vector<std::shared_ptr<void>> leases_; // the upgrade's stream slots (rate limits)
   std::unique_ptr<ws_deflate> deflate_; // permessage-deflate, when agreed
   ws_frame_reader reader_;
   std::array<char, 16384> read_buf_{};

@@ -560,3 +560,31 @@ test('a socket that stops reading is closed as a slow consumer; the others go on
     await hub.stop();
   }
 });
+
+test('a socket and each of its subscriptions count as streams against the per-IP limit', async () => {
+  const hub = await startHub({ rate: { max_streams_per_ip: 2 } });
+  try {
+    const ws = connect(hub.url);
+    await ws.opened;
+    ws.cmd({ op: 'subscribe', req: 'a', sub: 'a', topics: ['t'] });
+    assert.equal((await ws.reply('req', 'a')).status, 200);
+    ws.cmd({ op: 'subscribe', req: 'b', sub: 'b', topics: ['u'] });
+    const b = await ws.reply('req', 'b');
+    assert.equal(b.status, 429);
+    assert.equal(b.body.error.code, 'rate_limited');
+    const second = connect(hub.url);
+    await assert.rejects(second.opened, (e) => e.status === 429);
+    ws.cmd({ op: 'unsubscribe', req: 'u', sub: 'a' });
+    await ws.reply('req', 'u');
+    ws.cmd({ op: 'subscribe', req: 'c', sub: 'c', topics: ['u'] });
+    assert.equal((await ws.reply('req', 'c')).status, 200); // its slot came back
+    ws.close();
+    await ws.closed;
+    await sleep(100);
+    const third = connect(hub.url); // the socket's own slot came back too
+    await third.opened;
+    third.close();
+  } finally {
+    await hub.stop();
+  }
+});
