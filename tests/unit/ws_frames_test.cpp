@@ -166,3 +166,42 @@ CAF_TEST(compressed messages round trip and a bomb is refused) {
   CAF_CHECK(small.next() == kind::error);
   CAF_CHECK_EQUAL(small.close_code(), 1009);
 }
+
+CAF_TEST(random bytes never crash the reader and never hold more than a frame head) {
+  // Deterministic noise, fed in random cuts: the reader must end in an error or keep going
+  // within its bounds, never crash or buffer past what a frame head and its limit allow.
+  std::uint64_t seed = 0x9e3779b97f4a7c15ull;
+  auto rnd = [&] {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+  };
+  ws_deflate codec{ws_deflate_params{}};
+  std::size_t errors = 0, messages = 0;
+  for (int round = 0; round < 2000; ++round) {
+    ws_frame_reader r{256};
+    if (round % 2 == 0)
+      r.use_deflate(&codec);
+    std::string noise(1 + rnd() % 600, '\0');
+    for (auto& c : noise)
+      c = static_cast<char>(rnd());
+    if (round % 3 == 0) // mostly well-formed heads, so the reader gets past the first byte
+      noise = client_frame(static_cast<std::uint8_t>(0x80 | (rnd() % 3)), noise.substr(0, 100))
+              + noise;
+    for (std::size_t at = 0; at < noise.size();) {
+      auto n = std::min<std::size_t>(1 + rnd() % 64, noise.size() - at);
+      r.feed(noise.data() + at, n);
+      at += n;
+      for (auto k = r.next(); k != kind::none; k = r.next()) {
+        if (k == kind::error)
+          ++errors;
+        else
+          ++messages;
+      }
+      CAF_REQUIRE_LESS_OR_EQUAL(r.payload().size(), 256u);
+    }
+  }
+  CAF_CHECK_GREATER(errors, 0u);
+  CAF_CHECK_GREATER(messages, 0u);
+}
