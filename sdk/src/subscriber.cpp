@@ -118,6 +118,21 @@ struct subscriber::impl {
       on_state(s, why);
   }
 
+  /// A durable session's redelivery notice ({"id","topic","type","delivery","data"}, the same
+  /// on SSE and WebSocket) to on_event.
+  void redelivered(const json& d) {
+    if (!d.is_object() || !on_event)
+      return;
+    event e;
+    e.id = d.value("id", "");
+    e.type = d.contains("type") && d["type"].is_string() ? d["type"].get<std::string>()
+                                                         : std::string{};
+    e.topic = d.value("topic", "");
+    e.delivery = d.value("delivery", 2u);
+    e.data = d.contains("data") ? d["data"].dump() : std::string{"null"};
+    on_event(e);
+  }
+
   void dispatch() {
     if (has_id) {
       std::lock_guard<std::mutex> lock{id_mtx};
@@ -126,16 +141,7 @@ struct subscriber::impl {
     if (!has_data) // an empty frame (or only an id): nothing to deliver
       return;
     if (f_event == "herald.redelivery") {
-      auto doc = json::parse(f_data, nullptr, false);
-      if (doc.is_object() && on_event) {
-        event e;
-        e.id = doc.value("id", "");
-        e.type = doc["type"].is_string() ? doc["type"].get<std::string>() : std::string{};
-        e.topic = doc.value("topic", "");
-        e.delivery = doc.value("delivery", 2u);
-        e.data = doc["data"].dump();
-        on_event(e);
-      }
+      redelivered(json::parse(f_data, nullptr, false));
     } else if (f_event == "herald.gap") {
       if (on_gap)
         on_gap(f_data);
@@ -350,16 +356,7 @@ struct subscriber::impl {
           if (on_event)
             on_event(e);
         } else if (op == "redelivery") {
-          auto& d = m["data"];
-          if (d.is_object() && on_event) {
-            event e;
-            e.id = d.value("id", "");
-            e.type = d["type"].is_string() ? d["type"].get<std::string>() : std::string{};
-            e.topic = d.value("topic", "");
-            e.delivery = d.value("delivery", 2u);
-            e.data = d["data"].dump();
-            on_event(e);
-          }
+          redelivered(m["data"]);
         } else if (op == "gap") {
           if (on_gap)
             on_gap(m["data"].dump());
