@@ -40,9 +40,13 @@ case "$mode" in
     export LD_LIBRARY_PATH="$lib" TSAN_OPTIONS="log_path=$TSAN_LOG_DIR/tsan"
     status=0
     ./build-tsan/tests/herald_unit_tests -r 300 || status=1
-    for t in api resume lifecycle jobs sessions sdk; do
+    for t in api resume lifecycle jobs sessions sdk pipelining; do
       HERALD_BIN="$PWD/build-tsan/herald" python3 "tests/integration/test_$t.py" || status=1
     done
+    # WebSocket and the JavaScript client, with real clients (npm ws, eventsource).
+    (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+    HERALD_BIN="$PWD/build-tsan/herald" node --test tests/node/websocket.test.mjs \
+      tests/node/js-client.test.mjs || status=1
     # Security (tokens, TLS, rate limits, expiry timers) needs Debian's python3 (python3-jwt).
     HERALD_BIN="$PWD/build-tsan/herald" /usr/bin/python3 tests/integration/test_security.py \
       || status=1
