@@ -149,7 +149,7 @@ private:
   std::size_t in_flight_ = 0;     // unary commands not yet answered
   std::deque<std::string> control_; // control frames to write first
   std::deque<std::string> out_;   // the hub's own messages, in order
-  std::size_t out_bytes_ = 0;
+  std::size_t out_bytes_ = 0;     // of out_ and control_: past limits.max_body_bytes, no reading
   std::map<std::string, sub_ptr> subs_;
   std::string turn_;              // the subscription that went first last time (they rotate)
   std::uint64_t serials_ = 0;
