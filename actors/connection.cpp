@@ -50,7 +50,13 @@ void start(connection_actor* self, std::uint64_t head) {
   auto& st = self->state;
   std::vector<item_ptr> preamble{stream_item::make_retry(st.deps.settings.retry_ms)};
   st.cursor = head;
-  if (st.sub.resume) {
+  if (!st.sub.resume_mercure_id.empty() && !st.sub.resume) {
+    // A publisher's own id that the log does not hold (never used, or deleted by retention):
+    // as a Mercure hub does, deliver from now on, and say so.
+    nlohmann::json last = st.sub.resume_mercure_id;
+    preamble.push_back(stream_item::make_notice(
+      "herald.gap", "{\"reason\":\"unknown_id\",\"last_event_id\":" + last.dump() + "}"));
+  } else if (st.sub.resume) {
     auto& r = *st.sub.resume;
     nlohmann::json last = st.sub.resume_text;
     if (r.epoch != st.deps.epoch) {
@@ -89,7 +95,8 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
   st.id = std::move(id);
   st.queue = std::move(queue);
   st.sub = std::move(sub);
-  st.filter = std::make_shared<const topic_filter>(st.sub.patterns, st.sub.viewer);
+  st.filter = st.sub.mercure ? std::make_shared<const topic_filter>(st.sub.mercure)
+                             : std::make_shared<const topic_filter>(st.sub.patterns, st.sub.viewer);
   st.deps = std::move(deps);
   ++st.deps.stats->connection_actors;
   self->set_down_handler([=](const caf::down_msg& dm) {
@@ -101,15 +108,33 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
                                   st.deps.settings.retry_ms, st.deps.settings.retry_jitter_ms))});
     self->quit();
   });
+  static const std::vector<std::string> no_topics;
   join_topics(
-    self, st.deps.registry, st.filter->patterns(),
+    self, st.deps.registry, st.sub.mercure ? no_topics : st.filter->patterns(),
     [=](const caf::actor& t) { self->state.topics.push_back(t); },
     [=] {
       auto& st = self->state;
       self->request(st.deps.dispatcher, caf::infinite, attach_atom::value, st.queue,
                     st.filter)
-        .then([=](std::uint64_t head) { start(self, head); },
-              [=](caf::error& err) { fail(self, err); });
+        .then(
+          [=](std::uint64_t head) {
+            auto& st = self->state;
+            if (st.sub.resume_mercure_id.empty())
+              return start(self, head);
+            self->request(st.deps.reader, caf::infinite, mercure_id_atom::value,
+                          st.sub.resume_mercure_id)
+              .then(
+                [=](std::uint64_t pos) {
+                  auto& st = self->state;
+                  if (pos > 0) {
+                    st.sub.resume = event_id{st.deps.epoch, pos};
+                    st.sub.resume_text = st.sub.resume_mercure_id;
+                  }
+                  start(self, head);
+                },
+                [=](caf::error& err) { fail(self, err); });
+          },
+          [=](caf::error& err) { fail(self, err); });
     },
     [=](caf::error& err) { fail(self, err); });
   return {

@@ -37,6 +37,11 @@ struct subscription_request {
   std::string resume_text;
   bool earliest = false; // Last-Event-ID "earliest": everything retained, without a gap notice
   principal_ptr viewer{}; // whose grants decide events with access rules
+  /// A Mercure subscription: follows `@mercure` through these selectors instead of `patterns`
+  /// (and joins no topic actor: its limits are the hub's stream limits).
+  std::shared_ptr<const mercure_view> mercure{};
+  /// Mercure: a Last-Event-ID that is a publisher's own id, resolved through the log.
+  std::string resume_mercure_id{};
 };
 
 struct connection_state {

@@ -101,7 +101,8 @@ caf::result<std::uint64_t> tail(dispatcher_actor* self, const queue_ptr& q,
 /// Adds `ev` to what route `r` gets of the current batch, if its subscriber may see it: the one
 /// place live events with access rules are decided (public events cost one branch).
 void collect(dispatcher_state& st, dispatch_route* r, const committed_event& ev) {
-  if (ev->access.restricted() && !r->filter->admits(ev->topic, ev->access))
+  if ((ev->access.restricted() || r->filter->selects())
+      && !r->filter->admits(ev->topic, ev->access, ev->mercure.get()))
     return;
   if (r->session) {
     if (!r->session_events) {

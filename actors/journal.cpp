@@ -90,7 +90,7 @@ void commit(journal_actor* self) {
       slots.push_back({false, records.size()});
       records.push_back(event_record{0, t, std::move(d.topic), std::move(d.type),
                                      std::move(d.data), std::move(d.idempotency_key), d.ack,
-                                     std::move(d.access)});
+                                     std::move(d.access), std::move(d.mercure)});
     }
   auto window = std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.idempotency_window);
   if (auto err = st.store->log().append(records, window.count())) {
@@ -104,7 +104,7 @@ void commit(journal_actor* self) {
     batch->push_back(stream_item::make_event(r.pos, format_event_id(epoch, r.pos),
                                              std::move(r.topic), std::move(r.type),
                                              std::move(r.data), r.ack,
-                                             std::move(r.access)));
+                                             std::move(r.access), std::move(r.mercure)));
   st.stats->events_published += records.size();
   st.stats->publish_repeats += slots.size() - records.size();
   if (!batch->empty())

@@ -35,7 +35,7 @@ page_read read_page(const event_log& log, const topic_filter& filter, std::uint6
     out.events.push_back(stream_item::make_event(e.pos, format_event_id(epoch, e.pos),
                                                  std::move(e.topic), std::move(e.type),
                                                  std::move(e.data), e.ack,
-                                                 std::move(e.access)));
+                                                 std::move(e.access), std::move(e.mercure)));
     bytes += out.events.back()->size_hint();
     if (bytes >= replay_page_bytes) {
       out.scanned_through = e.pos; // the rest comes with the next page
@@ -152,6 +152,12 @@ reader_handle::behavior_type log_reader(log_reader_actor* self,
       if (!job.ok())
         return read_failed(*job.error);
       return job.value.value_or(std::string{});
+    },
+    [=](mercure_id_atom, const std::string& id) -> caf::result<std::uint64_t> {
+      auto pos = self->state.store->log().find_mercure_id(id);
+      if (!pos.ok())
+        return read_failed(*pos.error);
+      return pos.value.value_or(0);
     },
     [=](query_atom, const events_query_ptr& q) {
       std::optional<std::string> error;

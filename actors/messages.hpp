@@ -6,6 +6,7 @@
 //  connection    --join_atom, pattern-->  registry --delegate-->  topic        => caf::actor (topic)
 //  connection    --attach_atom, queue_ptr, filter_ptr-->         dispatcher   => head position
 //  connection    --replay_atom, filter_ptr, after-->             log_reader   => replay_page
+//  connection    --mercure_id_atom, id-->                         log_reader   => position (0: none)
 //  HTTP session  --query_atom, events_query_ptr-->               log_reader   (callback)
 //  topic         --idle_atom, key, joins_seen-->                 registry     (stop handshake)
 //  main          --shutdown_atom, retry_ms-->                    dispatcher   => streams closing
@@ -84,6 +85,7 @@ using session_put_atom = caf::atom_constant<caf::atom("sess_put")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using patterns_atom = caf::atom_constant<caf::atom("patterns")>;
+using mercure_id_atom = caf::atom_constant<caf::atom("mercure_id")>;
 
 /// The answer to a request on a session or a job: a view of the resource or of what the request
 /// did (JSON data; a transport renders it), or an error, in which case nothing changed.
@@ -112,6 +114,7 @@ struct event_draft {
   std::string idempotency_key{}; // empty: none
   bool ack = false;            // durable sessions must acknowledge it
   event_access access{};       // private / audience (auth/access.hpp)
+  mercure_fields_ptr mercure{}; // a Mercure update's own fields (storage/mercure.hpp)
 };
 
 struct publish_outcome {
@@ -260,6 +263,7 @@ using reader_handle = caf::typed_actor<
                   std::vector<std::uint64_t>>::with<std::vector<dead_letter_record>>,
   caf::replies_to<restore_atom, std::string>::with<stored_session>,
   caf::replies_to<job_get_atom, std::string>::with<std::string>,
+  caf::replies_to<mercure_id_atom, std::string>::with<std::uint64_t>,
   caf::reacts_to<query_atom, events_query_ptr>>;
 
 } // namespace herald

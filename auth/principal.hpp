@@ -30,11 +30,20 @@ struct principal {
   std::vector<std::string> subscribe; // selectors this principal may read
   bool admin = false;                 // operator actions and every durable session
   std::int64_t expires_at = 0;        // the token's exp (seconds since the Unix epoch); 0: none
+  /// The `mercure` claim, for Mercure's protocol (net/mercure_api.cpp): Mercure topic selectors
+  /// (storage/mercure.hpp) this principal may publish to and receive private updates of, and
+  /// its `payload` (JSON text, shown in subscription events; empty: none). A token with a
+  /// `mercure` claim may omit `sub`; such a token grants nothing on /v1.
+  std::vector<std::string> mercure_publish;
+  std::vector<std::string> mercure_subscribe;
+  std::string mercure_payload;
 
   bool authenticated() const { return from == origin::token; }
-  /// The name rate limits and logs use: "sub:<sub>", or "" for anonymous (the caller uses the
-  /// client's address).
-  std::string limit_key() const { return authenticated() ? "sub:" + sub : std::string{}; }
+  /// The name rate limits and logs use: "sub:<sub>", or "" without a subject (the caller uses
+  /// the client's address).
+  std::string limit_key() const {
+    return authenticated() && !sub.empty() ? "sub:" + sub : std::string{};
+  }
 
   static principal development();
   static principal anonymous(std::vector<std::string> publish,

@@ -295,6 +295,32 @@ std::optional<std::string> read_herald_claim(const json& claims, principal& p) {
   return std::nullopt;
 }
 
+/// The `mercure` claim into `p` (Mercure's protocol); an error message when it is malformed.
+/// Selectors are any strings (IRIs, `*`, URI templates), each at most 2,048 bytes.
+std::optional<std::string> read_mercure_claim(const json& claims, principal& p) {
+  auto it = claims.find("mercure");
+  if (it == claims.end())
+    return std::nullopt;
+  if (!it->is_object())
+    return std::string{"the 'mercure' claim must be an object"};
+  for (auto m = it->begin(); m != it->end(); ++m) {
+    auto& k = m.key();
+    if (k == "publish" || k == "subscribe") {
+      auto& into = k == "publish" ? p.mercure_publish : p.mercure_subscribe;
+      if (!m->is_array() || m->size() > max_grants)
+        return "mercure." + k + " must be a list of at most 256 topic selectors";
+      for (auto& s : *m) {
+        if (!s.is_string() || s.get_ref<const std::string&>().size() > 2048)
+          return "mercure." + k + " must contain only strings of at most 2048 bytes";
+        into.push_back(s.get<std::string>());
+      }
+    } else if (k == "payload") {
+      p.mercure_payload = m->dump();
+    }
+  }
+  return std::nullopt;
+}
+
 /// A NumericDate claim (RFC 7519 2) as whole seconds, or nullopt when it is not a number.
 std::optional<std::int64_t> numeric_date(const json& v) {
   if (v.is_number_integer())
@@ -516,13 +542,24 @@ std::variant<principal, token_refusal> key_set::verify(std::string_view token,
     if (!ok)
       return refuse("wrong_audience", "the token is not meant for this hub");
   }
+  // Mercure's tokens usually name no subject: with a `mercure` claim, `sub` is optional.
   auto sub = claims.find("sub");
-  if (sub == claims.end() || !sub->is_string() || sub->get_ref<const std::string&>().empty()
-      || sub->get_ref<const std::string&>().size() > 256)
+  bool mercure = claims.contains("mercure");
+  if (sub == claims.end() && mercure) {
+    // no subject
+  } else if (sub == claims.end() || !sub->is_string()
+             || sub->get_ref<const std::string&>().empty()
+             || sub->get_ref<const std::string&>().size() > 256) {
     return refuse("token_malformed", "'sub' is required (a string of 1 to 256 bytes)");
-  p.sub = sub->get<std::string>();
+  } else {
+    p.sub = sub->get<std::string>();
+  }
   if (auto err = read_herald_claim(claims, p))
     return refuse("token_malformed", *err);
+  if (auto err = read_mercure_claim(claims, p))
+    return refuse("token_malformed", *err);
+  if (p.sub.empty() && (!p.publish.empty() || !p.subscribe.empty() || p.admin || !p.roles.empty()))
+    return refuse("token_malformed", "a token with 'herald' grants needs a 'sub'");
   return p;
 }
 

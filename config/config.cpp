@@ -189,6 +189,20 @@ const std::map<std::string, setter>& setters() {
        c.cors_allowed_origins = std::move(out);
        return std::nullopt;
      }},
+    BOOL_KEY("mercure.enabled", mercure_enabled),
+    BOOL_KEY("mercure.anonymous", mercure_anonymous),
+    BOOL_KEY("mercure.subscriptions", mercure_subscriptions),
+    {"mercure.publish_origins",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       std::vector<std::string> out;
+       if (auto err = set_strings(out, v, "origins (or [\"*\"])"))
+         return err;
+       for (auto& s : out)
+         if (s != "*" && (s.find("://") == std::string::npos || s.back() == '/'))
+           return "origin '" + s + "' must look like scheme://host[:port] (or be \"*\")";
+       c.mercure_publish_origins = std::move(out);
+       return std::nullopt;
+     }},
     {"auth.keys", set_auth_keys},
     STRING_KEY("auth.jwks_file", auth_jwks_file),
     STRING_KEY("auth.issuer", auth_issuer),

@@ -58,6 +58,12 @@ struct config {
 
   std::vector<std::string> cors_allowed_origins;
 
+  // Mercure's protocol at /.well-known/mercure (net/mercure_api.cpp).
+  bool mercure_enabled = true;
+  bool mercure_anonymous = false;     // subscribers without a token get public updates
+  bool mercure_subscriptions = false; // subscription events and the subscriptions API
+  std::vector<std::string> mercure_publish_origins; // cookie-authenticated publishes from these
+
   // Authentication (docs/security.md). No keys: a development hub, loopback only.
   std::vector<auth_key_setting> auth_keys;
   std::string auth_jwks_file;

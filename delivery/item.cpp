@@ -1,5 +1,6 @@
 #include "delivery/item.hpp"
 
+#include <algorithm>
 #include <random>
 
 namespace herald {
@@ -25,11 +26,14 @@ std::uint64_t stream_item::frames_built(encoding e) {
 void stream_item::compute_size_hint() {
   // Field names and separators of the longest encoding (SSE) are under 32 bytes.
   size_hint_ = id.size() + type.size() + data.size() + 32;
+  if (mercure) // its own id, and a "data: " per line
+    size_hint_ += mercure->id.size() + 6 * static_cast<std::size_t>(
+                                             std::count(data.begin(), data.end(), '\n'));
 }
 
 item_ptr stream_item::make_event(std::uint64_t pos, std::string id, std::string topic,
                                  std::string type, std::string data, bool ack,
-                                 event_access access) {
+                                 event_access access, mercure_fields_ptr mercure) {
   auto it = std::make_shared<stream_item>();
   it->kind = item_kind::event;
   it->pos = pos;
@@ -39,6 +43,7 @@ item_ptr stream_item::make_event(std::uint64_t pos, std::string id, std::string 
   it->data = std::move(data);
   it->ack = ack;
   it->access = std::move(access);
+  it->mercure = std::move(mercure);
   it->compute_size_hint();
   return it;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "auth/access.hpp"
+#include "storage/mercure.hpp"
 
 namespace herald {
 
@@ -29,7 +30,7 @@ enum class item_kind : std::uint8_t {
 };
 
 /// The wire encodings that cache frames. A transport adds its entry here.
-enum class encoding : std::uint8_t { sse, sse_envelope, ws, count };
+enum class encoding : std::uint8_t { sse, sse_envelope, sse_mercure, ws, count };
 
 class stream_item;
 using item_ptr = std::shared_ptr<const stream_item>;
@@ -47,6 +48,7 @@ public:
   std::uint64_t retry_ms = 0; // retry
   bool ack = false;          // event: durable sessions must acknowledge it
   event_access access;       // event: who may see it (checked once per subscription)
+  mercure_fields_ptr mercure; // event: a Mercure update's own fields (its data is then text)
 
   /// Approximate wire size, the unit of a queue's byte bound (known before any rendering).
   std::size_t size_hint() const { return size_hint_; }
@@ -59,7 +61,7 @@ public:
 
   static item_ptr make_event(std::uint64_t pos, std::string id, std::string topic,
                              std::string type, std::string data, bool ack = false,
-                             event_access access = {});
+                             event_access access = {}, mercure_fields_ptr mercure = nullptr);
   static item_ptr make_notice(std::string type, std::string data_json);
   static item_ptr make_retry(std::uint64_t ms);
   static item_ptr make_heartbeat();

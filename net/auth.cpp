@@ -65,12 +65,14 @@ enum class token_source { none, header, cookie, query };
 
 std::optional<http_response> auth_middleware::before(hub_context& hub, route_request& r) {
   auto& cfg = hub.cfg;
+  bool mercure = r.matched != nullptr && r.matched->auth == route_auth::mercure;
   // The query token is taken off the parameters in any case: handlers never see it, and it is
-  // never logged.
+  // never logged. Mercure's clients call it `authorization`.
+  std::string_view query_name = mercure ? "authorization" : "access_token";
   std::optional<std::string> query_token;
   auto& params = r.target.params;
   for (auto it = params.begin(); it != params.end();) {
-    if (it->first == "access_token") {
+    if (it->first == query_name) {
       query_token = std::move(it->second);
       it = params.erase(it);
     } else {
@@ -92,7 +94,12 @@ std::optional<http_response> auth_middleware::before(hub_context& hub, route_req
                           "the Authorization header must be 'Bearer <token>'");
     token = std::string{trim(auth.substr(space + 1))};
     source = token_source::header;
-  } else if (auto c = cookie(r.req, cfg.auth_cookie_name)) {
+  } else if (mercure && query_token) {
+    // Mercure's precedence: the header, then the query parameter, then the cookie.
+    token = std::move(*query_token);
+    source = token_source::query;
+  } else if (auto c = cookie(r.req, mercure ? std::string_view{"mercureAuthorization"}
+                                            : std::string_view{cfg.auth_cookie_name})) {
     token = std::move(*c);
     source = token_source::cookie;
   } else if (query_token) {
@@ -130,14 +137,21 @@ std::optional<http_response> auth_middleware::before(hub_context& hub, route_req
     }
   }
   if (source == token_source::cookie && changes_state(r.req.method())) {
-    // A browser attaches cookies to cross-site requests: state changes need an allowed Origin.
+    // A browser attaches cookies to cross-site requests: state changes need an allowed Origin
+    // (Mercure's publishers: one of mercure.publish_origins).
     auto origin = sv(r.req[http::field::origin]);
-    auto& allowed = cfg.cors_allowed_origins;
-    if (origin.empty()
-        || std::find(allowed.begin(), allowed.end(), std::string{origin}) == allowed.end())
+    auto& allowed = mercure ? cfg.mercure_publish_origins : cfg.cors_allowed_origins;
+    bool ok = !origin.empty()
+              && std::any_of(allowed.begin(), allowed.end(),
+                             [&](const std::string& o) {
+                               return o == origin || (mercure && o == "*");
+                             });
+    if (!ok)
       return error_response(r.req, http::status::forbidden, "csrf_origin",
-                            "a request authenticated by cookie that changes state must come "
-                            "from an Origin listed in cors.allowed_origins");
+                            mercure ? "a Mercure publish authenticated by cookie must come from "
+                                      "an Origin listed in mercure.publish_origins"
+                                    : "a request authenticated by cookie that changes state must "
+                                      "come from an Origin listed in cors.allowed_origins");
   }
   r.who = std::move(who);
   return std::nullopt;

@@ -437,7 +437,7 @@ std::variant<stream_start, http_response> subscribe_stream(hub_context& hub, rou
                                             hub.log->epoch(), &hub.stats,     hub.stream_settings};
                        return hub.sys.spawn(connection, id, q, std::move(*sub), std::move(deps));
                      }};
-  start.sse_envelope = std::get<bool>(envelope);
+  start.format = std::get<bool>(envelope) ? sse_format::envelope : sse_format::plain;
   return start;
 }
 

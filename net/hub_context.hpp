@@ -15,6 +15,7 @@
 #include "actors/hub_stats.hpp"
 #include "auth/tokens.hpp"
 #include "config/config.hpp"
+#include "net/mercure_subscriptions.hpp"
 #include "net/rate_limits.hpp"
 #include "net/router.hpp"
 #include "net/ws_registry.hpp"
@@ -60,6 +61,8 @@ struct hub_context {
   std::atomic<std::size_t> next_stream_io{0};
   /// Open WebSocket connections (shutdown tells each to go away).
   ws_registry websockets;
+  /// Mercure's active subscriptions (mercure.subscriptions), shared with the streams' leases.
+  std::shared_ptr<mercure_subscriptions> mercure_subs = std::make_shared<mercure_subscriptions>();
   std::atomic<bool> ready{false};
   std::atomic<bool> shutting_down{false};
   /// False once the hub's actors are stopped and this context is about to go. Streams still

@@ -74,9 +74,8 @@ rate_limits::rate_limits(const config& cfg)
 }
 
 std::string limit_key(const route_request& r) {
-  if (r.who->authenticated())
-    return r.who->limit_key();
-  return "ip:" + r.client_ip;
+  auto key = r.who->limit_key(); // empty without a subject (anonymous, or a Mercure token)
+  return key.empty() ? "ip:" + r.client_ip : key;
 }
 
 http_response too_many(const http_request& req, std::uint64_t retry_after_s,
@@ -93,7 +92,7 @@ std::optional<http_response> rate_limit_middleware::before(hub_context& hub, rou
       return too_many(r.req, *wait, "over the publish request rate (rate.publish_requests_per_second)");
   }
   if (std::holds_alternative<stream_handler>(r.matched->handler)) {
-    if (limits.streams_per_principal.enabled() && r.who->authenticated()) {
+    if (limits.streams_per_principal.enabled() && !r.who->limit_key().empty()) {
       auto lease = limits.streams_per_principal.acquire(r.who->limit_key());
       if (!lease)
         return too_many(r.req, 5, "this token's subject holds its maximum of concurrent streams "

@@ -27,7 +27,14 @@ bool match_pattern(std::string_view pattern, std::string_view path,
     auto p_end = std::min(pattern.find('/'), pattern.size());
     auto s_end = std::min(path.find('/'), path.size());
     auto p_seg = pattern.substr(0, p_end);
-    auto s_seg = path.substr(0, s_end);
+    auto raw = path.substr(0, s_end);
+    std::optional<std::string> decoded;
+    if (raw.find('%') != std::string_view::npos) {
+      decoded = uri::percent_decode(raw, false);
+      if (!decoded)
+        return false;
+    }
+    std::string_view s_seg = decoded ? std::string_view{*decoded} : raw;
     if (p_seg.size() >= 2 && p_seg.front() == '{' && p_seg.back() == '}') {
       if (s_seg.empty())
         return false;
@@ -124,10 +131,12 @@ void router::handle(hub_context& hub, http_request&& req, connection_context& co
     return answer(error_response(req, http::status::bad_request, "invalid_target",
                                  "the request target is not correctly percent-encoded"));
   rr.target = std::move(*target);
-  auto* r = match(req.method(), rr.target.path, rr.path_params);
+  std::string_view raw_target{req.target().data(), req.target().size()};
+  auto raw_path = raw_target.substr(0, raw_target.find('?'));
+  auto* r = match(req.method(), raw_path, rr.path_params);
   if (r == nullptr) {
     std::vector<http::verb> allowed;
-    match(req.method(), rr.target.path, rr.path_params, &allowed);
+    match(req.method(), raw_path, rr.path_params, &allowed);
     if (allowed.empty())
       return answer(error_response(req, http::status::not_found, "not_found",
                                    "no such endpoint: " + rr.target.path));

@@ -81,13 +81,21 @@ enum class stream_transport : std::uint8_t {
   websocket, // an upgrade to a WebSocket (net/ws_session) that runs its own subscriptions
 };
 
+/// How an SSE stream renders its events (net/sse_encoding.hpp).
+enum class sse_format : std::uint8_t {
+  plain,    // id, event (the type), data (the JSON data)
+  envelope, // data is {"topic","type","data"} (`envelope=1`)
+  mercure,  // Mercure updates: their own ids, types, retry and data lines
+};
+
 /// A stream a handler accepted: the actor that feeds it, and its name in the close log line.
 struct stream_start {
   std::string what;
   stream_spawn_fn spawn; // sse only
   stream_transport transport = stream_transport::sse;
-  /// SSE: events carry their topic and type in the data (`envelope=1`).
-  bool sse_envelope = false;
+  sse_format format = sse_format::plain; // sse only
+  /// More fields of the SSE response head (a Mercure stream's Last-Event-ID).
+  std::vector<std::pair<std::string, std::string>> headers{};
   /// When the stream's token expires (seconds since the Unix epoch; 0: never): the stream ends
   /// then with herald.token_expired. Set by the router from the request's principal.
   std::int64_t expires_at = 0;
@@ -109,12 +117,18 @@ enum class route_limits : std::uint8_t { none, publish };
 /// always written in request order. An overlapping route's pattern is literal.
 enum class route_pipelining : std::uint8_t { in_turn, overlapping };
 
+/// Where a route's clients put their token (net/auth.hpp): Herald's own places (Authorization,
+/// auth.cookie_name, `access_token`), or Mercure's (Authorization, the `authorization` query
+/// parameter, the `mercureAuthorization` cookie, in that order of precedence).
+enum class route_auth : std::uint8_t { herald, mercure };
+
 struct route {
   http::verb method;
   std::string_view pattern;
   std::variant<unary_handler, stream_handler> handler;
   route_limits limits = route_limits::none;
   route_pipelining pipelining = route_pipelining::in_turn;
+  route_auth auth = route_auth::herald;
 };
 
 /// A concern applied to every route. Both hooks may run on any thread (a unary answer can come
@@ -172,7 +186,9 @@ private:
   std::vector<std::shared_ptr<middleware>> chain_;
 };
 
-/// Matches `path` against `pattern` ("/v1/jobs/{id}"), collecting `{name}` values into `params`.
+/// Matches `path` (as sent: percent-encoded) against `pattern` ("/v1/jobs/{id}"), collecting the
+/// decoded `{name}` values into `params`. Each segment is decoded on its own, so an escaped '/'
+/// (%2F) stays inside its segment. A malformed escape matches nothing.
 bool match_pattern(std::string_view pattern, std::string_view path,
                    std::vector<std::string>& params);
 

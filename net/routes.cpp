@@ -3,6 +3,7 @@
 #include "net/auth.hpp"
 #include "net/cors.hpp"
 #include "net/http_api.hpp"
+#include "net/mercure_api.hpp"
 #include "net/rate_limits.hpp"
 #include "net/session_api.hpp"
 
@@ -30,6 +31,16 @@ std::unique_ptr<router> make_hub_router() {
     {v::post, "/v1/sessions/{id}/ack", handle_session_ack},
     {v::get, "/v1/sessions/{id}/dead-letters", handle_dead_letters},
     {v::post, "/v1/sessions/{id}/dead-letters/redrive", handle_redrive},
+    {v::post, "/.well-known/mercure", mercure_publish, route_limits::publish,
+     route_pipelining::overlapping, route_auth::mercure},
+    {v::get, "/.well-known/mercure", mercure_subscribe, route_limits::none,
+     route_pipelining::in_turn, route_auth::mercure},
+    {v::get, "/.well-known/mercure/subscriptions", mercure_subscriptions_get, route_limits::none,
+     route_pipelining::in_turn, route_auth::mercure},
+    {v::get, "/.well-known/mercure/subscriptions/{topic}", mercure_subscriptions_get,
+     route_limits::none, route_pipelining::in_turn, route_auth::mercure},
+    {v::get, "/.well-known/mercure/subscriptions/{topic}/{subscriber}", mercure_subscriptions_get,
+     route_limits::none, route_pipelining::in_turn, route_auth::mercure},
   };
   // Middleware runs `before` in this order and `after` in reverse. Every answer passes every
   // `after`, a middleware's own refusal (auth, rate limits) included, so refusals get CORS too.

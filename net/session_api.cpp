@@ -181,7 +181,7 @@ std::variant<stream_start, http_response> session_stream_start(hub_context& hub,
                        return hub.sys.spawn(session_stream, id, q, from, hub.session_registry,
                                             hub.registry, hub.stream_settings.retry_ms, who);
                      }};
-  start.sse_envelope = std::get<bool>(envelope);
+  start.format = std::get<bool>(envelope) ? sse_format::envelope : sse_format::plain;
   return start;
 }
 

@@ -41,7 +41,8 @@ void sse_stream::start(hub_context& hub, std::unique_ptr<tls_stream> stream,
 void sse_stream::begin(std::shared_ptr<sse_stream> s, stream_start start) {
   auto& hub = s->hub_;
   s->what_ = std::move(start.what);
-  s->envelope_ = start.sse_envelope;
+  s->format_ = start.format;
+  s->make_head(start.headers);
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(
     hub.cfg.limits_slow_consumer_bytes, [weak, shard = &s->shard_] { shard->wake(weak); });
@@ -83,7 +84,6 @@ sse_stream::sse_stream(hub_context& hub, tcp::socket socket, head_finisher finis
     finish_(std::move(finish)) {
   boost::system::error_code ignored;
   socket_.non_blocking(true, ignored);
-  make_head();
 }
 
 sse_stream::sse_stream(hub_context& hub, std::unique_ptr<tls_stream> stream,
@@ -91,10 +91,10 @@ sse_stream::sse_stream(hub_context& hub, std::unique_ptr<tls_stream> stream,
   : hub_(hub), shard_(shard_of(stream->get_executor())), hub_alive_(hub.alive),
     socket_(stream->get_executor()), tls_ctx_(std::move(tls)), tls_(std::move(stream)),
     expiry_(socket_.get_executor()), id_(random_connection_id()), finish_(std::move(finish)) {
-  make_head();
+  // nop
 }
 
-void sse_stream::make_head() {
+void sse_stream::make_head(const std::vector<std::pair<std::string, std::string>>& extra) {
   http::response<http::empty_body> head{http::status::ok, 11};
   head.set(http::field::server, "herald/" HERALD_VERSION);
   head.set(http::field::content_type, "text/event-stream; charset=utf-8");
@@ -102,6 +102,8 @@ void sse_stream::make_head() {
   head.set("X-Accel-Buffering", "no");
   head.set(http::field::connection, "keep-alive");
   head.set("Herald-Connection-Id", id_);
+  for (auto& [name, value] : extra)
+    head.set(name, value);
   finish_(head);
   head_ = render_head(head);
 }
@@ -148,7 +150,9 @@ void sse_stream::write() {
     // Each item's SSE frame is built once (by the first stream that writes it) and shared.
     std::size_t frame_bytes = 0;
     for (auto& item : batch_) {
-      auto& frame = envelope_ ? sse_envelope_frame(*item) : sse_frame(*item);
+      auto& frame = format_ == sse_format::envelope  ? sse_envelope_frame(*item)
+                    : format_ == sse_format::mercure ? sse_mercure_frame(*item)
+                                                     : sse_frame(*item);
       buffers_.emplace_back(net::buffer(frame));
       frame_bytes += frame.size();
     }

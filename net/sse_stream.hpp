@@ -50,7 +50,8 @@ private:
   static constexpr std::size_t kept_capacity = 16;
 
   static void begin(std::shared_ptr<sse_stream> s, stream_start start);
-  void make_head();
+  /// The response head, with `extra` fields (before any write).
+  void make_head(const std::vector<std::pair<std::string, std::string>>& extra);
   /// Calls `f` with the stream bytes go through: the socket, or the TLS stream over it.
   template <class F>
   void with_stream(F&& f) {
@@ -90,7 +91,7 @@ private:
   std::vector<boost::asio::const_buffer> buffers_;
   std::array<char, 16> read_buf_{}; // clients send nothing; a read only sees them go away
   bool head_sent_ = false;
-  bool envelope_ = false; // events in the envelope form (sse_encoding.hpp)
+  sse_format format_ = sse_format::plain; // how events look (sse_encoding.hpp)
   bool writing_ = false;
   bool closed_ = false;
   std::uint64_t events_sent_ = 0;

@@ -35,14 +35,17 @@ constexpr std::uint64_t ack_flag = std::uint64_t{1} << 63;
 // The next bit marks an event with access rules, stored between its type and its data:
 //   u8 private, u16 count, count x (u16 length, bytes)   (the audience)
 constexpr std::uint64_t access_flag = std::uint64_t{1} << 62;
-constexpr std::uint64_t time_mask = ~(ack_flag | access_flag);
+// The next marks a Mercure update, whose fields follow the access rules (if any):
+//   u16 id length, id, u16 topic count, count x (u16 length, bytes), u64 retry
+constexpr std::uint64_t mercure_flag = std::uint64_t{1} << 61;
+constexpr std::uint64_t time_mask = ~(ack_flag | access_flag | mercure_flag);
 
 std::string encode(const event_record& e) {
   std::string v;
   v.reserve(16 + e.topic.size() + e.type.size() + e.data.size());
   bool rules = e.access.restricted();
   put_be64(v, static_cast<std::uint64_t>(e.time_ms) | (e.ack ? ack_flag : 0)
-                | (rules ? access_flag : 0));
+                | (rules ? access_flag : 0) | (e.mercure ? mercure_flag : 0));
   put_u16(v, e.topic.size());
   v.append(e.topic);
   put_u16(v, e.type.size());
@@ -54,6 +57,17 @@ std::string encode(const event_record& e) {
       put_u16(v, a.size());
       v.append(a);
     }
+  }
+  if (e.mercure) {
+    auto& m = *e.mercure;
+    put_u16(v, m.id.size());
+    v.append(m.id);
+    put_u16(v, m.topics.size());
+    for (auto& t : m.topics) {
+      put_u16(v, t.size());
+      v.append(t);
+    }
+    put_be64(v, m.retry_ms);
   }
   v.append(e.data);
   return v;
@@ -116,6 +130,7 @@ std::vector<column_spec> event_log::columns() {
     {"log", [](auto& o) { hint_inserts(o, rocksdb::NewCappedPrefixTransform(0)); }},
     {"topic_index", [](auto& o) { hint_inserts(o, new index_topic_prefix); }},
     {"topics", {}},
+    {"mercure_ids", {}},
   };
 }
 
@@ -124,7 +139,8 @@ event_log::event_log(database& db)
     meta_cf_(db.column("default")),
     log_cf_(db.column("log")),
     index_cf_(db.column("topic_index")),
-    topics_cf_(db.column("topics")) {
+    topics_cf_(db.column("topics")),
+    mercure_ids_cf_(db.column("mercure_ids")) {
   // nop
 }
 
@@ -183,7 +199,12 @@ std::optional<std::string> event_log::append(std::vector<event_record>& events,
   for (auto& e : events) {
     e.pos = next++;
     batch.Put(log_cf_, pos_key(e.pos), encode(e));
-    batch.Put(index_cf_, index_key(e.topic, e.pos), rocksdb::Slice{});
+    if (e.mercure && !e.mercure->id.empty()) {
+      batch.Put(index_cf_, index_key(e.topic, e.pos), e.mercure->id);
+      batch.Put(mercure_ids_cf_, e.mercure->id, pos_key(e.pos));
+    } else {
+      batch.Put(index_cf_, index_key(e.topic, e.pos), rocksdb::Slice{});
+    }
     ++added[e.topic];
     // In the same batch as the event: a key is remembered exactly when its event exists.
     if (!e.idempotency_key.empty() && dedup_window_ms > 0 && dedup_ != nullptr)
@@ -270,13 +291,15 @@ std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::str
     // deletion marker left there until compaction, a cost that grew with each trim.
     auto scan = scan_prefix(
       db_.db(), index_cf_, prefix, index_key(topic, x.trimmed_through + 1),
-      [&](std::string_view k, std::string_view) {
+      [&](std::string_view k, std::string_view v) {
         if (positions.size() >= n)
           return false;
         auto pos = get_be64(k.data() + prefix.size());
         positions.push_back(pos);
         batch.Delete(index_cf_, rocksdb::Slice{k.data(), k.size()});
         batch.Delete(log_cf_, pos_key(pos));
+        if (!v.empty())
+          forget_mercure_id(v, pos, batch);
         return true;
       },
       "retention read failed");
@@ -308,9 +331,13 @@ std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_d
   for (it->Seek(pos_key(age_trimmed_through_ + 1)); it->Valid() && doomed.size() < max_delete;
        it->Next()) {
     event_record rec;
-    if (!decode(it->value().ToString(), rec, true) || rec.time_ms >= cutoff_ms)
+    auto value = it->value().ToString();
+    if (!decode(value, rec, true) || rec.time_ms >= cutoff_ms)
       break;
     auto pos = get_be64(it->key().data());
+    if (is_internal_topic(rec.topic) && decode(value, rec, false) && rec.mercure
+        && !rec.mercure->id.empty())
+      forget_mercure_id(rec.mercure->id, pos, batch);
     batch.Delete(log_cf_, it->key());
     batch.Delete(index_cf_, index_key(rec.topic, pos));
     doomed.emplace_back(std::move(rec.topic), pos);
@@ -375,6 +402,34 @@ bool event_log::decode(const std::string& v, event_record& out, bool topic_only)
       off += len;
     }
   }
+  out.mercure = nullptr;
+  if ((t & mercure_flag) != 0) {
+    auto m = std::make_shared<mercure_fields>();
+    auto take = [&](std::string& into) {
+      if (v.size() < off + 2)
+        return false;
+      auto len = get_u16(v.data() + off);
+      off += 2;
+      if (v.size() < off + len)
+        return false;
+      into.assign(v.data() + off, len);
+      off += len;
+      return true;
+    };
+    if (!take(m->id) || v.size() < off + 2)
+      return false;
+    auto n = get_u16(v.data() + off);
+    off += 2;
+    m->topics.resize(n);
+    for (auto& topic : m->topics)
+      if (!take(topic))
+        return false;
+    if (v.size() < off + 8)
+      return false;
+    m->retry_ms = get_be64(v.data() + off);
+    off += 8;
+    out.mercure = std::move(m);
+  }
   out.data.assign(v.data() + off, v.size() - off);
   return true;
 }
@@ -412,7 +467,7 @@ log_page event_log::read_topic(const topic_filter& filter, std::uint64_t after, 
     }
     value.assign(log_it->value().data(), log_it->value().size());
     event_record rec;
-    if (!decode(value, rec, false) || !filter.admits(rec.topic, rec.access))
+    if (!decode(value, rec, false) || !filter.admits(rec.topic, rec.access, rec.mercure.get()))
       continue;
     rec.pos = pos;
     page.events.push_back(std::move(rec));
@@ -452,7 +507,7 @@ log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::s
       if (decode(value, rec, true) && filter.matches(rec.topic)) {
         decode(value, rec, false);
         rec.pos = pos;
-        if (filter.admits(rec.topic, rec.access))
+        if (filter.admits(rec.topic, rec.access, rec.mercure.get()))
           page.events.push_back(std::move(rec));
       }
       if (page.events.size() >= max_events || ++scanned >= max_scan) {
@@ -498,6 +553,24 @@ lookup<event_record> event_log::get(std::uint64_t pos) const {
     return {};
   rec.pos = pos;
   return {std::move(rec), std::nullopt};
+}
+
+lookup<std::uint64_t> event_log::find_mercure_id(std::string_view id) const {
+  auto found = db_.get(mercure_ids_cf_, id, "Mercure id read failed");
+  if (!found.ok() || !found.value || found.value->size() != 8)
+    return {std::nullopt, found.error};
+  auto pos = get_be64(found.value->data());
+  std::lock_guard<std::mutex> guard{meta_mtx_};
+  if (auto t = topics_.find(mercure_log_topic); t == topics_.end() || pos <= t->second.trimmed_through)
+    return {}; // retention deleted it (its id is deleted in the same write, or was left stale)
+  return {pos, std::nullopt};
+}
+
+void event_log::forget_mercure_id(std::string_view id, std::uint64_t pos,
+                                  rocksdb::WriteBatch& batch) {
+  auto found = db_.get(mercure_ids_cf_, id, "Mercure id read failed");
+  if (found.ok() && found.value && found.value->size() == 8 && get_be64(found.value->data()) == pos)
+    batch.Delete(mercure_ids_cf_, rocksdb::Slice{id.data(), id.size()});
 }
 
 std::size_t event_log::topic_count() const {

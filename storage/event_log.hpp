@@ -7,6 +7,9 @@
 //   log          BE(position) -> event record
 //   topic_index  topic '\0' BE(position) -> ""     (replay and count retention per topic)
 //   topics       topic -> {count, trimmed_through}  (retention bookkeeping, gap detection)
+//   mercure_ids  id -> BE(position)                 (a Mercure publisher's own event ids; the
+//                                                    topic_index value of such an event is its
+//                                                    id, so retention deletes both together)
 // Keys are big-endian so that iteration order is numeric order.
 //
 // Threading: append/trim are called by the journal only (one writer); read/retention_gap are
@@ -40,6 +43,9 @@ struct event_record {
   std::string idempotency_key{}; // empty: none; else remembered for the dedup window
   bool ack = false;            // durable sessions must acknowledge it
   event_access access{};       // who may see it (public when not restricted)
+  /// A Mercure update's own fields (storage/mercure.hpp); null for a Herald event. Its data is
+  /// then the text as published, not JSON.
+  mercure_fields_ptr mercure{};
 };
 
 /// Events of the log in (from-1, to] may be missing for a subscription.
@@ -103,6 +109,10 @@ public:
   /// The event at `pos`, if it is still in the log.
   lookup<event_record> get(std::uint64_t pos) const;
 
+  /// The position of the Mercure update its publisher gave `id` (the latest, if several were),
+  /// while that update is retained.
+  lookup<std::uint64_t> find_mercure_id(std::string_view id) const;
+
 private:
   struct topic_meta {
     std::uint64_t count = 0;
@@ -118,6 +128,9 @@ private:
   void note_deleted(const std::string& topic, std::uint64_t pos);
   /// Writes the stored counts of `topics` (deleting those that are gone) to `batch`.
   void write_topic_meta(const std::set<std::string>& topics, rocksdb::WriteBatch& batch);
+  /// Retention deletes the update at `pos` whose publisher gave it `id`: forgets the id too,
+  /// unless a later update took it.
+  void forget_mercure_id(std::string_view id, std::uint64_t pos, rocksdb::WriteBatch& batch);
 
   database& db_;
   idempotency_store* dedup_ = nullptr;
@@ -125,6 +138,7 @@ private:
   rocksdb::ColumnFamilyHandle* log_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* index_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* topics_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* mercure_ids_cf_ = nullptr;
   std::uint32_t epoch_ = 0;
   std::atomic<std::uint64_t> head_{0};
 

@@ -69,6 +69,8 @@ bool is_wildcard(std::string_view pattern) {
 bool topic_matches(std::string_view pattern, std::string_view topic) {
   // Walk both strings segment by segment without allocating: this runs once per event per
   // wildcard subscription on the fan-out path.
+  if (is_internal_topic(topic))
+    return false;
   std::size_t p = 0, t = 0;
   for (;;) {
     auto pe = pattern.find('/', p);
@@ -94,6 +96,11 @@ topic_filter::topic_filter(std::vector<std::string> patterns, principal_ptr view
   patterns_.erase(std::unique(patterns_.begin(), patterns_.end()), patterns_.end());
   has_wildcard_ = std::any_of(patterns_.begin(), patterns_.end(),
                               [](const std::string& p) { return is_wildcard(p); });
+}
+
+topic_filter::topic_filter(std::shared_ptr<const mercure_view> mercure)
+  : patterns_{std::string{mercure_log_topic}}, mercure_(std::move(mercure)) {
+  // nop
 }
 
 bool topic_filter::matches(std::string_view topic) const {

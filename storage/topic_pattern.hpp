@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "auth/principal.hpp"
+#include "storage/mercure.hpp"
 
 namespace herald {
 
@@ -30,19 +31,31 @@ std::optional<std::string> validate_event_type(std::string_view type);
 /// True when the pattern contains a wildcard segment.
 bool is_wildcard(std::string_view pattern);
 
-/// Matches a concrete topic against a (valid) pattern.
+/// Matches a concrete topic against a (valid) pattern. Internal topics (`@mercure`) match no
+/// pattern.
 bool topic_matches(std::string_view pattern, std::string_view topic);
 
 /// The set of patterns one stream or query follows, and who follows them: events with access
 /// rules (auth/access.hpp) pass only if the viewer may see them (no viewer: public events only).
+///
+/// A Mercure subscriber's filter follows the internal topic `@mercure` and admits the updates its
+/// selectors match (storage/mercure.hpp).
 class topic_filter {
 public:
   topic_filter() = default;
   explicit topic_filter(std::vector<std::string> patterns, principal_ptr viewer = nullptr);
+  explicit topic_filter(std::shared_ptr<const mercure_view> mercure);
 
   bool matches(std::string_view topic) const;
-  /// May the viewer see an event of `topic` (that matches) with these rules?
-  bool admits(std::string_view topic, const event_access& rules) const {
+  /// Whether this filter decides every event it matches (a Mercure filter), not only those with
+  /// access rules.
+  bool selects() const { return mercure_ != nullptr; }
+  /// May the viewer see an event of `topic` (that matches) with these rules (and, for a Mercure
+  /// update, these Mercure fields)?
+  bool admits(std::string_view topic, const event_access& rules,
+              const mercure_fields* mercure = nullptr) const {
+    if (mercure_ != nullptr)
+      return mercure != nullptr && mercure_->admits(*mercure, rules.is_private);
     return !rules.restricted() || (viewer_ != nullptr && may_see(*viewer_, topic, rules));
   }
   const principal_ptr& viewer() const { return viewer_; }
@@ -54,6 +67,7 @@ private:
   std::vector<std::string> patterns_;
   bool has_wildcard_ = false;
   principal_ptr viewer_;
+  std::shared_ptr<const mercure_view> mercure_;
 };
 
 } // namespace herald

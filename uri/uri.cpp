@@ -113,7 +113,16 @@ std::optional<request_target> parse_request_target(std::string_view target) {
   out.path = std::move(*path);
   if (q == std::string_view::npos)
     return out;
-  auto query = target.substr(q + 1);
+  auto params = parse_query(target.substr(q + 1));
+  if (!params)
+    return std::nullopt;
+  out.params = std::move(*params);
+  return out;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>>
+parse_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
   while (!query.empty()) {
     auto amp = query.find('&');
     auto part = query.substr(0, amp);
@@ -127,7 +136,7 @@ std::optional<request_target> parse_request_target(std::string_view target) {
                             true);
     if (!k || !v)
       return std::nullopt;
-    out.params.emplace_back(std::move(*k), std::move(*v));
+    out.emplace_back(std::move(*k), std::move(*v));
   }
   return out;
 }

@@ -30,6 +30,11 @@ struct request_target {
   const std::string* param(std::string_view name) const;
 };
 
+/// Decodes a query string or an application/x-www-form-urlencoded body ("a=1&b=x+y"): its
+/// name/value pairs in order. Nullopt when an escape is malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>>
+parse_query(std::string_view query);
+
 /// Splits "path?query" and decodes both. Nullopt when an escape is malformed.
 std::optional<request_target> parse_request_target(std::string_view target);
 

@@ -178,3 +178,34 @@ CAF_TEST(a JWKS document adds oct keys bound to their alg) {
   nlohmann::json c{{"sub", "j"}};
   CAF_CHECK_EQUAL(refusal(*k, mint(c, secret, "j1")), "");
 }
+
+CAF_TEST(mercure claims are read and make a subject optional) {
+  token_rules rules;
+  rules.keys.push_back({"", "HS256", secret, "", ""});
+  auto k = keys(rules);
+  // A Mercure token as Mercure's tools mint them: no sub, no exp.
+  nlohmann::json c = {{"mercure",
+                       {{"publish", {"https://example.com/books/{id}"}},
+                        {"subscribe", {"*"}},
+                        {"payload", {{"user", "https://example.com/users/1"}}}}}};
+  auto ok = k->verify(mint(c), now());
+  CAF_REQUIRE(std::holds_alternative<principal>(ok));
+  auto& p = std::get<principal>(ok);
+  CAF_CHECK(p.authenticated());
+  CAF_CHECK(p.sub.empty());
+  CAF_CHECK_EQUAL(p.limit_key(), ""); // limited by address, not by an empty subject
+  CAF_CHECK_EQUAL(p.expires_at, 0);
+  CAF_CHECK_EQUAL(p.mercure_publish.size(), 1u);
+  CAF_CHECK_EQUAL(p.mercure_subscribe.at(0), "*");
+  CAF_CHECK_EQUAL(p.mercure_payload, R"({"user":"https://example.com/users/1"})");
+  CAF_CHECK(p.publish.empty() && p.subscribe.empty() && !p.admin);
+  CAF_CHECK_EQUAL(refusal(*k, mint({{"mercure", {{"publish", "*"}}}})), "token_malformed");
+  CAF_CHECK_EQUAL(refusal(*k, mint({{"mercure", 1}})), "token_malformed");
+  CAF_CHECK_EQUAL(refusal(*k, mint({{"mercure", {{"subscribe", {1}}}}})), "token_malformed");
+  // Without a mercure claim a subject is still required, and Herald grants always need one.
+  CAF_CHECK_EQUAL(refusal(*k, mint({{"herald", {{"subscribe", {"a"}}}}})), "token_malformed");
+  CAF_CHECK_EQUAL(refusal(*k, mint({{"mercure", nlohmann::json::object()},
+                                    {"herald", {{"subscribe", {"a"}}}}})),
+                  "token_malformed");
+  CAF_CHECK_EQUAL(refusal(*k, mint({{"sub", "bob"}, {"mercure", {{"subscribe", {"x"}}}}})), "");
+}
