@@ -13,6 +13,7 @@ struct hub_stats {
   std::atomic<std::int64_t> websocket_subscriptions{0}; // their subscriptions and session attachments
   std::atomic<std::uint64_t> websocket_messages_in{0};  // text messages read from clients
   std::atomic<std::uint64_t> websocket_refusals{0};     // messages answered with an "error" message
+  std::atomic<std::int64_t> mercure_streams{0};         // open /.well-known/mercure streams
   std::atomic<std::int64_t> topic_actors{0};        // live topic actors
   std::atomic<std::int64_t> connection_actors{0};   // live connection actors
   std::atomic<std::int64_t> job_actors{0};          // live job watchers

@@ -17,9 +17,14 @@ void cors_middleware::after(hub_context& hub, const http_request& req, http_head
   if (!listed && !any)
     return;
   res.set(http::field::access_control_allow_origin, listed ? o : std::string{"*"});
-  if (listed)
+  if (listed) {
     res.set(http::field::vary, "Origin");
-  res.set(http::field::access_control_expose_headers, "Herald-Connection-Id, Retry-After");
+    // A listed origin may send the visitor's cookie (EventSource's withCredentials, Mercure's
+    // mercureAuthorization): never granted to "*".
+    res.set(http::field::access_control_allow_credentials, "true");
+  }
+  res.set(http::field::access_control_expose_headers,
+          "Herald-Connection-Id, Retry-After, Last-Event-ID");
   if (req.method() == http::verb::options && res.result() == http::status::no_content) {
     res.set(http::field::access_control_allow_methods, res[http::field::allow]);
     res.set(http::field::access_control_allow_headers,

@@ -303,6 +303,8 @@ std::string stats_json(hub_context& hub) {
     {"websocket_subscriptions", s.websocket_subscriptions.load()},
     {"websocket_messages_in", s.websocket_messages_in.load()},
     {"websocket_refusals", s.websocket_refusals.load()},
+    {"mercure_streams", s.mercure_streams.load()},
+    {"mercure_subscriptions", hub.mercure_subs->size()},
     {"log_head", format_event_id(hub.log->epoch(), hub.log->head())},
     {"log_topics", hub.log->topic_count()},
     {"uptime_seconds", uptime},

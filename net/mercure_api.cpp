@@ -291,6 +291,12 @@ std::variant<stream_start, http_response> mercure_subscribe(hub_context& hub, ro
                        return hub.sys.spawn(connection, id, q, std::move(*sub), std::move(deps));
                      }};
   start.format = sse_format::mercure;
+  // Counted while the stream is open (the lease goes when it closes).
+  ++hub.stats.mercure_streams;
+  r.leases.push_back(std::shared_ptr<void>(nullptr, [stats = &hub.stats, alive = hub.alive](void*) {
+    if (alive->load())
+      --stats->mercure_streams;
+  }));
   start.headers.emplace_back("Last-Event-ID", mercure_event_id(format_event_id(epoch, head)));
   if (hub.cfg.mercure_subscriptions) {
     std::vector<mercure_subscription> subs;

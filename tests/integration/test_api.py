@@ -234,6 +234,8 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(st, 201)
         self.assertEqual(h["access-control-allow-origin"], "http://app.example")
         self.assertEqual(h["vary"], "Origin")
+        self.assertEqual(h["access-control-allow-credentials"], "true")  # a listed origin only
+        self.assertIn("Last-Event-ID", h["access-control-expose-headers"])
         st, h, _ = self.hub.get("/v1/events?topic=cors", origin)
         self.assertEqual(h["access-control-allow-origin"], "http://app.example")
         sub = self.hub.subscribe(["cors"], headers=origin)

@@ -98,10 +98,14 @@ class OpenHub(unittest.TestCase):
         self.assertEqual(datas(several, 2), ["plain", "alt"])
         self.assertEqual(datas(star, 6), ["b1", "b2", "r", "isbn", "plain", "alt"])
         time.sleep(0.3)
+        self.assertEqual(hub.stats()["mercure_streams"], 5)
         for c, n in ((exact, 1), (tpl, 2), (urn, 1), (several, 2), (star, 6)):
             c.pump()
             self.assertEqual(len(c.data_events()), n, c.events)
             c.close()
+        # Closed streams leave nothing behind: no stream, no connection actor.
+        hub.wait_stats(lambda s: s["mercure_streams"] == 0 and s["connections"] == 0
+                       and s["connection_actors"] == 0)
 
     def test_multi_line_data_ids_types_and_retry(self):
         hub = self.hub
