@@ -235,6 +235,10 @@ std::variant<stream_start, http_response> mercure_subscribe(hub_context& hub, ro
     if (v.empty() || v.size() > max_topic_bytes_mercure)
       return error_response(r.req, http::status::bad_request, "invalid_topic",
                             "a topic selector must be 1 to 2048 bytes");
+    if (mercure_selector{v}.expressions() > max_selector_expressions)
+      return error_response(r.req, http::status::bad_request, "invalid_topic",
+                            "a URI template selector may have at most "
+                              + std::to_string(max_selector_expressions) + " expressions");
     selectors.push_back(v);
   }
   if (selectors.empty())

@@ -29,14 +29,20 @@ std::string mercure_subscription::json(bool active, bool context,
 
 void mercure_subscriptions::add(const std::vector<mercure_subscription>& subs) {
   std::lock_guard<std::mutex> guard{mtx_};
-  for (auto& s : subs)
+  for (auto& s : subs) {
     by_topic_[{s.topic, s.subscriber}] = s;
+    topics_of_[s.subscriber].push_back(s.topic);
+  }
 }
 
 void mercure_subscriptions::remove(const std::string& subscriber) {
   std::lock_guard<std::mutex> guard{mtx_};
-  for (auto it = by_topic_.begin(); it != by_topic_.end();)
-    it = it->first.second == subscriber ? by_topic_.erase(it) : std::next(it);
+  auto it = topics_of_.find(subscriber);
+  if (it == topics_of_.end())
+    return;
+  for (auto& topic : it->second)
+    by_topic_.erase({topic, subscriber});
+  topics_of_.erase(it);
 }
 
 std::vector<mercure_subscription> mercure_subscriptions::list(const std::string& topic,

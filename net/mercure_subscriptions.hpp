@@ -47,6 +47,7 @@ public:
 private:
   mutable std::mutex mtx_;
   std::map<std::pair<std::string, std::string>, mercure_subscription> by_topic_; // (topic, sub)
+  std::map<std::string, std::vector<std::string>> topics_of_; // subscriber -> its topics
 };
 
 /// "urn:uuid:" and a random (version 4) UUID: a Mercure subscriber's id.

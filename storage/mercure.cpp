@@ -5,15 +5,17 @@ namespace herald {
 mercure_selector::mercure_selector(std::string text) : text_(std::move(text)) {
   any_ = text_ == "*";
   if (!any_ && text_.find('{') != std::string::npos)
-    if (auto t = uri::uri_template::parse(text_); t && !t->literal())
+    if (auto t = uri::uri_template::parse(text_); t && !t->literal()) {
+      prefix_ = std::string{t->literal_prefix()};
       template_ = std::move(*t);
+    }
   // A text that is not a valid template is an exact topic (as Mercure hubs treat it).
 }
 
 bool mercure_selector::matches(std::string_view topic) const {
   if (any_ || topic == text_)
     return true;
-  return template_ && template_->matches(topic);
+  return template_ && topic.substr(0, prefix_.size()) == prefix_ && template_->matches(topic);
 }
 
 bool mercure_any_match(const std::vector<mercure_selector>& selectors,

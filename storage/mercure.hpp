@@ -39,6 +39,10 @@ struct mercure_fields {
 };
 using mercure_fields_ptr = std::shared_ptr<const mercure_fields>;
 
+/// The most expressions a subscriber's template selector may have (matching a template costs
+/// O(expressions x topic length); real ones have one to three).
+inline constexpr std::size_t max_selector_expressions = 16;
+
 /// One topic selector, parsed once.
 class mercure_selector {
 public:
@@ -46,11 +50,14 @@ public:
 
   bool matches(std::string_view topic) const;
   const std::string& text() const { return text_; }
+  /// Its expressions (0 for `*` and exact topics).
+  std::size_t expressions() const { return template_ ? template_->expressions() : 0; }
 
 private:
   std::string text_;
   bool any_ = false;
   std::optional<uri::uri_template> template_; // set when the text is a template with expressions
+  std::string prefix_; // a template's literal start: most topics that do not match fail on it
 };
 
 /// True when one of `selectors` matches one of `topics`.

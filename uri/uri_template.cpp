@@ -213,6 +213,17 @@ std::string uri_template::expand(const template_vars& vars) const {
   return out;
 }
 
+std::size_t uri_template::expressions() const {
+  return static_cast<std::size_t>(
+    std::count_if(parts_.begin(), parts_.end(), [](const part& p) { return p.is_expr; }));
+}
+
+std::string_view uri_template::literal_prefix() const {
+  if (parts_.empty() || parts_.front().is_expr)
+    return {};
+  return parts_.front().literal;
+}
+
 bool uri_template::matches(std::string_view text) const {
   auto n = text.size();
   std::vector<char> reach(n + 1, 0), next(n + 1, 0);

@@ -40,6 +40,11 @@ public:
 
   const std::string& text() const { return text_; }
 
+  /// How many expressions it has (matching costs O(parts x length)).
+  std::size_t expressions() const;
+  /// The literal text before its first expression: every match starts with it.
+  std::string_view literal_prefix() const;
+
 private:
   struct varspec {
     std::string name;

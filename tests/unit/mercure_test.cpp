@@ -253,3 +253,14 @@ CAF_TEST(retention forgets the ids of the updates it deletes) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(template selectors report their expressions and check their literal start first) {
+  mercure_selector tpl{"https://example.com/{a}/{b}{?c}"};
+  CAF_CHECK_EQUAL(tpl.expressions(), 3u);
+  CAF_CHECK_EQUAL(mercure_selector{"*"}.expressions(), 0u);
+  CAF_CHECK_EQUAL(mercure_selector{"https://example.com/x"}.expressions(), 0u);
+  CAF_CHECK(tpl.matches("https://example.com/1/2?c=3"));
+  CAF_CHECK(!tpl.matches("http://example.com/1/2"));
+  mercure_selector leading{"{+base}/books/{id}"};
+  CAF_CHECK(leading.matches("https://example.com/books/9"));
+}
