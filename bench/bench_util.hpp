@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "uri/uri.hpp"
+
 namespace herald_bench {
 
 inline long long now_ns() {
@@ -96,7 +98,10 @@ using event_list = std::vector<std::pair<std::string, std::string>>;
 
 /// How Herald's publisher sends a write's events: one event per POST, pipelined (how most
 /// backends publish, and how nchan is driven), or one POST of an array.
-enum class publish_shape { single, array };
+/// single: one JSON event per POST /v1/publish; array: one array per POST; mercure: one form
+/// per POST /.well-known/mercure (the data as published, not JSON).
+enum class publish_shape { single, array, mercure };
+
 
 /// The request(s) publishing `events` in one write: one POST /pub/<topic> per event, pipelined,
 /// for nchan (it takes one message per request); for herald one POST /v1/publish per event,
@@ -123,6 +128,17 @@ inline int publish_request(bool nchan, const event_list& events, std::string& re
   if (shape == publish_shape::single) {
     for (auto& [topic, data] : events)
       post(event_json(topic, data));
+    return static_cast<int>(events.size());
+  }
+  if (shape == publish_shape::mercure) {
+    for (auto& [topic, data] : events) {
+      auto body = "topic=" + herald::uri::percent_encode(topic) + "&data=" + herald::uri::percent_encode(data)
+                  + (private_events ? "&private=on" : "");
+      req += "POST /.well-known/mercure HTTP/1.1\r\nHost: bench\r\n"
+             "Content-Type: application/x-www-form-urlencoded\r\n"
+             + (token.empty() ? std::string{} : "Authorization: Bearer " + token + "\r\n")
+             + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    }
     return static_cast<int>(events.size());
   }
   std::string body = "[";

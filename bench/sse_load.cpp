@@ -24,6 +24,9 @@
 //                                             websocket subscriber at /ws/T)
 //   sse_load ... --transport ws --deflate 1   ... offering permessage-deflate (compressed
 //                                             messages are inflated to be checked)
+//   sse_load ... --transport mercure          herald's Mercure protocol: subscribers at
+//                                             /.well-known/mercure?topic=T, one form per POST
+//                                             /.well-known/mercure
 //
 // Every event carries its topic's sequence number: a subscriber that sees one out of order, twice
 // or not at all counts a gap. Subscribers bind source addresses 127.0.0.2 to 127.0.0.201 in turn,
@@ -307,7 +310,7 @@ void publisher(const options& o, publish_result& res, int me) {
       latency.add(std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now()
                                                                         - written)
                     .count());
-      if (ok && !o.nchan && res.first_id.empty()) {
+      if (ok && !o.nchan && res.first_id.empty() && o.shape != publish_shape::mercure) {
         bool single = o.shape == publish_shape::single;
         auto q = body.find(single ? "\"id\":\"" : "[\"");
         std::size_t skip = single ? 6 : 2;
@@ -351,6 +354,9 @@ std::string subscribe_request(const options& o, long i, const std::string& last_
   if (o.nchan) // /replay/ is nchan's location whose new subscribers start at the oldest message
     return "GET /" + std::string(o.replay ? "replay" : "sub") + "/" + o.topic_name(i)
            + " HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n";
+  if (o.shape == publish_shape::mercure)
+    return "GET /.well-known/mercure?topic=" + o.topic_name(i) + " HTTP/1.1\r\nHost: bench\r\n"
+           + (o.token.empty() ? "" : "Authorization: Bearer " + o.token + "\r\n") + "\r\n";
   return "GET /v1/subscribe?topic=" + o.topic_name(i) + " HTTP/1.1\r\nHost: bench\r\n"
          + (last_event_id.empty() ? "" : "Last-Event-ID: " + last_event_id + "\r\n")
          + (o.token.empty() ? "" : "Authorization: Bearer " + o.token + "\r\n") + "\r\n";
@@ -445,7 +451,11 @@ int main(int argc, char** argv) {
     else if (k == "--publishers") o.publishers = std::max(1, std::stoi(v));
     else if (k == "--seconds") o.seconds = std::stoi(v);
     else if (k == "--shape") o.shape = v == "array" ? publish_shape::array : publish_shape::single;
-    else if (k == "--transport") o.ws = v == "ws";
+    else if (k == "--transport") {
+      o.ws = v == "ws";
+      if (v == "mercure") // /.well-known/mercure: form publishes, Mercure's SSE
+        o.shape = publish_shape::mercure;
+    }
     else if (k == "--deflate") o.deflate = v == "1" || v == "true";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
@@ -610,7 +620,9 @@ int main(int argc, char** argv) {
   double pub_secs = std::chrono::duration<double>(pub_res.last_answer - t0).count();
   std::printf("\"shape\":\"%s\",\"published_per_s\":%.0f,\"pub_p50_ms\":%.3f,"
               "\"pub_p99_ms\":%.3f,\"pub_max_ms\":%.3f,",
-              o.nchan || o.shape == publish_shape::single ? "single" : "array",
+              o.nchan || o.shape == publish_shape::single ? "single"
+              : o.shape == publish_shape::mercure         ? "mercure"
+                                                          : "array",
               pub_secs > 0 ? pub_res.ok.load() * 1.0 / pub_secs : 0.0,
               pub_res.latency.percentile(0.5), pub_res.latency.percentile(0.99),
               pub_res.latency.max_us / 1000.0);

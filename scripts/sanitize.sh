@@ -50,6 +50,8 @@ case "$mode" in
     # Security (tokens, TLS, rate limits, expiry timers) needs Debian's python3 (python3-jwt).
     HERALD_BIN="$PWD/build-tsan/herald" /usr/bin/python3 tests/integration/test_security.py \
       || status=1
+    HERALD_BIN="$PWD/build-tsan/herald" /usr/bin/python3 tests/integration/test_mercure.py \
+      || status=1
     echo "TSan reports in $TSAN_LOG_DIR:"
     own=$(cat "$TSAN_LOG_DIR"/tsan.* 2>/dev/null | grep -c "SUMMARY: ThreadSanitizer" || true)
     inside_rocksdb=$(cat "$TSAN_LOG_DIR"/tsan.* 2>/dev/null | grep -c "SUMMARY: ThreadSanitizer.*librocksdb" || true)
