@@ -77,6 +77,14 @@ SCENARIOS = {
                        + [(label.replace("subs", "WebSocket+deflate subs"),
                            args + ["--transport", "ws", "--deflate", "1"])
                           for label, args in ladder(1000, (100, 1000), 3)],
+    # The same over Mercure's protocol (subscribers at /.well-known/mercure?topic=T, one form
+    # per POST /.well-known/mercure) against Herald's own SSE in the same run; nchan runs its
+    # SSE for both.
+    "broadcast-1k-mercure": [(label.replace("subs", "Herald SSE subs"), args) for label, args in
+                             ladder(1000, (100, 1000, 2000), 3)]
+                            + [(label.replace("subs", "Mercure subs"),
+                                args + ["--transport", "mercure"])
+                               for label, args in ladder(1000, (100, 1000, 2000), 3)],
     # The same with arrays of events per request (the shape that batches by itself).
     "broadcast-1k-arrays": ladder(1000, (1000, 5000), 3, shape="array"),
     "broadcast-10k": ladder(10000, (10, 100, 300, 1000), 5, timeout=90),
