@@ -100,11 +100,14 @@ void commit(journal_actor* self) {
   auto epoch = st.store->log().epoch();
   auto batch = std::make_shared<std::vector<committed_event>>();
   batch->reserve(records.size());
+  auto committed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::steady_clock::now().time_since_epoch())
+                     .count();
   for (auto& r : records)
     batch->push_back(stream_item::make_event(r.pos, format_event_id(epoch, r.pos),
                                              std::move(r.topic), std::move(r.type),
-                                             std::move(r.data), r.ack,
-                                             std::move(r.access), std::move(r.mercure)));
+                                             std::move(r.data), r.ack, std::move(r.access),
+                                             std::move(r.mercure), committed));
   st.stats->events_published += records.size();
   st.stats->publish_repeats += slots.size() - records.size();
   if (!batch->empty())

@@ -159,6 +159,7 @@ reader_handle::behavior_type log_reader(log_reader_actor* self,
         return read_failed(*pos.error);
       return pos.value.value_or(0);
     },
+    [=](figures_atom, const figures_query_ptr& q) { q->done(self->state.store->db().figures()); },
     [=](query_atom, const events_query_ptr& q) {
       std::optional<std::string> error;
       auto page = read_events_page(self->state.store->log(), *q->filter, q->after, q->limit,

@@ -8,6 +8,7 @@
 //  connection    --replay_atom, filter_ptr, after-->             log_reader   => replay_page
 //  connection    --mercure_id_atom, id-->                         log_reader   => position (0: none)
 //  HTTP session  --query_atom, events_query_ptr-->               log_reader   (callback)
+//  HTTP session  --figures_atom, figures_query_ptr-->            log_reader   (callback: RocksDB)
 //  topic         --idle_atom, key, joins_seen-->                 registry     (stop handshake)
 //  main          --shutdown_atom, retry_ms-->                    dispatcher   => streams closing
 //  HTTP session  --job_atom, job_request_ptr-->  job_registry --delegate-->  job_watcher
@@ -86,6 +87,7 @@ using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using patterns_atom = caf::atom_constant<caf::atom("patterns")>;
 using mercure_id_atom = caf::atom_constant<caf::atom("mercure_id")>;
+using figures_atom = caf::atom_constant<caf::atom("figures")>;
 
 /// The answer to a request on a session or a job: a view of the resource or of what the request
 /// did (JSON data; a transport renders it), or an error, in which case nothing changed.
@@ -166,6 +168,12 @@ struct events_query {
   std::function<void(events_page)> done;
 };
 using events_query_ptr = std::shared_ptr<events_query>;
+
+/// GET /metrics: RocksDB's figures, answered through `done` on the reader's thread.
+struct figures_query {
+  std::function<void(storage_figures)> done;
+};
+using figures_query_ptr = std::shared_ptr<figures_query>;
 
 // -- durable sessions -------------------------------------------------------------------------
 
@@ -264,7 +272,8 @@ using reader_handle = caf::typed_actor<
   caf::replies_to<restore_atom, std::string>::with<stored_session>,
   caf::replies_to<job_get_atom, std::string>::with<std::string>,
   caf::replies_to<mercure_id_atom, std::string>::with<std::uint64_t>,
-  caf::reacts_to<query_atom, events_query_ptr>>;
+  caf::reacts_to<query_atom, events_query_ptr>,
+  caf::reacts_to<figures_atom, figures_query_ptr>>;
 
 } // namespace herald
 
@@ -274,6 +283,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::queue_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::filter_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::replay_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::events_query_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::figures_query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::job_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::upstream_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::session_batch_ptr)

@@ -189,6 +189,7 @@ const std::map<std::string, setter>& setters() {
        c.cors_allowed_origins = std::move(out);
        return std::nullopt;
      }},
+    BOOL_KEY("metrics.public", metrics_public),
     BOOL_KEY("mercure.enabled", mercure_enabled),
     BOOL_KEY("mercure.anonymous", mercure_anonymous),
     BOOL_KEY("mercure.subscriptions", mercure_subscriptions),

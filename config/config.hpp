@@ -58,6 +58,8 @@ struct config {
 
   std::vector<std::string> cors_allowed_origins;
 
+  bool metrics_public = false; // GET /metrics without an admin token
+
   // Mercure's protocol at /.well-known/mercure (net/mercure_api.cpp).
   bool mercure_enabled = true;
   bool mercure_anonymous = false;     // subscribers without a token get public updates

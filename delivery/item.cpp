@@ -33,7 +33,8 @@ void stream_item::compute_size_hint() {
 
 item_ptr stream_item::make_event(std::uint64_t pos, std::string id, std::string topic,
                                  std::string type, std::string data, bool ack,
-                                 event_access access, mercure_fields_ptr mercure) {
+                                 event_access access, mercure_fields_ptr mercure,
+                                 std::int64_t committed_ns) {
   auto it = std::make_shared<stream_item>();
   it->kind = item_kind::event;
   it->pos = pos;
@@ -44,6 +45,7 @@ item_ptr stream_item::make_event(std::uint64_t pos, std::string id, std::string 
   it->ack = ack;
   it->access = std::move(access);
   it->mercure = std::move(mercure);
+  it->committed_ns = committed_ns;
   it->compute_size_hint();
   return it;
 }

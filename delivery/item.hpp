@@ -49,6 +49,9 @@ public:
   bool ack = false;          // event: durable sessions must acknowledge it
   event_access access;       // event: who may see it (checked once per subscription)
   mercure_fields_ptr mercure; // event: a Mercure update's own fields (its data is then text)
+  /// event: when it was committed (steady clock, ns; 0: read from storage, not live). Writers
+  /// sample commit-to-socket latency from it.
+  std::int64_t committed_ns = 0;
 
   /// Approximate wire size, the unit of a queue's byte bound (known before any rendering).
   std::size_t size_hint() const { return size_hint_; }
@@ -61,7 +64,8 @@ public:
 
   static item_ptr make_event(std::uint64_t pos, std::string id, std::string topic,
                              std::string type, std::string data, bool ack = false,
-                             event_access access = {}, mercure_fields_ptr mercure = nullptr);
+                             event_access access = {}, mercure_fields_ptr mercure = nullptr,
+                             std::int64_t committed_ns = 0);
   static item_ptr make_notice(std::string type, std::string data_json);
   static item_ptr make_retry(std::uint64_t ms);
   static item_ptr make_heartbeat();

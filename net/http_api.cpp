@@ -203,8 +203,11 @@ void handle_publish(hub_context& hub, route_request& r, respond_fn respond) {
   ++hub.stats.publishes_in_flight;
   auto stats = &hub.stats;
   auto head = r.head;
-  job->done = [respond, single, head, stats](publish_outcome out) {
+  auto* metrics = hub.metrics.get();
+  job->done = [respond, single, head, stats, metrics,
+               started = std::chrono::steady_clock::now()](publish_outcome out) {
     --stats->publishes_in_flight;
+    metrics->observe_publish(std::chrono::steady_clock::now() - started);
     if (out.error)
       return respond(error_response(*head, out.error));
     // Event ids are "<epoch>-<position>" (hex and digits): nothing in them needs escaping.

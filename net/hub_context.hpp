@@ -16,6 +16,7 @@
 #include "auth/tokens.hpp"
 #include "config/config.hpp"
 #include "net/mercure_subscriptions.hpp"
+#include "net/metrics.hpp"
 #include "net/rate_limits.hpp"
 #include "net/router.hpp"
 #include "net/ws_registry.hpp"
@@ -61,6 +62,9 @@ struct hub_context {
   std::atomic<std::size_t> next_stream_io{0};
   /// Open WebSocket connections (shutdown tells each to go away).
   ws_registry websockets;
+  /// Prometheus metrics (GET /metrics): histograms and answer counts; the rest is read from
+  /// `stats` when scraped.
+  std::unique_ptr<hub_metrics> metrics = std::make_unique<hub_metrics>();
   /// Mercure's active subscriptions (mercure.subscriptions), shared with the streams' leases.
   std::shared_ptr<mercure_subscriptions> mercure_subs = std::make_shared<mercure_subscriptions>();
   std::atomic<bool> ready{false};

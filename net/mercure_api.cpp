@@ -211,8 +211,11 @@ void mercure_publish(hub_context& hub, route_request& r, respond_fn respond) {
   ++hub.stats.publishes_in_flight;
   auto stats = &hub.stats;
   auto head = r.head;
-  job->done = [respond, head, stats, custom = std::move(form.id)](publish_outcome out) {
+  auto* metrics = hub.metrics.get();
+  job->done = [respond, head, stats, metrics, started = std::chrono::steady_clock::now(),
+               custom = std::move(form.id)](publish_outcome out) {
     --stats->publishes_in_flight;
+    metrics->observe_publish(std::chrono::steady_clock::now() - started);
     if (out.error)
       return respond(error_response(*head, out.error));
     respond(text_response(*head, http::status::ok,

@@ -4,6 +4,7 @@
 #include "net/cors.hpp"
 #include "net/http_api.hpp"
 #include "net/mercure_api.hpp"
+#include "net/metrics.hpp"
 #include "net/rate_limits.hpp"
 #include "net/session_api.hpp"
 
@@ -15,6 +16,7 @@ std::unique_ptr<router> make_hub_router() {
     {v::get, "/healthz", handle_health},
     {v::get, "/readyz", handle_ready},
     {v::get, "/v1/stats", handle_stats},
+    {v::get, "/metrics", handle_metrics},
     {v::get, "/v1/client.js", handle_client_js},
     {v::post, "/v1/publish", handle_publish, route_limits::publish,
      route_pipelining::overlapping},
@@ -44,7 +46,8 @@ std::unique_ptr<router> make_hub_router() {
   };
   // Middleware runs `before` in this order and `after` in reverse. Every answer passes every
   // `after`, a middleware's own refusal (auth, rate limits) included, so refusals get CORS too.
-  std::vector<std::shared_ptr<middleware>> chain{std::make_shared<cors_middleware>(),
+  std::vector<std::shared_ptr<middleware>> chain{std::make_shared<metrics_middleware>(),
+                                                 std::make_shared<cors_middleware>(),
                                                  std::make_shared<auth_middleware>(),
                                                  std::make_shared<rate_limit_middleware>()};
   return std::make_unique<router>(std::move(table), std::move(chain));

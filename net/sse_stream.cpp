@@ -157,6 +157,7 @@ void sse_stream::write() {
       frame_bytes += frame.size();
     }
     taken_bytes_ = r.bytes;
+    hub_.metrics->sample_delivery(batch_, writes_);
     write_rest(frame_bytes, r.events);
   }
 }

@@ -95,6 +95,7 @@ private:
   bool writing_ = false;
   bool closed_ = false;
   std::uint64_t events_sent_ = 0;
+  std::uint32_t writes_ = 0; // batches written (one in 16 samples the delivery lag)
   std::uint64_t bytes_sent_ = 0;
   std::string what_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

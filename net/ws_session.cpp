@@ -364,6 +364,7 @@ void basic_ws_session<Stream>::gather(const sub_ptr& sp) {
         s.confirmed = true;
         add_message(render_ws_reply(s.req, s.name, 200, "{}"), {});
       }
+      hub_.metrics->sample_delivery(s.batch, writes_);
       for (auto& item : s.batch) {
         if (item->kind == item_kind::retry)
           s.retry_ms = item->retry_ms;

@@ -163,6 +163,7 @@ private:
   bool closing_ = false;          // a close frame is due once out_ is written
   bool close_sent_ = false;
   std::string close_frame_;
+  std::uint32_t writes_ = 0; // subscription batches taken (one in 16 samples the delivery lag)
   bool closed_ = false;
   std::uint64_t messages_out_ = 0;
   std::uint64_t bytes_out_ = 0;

@@ -95,7 +95,31 @@ std::optional<std::string> database::write(rocksdb::WriteBatch& batch, const cha
   auto err = error_of(db_->Write(wo, &batch), what);
   if (err)
     write_failed_ = true;
+  else if (wo.sync)
+    wal_syncs_.fetch_add(1, std::memory_order_relaxed);
   return err;
+}
+
+storage_figures database::figures() {
+  storage_thread::check("storage figures");
+  storage_figures f;
+  auto sum = [&](const char* property) {
+    std::uint64_t total = 0;
+    for (auto& [name, h] : columns_) {
+      std::uint64_t v = 0;
+      if (db_->GetIntProperty(h, property, &v))
+        total += v;
+    }
+    return total;
+  };
+  f.live_data_bytes = sum("rocksdb.estimate-live-data-size");
+  f.sst_files_bytes = sum("rocksdb.total-sst-files-size");
+  f.memtable_bytes = sum("rocksdb.cur-size-all-mem-tables");
+  f.pending_compaction_bytes = sum("rocksdb.estimate-pending-compaction-bytes");
+  db_->GetIntProperty("rocksdb.is-write-stopped", &f.write_stopped);
+  db_->GetIntProperty("rocksdb.actual-delayed-write-rate", &f.delayed_write_rate);
+  f.wal_syncs = wal_syncs_.load(std::memory_order_relaxed);
+  return f;
 }
 
 lookup<std::string> database::get(rocksdb::ColumnFamilyHandle* cf, std::string_view key,

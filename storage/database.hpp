@@ -41,6 +41,17 @@ struct lookup {
   bool ok() const { return !error.has_value(); }
 };
 
+/// What RocksDB says about itself, for the metrics (summed over every column family).
+struct storage_figures {
+  std::uint64_t live_data_bytes = 0;          // rocksdb.estimate-live-data-size
+  std::uint64_t sst_files_bytes = 0;          // rocksdb.total-sst-files-size
+  std::uint64_t memtable_bytes = 0;           // rocksdb.cur-size-all-mem-tables
+  std::uint64_t pending_compaction_bytes = 0; // rocksdb.estimate-pending-compaction-bytes
+  std::uint64_t write_stopped = 0;            // rocksdb.is-write-stopped (0 or 1)
+  std::uint64_t delayed_write_rate = 0;       // rocksdb.actual-delayed-write-rate (0: no stall)
+  std::uint64_t wal_syncs = 0;                // WAL fsyncs (fsync mode) since the database opened
+};
+
 /// Marks the threads that may call RocksDB.
 struct storage_thread {
   /// The calling thread may call RocksDB from now on (storage actors call it when they start).
@@ -85,6 +96,9 @@ public:
   lookup<std::string> get(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
                           const char* what);
 
+  /// RocksDB's own figures (a storage thread reads them).
+  storage_figures figures();
+
   /// Makes sure everything written so far is in the WAL file (used at shutdown).
   void flush();
 
@@ -106,6 +120,7 @@ private:
   // RocksDB stops writing after a failed write (until reopened). Set by the journal's thread,
   // read by whichever thread closes the database.
   std::atomic<bool> write_failed_{false};
+  std::atomic<std::uint64_t> wal_syncs_{0}; // synced writes (fsync mode)
 };
 
 /// Iterates over the keys of `cf` that start with `prefix` (bounded with iterate_upper_bound,
