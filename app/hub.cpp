@@ -1,4 +1,5 @@
 #include "app/hub.hpp"
+#include "app/json_log.hpp"
 
 #include <malloc.h>
 
@@ -122,7 +123,10 @@ private:
 namespace {
 
 void setup_logging(const config& cfg) {
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  if (cfg.log_format == "json")
+    spdlog::set_formatter(std::make_unique<json_log_formatter>());
+  else
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
 }
 

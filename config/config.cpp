@@ -247,6 +247,13 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("threads.io", threads_io, 1, 64),
     U64_KEY("threads.streams", threads_streams, 0, 64),
     U64_KEY("threads.actors", threads_actors, 1, 64),
+    {"log.format",
+     [](config& c, const json& v) -> std::optional<std::string> {
+       if (v != "text" && v != "json")
+         return std::string{"must be \"text\" or \"json\""};
+       c.log_format = v.get<std::string>();
+       return std::nullopt;
+     }},
     {"log.level",
      [](config& c, const json& v) -> std::optional<std::string> {
        static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};

@@ -115,6 +115,7 @@ struct config {
   std::uint64_t threads_actors = 2;
 
   std::string log_level = "info";
+  std::string log_format = "text"; // "text" (key=value) or "json" (one object per line)
 };
 
 /// Applies a JSON document (the config file's text) to `cfg`. Unknown keys and invalid values

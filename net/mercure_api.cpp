@@ -289,10 +289,11 @@ std::variant<stream_start, http_response> mercure_subscribe(hub_context& hub, ro
   sub->mercure = std::make_shared<const mercure_view>(
     selectors, who.authenticated() ? who.mercure_subscribe : none);
   sub->viewer = r.who;
-  std::string what = "mercure=";
+  // Selectors are any text: quoted (JSON escapes), so that none can forge a log line.
+  std::string joined;
   for (auto& s : selectors)
-    what.append(what.size() > 8 ? "," : "").append(s.substr(0, 128));
-  stream_start start{std::move(what), [&hub, sub](const queue_ptr& q, const std::string& id) {
+    joined.append(joined.empty() ? "" : ",").append(s.substr(0, 128));
+  stream_start start{"mercure=" + json_string(joined), [&hub, sub](const queue_ptr& q, const std::string& id) {
                        connection_deps deps{hub.registry,     hub.dispatcher, hub.reader,
                                             hub.log->epoch(), &hub.stats,     hub.stream_settings};
                        return hub.sys.spawn(connection, id, q, std::move(*sub), std::move(deps));

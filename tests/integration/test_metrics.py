@@ -2,6 +2,7 @@
 prometheus package), its numbers follow what the test does (publishes, streams, refusals,
 latency histograms), no label carries a topic, and access is admin-only unless metrics.public.
 """
+import json
 import os
 import re
 import subprocess
@@ -103,6 +104,27 @@ class Metrics(unittest.TestCase):
         with Hub(config={"auth": keys, "metrics": {"public": True}}) as hub:
             s, _, _ = hub.request("GET", "/metrics")
             self.assertEqual(s, 200)
+
+
+class Logs(unittest.TestCase):
+    def test_json_log_lines(self):
+        hub = Hub(config={"log": {"format": "json"}})
+        try:
+            hub.start(expect_ready=False)
+            hub.wait_for_log('"event":"listening"', 10)
+            hub.wait_ready()
+            sub = hub.subscribe(["logs/a"])
+            sub.close()
+            hub.wait_for_log('"event":"stream_closed"', 10)
+            lines = [json.loads(line) for line in hub.log_text().splitlines()]
+            listening = next(x for x in lines if x.get("event") == "listening")
+            self.assertEqual(listening["level"], "info")
+            self.assertRegex(listening["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            closed = next(x for x in lines if x.get("event") == "stream_closed")
+            self.assertIsInstance(closed["duration_ms"], int)
+            self.assertEqual(closed["topics"], "logs/a")
+        finally:
+            hub.close()
 
 
 if __name__ == "__main__":

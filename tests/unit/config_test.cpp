@@ -87,3 +87,16 @@ CAF_TEST(environment variables override) {
   CAF_REQUIRE(err);
   CAF_CHECK(err->find("HERALD_STORAGE_DURABILITY") != std::string::npos);
 }
+
+#include "app/json_log.hpp"
+
+CAF_TEST(log lines become json members) {
+  CAF_CHECK_EQUAL(herald::logfmt_members("event=stream_closed conn=ab12 duration_ms=12 "
+                                         "error=\"a \\\"quoted\\\" value\" n=-3 id=007 x=1.5"),
+                  R"("event":"stream_closed","conn":"ab12","duration_ms":12,)"
+                  R"("error":"a \"quoted\" value","n":-3,"id":"007","x":"1.5")");
+  CAF_CHECK_EQUAL(herald::logfmt_members("event=x free words here k=v"),
+                  R"("event":"x","k":"v","message":"free words here")");
+  CAF_CHECK_EQUAL(herald::logfmt_members("what=\"line\nbreak\""), R"("what":"line\nbreak")");
+  CAF_CHECK_EQUAL(herald::logfmt_members(""), "");
+}
