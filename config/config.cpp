@@ -247,6 +247,7 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("threads.io", threads_io, 1, 64),
     U64_KEY("threads.streams", threads_streams, 0, 64),
     U64_KEY("threads.actors", threads_actors, 1, 64),
+    BOOL_KEY("log.access", log_access),
     {"log.format",
      [](config& c, const json& v) -> std::optional<std::string> {
        if (v != "text" && v != "json")

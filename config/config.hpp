@@ -116,6 +116,7 @@ struct config {
 
   std::string log_level = "info";
   std::string log_format = "text"; // "text" (key=value) or "json" (one object per line)
+  bool log_access = false;          // one line per unary request (never a token or a query)
 };
 
 /// Applies a JSON document (the config file's text) to `cfg`. Unknown keys and invalid values

@@ -1,6 +1,9 @@
 #include "net/router.hpp"
 
 #include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
 
 #include "net/http_responses.hpp"
 #include "net/hub_context.hpp"
@@ -90,11 +93,50 @@ head_finisher router::finisher(hub_context& hub, const http_request& req) const 
 }
 
 head_finisher router::finisher(hub_context& hub, std::shared_ptr<const http_request> head) const {
+  return finisher(hub, std::move(head), nullptr);
+}
+
+head_finisher router::finisher(hub_context& hub, std::shared_ptr<const http_request> head,
+                               std::shared_ptr<access_entry> entry) const {
   // The router outlives every request: it is built once, before the listener starts.
-  return [this, &hub, head](http_head& res) {
+  return [this, &hub, head, entry](http_head& res) {
     for (auto it = chain_.rbegin(); it != chain_.rend(); ++it)
       (*it)->after(hub, *head, res);
+    if (hub.cfg.log_access)
+      log_access(*head, res, entry.get());
   };
+}
+
+void log_access(const http_request& req, const http_head& res, const access_entry* entry) {
+  // Unary answers and refusals; a stream's head is not one (streams log their own lines).
+  auto status = res.result_int();
+  auto ct = res[http::field::content_type];
+  std::string_view ctype{ct.data(), ct.size()};
+  if (status == 101 || (status == 200 && ctype.rfind("text/event-stream", 0) == 0))
+    return;
+  std::string_view target{req.target().data(), req.target().size()};
+  auto path = target.substr(0, target.find('?')); // never the query: it may hold a token
+  if (entry != nullptr && !entry->path.empty())
+    path = entry->path;
+  std::string who = "anonymous";
+  double ms = 0;
+  std::string_view route = "-";
+  if (entry != nullptr) {
+    ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now()
+                                                   - entry->started)
+           .count();
+    if (entry->matched != nullptr)
+      route = entry->matched->pattern;
+    if (entry->who != nullptr)
+      who = entry->who->from == principal::origin::development ? "development"
+            : entry->who->sub.empty() ? (entry->who->authenticated() ? "token" : "anonymous")
+                                      : "sub:" + entry->who->sub;
+  }
+  auto method = http::to_string(req.method());
+  spdlog::info("event=access method={} route={} path={} status={} duration_ms={:.2f} "
+               "principal={}",
+               std::string_view{method.data(), method.size()}, route,
+               json_string(path.substr(0, 256)), status, ms, json_string(who));
 }
 
 namespace {
@@ -121,7 +163,12 @@ void router::handle(hub_context& hub, http_request&& req, connection_context& co
   rr.who = hub.anonymous;
   rr.client_ip = conn.client_ip;
   rr.conn = &conn;
-  auto finish = finisher(hub, rr.head);
+  auto entry = std::make_shared<access_entry>();
+  {
+    std::string_view target{req.target().data(), req.target().size()};
+    entry->path = std::string{target.substr(0, std::min<std::size_t>(target.find('?'), 256))};
+  }
+  auto finish = finisher(hub, rr.head, entry);
   auto answer = [&respond, &finish](http_response res) {
     finish(res);
     respond(std::move(res));
@@ -157,9 +204,13 @@ void router::handle(hub_context& hub, http_request&& req, connection_context& co
   }
   rr.req = std::move(req);
   rr.matched = r;
+  entry->matched = r;
   for (auto& m : chain_)
-    if (auto early = m->before(hub, rr))
+    if (auto early = m->before(hub, rr)) {
+      entry->who = rr.who;
       return answer(std::move(*early));
+    }
+  entry->who = rr.who;
   if (auto* unary = std::get_if<unary_handler>(&r->handler)) {
     // The answer may come later, from an actor's thread; the finisher keeps what it needs.
     return (*unary)(hub, rr, [respond, finish](http_response res) {

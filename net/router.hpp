@@ -13,6 +13,7 @@
 // decoded path); the handler gets the `{name}` values in order. A new endpoint is one row in
 // routes.cpp; a new transport is a stream handler; a new concern (auth, metrics) is a middleware.
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -148,6 +149,18 @@ public:
 /// Finishes a response head for one request: runs every middleware's `after` on it.
 using head_finisher = std::function<void(http_head&)>;
 
+/// What the access log (log.access) says of a request: when it started, the route it matched and
+/// who asked (filled in as the router learns them).
+struct access_entry {
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  const route* matched = nullptr;
+  principal_ptr who;
+  std::string path; // the target's path (never its query: it may hold a token)
+};
+
+/// One access log line for `req` answered with `res` (unary answers and refusals only).
+void log_access(const http_request& req, const http_head& res, const access_entry* entry);
+
 /// What the session does with a request.
 struct stream_order {
   stream_start start;
@@ -175,6 +188,9 @@ public:
 
   /// The head finisher for a request whose head was already taken.
   head_finisher finisher(hub_context& hub, std::shared_ptr<const http_request> head) const;
+  /// ... that also fills the access log's line from `entry`.
+  head_finisher finisher(hub_context& hub, std::shared_ptr<const http_request> head,
+                         std::shared_ptr<access_entry> entry) const;
 
   /// The route for `method` and `path`, with its `{name}` values; null if none. `allowed`, if
   /// given, collects the methods of every route whose pattern matches the path.

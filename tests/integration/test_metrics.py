@@ -127,5 +127,27 @@ class Logs(unittest.TestCase):
             hub.close()
 
 
+    def test_access_log_lines_name_route_status_and_principal_never_the_query(self):
+        with Hub(config={"log": {"access": True}}) as hub:
+            hub.publish({"topic": "logs/b", "data": 1})
+            s, _, _ = hub.request("GET", "/v1/events?topic=logs/b&access_token=SECRET-TOKEN")
+            self.assertEqual(s, 200)
+            s, _, _ = hub.request("GET", "/v1/jobs/%20bad")
+            self.assertEqual(s, 400)
+            sub = hub.subscribe(["logs/b"])  # a stream: its own lines, no access line
+            sub.close()
+            hub.wait_for_log("event=stream_closed", 10)
+            access = [l for l in hub.log_text().splitlines() if "event=access" in l]
+            self.assertTrue(any("method=POST route=/v1/publish" in l and "status=201" in l
+                                and 'principal="development"' in l for l in access), access)
+            self.assertTrue(any("route=/v1/events" in l and 'path="/v1/events"' in l
+                                and "status=200" in l for l in access), access)
+            self.assertTrue(any("route=/v1/jobs/{id}" in l and "status=400" in l
+                                for l in access), access)
+            self.assertFalse(any("/v1/subscribe" in l for l in access), access)
+            self.assertNotIn("SECRET-TOKEN", hub.log_text())
+            self.assertTrue(all("duration_ms=" in l for l in access))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
