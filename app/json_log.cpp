@@ -84,7 +84,7 @@ void json_log_formatter::format(const spdlog::details::log_msg& msg,
             % 1000;
   std::tm utc{};
   gmtime_r(&t, &utc);
-  char stamp[40];
+  char stamp[128]; // room for any year the formatter could be handed
   std::snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 static_cast<int>(ms));
