@@ -25,6 +25,11 @@ void put_u16(std::string& out, std::size_t v) {
   out.push_back(static_cast<char>(v & 0xff));
 }
 
+void put_str(std::string& out, std::string_view s) {
+  put_u16(out, s.size());
+  out.append(s);
+}
+
 std::size_t get_u16(const char* p) {
   return (static_cast<std::size_t>(static_cast<unsigned char>(p[0])) << 8)
          | static_cast<unsigned char>(p[1]);
@@ -53,20 +58,15 @@ std::string encode(const event_record& e) {
   if (rules) {
     v.push_back(e.access.is_private ? 1 : 0);
     put_u16(v, e.access.audience.size());
-    for (auto& a : e.access.audience) {
-      put_u16(v, a.size());
-      v.append(a);
-    }
+    for (auto& a : e.access.audience)
+      put_str(v, a);
   }
   if (e.mercure) {
     auto& m = *e.mercure;
-    put_u16(v, m.id.size());
-    v.append(m.id);
+    put_str(v, m.id);
     put_u16(v, m.topics.size());
-    for (auto& t : m.topics) {
-      put_u16(v, t.size());
-      v.append(t);
-    }
+    for (auto& t : m.topics)
+      put_str(v, t);
     put_be64(v, m.retry_ms);
   }
   v.append(e.data);
@@ -384,42 +384,41 @@ bool event_log::decode(const std::string& v, event_record& out, bool topic_only)
     return false;
   out.type.assign(v.data() + off, ylen);
   off += ylen;
+  // A u16 count or length, then (for a string) its bytes; false past the end of the value.
+  auto take_u16 = [&](std::size_t& into) {
+    if (v.size() < off + 2)
+      return false;
+    into = get_u16(v.data() + off);
+    off += 2;
+    return true;
+  };
+  auto take = [&](std::string& into) {
+    std::size_t len = 0;
+    if (!take_u16(len) || v.size() < off + len)
+      return false;
+    into.assign(v.data() + off, len);
+    off += len;
+    return true;
+  };
   out.access = event_access{};
   if ((t & access_flag) != 0) {
-    if (v.size() < off + 3)
+    if (v.size() < off + 1)
       return false;
-    out.access.is_private = v[off] != 0;
-    auto n = get_u16(v.data() + off + 1);
-    off += 3;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (v.size() < off + 2)
+    out.access.is_private = v[off++] != 0;
+    std::size_t n = 0;
+    if (!take_u16(n))
+      return false;
+    out.access.audience.resize(n);
+    for (auto& a : out.access.audience)
+      if (!take(a))
         return false;
-      auto len = get_u16(v.data() + off);
-      off += 2;
-      if (v.size() < off + len)
-        return false;
-      out.access.audience.emplace_back(v.data() + off, len);
-      off += len;
-    }
   }
   out.mercure = nullptr;
   if ((t & mercure_flag) != 0) {
     auto m = std::make_shared<mercure_fields>();
-    auto take = [&](std::string& into) {
-      if (v.size() < off + 2)
-        return false;
-      auto len = get_u16(v.data() + off);
-      off += 2;
-      if (v.size() < off + len)
-        return false;
-      into.assign(v.data() + off, len);
-      off += len;
-      return true;
-    };
-    if (!take(m->id) || v.size() < off + 2)
+    std::size_t n = 0;
+    if (!take(m->id) || !take_u16(n))
       return false;
-    auto n = get_u16(v.data() + off);
-    off += 2;
     m->topics.resize(n);
     for (auto& topic : m->topics)
       if (!take(topic))
