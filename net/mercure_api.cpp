@@ -288,7 +288,6 @@ std::variant<stream_start, http_response> mercure_subscribe(hub_context& hub, ro
   static const std::vector<std::string> none;
   sub->mercure = std::make_shared<const mercure_view>(
     selectors, who.authenticated() ? who.mercure_subscribe : none);
-  sub->viewer = r.who;
   // Selectors are any text: quoted (JSON escapes), so that none can forge a log line.
   std::string joined;
   for (auto& s : selectors)

@@ -195,6 +195,17 @@ class Reconnection(unittest.TestCase):
             if len(ids) == 3:
                 self.assertEqual(len([e for e in c.events if e.get("event") == "herald.gap"]), 1)
             c.close()
+            # Retention runs after the commit that passes the limit: wait until it has deleted
+            # feed-1 (what `earliest` replays shows it) before killing the hub.
+            deadline = time.time() + 10
+            while True:
+                e = subscribe(hub, [topic], last_event_id="earliest")
+                first = e.wait_events(1)[0]["id"]
+                e.close()
+                if first == "feed-2":
+                    break
+                self.assertLess(time.time(), deadline, "retention never deleted feed-1")
+                time.sleep(0.05)
             hub.kill9()
             hub.start()
             # The header, the lastEventID parameter and the older Last-Event-ID parameter.
