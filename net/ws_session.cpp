@@ -158,6 +158,7 @@ void basic_ws_session<Stream>::on_read(boost::system::error_code ec, std::size_t
   if (ec) // the peer went away (or half-closed after our close frame)
     return finish(close_sent_ ? close_reason::shutdown : close_reason::client_closed);
   last_heard_ = std::chrono::steady_clock::now();
+  ping_unanswered_ = false;
   reader_.feed(read_buf_.data(), n);
   using kind = ws_frame_reader::kind;
   for (bool more = true; more && !closed_;) {
@@ -216,8 +217,11 @@ void basic_ws_session<Stream>::on_read(boost::system::error_code ec, std::size_t
 
 template <class Stream>
 void basic_ws_session<Stream>::arm_ping() {
-  auto period = std::chrono::seconds(hub_.cfg.websocket_ping_seconds);
-  ping_timer_.expires_after(close_sent_ ? std::chrono::seconds(2) : period);
+  // Checked every half period: a peer silent for a period gets a ping; one that has also left
+  // that ping unanswered and is silent for two periods is closed. A peer is never closed without
+  // having been pinged, however late the timer runs.
+  auto period = std::chrono::milliseconds(1000 * hub_.cfg.websocket_ping_seconds);
+  ping_timer_.expires_after(close_sent_ ? std::chrono::milliseconds(2000) : period / 2);
   ping_timer_.async_wait([weak = this->weak_from_this(), period](boost::system::error_code ec) {
     auto self = weak.lock();
     if (ec || !self || self->closed_)
@@ -225,12 +229,13 @@ void basic_ws_session<Stream>::arm_ping() {
     if (self->close_sent_) // the client did not answer our close in time
       return self->finish(close_reason::shutdown);
     auto silent = std::chrono::steady_clock::now() - self->last_heard_;
-    if (silent >= 2 * period)
+    if (self->ping_unanswered_ && silent >= 2 * period)
       return self->finish(close_reason::timed_out);
-    if (silent >= period) {
+    if (!self->ping_unanswered_ && silent >= period) {
       std::string ping;
       append_ws_header(ping, ws_ping, 0);
       self->send_control(std::move(ping));
+      self->ping_unanswered_ = true;
     }
     self->arm_ping();
   });

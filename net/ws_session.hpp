@@ -146,6 +146,7 @@ private:
   std::array<char, 16384> read_buf_{};
   bool reading_ = false;
   std::chrono::steady_clock::time_point last_heard_ = std::chrono::steady_clock::now();
+  bool ping_unanswered_ = false;  // a ping went out and nothing has been read since
   std::size_t in_flight_ = 0;     // unary commands not yet answered
   std::deque<std::string> control_; // control frames to write first
   std::deque<std::string> out_;   // the hub's own messages, in order
