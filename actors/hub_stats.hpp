@@ -37,6 +37,10 @@ struct hub_stats {
   std::atomic<std::uint64_t> rate_limited{0};       // requests and streams refused (429)
   std::atomic<std::uint64_t> request_timeouts{0};   // connections closed mid-request (header or body timeout)
   std::atomic<std::uint64_t> token_expiries{0};     // streams ended at their token's exp
+  std::atomic<std::uint64_t> gzip_requests{0};      // request bodies inflated (Content-Encoding: gzip)
+  std::atomic<std::uint64_t> gzip_responses{0};     // JSON answers sent gzipped
+  std::atomic<std::uint64_t> gzip_stream_bytes_in{0};  // SSE bytes given to gzip streams
+  std::atomic<std::uint64_t> gzip_stream_bytes_out{0}; // ... and what they became on the wire
 };
 
 } // namespace herald

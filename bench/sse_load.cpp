@@ -24,6 +24,11 @@
 //                                             websocket subscriber at /ws/T)
 //   sse_load ... --transport ws --deflate 1   ... offering permessage-deflate (compressed
 //                                             messages are inflated to be checked)
+//   sse_load ... --payload json               a realistic order-update object (~330 bytes, its
+//                                             values varying per event) instead of --size
+//                                             bytes of padding
+//   sse_load ... --gzip 1                     SSE subscribers send Accept-Encoding: gzip and
+//                                             inflate what they read (compression.streams)
 //   sse_load ... --transport mercure          herald's Mercure protocol: subscribers at
 //                                             /.well-known/mercure?topic=T, one form per POST
 //                                             /.well-known/mercure
@@ -60,6 +65,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -92,6 +98,8 @@ struct options {
   int seconds = 0; // > 0: publishing stops after this long (one topic only)
   bool ws = false;  // subscribers over WebSocket
   bool deflate = false; // ... offering permessage-deflate
+  bool gzip = false;    // SSE subscribers accept gzip (and inflate their streams)
+  bool json_payload = false; // --payload json
 
   std::string topic_name(long k) const {
     return topics == 1 ? topic : topic + "-" + std::to_string(k % topics);
@@ -114,7 +122,30 @@ struct subscriber {
   long gaps = 0;      // events out of order, repeated or missing
   clock_type::time_point started;
   std::string carry;  // an incomplete line (SSE) or frame (WebSocket) kept across reads
+  std::shared_ptr<z_stream> gunzip; // --gzip: the stream's inflater
+  std::uint64_t wire_bytes = 0;     // body bytes read (compressed, with --gzip)
 };
+
+/// Inflates one read of a gzipped SSE body (flushed per write: every read inflates whole).
+std::string_view inflate_chunk(subscriber& s, std::string_view in, std::string& out) {
+  if (!s.gunzip) {
+    s.gunzip.reset(new z_stream{}, [](z_stream* z) { inflateEnd(z); delete z; });
+    inflateInit2(s.gunzip.get(), 16 + 15);
+  }
+  out.clear();
+  auto* z = s.gunzip.get();
+  z->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z->avail_in = static_cast<uInt>(in.size());
+  char buf[65536];
+  do {
+    z->next_out = reinterpret_cast<Bytef*>(buf);
+    z->avail_out = sizeof(buf);
+    if (inflate(z, Z_SYNC_FLUSH) < 0)
+      break;
+    out.append(buf, sizeof(buf) - z->avail_out);
+  } while (z->avail_out == 0 || z->avail_in != 0);
+  return out;
+}
 
 long number_after(std::string_view line, std::string_view key) {
   auto at = line.find(key);
@@ -267,6 +298,23 @@ struct publish_result {
   std::atomic<int> finished{0};   // publishers done
 };
 
+/// A realistic event body for event k: an order update whose values vary from event to event.
+std::string order_update(long k) {
+  static const char* statuses[] = {"placed", "paid", "packed", "shipped", "delivered"};
+  static const char* names[] = {"Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra",
+                                "Barbara Liskov", "Donald Knuth", "Frances Allen"};
+  auto n = [](long v) { return std::to_string(v); };
+  long qty = k % 4 + 1, price = 499 + (k * 37) % 9000;
+  return "\"order\":{\"id\":\"ord-" + n(100000 + k) + "\",\"status\":\"" + statuses[k % 5]
+         + "\",\"customer\":{\"id\":\"cus-" + n(k % 997) + "\",\"name\":\"" + names[k % 7]
+         + "\"},\"items\":[{\"sku\":\"SKU-" + n(k % 53) + "\",\"qty\":" + n(qty)
+         + ",\"price_cents\":" + n(price) + "},{\"sku\":\"SKU-" + n((k + 11) % 53)
+         + "\",\"qty\":1,\"price_cents\":" + n(price / 3) + "}],\"total_cents\":"
+         + n(qty * price + price / 3) + ",\"currency\":\"EUR\",\"warehouse\":\"fra-" + n(k % 3)
+         + "\",\"updated_at\":\"2026-12-02T10:" + n(10 + k % 50) + ":" + n(10 + k % 49)
+         + ".123Z\"}";
+}
+
 /// Publisher `me` of `o.publishers` (each on its own connection) sends events k with
 /// k mod publishers == me, in order, at its share of the rate. With several publishers each topic
 /// has one (publishers divide the number of topics), so per-topic order is still checked.
@@ -296,7 +344,9 @@ void publisher(const options& o, publish_result& res, int me) {
     for (long i = done; i < done + n; ++i) {
       long k = i * o.publishers + me; // the event's number among all publishers'
       events.emplace_back(o.topic_name(k), "{\"t\":" + t + ",\"s\":" + std::to_string(k / o.topics)
-                                             + ",\"p\":\"" + pad + "\"}");
+                                             + (o.json_payload ? "," + order_update(k)
+                                                               : ",\"p\":\"" + pad + "\"")
+                                             + "}");
     }
     int responses = publish_request(o.nchan, events, req, o.token, o.private_events, o.shape);
     auto written = clock_type::now();
@@ -358,6 +408,7 @@ std::string subscribe_request(const options& o, long i, const std::string& last_
     return "GET /.well-known/mercure?topic=" + o.topic_name(i) + " HTTP/1.1\r\nHost: bench\r\n"
            + (o.token.empty() ? "" : "Authorization: Bearer " + o.token + "\r\n") + "\r\n";
   return "GET /v1/subscribe?topic=" + o.topic_name(i) + " HTTP/1.1\r\nHost: bench\r\n"
+         + (o.gzip ? "Accept-Encoding: gzip\r\n" : "")
          + (last_event_id.empty() ? "" : "Last-Event-ID: " + last_event_id + "\r\n")
          + (o.token.empty() ? "" : "Authorization: Bearer " + o.token + "\r\n") + "\r\n";
 }
@@ -457,6 +508,8 @@ int main(int argc, char** argv) {
         o.shape = publish_shape::mercure;
     }
     else if (k == "--deflate") o.deflate = v == "1" || v == "true";
+    else if (k == "--gzip") o.gzip = v == "1" || v == "true";
+    else if (k == "--payload") o.json_payload = v == "json";
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   if (o.churn > 0)
@@ -552,6 +605,10 @@ int main(int argc, char** argv) {
           }
         }
         long before = s.events;
+        s.wire_bytes += chunk.size();
+        std::string inflated;
+        if (o.gzip && !o.ws && !chunk.empty())
+          chunk = inflate_chunk(s, chunk, inflated);
         if (o.ws)
           scan_ws(s, chunk.data(), chunk.size(), &h);
         else
@@ -626,7 +683,11 @@ int main(int argc, char** argv) {
               pub_secs > 0 ? pub_res.ok.load() * 1.0 / pub_secs : 0.0,
               pub_res.latency.percentile(0.5), pub_res.latency.percentile(0.99),
               pub_res.latency.max_us / 1000.0);
-  std::printf("\"gaps\":%ld,\"errors\":%ld}\n", gaps, errors);
+  std::uint64_t wire = 0;
+  for (auto& s : subs)
+    wire += s.wire_bytes;
+  std::printf("\"wire_bytes\":%llu,\"gaps\":%ld,\"errors\":%ld}\n",
+              static_cast<unsigned long long>(wire), gaps, errors);
   for (auto& s : subs)
     close(s.fd);
   return got == want && errors == 0 && gaps == 0 ? 0 : 1;

@@ -190,6 +190,11 @@ const std::map<std::string, setter>& setters() {
        return std::nullopt;
      }},
     BOOL_KEY("metrics.public", metrics_public),
+    BOOL_KEY("compression.responses", compression_responses),
+    U64_KEY("compression.min_bytes", compression_min_bytes, 0, 64ull << 20),
+    U64_KEY("compression.level", compression_level, 1, 9),
+    BOOL_KEY("compression.streams", compression_streams),
+    U64_KEY("compression.stream_level", compression_stream_level, 1, 9),
     BOOL_KEY("mercure.enabled", mercure_enabled),
     BOOL_KEY("mercure.anonymous", mercure_anonymous),
     BOOL_KEY("mercure.subscriptions", mercure_subscriptions),

@@ -60,6 +60,13 @@ struct config {
 
   bool metrics_public = false; // GET /metrics without an admin token
 
+  // Compression (net/compression.hpp). Gzipped request bodies are always accepted.
+  bool compression_responses = true;        // gzip JSON answers when the client accepts it
+  std::uint64_t compression_min_bytes = 1024; // ... of at least this many bytes
+  std::uint64_t compression_level = 6;        // zlib level of JSON answers (1-9)
+  bool compression_streams = false;           // gzip SSE streams when the client accepts it
+  std::uint64_t compression_stream_level = 1; // zlib level of SSE streams (1-9)
+
   // Mercure's protocol at /.well-known/mercure (net/mercure_api.cpp).
   bool mercure_enabled = true;
   bool mercure_anonymous = false;     // subscribers without a token get public updates

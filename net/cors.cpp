@@ -28,7 +28,7 @@ void cors_middleware::after(hub_context& hub, const http_request& req, http_head
   if (req.method() == http::verb::options && res.result() == http::status::no_content) {
     res.set(http::field::access_control_allow_methods, res[http::field::allow]);
     res.set(http::field::access_control_allow_headers,
-            "Content-Type, Last-Event-ID, Authorization, Cache-Control");
+            "Content-Type, Content-Encoding, Last-Event-ID, Authorization, Cache-Control");
     res.set(http::field::access_control_max_age, "600");
   }
 }

@@ -237,7 +237,9 @@ void basic_http_session<Stream>::route(http_request req) {
   auto body_bytes = req.body().size();
   if (!req.keep_alive())
     done_reading_ = true; // its answer is the connection's last
-  answers_.push_back(pending_answer{seq, body_bytes, std::nullopt});
+  auto accept = req[http::field::accept_encoding];
+  bool gzip = hub_.cfg.compression_responses && accepts_gzip({accept.data(), accept.size()});
+  answers_.push_back(pending_answer{seq, body_bytes, gzip, std::nullopt});
   unanswered_bytes_ += body_bytes;
   auto self = this->shared_from_this();
   hub_.routes->handle(
@@ -269,6 +271,9 @@ void basic_http_session<Stream>::answered(std::uint64_t seq, http_response res) 
   auto& slot = answers_[seq - answers_.front().seq];
   if (slot.res)
     return;
+  if (compress_answer(res, slot.gzip, hub_.cfg.compression_min_bytes,
+                      static_cast<int>(hub_.cfg.compression_level)))
+    ++hub_.stats.gzip_responses;
   answer_bytes_ += res.body().size();
   slot.res = std::move(res);
   resume();
@@ -343,7 +348,7 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
     order.finish(res);
     res.keep_alive(false);
     answer_bytes_ += res.body().size();
-    answers_.push_back(pending_answer{next_seq_++, 0, std::move(res)});
+    answers_.push_back(pending_answer{next_seq_++, 0, false, std::move(res)});
     flush();
   };
   if (hub_.shutting_down.load())
@@ -406,7 +411,7 @@ void basic_http_session<Stream>::send_and_close(http::status status, std::string
   done_reading_ = true;
   parser_.reset();
   answer_bytes_ += res.body().size();
-  answers_.push_back(pending_answer{next_seq_++, 0, std::move(res)});
+  answers_.push_back(pending_answer{next_seq_++, 0, false, std::move(res)});
   flush();
 }
 

@@ -80,6 +80,7 @@ private:
   struct pending_answer {
     std::uint64_t seq;
     std::size_t body_bytes;
+    bool gzip;                         // its JSON answer may be gzipped (Accept-Encoding)
     std::optional<http_response> res; // set when the handler answers
   };
 

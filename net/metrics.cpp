@@ -202,6 +202,13 @@ std::string hub_metrics::render(const hub_context& hub, const storage_figures& s
             "message (malformed, unknown, oversized, binary).", g(s.websocket_refusals));
   b.counter("herald_websocket_messages_total", "Text messages read from WebSocket clients.",
             g(s.websocket_messages_in));
+  b.counter("herald_gzip_requests_total", "Request bodies inflated (Content-Encoding: gzip).",
+            g(s.gzip_requests));
+  b.counter("herald_gzip_responses_total", "JSON answers sent gzipped.", g(s.gzip_responses));
+  b.labelled("herald_gzip_stream_bytes_total", "SSE bytes through gzip streams "
+             "(compression.streams): before (in) and after (out) compression.",
+             MetricType::Counter, "direction",
+             {{"in", g(s.gzip_stream_bytes_in)}, {"out", g(s.gzip_stream_bytes_out)}});
   // Durable sessions and jobs.
   b.gauge("herald_sessions", "Durable sessions (live actors).", g(s.sessions));
   b.gauge("herald_sessions_connected", "Durable sessions with a stream attached.",

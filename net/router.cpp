@@ -1,5 +1,7 @@
 #include "net/router.hpp"
 
+#include "net/compression.hpp"
+
 #include <algorithm>
 #include <chrono>
 
@@ -223,6 +225,10 @@ void router::handle(hub_context& hub, http_request&& req, connection_context& co
     return answer(std::move(*res));
   auto& start = std::get<stream_start>(started);
   start.expires_at = rr.who->expires_at;
+  if (start.transport == stream_transport::sse && hub.cfg.compression_streams) {
+    auto accept = rr.req[http::field::accept_encoding];
+    start.gzip = accepts_gzip({accept.data(), accept.size()});
+  }
   start.leases = std::move(rr.leases);
   start_stream(stream_order{std::move(start), std::move(rr.req), std::move(finish)});
 }

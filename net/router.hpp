@@ -97,6 +97,9 @@ struct stream_start {
   sse_format format = sse_format::plain; // sse only
   /// More fields of the SSE response head (a Mercure stream's Last-Event-ID).
   std::vector<std::pair<std::string, std::string>> headers{};
+  /// Gzip the stream (sse only): compression.streams is on and the client accepts gzip. Set by
+  /// the router.
+  bool gzip = false;
   /// When the stream's token expires (seconds since the Unix epoch; 0: never): the stream ends
   /// then with herald.token_expired. Set by the router from the request's principal.
   std::int64_t expires_at = 0;

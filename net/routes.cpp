@@ -1,6 +1,7 @@
 #include "net/routes.hpp"
 
 #include "net/auth.hpp"
+#include "net/compression.hpp"
 #include "net/cors.hpp"
 #include "net/http_api.hpp"
 #include "net/mercure_api.hpp"
@@ -49,7 +50,8 @@ std::unique_ptr<router> make_hub_router() {
   std::vector<std::shared_ptr<middleware>> chain{std::make_shared<metrics_middleware>(),
                                                  std::make_shared<cors_middleware>(),
                                                  std::make_shared<auth_middleware>(),
-                                                 std::make_shared<rate_limit_middleware>()};
+                                                 std::make_shared<rate_limit_middleware>(),
+                                                 std::make_shared<content_decoding_middleware>()};
   return std::make_unique<router>(std::move(table), std::move(chain));
 }
 

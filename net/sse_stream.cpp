@@ -42,6 +42,8 @@ void sse_stream::begin(std::shared_ptr<sse_stream> s, stream_start start) {
   auto& hub = s->hub_;
   s->what_ = std::move(start.what);
   s->format_ = start.format;
+  if (start.gzip)
+    s->gzip_ = std::make_unique<gzip_stream>(static_cast<int>(hub.cfg.compression_stream_level));
   s->make_head(start.headers);
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(
@@ -104,6 +106,10 @@ void sse_stream::make_head(const std::vector<std::pair<std::string, std::string>
   head.set("Herald-Connection-Id", id_);
   for (auto& [name, value] : extra)
     head.set(name, value);
+  if (gzip_) {
+    head.set(http::field::content_encoding, "gzip");
+    head.set(http::field::vary, "Accept-Encoding");
+  }
   finish_(head);
   head_ = render_head(head);
 }
@@ -136,6 +142,8 @@ void sse_stream::write() {
       case outbound_queue::take_kind::idle:
         return;
       case outbound_queue::take_kind::close:
+        if (gzip_ && head_sent_ && !gzip_->finished())
+          return end_gzip(r.reason);
         return close(r.reason);
       case outbound_queue::take_kind::reject:
         return write_rejection(r.error);
@@ -143,10 +151,6 @@ void sse_stream::write() {
         break;
     }
     buffers_.clear();
-    if (!head_sent_) {
-      buffers_.emplace_back(net::buffer(head_));
-      head_sent_ = true;
-    }
     // Each item's SSE frame is built once (by the first stream that writes it) and shared.
     std::size_t frame_bytes = 0;
     for (auto& item : batch_) {
@@ -155,6 +159,20 @@ void sse_stream::write() {
                                                      : sse_frame(*item);
       buffers_.emplace_back(net::buffer(frame));
       frame_bytes += frame.size();
+    }
+    if (gzip_) {
+      // The shared frames go through this connection's compressor; what goes out is its own.
+      gzipped_.clear();
+      gzip_->compress(buffers_, gzipped_);
+      hub_.stats.gzip_stream_bytes_in += frame_bytes;
+      hub_.stats.gzip_stream_bytes_out += gzipped_.size();
+      frame_bytes = gzipped_.size();
+      buffers_.clear();
+      buffers_.emplace_back(net::buffer(gzipped_));
+    }
+    if (!head_sent_) {
+      buffers_.insert(buffers_.begin(), net::buffer(head_));
+      head_sent_ = true;
     }
     taken_bytes_ = r.bytes;
     hub_.metrics->sample_delivery(batch_, writes_);
@@ -206,6 +224,21 @@ void sse_stream::write_rest(std::size_t frame_bytes, std::size_t events) {
   });
 }
 
+void sse_stream::end_gzip(close_reason why) {
+  gzipped_.clear();
+  gzip_->finish(gzipped_);
+  hub_.stats.gzip_stream_bytes_out += gzipped_.size();
+  bytes_sent_ += gzipped_.size();
+  writing_ = true;
+  with_stream([&](auto& stream) {
+    net::async_write(stream, net::buffer(gzipped_),
+                     [self = shared_from_this(), why](boost::system::error_code, std::size_t) {
+                       self->writing_ = false;
+                       self->close(why);
+                     });
+  });
+}
+
 void sse_stream::written(std::size_t frame_bytes, std::size_t events) {
   batch_.clear();
   // An idle stream keeps only what it needs: the head is sent, and a burst's (or a replay
@@ -218,6 +251,8 @@ void sse_stream::written(std::size_t frame_bytes, std::size_t events) {
     std::vector<item_ptr>{}.swap(batch_);
     std::vector<boost::asio::const_buffer>{}.swap(buffers_);
   }
+  if (gzipped_.capacity() > 65536)
+    std::string{}.swap(gzipped_);
   bytes_sent_ += frame_bytes;
   events_sent_ += events;
   hub_.stats.events_delivered += events;

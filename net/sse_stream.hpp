@@ -20,6 +20,7 @@
 #include "net/router.hpp"
 #include "delivery/outbound_queue.hpp"
 #include "net/write_shard.hpp"
+#include "net/compression.hpp"
 
 namespace herald {
 
@@ -71,6 +72,8 @@ private:
   /// Ends the stream at `expires_at` (its token's exp) with herald.token_expired.
   void end_at(std::int64_t expires_at);
   void close(close_reason why);
+  /// Writes the end of the gzip member, then closes (a stream the hub ends in order).
+  void end_gzip(close_reason why);
 
   hub_context& hub_;
   write_shard& shard_;
@@ -89,6 +92,8 @@ private:
   std::vector<item_ptr> batch_;
   std::size_t taken_bytes_ = 0; // the queue's measure of batch_ (its size hints)
   std::vector<boost::asio::const_buffer> buffers_;
+  std::unique_ptr<gzip_stream> gzip_; // compression.streams, when the client accepts gzip
+  std::string gzipped_;               // a write's compressed bytes
   std::array<char, 16> read_buf_{}; // clients send nothing; a read only sees them go away
   bool head_sent_ = false;
   sse_format format_ = sse_format::plain; // how events look (sse_encoding.hpp)
