@@ -351,7 +351,8 @@ std::optional<std::string> hub_runtime::listen() {
   for (auto& s : stream_io_)
     hub.stream_io.push_back(s.get());
   hub.routes = make_hub_router();
-  listener_ = std::make_shared<listener>(ioc_, std::move(io), hub);
+  listener_ = std::make_shared<listener>(ioc_, std::move(io), hub,
+                                         listener::options{hub.routes.get()});
   tcp::resolver resolver{ioc_};
   boost::system::error_code ec;
   auto results = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port), ec);
@@ -371,6 +372,25 @@ std::optional<std::string> hub_runtime::listen() {
   if (auto err = listener_->open(results.begin()->endpoint()))
     return err;
   endpoint_ = listener_->local_endpoint();
+  if (!cfg.metrics_listen_host.empty()) {
+    // Scrapes only, on the first io thread, plain HTTP and no tokens: the address is the access
+    // control. It serves until the io threads stop (a scrape during shutdown still answers).
+    auto addr = resolver.resolve(cfg.metrics_listen_host,
+                                 std::to_string(cfg.metrics_listen_port), ec);
+    if (ec || addr.empty())
+      return "cannot resolve metrics.listen host '" + cfg.metrics_listen_host
+             + "': " + ec.message();
+    hub.metrics_routes = make_metrics_router();
+    metrics_listener_ = std::make_shared<listener>(
+      ioc_, std::vector<net::io_context*>{&ioc_}, hub,
+      listener::options{hub.metrics_routes.get(), false, false});
+    if (auto err = metrics_listener_->open(addr.begin()->endpoint()))
+      return "metrics.listen: " + *err;
+    metrics_endpoint_ = metrics_listener_->local_endpoint();
+    metrics_listener_->run();
+    spdlog::info("event=metrics_listening address={}:{}", metrics_endpoint_.address().to_string(),
+                 metrics_endpoint_.port());
+  }
   listener_->run();
   return std::nullopt;
 }

@@ -79,6 +79,8 @@ private:
   std::vector<std::unique_ptr<boost::asio::io_context>> stream_io_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> io_work_;
   std::shared_ptr<listener> listener_;
+  std::shared_ptr<listener> metrics_listener_; // metrics.listen, when set
+  boost::asio::ip::tcp::endpoint metrics_endpoint_;
   std::shared_ptr<shutdown_sequence> shutdown_;
   std::shared_ptr<memory_trimmer> trimmer_;
   boost::asio::ip::tcp::endpoint endpoint_;

@@ -133,6 +133,24 @@ std::optional<std::string> set_listen(config& c, const json& v) {
   return apply_listen(c, v.get<std::string>());
 }
 
+std::optional<std::string> set_metrics_listen(config& c, const json& v) {
+  if (!v.is_string())
+    return std::string{"must be a string HOST:PORT (or empty)"};
+  auto value = v.get<std::string>();
+  if (value.empty()) {
+    c.metrics_listen_host.clear();
+    c.metrics_listen_port = 0;
+    return std::nullopt;
+  }
+  std::string why;
+  auto addr = uri::parse_host_port(value, &why);
+  if (!addr)
+    return "'" + value + "' " + why;
+  c.metrics_listen_host = std::move(addr->host);
+  c.metrics_listen_port = addr->port;
+  return std::nullopt;
+}
+
 std::optional<std::string> set_data_dir(config& c, const json& v) {
   if (!v.is_string() || v.get<std::string>().empty())
     return std::string{"must be a non-empty string"};
@@ -190,6 +208,7 @@ const std::map<std::string, setter>& setters() {
        return std::nullopt;
      }},
     BOOL_KEY("metrics.public", metrics_public),
+    {"metrics.listen", set_metrics_listen},
     BOOL_KEY("compression.responses", compression_responses),
     U64_KEY("compression.min_bytes", compression_min_bytes, 0, 64ull << 20),
     U64_KEY("compression.level", compression_level, 1, 9),

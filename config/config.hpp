@@ -59,6 +59,10 @@ struct config {
   std::vector<std::string> cors_allowed_origins;
 
   bool metrics_public = false; // GET /metrics without an admin token
+  /// A second address serving only /metrics, /healthz and /readyz, over plain HTTP and without
+  /// tokens ("HOST:PORT"; empty: none). Bind it where only the scraper reaches.
+  std::string metrics_listen_host;
+  std::uint16_t metrics_listen_port = 0;
 
   // Compression (net/compression.hpp). Gzipped request bodies are always accepted.
   bool compression_responses = true;        // gzip JSON answers when the client accepts it

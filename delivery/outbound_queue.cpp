@@ -24,13 +24,29 @@ const char* to_string(close_reason r) {
   return "unknown";
 }
 
-outbound_queue::outbound_queue(std::size_t max_bytes, wake_fn wake)
-  : max_bytes_(max_bytes), wake_(std::move(wake)) {
+outbound_queue::outbound_queue(std::size_t max_bytes, wake_fn wake, byte_gauge gauge)
+  : max_bytes_(max_bytes), wake_(std::move(wake)), gauge_(std::move(gauge)) {
   // nop
+}
+
+outbound_queue::~outbound_queue() {
+  if (gauge_ != nullptr && in_gauge_ != 0)
+    gauge_->fetch_sub(in_gauge_, std::memory_order_relaxed);
+}
+
+void outbound_queue::sync_gauge() {
+  if (gauge_ == nullptr)
+    return;
+  auto now = mode_ == mode::closed ? 0 : static_cast<std::int64_t>(queued_bytes_);
+  if (now != in_gauge_) {
+    gauge_->fetch_add(now - in_gauge_, std::memory_order_relaxed);
+    in_gauge_ = now;
+  }
 }
 
 bool outbound_queue::enqueue(item_ptr f, bool is_event) {
   queued_bytes_ += f->size_hint();
+  sync_gauge();
   queue_events_ += is_event ? 1 : 0;
   queue_.push_back(std::move(f));
   if (wake_pending_)
@@ -48,6 +64,7 @@ bool outbound_queue::overflow_close() {
   held_bytes_ = 0;
   drained_ = nullptr;
   wake_pending_ = true;
+  sync_gauge();
   return true;
 }
 
@@ -288,6 +305,7 @@ void outbound_queue::written(std::size_t bytes) {
     std::lock_guard<std::mutex> guard{mtx_};
     queued_bytes_ = bytes > queued_bytes_ ? 0 : queued_bytes_ - bytes;
     inflight_bytes_ = bytes > inflight_bytes_ ? 0 : inflight_bytes_ - bytes;
+    sync_gauge();
     written_through_ = taken_through_;
     if (drained_ && queued_bytes_ <= max_bytes_ / 4)
       fn.swap(drained_);
@@ -308,6 +326,7 @@ void outbound_queue::mark_closed(close_reason why) {
   held_.clear();
   held_bytes_ = 0;
   drained_ = nullptr;
+  sync_gauge();
 }
 
 std::size_t outbound_queue::queued_bytes() const {

@@ -21,7 +21,9 @@
 // and its items are shared with every other subscriber (a queue entry costs a pointer). Held
 // events are bounded by `max_bytes`; an overflowing hold is dropped and replay reads further.
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -71,7 +73,14 @@ public:
     caf::error error;              // reject: why (the transport renders it)
   };
 
-  outbound_queue(std::size_t max_bytes, wake_fn wake);
+  /// A hub-wide sum of the bytes queued for writers: every queue adds what it holds and takes it
+  /// back when it is written, dropped or the queue goes. Shared: a queue may outlive its hub.
+  using byte_gauge = std::shared_ptr<std::atomic<std::int64_t>>;
+
+  outbound_queue(std::size_t max_bytes, wake_fn wake, byte_gauge gauge = nullptr);
+  ~outbound_queue();
+  outbound_queue(const outbound_queue&) = delete;
+  outbound_queue& operator=(const outbound_queue&) = delete;
 
   // -- connection actor ------------------------------------------------------------------------
 
@@ -134,6 +143,8 @@ private:
   bool enqueue(item_ptr f, bool is_event);
   bool push_live_locked(const item_ptr& f);
   bool overflow_close();
+  /// Brings the gauge in line with queued_bytes_ (nothing once closed).
+  void sync_gauge();
 
   mutable std::mutex mtx_;
   const std::size_t max_bytes_;
@@ -153,6 +164,9 @@ private:
   std::vector<item_ptr> held_;
   std::size_t held_bytes_ = 0;
   std::uint64_t held_since_ = 0;   // held_ has every matching live event after this position
+
+  byte_gauge gauge_;
+  std::int64_t in_gauge_ = 0; // what this queue has added to gauge_
 
   caf::error reject_error_;
   std::function<void()> drained_;

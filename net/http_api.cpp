@@ -307,6 +307,7 @@ std::string stats_json(hub_context& hub) {
     {"websocket_messages_in", s.websocket_messages_in.load()},
     {"websocket_refusals", s.websocket_refusals.load()},
     {"mercure_streams", s.mercure_streams.load()},
+    {"outbound_queue_bytes", hub.outbound_bytes->load()},
     {"gzip_requests", s.gzip_requests.load()},
     {"gzip_responses", s.gzip_responses.load()},
     {"gzip_stream_bytes_in", s.gzip_stream_bytes_in.load()},

@@ -46,9 +46,10 @@ Stream make_stream(net::ip::tcp::socket socket, net::ssl::context* tls) {
 } // namespace
 
 template <class Stream>
-basic_http_session<Stream>::basic_http_session(hub_context& hub, net::ip::tcp::socket socket,
+basic_http_session<Stream>::basic_http_session(hub_context& hub, const router& routes,
+                                               net::ip::tcp::socket socket,
                                                std::shared_ptr<net::ssl::context> tls)
-  : hub_(hub), tls_(std::move(tls)), stream_(make_stream<Stream>(std::move(socket), tls_.get())) {
+  : hub_(hub), routes_(routes), tls_(std::move(tls)), stream_(make_stream<Stream>(std::move(socket), tls_.get())) {
   boost::system::error_code ec;
   auto peer = lowest().socket().remote_endpoint(ec);
   if (!ec)
@@ -224,7 +225,7 @@ template <class Stream>
 void basic_http_session<Stream>::on_request() {
   auto req = parser_->release();
   parser_.reset();
-  if (!answers_.empty() && !hub_.routes->overlaps(req)) {
+  if (!answers_.empty() && !routes_.overlaps(req)) {
     held_.emplace(std::move(req)); // its turn comes when the answers before it are ready
     return;
   }
@@ -242,7 +243,7 @@ void basic_http_session<Stream>::route(http_request req) {
   answers_.push_back(pending_answer{seq, body_bytes, gzip, std::nullopt});
   unanswered_bytes_ += body_bytes;
   auto self = this->shared_from_this();
-  hub_.routes->handle(
+  routes_.handle(
     hub_, std::move(req), conn_,
     // The answer may come from an actor's thread: hop back onto this session's io thread (or
     // run at once when already on it).
@@ -405,7 +406,7 @@ void basic_http_session<Stream>::send_and_close(http::status status, std::string
   if (parser_)
     req.set(http::field::origin, parser_->get()[http::field::origin]);
   auto res = error_response(req, status, code, message);
-  hub_.routes->finisher(hub_, req)(res);
+  routes_.finisher(hub_, req)(res);
   res.keep_alive(false);
   // After every earlier answer; nothing more is read.
   done_reading_ = true;

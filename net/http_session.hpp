@@ -41,7 +41,7 @@ class basic_http_session : public std::enable_shared_from_this<basic_http_sessio
 public:
   /// `tls`: null for plain HTTP; for HTTPS the context, kept alive by the session and the
   /// stream it may become.
-  basic_http_session(hub_context& hub, boost::asio::ip::tcp::socket socket,
+  basic_http_session(hub_context& hub, const router& routes, boost::asio::ip::tcp::socket socket,
                      std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   void run();
 
@@ -85,6 +85,7 @@ private:
   };
 
   hub_context& hub_;
+  const router& routes_; // the listener's endpoints (the hub's, or the metrics address's)
   std::shared_ptr<boost::asio::ssl::context> tls_;
   Stream stream_;
   boost::beast::flat_buffer buffer_;

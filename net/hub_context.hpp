@@ -44,7 +44,11 @@ struct hub_context {
   connection_settings stream_settings;
   /// Every endpoint and the middleware chain (net/routes.cpp), built before the listener starts.
   std::unique_ptr<const router> routes;
+  /// The metrics.listen address's endpoints (null when it is not configured).
+  std::unique_ptr<const router> metrics_routes;
   hub_stats stats;
+  /// Bytes queued for every stream's writer (outbound_queue's size hints, in flight included).
+  outbound_queue::byte_gauge outbound_bytes = std::make_shared<std::atomic<std::int64_t>>(0);
   /// The keys tokens are verified with: swapped whole on SIGHUP, read with std::atomic_load.
   /// Null or empty: a development hub (no tokens).
   std::shared_ptr<const key_set> keys;

@@ -13,8 +13,9 @@ namespace herald {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(net::io_context& ioc, std::vector<net::io_context*> io, hub_context& hub)
-  : io_(std::move(io)), hub_(hub), acceptor_(net::make_strand(ioc)),
+listener::listener(net::io_context& ioc, std::vector<net::io_context*> io, hub_context& hub,
+                   options opts)
+  : io_(std::move(io)), hub_(hub), opts_(opts), acceptor_(net::make_strand(ioc)),
     backoff_(acceptor_.get_executor()) {
   // nop
 }
@@ -87,7 +88,7 @@ void listener::do_accept() {
     }
     boost::system::error_code ignored;
     auto& conns = self->hub_.limits->connections;
-    if (conns.enabled()) {
+    if (self->opts_.rate_limited && conns.enabled()) {
       auto peer = s.remote_endpoint(ignored);
       if (auto wait = conns.take("ip:" + peer.address().to_string(), 1)) {
         self->refuse(std::move(s), *wait);
@@ -95,10 +96,12 @@ void listener::do_accept() {
       }
     }
     s.set_option(tcp::no_delay(true), ignored);
-    if (auto tls = std::atomic_load(&self->hub_.tls))
-      std::make_shared<https_session>(self->hub_, std::move(s), std::move(tls))->run();
+    auto& routes = *self->opts_.routes;
+    auto tls = self->opts_.tls ? std::atomic_load(&self->hub_.tls) : nullptr;
+    if (tls)
+      std::make_shared<https_session>(self->hub_, routes, std::move(s), std::move(tls))->run();
     else
-      std::make_shared<http_session>(self->hub_, std::move(s))->run();
+      std::make_shared<http_session>(self->hub_, routes, std::move(s))->run();
     self->do_accept();
   });
 }

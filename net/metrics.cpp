@@ -173,6 +173,9 @@ std::string hub_metrics::render(const hub_context& hub, const storage_figures& s
           "WebSockets.", g(s.websocket_subscriptions));
   b.gauge("herald_mercure_subscriptions", "Active Mercure subscriptions (mercure.subscriptions).",
           static_cast<double>(hub.mercure_subs->size()));
+  b.gauge("herald_outbound_queue_bytes", "Bytes queued for subscribers' sockets, not yet "
+          "written (each stream's queue is bounded by limits.slow_consumer_bytes).",
+          static_cast<double>(hub.outbound_bytes->load()));
   b.counter("herald_streams_closed_total", "Streams and WebSockets closed.", g(s.streams_closed));
   b.gauge("herald_topics_live", "Topics with a live topic actor (subscribers).",
           g(s.topic_actors));
@@ -251,6 +254,10 @@ void handle_metrics(hub_context& hub, route_request& r, respond_fn respond) {
   if (!hub.cfg.metrics_public)
     if (auto refused = refuse_unless_admin(r))
       return respond(std::move(*refused));
+  handle_metrics_scrape(hub, r, std::move(respond));
+}
+
+void handle_metrics_scrape(hub_context& hub, route_request& r, respond_fn respond) {
   auto q = std::make_shared<figures_query>();
   auto head = r.head;
   auto* ctx = &hub;

@@ -70,4 +70,7 @@ public:
 /// GET /metrics: admin-only unless metrics.public is set.
 void handle_metrics(hub_context& hub, route_request& r, respond_fn respond);
 
+/// GET /metrics on the metrics.listen address: whoever reaches that address may scrape.
+void handle_metrics_scrape(hub_context& hub, route_request& r, respond_fn respond);
+
 } // namespace herald

@@ -55,4 +55,14 @@ std::unique_ptr<router> make_hub_router() {
   return std::make_unique<router>(std::move(table), std::move(chain));
 }
 
+std::unique_ptr<router> make_metrics_router() {
+  using v = http::verb;
+  std::vector<route> table{
+    {v::get, "/metrics", handle_metrics_scrape},
+    {v::get, "/healthz", handle_health},
+    {v::get, "/readyz", handle_ready},
+  };
+  return std::make_unique<router>(std::move(table), std::vector<std::shared_ptr<middleware>>{});
+}
+
 } // namespace herald

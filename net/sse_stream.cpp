@@ -47,7 +47,8 @@ void sse_stream::begin(std::shared_ptr<sse_stream> s, stream_start start) {
   s->make_head(start.headers);
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(
-    hub.cfg.limits_slow_consumer_bytes, [weak, shard = &s->shard_] { shard->wake(weak); });
+    hub.cfg.limits_slow_consumer_bytes, [weak, shard = &s->shard_] { shard->wake(weak); },
+    hub.outbound_bytes);
   s->leases_ = std::move(start.leases);
   s->conn_ = start.spawn(s->queue_, s->id_);
   if (start.expires_at > 0)

@@ -194,7 +194,8 @@ void basic_ws_session<Stream>::add_subscription(std::string name, std::string re
   s->serial = ++serials_;
   std::weak_ptr<shard_writer> weak = this->shared_from_this();
   s->queue = std::make_shared<outbound_queue>(hub_.cfg.limits_slow_consumer_bytes,
-                                              [weak, shard = &shard_] { shard->wake(weak); });
+                                              [weak, shard = &shard_] { shard->wake(weak); },
+                                              hub_.outbound_bytes);
   s->leases = std::move(start.leases);
   s->actor = start.spawn(s->queue, id_ + "/" + std::to_string(s->serial));
   if (start.expires_at > 0)

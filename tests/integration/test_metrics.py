@@ -2,16 +2,18 @@
 prometheus package), its numbers follow what the test does (publishes, streams, refusals,
 latency histograms), no label carries a topic, and access is admin-only unless metrics.public.
 """
+import http.client
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Hub  # noqa: E402
+from harness import Hub, free_port  # noqa: E402
 
 
 def scrape(hub, headers=None):
@@ -104,6 +106,52 @@ class Metrics(unittest.TestCase):
         with Hub(config={"auth": keys, "metrics": {"public": True}}) as hub:
             s, _, _ = hub.request("GET", "/metrics")
             self.assertEqual(s, 200)
+
+    def test_a_separate_metrics_address_needs_no_token_and_serves_nothing_else(self):
+        keys = {"keys": [{"alg": "HS256", "secret": "k" * 48}]}
+        port = free_port()
+        with Hub(config={"auth": keys, "metrics": {"listen": f"127.0.0.1:{port}"}}) as hub:
+            self.assertIn(f"event=metrics_listening address=127.0.0.1:{port}", hub.log_text())
+            s, _, _ = hub.request("GET", "/metrics")  # the hub's own address still wants a token
+            self.assertEqual(s, 401)
+            scrape_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+
+            def get(path, method="GET"):
+                scrape_conn.request(method, path)
+                r = scrape_conn.getresponse()
+                return r.status, r.read().decode()
+
+            s, text = get("/metrics")  # keep-alive: several scrapes on one connection
+            self.assertEqual(s, 200)
+            check = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                                   capture_output=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+            self.assertEqual(value(text, "herald_connections"), 0)
+            self.assertEqual(value(text, "herald_outbound_queue_bytes"), 0)
+            self.assertEqual(get("/healthz")[0], 200)
+            self.assertEqual(get("/readyz")[0], 200)
+            for path in ("/v1/stats", "/v1/subscribe?topic=a", "/v1/events?topic=a"):
+                s, body = get(path)
+                self.assertEqual(s, 404, path)
+                self.assertEqual(json.loads(body)["error"]["code"], "not_found")
+            self.assertEqual(get("/v1/publish", "POST")[0], 404)
+            # Scrapes are not the hub's traffic: its answer counts did not move.
+            _, again = get("/metrics")
+            scrape_conn.close()
+            for code in ("2xx", "4xx"):
+                self.assertEqual(value(again, "herald_http_responses_total", f'code="{code}"'),
+                                 value(text, "herald_http_responses_total", f'code="{code}"'))
+        # A bad address stops the hub at start, naming the key.
+        with tempfile.TemporaryDirectory() as d:
+            cfg = os.path.join(d, "herald.json")
+            with open(cfg, "w") as f:
+                json.dump({"metrics": {"listen": "127.0.0.1:notaport"}}, f)
+            out = subprocess.run([os.environ.get("HERALD_BIN", "build/herald"), "serve",
+                                  "--listen", f"127.0.0.1:{free_port()}", "--data-dir",
+                                  os.path.join(d, "db"), "--config", cfg],
+                                 capture_output=True, text=True, timeout=20)
+            self.assertNotEqual(out.returncode, 0)
+            self.assertIn("metrics.listen", out.stdout + out.stderr)
 
 
 class Logs(unittest.TestCase):

@@ -79,6 +79,35 @@ CAF_TEST(a slow consumer is closed when its queue passes the bound) {
   CAF_CHECK(rest.empty());
 }
 
+CAF_TEST(the hub-wide byte gauge follows queued and written bytes and drops closed queues) {
+  auto gauge = std::make_shared<std::atomic<std::int64_t>>(0);
+  {
+    outbound_queue a{10000, [] {}, gauge};
+    outbound_queue b{10000, [] {}, gauge};
+    for (auto* x : {&a, &b}) {
+      x->accept({}, 0);
+      CAF_CHECK(x->push_replay({}, 0));
+    }
+    a.push_live(ev(1, 100));
+    a.push_live(ev(2, 100));
+    b.push_live(ev(1, 300));
+    auto expected = static_cast<std::int64_t>(a.queued_bytes() + b.queued_bytes());
+    CAF_CHECK_GREATER(expected, 500);
+    CAF_CHECK_EQUAL(gauge->load(), expected);
+    std::vector<item_ptr> batch;
+    auto r = a.take(batch); // taken, in flight: still counted
+    CAF_CHECK_EQUAL(gauge->load(), expected);
+    a.written(r.bytes);
+    CAF_CHECK_EQUAL(a.queued_bytes(), 0u);
+    CAF_CHECK_EQUAL(gauge->load(), static_cast<std::int64_t>(b.queued_bytes()));
+    a.push_live(ev(3, 50));
+    b.mark_closed(close_reason::client_closed); // dropped with the queue's contents
+    CAF_CHECK_EQUAL(gauge->load(), static_cast<std::int64_t>(a.queued_bytes()));
+    CAF_CHECK_GREATER(gauge->load(), 0);
+  } // a goes with bytes still queued: they leave the gauge too
+  CAF_CHECK_EQUAL(gauge->load(), 0);
+}
+
 CAF_TEST(a burst while no write is in flight is not held against the client) {
   q.accept({}, 0);
   q.push_replay({}, 0);
