@@ -288,11 +288,13 @@ std::variant<std::shared_ptr<const key_set>, std::string> load_keys(const config
   return key_set::load(token_rules_of(cfg));
 }
 
-} // namespace
+/// What the hub's access control is made of, read from the files `cfg` names and checked.
+struct auth_parts {
+  std::shared_ptr<const key_set> keys;
+  std::shared_ptr<net::ssl::context> tls; // null without tls.cert_file
+};
 
-std::optional<std::string> hub_runtime::load_auth() {
-  const auto& cfg = cfg_;
-  auto& hub = *hub_;
+std::variant<auth_parts, std::string> load_auth_parts(const config& cfg) {
   auto keys = load_keys(cfg);
   if (auto* err = std::get_if<std::string>(&keys))
     return *err;
@@ -300,13 +302,62 @@ std::optional<std::string> hub_runtime::load_auth() {
     for (auto& s : *list)
       if (auto err = validate_pattern(s))
         return "auth.anonymous: selector '" + s + "': " + *err;
+  auth_parts parts{std::get<std::shared_ptr<const key_set>>(std::move(keys)), nullptr};
   if (!cfg.tls_cert_file.empty()) {
     auto tls = make_tls_context(cfg.tls_cert_file, cfg.tls_key_file);
     if (auto* err = std::get_if<std::string>(&tls))
       return *err;
-    hub.tls = std::get<0>(std::move(tls));
+    parts.tls = std::get<0>(std::move(tls));
   }
-  auto set = std::get<std::shared_ptr<const key_set>>(std::move(keys));
+  return parts;
+}
+
+/// A development hub (no keys, auth.anonymous not set) is open to every client, so it may only
+/// listen where no other host can reach it.
+std::optional<std::string> exposure_error(const config& cfg, const key_set& keys,
+                                          const tcp::resolver::results_type& addresses) {
+  if (!keys.empty() || cfg.auth_anonymous_set)
+    return std::nullopt;
+  for (auto& r : addresses)
+    if (!r.endpoint().address().is_loopback())
+      return "listen address '" + cfg.listen_host
+             + "' is reachable from the network, and no auth.keys are configured: set "
+               "auth.keys (or auth.jwks_file), or set auth.anonymous explicitly for an open hub";
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string> check_config(const config& cfg) {
+  auto parts = load_auth_parts(cfg);
+  if (auto* err = std::get_if<std::string>(&parts))
+    return *err;
+  net::io_context ioc;
+  tcp::resolver resolver{ioc};
+  boost::system::error_code ec;
+  auto addresses = resolver.resolve(cfg.listen_host, std::to_string(cfg.listen_port), ec);
+  if (ec || addresses.empty())
+    return "cannot resolve listen host '" + cfg.listen_host + "': " + ec.message();
+  if (auto err = exposure_error(cfg, *std::get<auth_parts>(parts).keys, addresses))
+    return err;
+  if (!cfg.metrics_listen_host.empty()) {
+    resolver.resolve(cfg.metrics_listen_host, std::to_string(cfg.metrics_listen_port), ec);
+    if (ec)
+      return "cannot resolve metrics.listen host '" + cfg.metrics_listen_host
+             + "': " + ec.message();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> hub_runtime::load_auth() {
+  const auto& cfg = cfg_;
+  auto& hub = *hub_;
+  auto loaded = load_auth_parts(cfg);
+  if (auto* err = std::get_if<std::string>(&loaded))
+    return *err;
+  auto& parts = std::get<auth_parts>(loaded);
+  hub.tls = std::move(parts.tls);
+  auto set = std::move(parts.keys);
   bool development = set->empty() && !cfg.auth_anonymous_set;
   hub.anonymous = std::make_shared<const principal>(
     development ? principal::development()
@@ -359,13 +410,9 @@ std::optional<std::string> hub_runtime::listen() {
   if (ec || results.empty())
     return "cannot resolve listen host '" + cfg.listen_host + "': " + ec.message();
   auto keys = std::atomic_load(&hub.keys);
+  if (auto err = exposure_error(cfg, *keys, results))
+    return err;
   if (keys->empty() && !cfg.auth_anonymous_set) {
-    // A development hub: open to every client, so only where no other host can reach it.
-    for (auto& r : results)
-      if (!r.endpoint().address().is_loopback())
-        return "listen address '" + cfg.listen_host
-               + "' is reachable from the network, and no auth.keys are configured: set "
-                 "auth.keys (or auth.jwks_file), or set auth.anonymous explicitly for an open hub";
     spdlog::warn("event=development_hub warning=\"no auth.keys: every request may do everything "
                  "(loopback only); configure auth.keys before exposing this hub\"");
   }
@@ -472,6 +519,8 @@ void hub_runtime::stop() {
 
 int run_hub(const config& cfg) {
   setup_logging(cfg);
+  for (auto& w : env_warnings())
+    spdlog::warn("event=config_warning warning=\"{}\"", w);
   caf::actor_system_config sys_cfg;
   add_hub_error_category(sys_cfg);
   // A mostly idle server: sharing avoids work-stealing's idle polling on our 2 cores.

@@ -90,4 +90,9 @@ private:
 /// Runs the hub until SIGINT/SIGTERM. Returns the process exit code.
 int run_hub(const config& cfg);
 
+/// What starting the hub with `cfg` would refuse, found without starting it: keys and key files,
+/// the TLS certificate and key, the anonymous grants, the listen addresses (resolved), and a
+/// development hub (no keys) on an address other hosts can reach. (The data dir is not opened.)
+std::optional<std::string> check_config(const config& cfg);
+
 } // namespace herald

@@ -2,6 +2,7 @@
 // client subcommands (publish, subscribe, job) on the SDK.
 
 #include <cstdlib>
+#include <variant>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -181,34 +182,58 @@ int run_job(CLI::App& job, const herald::cli::job_args& ja) {
 }
 
 /// The configuration: defaults, then the file, the environment, then the flags.
-int serve(serve_args a) {
+std::variant<herald::config, std::string> load_config(serve_args a) {
   herald::config cfg;
   if (a.config_file.empty())
     if (const char* env = std::getenv("HERALD_CONFIG"))
       a.config_file = env;
-  auto fail = [](const std::string& msg) {
-    std::cerr << "herald: " << msg << "\n";
-    return 2;
-  };
   if (!a.config_file.empty()) {
     std::ifstream in{a.config_file};
     if (!in)
-      return fail("cannot read config file '" + a.config_file + "'");
+      return "cannot read config file '" + a.config_file + "'";
     std::stringstream text;
     text << in.rdbuf();
     if (auto err = herald::apply_json(cfg, text.str()))
-      return fail(a.config_file + ": " + *err);
+      return a.config_file + ": " + *err;
   }
   if (auto err = herald::apply_env(cfg))
-    return fail(*err);
+    return *err;
   if (!a.listen.empty())
     if (auto err = herald::apply_listen(cfg, a.listen))
-      return fail("--listen: " + *err);
+      return "--listen: " + *err;
   if (!a.data_dir.empty())
     cfg.data_dir = a.data_dir;
   if (auto err = herald::validate(cfg))
-    return fail(*err);
-  return herald::run_hub(cfg);
+    return *err;
+  return cfg;
+}
+
+int serve(const serve_args& a) {
+  auto cfg = load_config(a);
+  if (auto* err = std::get_if<std::string>(&cfg)) {
+    std::cerr << "herald: " << *err << "\n";
+    return 2;
+  }
+  return herald::run_hub(std::get<herald::config>(cfg));
+}
+
+/// herald config check: everything serve would refuse, without serving; prints the effective
+/// configuration (secrets redacted) on success.
+int config_check(const serve_args& a) {
+  auto cfg = load_config(a);
+  auto* err = std::get_if<std::string>(&cfg);
+  std::optional<std::string> deeper;
+  if (err == nullptr)
+    deeper = herald::check_config(std::get<herald::config>(cfg));
+  for (auto& w : herald::env_warnings())
+    std::cerr << "herald config check: warning: " << w << "\n";
+  if (err != nullptr || deeper) {
+    std::cerr << "herald config check: " << (err != nullptr ? *err : *deeper) << "\n";
+    return 2;
+  }
+  std::cout << herald::effective_json(std::get<herald::config>(cfg)) << "\n";
+  std::cerr << "herald config check: the configuration is valid\n";
+  return 0;
 }
 
 } // namespace
@@ -222,6 +247,17 @@ int main(int argc, char** argv) {
   herald::cli::subscribe_args sa;
   herald::cli::job_args ja;
   add_serve(app, sv);
+  serve_args cv;
+  auto* conf = app.add_subcommand("config", "work with the configuration");
+  conf->require_subcommand(1);
+  auto* check = conf->add_subcommand(
+    "check", "check a configuration as `serve` would load it (file, then HERALD_* variables, "
+             "then flags) without starting the hub; prints the effective configuration with "
+             "secrets redacted; exit status 2 if the hub would refuse it");
+  check->add_option("file", cv.config_file, "the config file (default $HERALD_CONFIG)");
+  check->add_option("--config", cv.config_file, "the config file (the same as FILE)");
+  check->add_option("--listen", cv.listen, "HOST:PORT, as serve --listen");
+  check->add_option("--data-dir", cv.data_dir, "as serve --data-dir");
   auto* pub = add_publish(app, pa);
   auto* sub = add_subscribe(app, sa);
   auto* job = add_job(app, ja);
@@ -230,6 +266,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (tok->parsed())
     return mint(ta);
+  if (check->parsed())
+    return config_check(cv);
   if (pub->parsed())
     return herald::cli::publish(pa);
   if (sub->parsed())

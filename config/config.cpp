@@ -1,8 +1,12 @@
 #include "config/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <set>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +17,14 @@ namespace {
 
 using json = nlohmann::json;
 using setter = std::function<std::optional<std::string>(config&, const json&)>;
+using getter = std::function<json(const config&)>;
+
+/// One config key: how a value is applied, and how the effective value is read back (for
+/// `herald config check`; secrets redacted).
+struct key_entry {
+  setter set;
+  getter get;
+};
 
 std::optional<std::string> set_u64(std::uint64_t& dst, const json& v, std::uint64_t lo,
                                    std::uint64_t hi) {
@@ -41,26 +53,35 @@ std::optional<std::string> set_strings(std::vector<std::string>& dst, const json
 
 #define U64_KEY(name, field, lo, hi)                                                           \
   {                                                                                            \
-    name, [](config& c, const json& v) { return set_u64(c.field, v, lo, hi); }                 \
+    name, key_entry {                                                                          \
+      [](config& c, const json& v) { return set_u64(c.field, v, lo, hi); },                    \
+        [](const config& c) -> json { return c.field; }                                        \
+    }                                                                                          \
   }
 
 #define BOOL_KEY(name, field)                                                                  \
   {                                                                                            \
-    name, [](config& c, const json& v) -> std::optional<std::string> {                         \
-      if (!v.is_boolean())                                                                     \
-        return std::string{"must be true or false"};                                           \
-      c.field = v.get<bool>();                                                                 \
-      return std::nullopt;                                                                     \
+    name, key_entry {                                                                          \
+      [](config& c, const json& v) -> std::optional<std::string> {                             \
+        if (!v.is_boolean())                                                                   \
+          return std::string{"must be true or false"};                                         \
+        c.field = v.get<bool>();                                                               \
+        return std::nullopt;                                                                   \
+      },                                                                                       \
+        [](const config& c) -> json { return c.field; }                                        \
     }                                                                                          \
   }
 
 #define STRING_KEY(name, field)                                                                \
   {                                                                                            \
-    name, [](config& c, const json& v) -> std::optional<std::string> {                         \
-      if (!v.is_string())                                                                      \
-        return std::string{"must be a string"};                                                \
-      c.field = v.get<std::string>();                                                          \
-      return std::nullopt;                                                                     \
+    name, key_entry {                                                                          \
+      [](config& c, const json& v) -> std::optional<std::string> {                             \
+        if (!v.is_string())                                                                    \
+          return std::string{"must be a string"};                                              \
+        c.field = v.get<std::string>();                                                        \
+        return std::nullopt;                                                                   \
+      },                                                                                       \
+        [](const config& c) -> json { return c.field; }                                        \
     }                                                                                          \
   }
 
@@ -133,6 +154,30 @@ std::optional<std::string> set_listen(config& c, const json& v) {
   return apply_listen(c, v.get<std::string>());
 }
 
+/// "HOST:PORT" ("[v6]:PORT" for an IPv6 address).
+std::string host_port(const std::string& host, std::uint16_t port) {
+  auto h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(port);
+}
+
+/// The keys as configured, their secrets redacted (files are named, never read here).
+json get_auth_keys(const config& c) {
+  json out = json::array();
+  for (auto& k : c.auth_keys) {
+    json key{{"alg", k.alg}};
+    if (!k.kid.empty())
+      key["kid"] = k.kid;
+    if (!k.secret.empty())
+      key["secret"] = "<redacted>";
+    if (!k.secret_file.empty())
+      key["secret_file"] = k.secret_file;
+    if (!k.public_key_file.empty())
+      key["public_key_file"] = k.public_key_file;
+    out.push_back(std::move(key));
+  }
+  return out;
+}
+
 std::optional<std::string> set_metrics_listen(config& c, const json& v) {
   if (!v.is_string())
     return std::string{"must be a string HOST:PORT (or empty)"};
@@ -168,11 +213,16 @@ std::optional<std::string> set_durability(config& c, const json& v) {
   return std::nullopt;
 }
 
-const std::map<std::string, setter>& setters() {
-  static const std::map<std::string, setter> table{
-    {"listen", set_listen},
-    {"data_dir", set_data_dir},
-    {"storage.durability", set_durability},
+const std::map<std::string, key_entry>& keys() {
+  static const std::map<std::string, key_entry> table{
+    {"listen", {set_listen,
+     [](const config& c) -> json { return host_port(c.listen_host, c.listen_port); }}},
+    {"data_dir", {set_data_dir,
+     [](const config& c) -> json { return c.data_dir; }}},
+    {"storage.durability", {set_durability,
+     [](const config& c) -> json {
+       return c.storage_durability == durability_setting::fsync ? "fsync" : "process";
+     }}},
     U64_KEY("retention.max_events_per_topic", retention_max_events_per_topic, 1, 1u << 31),
     U64_KEY("retention.max_age_seconds", retention_max_age_seconds, 1, 10ull * 365 * 86400),
     U64_KEY("retention.check_interval_seconds", retention_check_interval_seconds, 1, 86400),
@@ -193,8 +243,7 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("websocket.max_message_bytes", websocket_max_message_bytes, 1024, 64ull << 20),
     U64_KEY("websocket.max_subscriptions", websocket_max_subscriptions, 1, 10000),
     BOOL_KEY("websocket.compression", websocket_compression),
-    {"cors.allowed_origins",
-     [](config& c, const json& v) -> std::optional<std::string> {
+    {"cors.allowed_origins", {[](config& c, const json& v) -> std::optional<std::string> {
        std::vector<std::string> out;
        if (auto err = set_strings(out, v, "origins (or [\"*\"])"))
          return err;
@@ -206,9 +255,14 @@ const std::map<std::string, setter>& setters() {
        }
        c.cors_allowed_origins = std::move(out);
        return std::nullopt;
-     }},
+     },
+     [](const config& c) -> json { return c.cors_allowed_origins; }}},
     BOOL_KEY("metrics.public", metrics_public),
-    {"metrics.listen", set_metrics_listen},
+    {"metrics.listen", {set_metrics_listen,
+     [](const config& c) -> json {
+       return c.metrics_listen_host.empty() ? std::string{}
+                                            : host_port(c.metrics_listen_host, c.metrics_listen_port);
+     }}},
     BOOL_KEY("compression.responses", compression_responses),
     U64_KEY("compression.min_bytes", compression_min_bytes, 0, 64ull << 20),
     U64_KEY("compression.level", compression_level, 1, 9),
@@ -217,8 +271,7 @@ const std::map<std::string, setter>& setters() {
     BOOL_KEY("mercure.enabled", mercure_enabled),
     BOOL_KEY("mercure.anonymous", mercure_anonymous),
     BOOL_KEY("mercure.subscriptions", mercure_subscriptions),
-    {"mercure.publish_origins",
-     [](config& c, const json& v) -> std::optional<std::string> {
+    {"mercure.publish_origins", {[](config& c, const json& v) -> std::optional<std::string> {
        std::vector<std::string> out;
        if (auto err = set_strings(out, v, "origins (or [\"*\"])"))
          return err;
@@ -227,22 +280,30 @@ const std::map<std::string, setter>& setters() {
            return "origin '" + s + "' must look like scheme://host[:port] (or be \"*\")";
        c.mercure_publish_origins = std::move(out);
        return std::nullopt;
-     }},
-    {"auth.keys", set_auth_keys},
+     },
+     [](const config& c) -> json { return c.mercure_publish_origins; }}},
+    {"auth.keys", {set_auth_keys,
+     get_auth_keys}},
     STRING_KEY("auth.jwks_file", auth_jwks_file),
     STRING_KEY("auth.issuer", auth_issuer),
     STRING_KEY("auth.audience", auth_audience),
     U64_KEY("auth.leeway_seconds", auth_leeway_seconds, 0, 3600),
-    {"auth.cookie_name",
-     [](config& c, const json& v) -> std::optional<std::string> {
+    {"auth.cookie_name", {[](config& c, const json& v) -> std::optional<std::string> {
        if (!v.is_string() || v.get<std::string>().empty()
            || v.get<std::string>().find_first_of(" ;=,\t\"") != std::string::npos)
          return std::string{"must be a cookie name"};
        c.auth_cookie_name = v.get<std::string>();
        return std::nullopt;
-     }},
+     },
+     [](const config& c) -> json { return c.auth_cookie_name; }}},
     BOOL_KEY("auth.query_token", auth_query_token),
-    {"auth.anonymous", set_anonymous},
+    {"auth.anonymous", {set_anonymous,
+     [](const config& c) -> json {
+       if (!c.auth_anonymous_set)
+         return nullptr;
+       return json{{"publish", c.auth_anonymous_publish},
+                   {"subscribe", c.auth_anonymous_subscribe}};
+     }}},
     U64_KEY("limits.header_timeout_seconds", limits_header_timeout_seconds, 1, 3600),
     U64_KEY("limits.body_timeout_seconds", limits_body_timeout_seconds, 1, 3600),
     U64_KEY("limits.max_json_depth", limits_max_json_depth, 2, 1000),
@@ -261,26 +322,25 @@ const std::map<std::string, setter>& setters() {
     U64_KEY("jobs.idle_seconds", jobs_idle_seconds, 1, 86400),
     U64_KEY("sessions.max_sessions", sessions_max_sessions, 1, 10000000),
     U64_KEY("sessions.checkpoint_interval_seconds", sessions_checkpoint_interval_seconds, 1, 3600),
-    {"jobs.upstream_allowed_hosts",
-     [](config& c, const json& v) {
+    {"jobs.upstream_allowed_hosts", {[](config& c, const json& v) {
        return set_strings(c.jobs_upstream_allowed_hosts, v,
                           "host names or addresses (or [\"*\"])");
-     }},
+     },
+     [](const config& c) -> json { return c.jobs_upstream_allowed_hosts; }}},
     U64_KEY("shutdown.timeout_seconds", shutdown_timeout_seconds, 1, 3600),
     U64_KEY("shutdown.retry_jitter_ms", shutdown_retry_jitter_ms, 0, 600000),
     U64_KEY("threads.io", threads_io, 1, 64),
     U64_KEY("threads.streams", threads_streams, 0, 64),
     U64_KEY("threads.actors", threads_actors, 1, 64),
     BOOL_KEY("log.access", log_access),
-    {"log.format",
-     [](config& c, const json& v) -> std::optional<std::string> {
+    {"log.format", {[](config& c, const json& v) -> std::optional<std::string> {
        if (v != "text" && v != "json")
          return std::string{"must be \"text\" or \"json\""};
        c.log_format = v.get<std::string>();
        return std::nullopt;
-     }},
-    {"log.level",
-     [](config& c, const json& v) -> std::optional<std::string> {
+     },
+     [](const config& c) -> json { return c.log_format; }}},
+    {"log.level", {[](config& c, const json& v) -> std::optional<std::string> {
        static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
        for (auto* l : levels)
          if (v == l) {
@@ -288,7 +348,8 @@ const std::map<std::string, setter>& setters() {
            return std::nullopt;
          }
        return std::string{"must be one of trace, debug, info, warn, error, off"};
-     }},
+     },
+     [](const config& c) -> json { return c.log_level; }}},
   };
   return table;
 }
@@ -297,7 +358,7 @@ void flatten(const json& j, const std::string& prefix, std::map<std::string, jso
   for (auto it = j.begin(); it != j.end(); ++it) {
     auto key = prefix.empty() ? it.key() : prefix + "." + it.key();
     // A section (an object that is not itself a key) is walked into.
-    if (it->is_object() && setters().count(key) == 0)
+    if (it->is_object() && keys().count(key) == 0)
       flatten(*it, key, out);
     else
       out[key] = *it;
@@ -332,17 +393,17 @@ std::optional<std::string> apply_json(config& cfg, const std::string& text) {
   std::map<std::string, json> flat;
   flatten(doc, "", flat);
   for (auto& [key, value] : flat) {
-    auto it = setters().find(key);
-    if (it == setters().end())
+    auto it = keys().find(key);
+    if (it == keys().end())
       return "unknown config key '" + key + "'";
-    if (auto err = it->second(cfg, value))
+    if (auto err = it->second.set(cfg, value))
       return "config key '" + key + "': " + *err;
   }
   return std::nullopt;
 }
 
 std::optional<std::string> apply_env(config& cfg) {
-  for (auto& [key, set] : setters()) {
+  for (auto& [key, entry] : keys()) {
     auto name = env_name(key);
     const char* raw = std::getenv(name.c_str());
     if (raw == nullptr)
@@ -351,10 +412,74 @@ std::optional<std::string> apply_env(config& cfg) {
     json v = json::parse(raw, nullptr, false);
     if (v.is_discarded() || (!v.is_number() && !v.is_array() && !v.is_object() && !v.is_boolean()))
       v = std::string{raw};
-    if (auto err = set(cfg, v))
+    if (auto err = entry.set(cfg, v))
       return "environment variable " + name + " (config key '" + key + "'): " + *err;
   }
   return std::nullopt;
+}
+
+namespace {
+
+/// Levenshtein distance (names are short).
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    auto diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      auto up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+} // namespace
+
+std::vector<std::string> env_warnings(const std::vector<std::string>& names) {
+  // HERALD_* names the hub reads that are not config keys.
+  static const std::set<std::string> others{"HERALD_CONFIG", "HERALD_TOKEN"};
+  std::set<std::string> known, sections;
+  for (auto& [key, _] : keys()) {
+    known.insert(env_name(key));
+    auto dot = key.find('.');
+    sections.insert(env_name(key.substr(0, dot)) + (dot == std::string::npos ? "" : "_"));
+  }
+  std::vector<std::string> out;
+  for (auto& name : names) {
+    if (name.rfind("HERALD_", 0) != 0 || known.count(name) != 0 || others.count(name) != 0)
+      continue;
+    // Another program's HERALD_* variable (a test harness's, say) is not ours to judge: only a
+    // name in one of the config's sections, or close to a key, is taken for a misspelled key.
+    std::string best;
+    std::size_t best_d = 4;
+    for (auto& k : known)
+      if (auto d = edit_distance(name, k); d < best_d) {
+        best_d = d;
+        best = k;
+      }
+    bool in_section = std::any_of(sections.begin(), sections.end(), [&](const std::string& s) {
+      return s.back() == '_' && name.rfind(s, 0) == 0;
+    });
+    if (best.empty() && !in_section)
+      continue;
+    out.push_back("environment variable " + name + " is not a config key"
+                  + (best.empty() ? std::string{" (docs/operations.md lists them)"}
+                                  : " (did you mean " + best + "?)"));
+  }
+  return out;
+}
+
+std::vector<std::string> env_warnings() {
+  std::vector<std::string> names;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry{*e};
+    names.emplace_back(entry.substr(0, entry.find('=')));
+  }
+  return env_warnings(names);
 }
 
 std::optional<std::string> validate(const config& cfg) {
@@ -368,10 +493,25 @@ std::optional<std::string> validate(const config& cfg) {
 }
 
 std::vector<std::string> config_keys() {
-  std::vector<std::string> keys;
-  for (auto& [k, _] : setters())
-    keys.push_back(k);
-  return keys;
+  std::vector<std::string> names;
+  for (auto& [k, _] : keys())
+    names.push_back(k);
+  return names;
+}
+
+std::string effective_json(const config& cfg) {
+  json out = json::object();
+  for (auto& [key, entry] : keys()) {
+    // "a.b.c" goes to out["a"]["b"]["c"].
+    json* at = &out;
+    std::size_t from = 0;
+    for (auto dot = key.find('.'); dot != std::string::npos; dot = key.find('.', from)) {
+      at = &(*at)[key.substr(from, dot - from)];
+      from = dot + 1;
+    }
+    (*at)[key.substr(from)] = entry.get(cfg);
+  }
+  return out.dump(2);
 }
 
 } // namespace herald

@@ -137,6 +137,13 @@ std::optional<std::string> apply_json(config& cfg, const std::string& text);
 /// Applies HERALD_* environment variables (e.g. HERALD_SSE_HEARTBEAT_SECONDS=10).
 std::optional<std::string> apply_env(config& cfg);
 
+/// Warnings for HERALD_* environment variables that look like misspelled config keys (a name in
+/// a config section, or close to a key), each naming the closest key when there is one. The
+/// hub's other variables (HERALD_CONFIG, HERALD_TOKEN) and unrelated HERALD_* names are left be.
+std::vector<std::string> env_warnings();
+/// ... for these variable names (what env_warnings() reads from the environment).
+std::vector<std::string> env_warnings(const std::vector<std::string>& names);
+
 /// Parses "HOST:PORT" into cfg.listen_host / listen_port.
 std::optional<std::string> apply_listen(config& cfg, const std::string& value);
 
@@ -145,5 +152,10 @@ std::optional<std::string> validate(const config& cfg);
 
 /// Every key as a dotted name (for docs and for the environment mapping).
 std::vector<std::string> config_keys();
+
+/// The effective configuration as a JSON document in the config file's shape (every key, its
+/// value after the file, the environment and the flags), with secrets redacted: an auth key's
+/// `secret` reads "<redacted>" (files are named, not read).
+std::string effective_json(const config& cfg);
 
 } // namespace herald

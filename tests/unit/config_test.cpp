@@ -40,6 +40,60 @@ CAF_TEST(the documented default file equals the built-in defaults) {
   }
 }
 
+CAF_TEST(the effective configuration of the defaults is the documented default file) {
+  std::ifstream in{HERALD_SOURCE_DIR "/config/herald.json"};
+  CAF_REQUIRE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  auto documented = nlohmann::json::parse(text.str());
+  auto effective = nlohmann::json::parse(effective_json(config{}));
+  // Every value, not only every key: the file documents what the hub really does by default.
+  auto doc_flat = documented.flatten();
+  auto eff_flat = effective.flatten();
+  for (auto& item : doc_flat.items())
+    if (eff_flat.value(item.key(), nlohmann::json{"<missing>"}) != item.value())
+      CAF_ERROR("default of " << item.key() << ": file " << item.value().dump() << ", hub "
+                              << eff_flat.value(item.key(), nlohmann::json{}).dump());
+  CAF_CHECK_EQUAL(effective, documented);
+}
+
+CAF_TEST(the effective configuration reads back what was applied and hides secrets) {
+  config c;
+  auto err = apply_json(c, R"({"listen":"[::1]:9000","auth":{"keys":[
+    {"kid":"a","alg":"HS256","secret":"super-secret-value-0123456789abcdef"},
+    {"alg":"RS256","public_key_file":"/etc/herald/rs.pem"}]},
+    "sse":{"heartbeat_seconds":7},"metrics":{"listen":"127.0.0.1:9464"},
+    "storage":{"durability":"fsync"}})");
+  CAF_REQUIRE(!err);
+  auto text = effective_json(c);
+  CAF_CHECK_EQUAL(text.find("super-secret"), std::string::npos);
+  auto doc = nlohmann::json::parse(text);
+  CAF_CHECK_EQUAL(doc["listen"], "[::1]:9000");
+  CAF_CHECK_EQUAL(doc["sse"]["heartbeat_seconds"], 7);
+  CAF_CHECK_EQUAL(doc["metrics"]["listen"], "127.0.0.1:9464");
+  CAF_CHECK_EQUAL(doc["storage"]["durability"], "fsync");
+  CAF_CHECK_EQUAL(doc["auth"]["keys"][0]["secret"], "<redacted>");
+  CAF_CHECK_EQUAL(doc["auth"]["keys"][1]["public_key_file"], "/etc/herald/rs.pem");
+  // What it prints is a config file that loads to the same configuration (secrets aside).
+  config again;
+  auto redacted = doc;
+  redacted["auth"]["keys"][0]["secret"] = "super-secret-value-0123456789abcdef";
+  CAF_REQUIRE(!apply_json(again, redacted.dump()));
+  CAF_CHECK_EQUAL(nlohmann::json::parse(effective_json(again)), doc);
+}
+
+CAF_TEST(misspelled environment keys are named with the closest key and others left be) {
+  auto w = env_warnings({"HERALD_SSE_HEARTBEAT_SECOND", "HERALD_BIN", "HERALD_EXAMPLES",
+                         "HERALD_TOKEN", "HERALD_CONFIG", "HERALD_LIMITS_EVERYTHING",
+                         "HERALD_SSE_RETRY_MS", "PATH", "HERALD_TEST_SEED"});
+  CAF_REQUIRE_EQUAL(w.size(), 2u);
+  CAF_CHECK_NOT_EQUAL(w[0].find("HERALD_SSE_HEARTBEAT_SECOND is not a config key (did you mean "
+                                "HERALD_SSE_HEARTBEAT_SECONDS?)"),
+                      std::string::npos);
+  CAF_CHECK_NOT_EQUAL(w[1].find("HERALD_LIMITS_EVERYTHING is not a config key"),
+                      std::string::npos);
+}
+
 CAF_TEST(unknown keys and bad values fail with the key named) {
   config c;
   auto err = apply_json(c, R"({"sse":{"heartbeat_secs":3}})");
