@@ -160,6 +160,14 @@ reader_handle::behavior_type log_reader(log_reader_actor* self,
       return pos.value.value_or(0);
     },
     [=](figures_atom, const figures_query_ptr& q) { q->done(self->state.store->db().figures()); },
+    [=](backup_atom, const backup_request_ptr& q) {
+      // The head before the copy: the copy holds at least every event through it.
+      auto head = self->state.store->log().head();
+      auto err = self->state.store->db().checkpoint(q->dir);
+      if (!err)
+        err = event_log::mark_copy(q->dir);
+      q->done(std::move(err), head);
+    },
     [=](query_atom, const events_query_ptr& q) {
       std::optional<std::string> error;
       auto page = read_events_page(self->state.store->log(), *q->filter, q->after, q->limit,

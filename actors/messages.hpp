@@ -9,6 +9,7 @@
 //  connection    --mercure_id_atom, id-->                         log_reader   => position (0: none)
 //  HTTP session  --query_atom, events_query_ptr-->               log_reader   (callback)
 //  HTTP session  --figures_atom, figures_query_ptr-->            log_reader   (callback: RocksDB)
+//  backup (after session_registry's checkpoint) --backup_atom, backup_request_ptr--> log_reader
 //  topic         --idle_atom, key, joins_seen-->                 registry     (stop handshake)
 //  main          --shutdown_atom, retry_ms-->                    dispatcher   => streams closing
 //  HTTP session  --job_atom, job_request_ptr-->  job_registry --delegate-->  job_watcher
@@ -88,6 +89,7 @@ using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using patterns_atom = caf::atom_constant<caf::atom("patterns")>;
 using mercure_id_atom = caf::atom_constant<caf::atom("mercure_id")>;
 using figures_atom = caf::atom_constant<caf::atom("figures")>;
+using backup_atom = caf::atom_constant<caf::atom("backup")>;
 
 /// The answer to a request on a session or a job: a view of the resource or of what the request
 /// did (JSON data; a transport renders it), or an error, in which case nothing changed.
@@ -174,6 +176,14 @@ struct figures_query {
   std::function<void(storage_figures)> done;
 };
 using figures_query_ptr = std::shared_ptr<figures_query>;
+
+/// POST /v1/admin/backup: a checkpoint of the database in `dir`, answered through `done` on the
+/// reader's thread with the error (if any) and the log's head at the copy.
+struct backup_request {
+  std::string dir;
+  std::function<void(std::optional<std::string> error, std::uint64_t head)> done;
+};
+using backup_request_ptr = std::shared_ptr<backup_request>;
 
 // -- durable sessions -------------------------------------------------------------------------
 
@@ -273,7 +283,8 @@ using reader_handle = caf::typed_actor<
   caf::replies_to<job_get_atom, std::string>::with<std::string>,
   caf::replies_to<mercure_id_atom, std::string>::with<std::uint64_t>,
   caf::reacts_to<query_atom, events_query_ptr>,
-  caf::reacts_to<figures_atom, figures_query_ptr>>;
+  caf::reacts_to<figures_atom, figures_query_ptr>,
+  caf::reacts_to<backup_atom, backup_request_ptr>>;
 
 } // namespace herald
 
@@ -284,6 +295,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::filter_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::replay_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::events_query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::figures_query_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::backup_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::job_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::upstream_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::session_batch_ptr)

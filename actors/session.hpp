@@ -38,6 +38,8 @@ struct session_deps {
   hub_stats* stats = nullptr;
   std::uint64_t retry_ms = 2000;
   std::chrono::seconds checkpoint_interval{5};
+  /// The log, for the ids of a restored copy's original (event_log::resolve); may be null.
+  std::shared_ptr<const event_log> log{};
 };
 
 inline constexpr auto max_timer_delay = std::chrono::minutes(10);

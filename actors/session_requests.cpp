@@ -21,6 +21,8 @@ std::optional<std::uint64_t> parse_position(const session_state& st, const json&
     err = "'" + v.get<std::string>().substr(0, 64) + "' is not a valid event id";
     return std::nullopt;
   }
+  if (st.deps.log)
+    id = st.deps.log->resolve(*id);
   if (id->epoch != st.deps.epoch) {
     err = "'" + v.get<std::string>() + "' is from another log";
     return std::nullopt;

@@ -3,6 +3,9 @@
 #include <csignal>
 #include <iostream>
 
+#include <filesystem>
+
+#include <herald/admin.hpp>
 #include <herald/jobs.hpp>
 #include <herald/publisher.hpp>
 #include <herald/subscriber.hpp>
@@ -133,6 +136,14 @@ int job_set(const job_args& a) {
 
 int job_get(const job_args& a) {
   return print_json([&] { return sdk::job_client{a.url, std::chrono::seconds(30), a.creds}.get(a.id); });
+}
+
+int backup(const backup_args& a) {
+  std::error_code ec;
+  auto dir = std::filesystem::absolute(a.dir, ec);
+  if (ec)
+    return fail("cannot make '" + a.dir + "' absolute: " + ec.message());
+  return print_json([&] { return sdk::admin_client{a.url, std::chrono::minutes(10), a.creds}.backup(dir.lexically_normal().string()); });
 }
 
 int job_watch(const job_args& a) {

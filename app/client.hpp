@@ -35,4 +35,13 @@ int job_set(const job_args& a);
 int job_get(const job_args& a);
 int job_watch(const job_args& a);
 
+struct backup_args {
+  std::string url, dir;
+  sdk::credentials creds;
+};
+
+/// herald backup DIR: asks the hub for a copy of its data in DIR (made absolute here: the hub
+/// writes it on its own machine, which is this one when the URL is a loopback address).
+int backup(const backup_args& a);
+
 } // namespace herald::cli

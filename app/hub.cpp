@@ -263,6 +263,7 @@ void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
   sd.stats = &hub.stats;
   sd.retry_ms = cfg.sse_retry_ms;
   sd.checkpoint_interval = std::chrono::seconds(cfg.sessions_checkpoint_interval_seconds);
+  sd.log = log;
   session_registry_settings srs;
   srs.max_sessions = cfg.sessions_max_sessions;
   srs.max_topics = cfg.limits_max_topics_per_subscription;
@@ -519,8 +520,6 @@ void hub_runtime::stop() {
 
 int run_hub(const config& cfg) {
   setup_logging(cfg);
-  for (auto& w : env_warnings())
-    spdlog::warn("event=config_warning warning=\"{}\"", w);
   caf::actor_system_config sys_cfg;
   add_hub_error_category(sys_cfg);
   // A mostly idle server: sharing avoids work-stealing's idle polling on our 2 cores.

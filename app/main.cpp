@@ -198,6 +198,8 @@ std::variant<herald::config, std::string> load_config(serve_args a) {
   }
   if (auto err = herald::apply_env(cfg))
     return *err;
+  if (auto unknown = herald::unknown_env_keys(); !unknown.empty())
+    return unknown.front();
   if (!a.listen.empty())
     if (auto err = herald::apply_listen(cfg, a.listen))
       return "--listen: " + *err;
@@ -225,8 +227,6 @@ int config_check(const serve_args& a) {
   std::optional<std::string> deeper;
   if (err == nullptr)
     deeper = herald::check_config(std::get<herald::config>(cfg));
-  for (auto& w : herald::env_warnings())
-    std::cerr << "herald config check: warning: " << w << "\n";
   if (err != nullptr || deeper) {
     std::cerr << "herald config check: " << (err != nullptr ? *err : *deeper) << "\n";
     return 2;
@@ -263,11 +263,21 @@ int main(int argc, char** argv) {
   auto* job = add_job(app, ja);
   token_args ta;
   auto* tok = add_token(app, ta);
+  herald::cli::backup_args ba;
+  ba.url = default_url;
+  auto* bak = app.add_subcommand(
+    "backup", "ask a running hub for a consistent copy of its data in DIR, a new directory on the "
+              "hub's machine; a hub started with --data-dir DIR starts from it (admin token)");
+  bak->add_option("dir", ba.dir, "the new directory")->required();
+  bak->add_option("--url", ba.url, "the hub (default " + default_url + ")");
+  add_credentials(bak, ba.creds);
   CLI11_PARSE(app, argc, argv);
   if (tok->parsed())
     return mint(ta);
   if (check->parsed())
     return config_check(cv);
+  if (bak->parsed())
+    return herald::cli::backup(ba);
   if (pub->parsed())
     return herald::cli::publish(pa);
   if (sub->parsed())

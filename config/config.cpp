@@ -439,7 +439,7 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 
 } // namespace
 
-std::vector<std::string> env_warnings(const std::vector<std::string>& names) {
+std::vector<std::string> unknown_env_keys(const std::vector<std::string>& names) {
   // HERALD_* names the hub reads that are not config keys.
   static const std::set<std::string> others{"HERALD_CONFIG", "HERALD_TOKEN"};
   std::set<std::string> known, sections;
@@ -473,13 +473,13 @@ std::vector<std::string> env_warnings(const std::vector<std::string>& names) {
   return out;
 }
 
-std::vector<std::string> env_warnings() {
+std::vector<std::string> unknown_env_keys() {
   std::vector<std::string> names;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view entry{*e};
     names.emplace_back(entry.substr(0, entry.find('=')));
   }
-  return env_warnings(names);
+  return unknown_env_keys(names);
 }
 
 std::optional<std::string> validate(const config& cfg) {

@@ -137,12 +137,13 @@ std::optional<std::string> apply_json(config& cfg, const std::string& text);
 /// Applies HERALD_* environment variables (e.g. HERALD_SSE_HEARTBEAT_SECONDS=10).
 std::optional<std::string> apply_env(config& cfg);
 
-/// Warnings for HERALD_* environment variables that look like misspelled config keys (a name in
-/// a config section, or close to a key), each naming the closest key when there is one. The
-/// hub's other variables (HERALD_CONFIG, HERALD_TOKEN) and unrelated HERALD_* names are left be.
-std::vector<std::string> env_warnings();
-/// ... for these variable names (what env_warnings() reads from the environment).
-std::vector<std::string> env_warnings(const std::vector<std::string>& names);
+/// HERALD_* environment variables that look like misspelled config keys (a name in a config
+/// section, or close to a key), each described with the closest key when there is one: the hub
+/// refuses them as it refuses an unknown key in the file. The hub's other variables
+/// (HERALD_CONFIG, HERALD_TOKEN) and unrelated HERALD_* names are left be.
+std::vector<std::string> unknown_env_keys();
+/// ... for these variable names (what unknown_env_keys() reads from the environment).
+std::vector<std::string> unknown_env_keys(const std::vector<std::string>& names);
 
 /// Parses "HOST:PORT" into cfg.listen_host / listen_port.
 std::optional<std::string> apply_listen(config& cfg, const std::string& value);

@@ -129,7 +129,8 @@ std::variant<bool, http_response> envelope_param(const route_request& r) {
                         "'envelope' must be 1 (or true) or 0 (or false)");
 }
 
-std::variant<std::optional<event_id>, http_response> resume_position(const route_request& r) {
+std::variant<std::optional<event_id>, http_response> resume_position(const hub_context& hub,
+                                                                     const route_request& r) {
   auto last = resume_text(r);
   if (last.empty())
     return std::optional<event_id>{};
@@ -137,7 +138,7 @@ std::variant<std::optional<event_id>, http_response> resume_position(const route
   if (!id)
     return error_response(r.req, http::status::bad_request, "invalid_id",
                           "Last-Event-ID '" + last.substr(0, 64) + "' is not a valid event id");
-  return std::optional<event_id>{*id};
+  return std::optional<event_id>{hub.log->resolve(*id)};
 }
 
 std::variant<std::size_t, http_response> page_limit(const route_request& r) {
@@ -238,6 +239,7 @@ void handle_events(hub_context& hub, route_request& r, respond_fn respond) {
     if (!id)
       return respond(error_response(r.req, http::status::bad_request, "invalid_id",
                                     "'after' is not a valid event id"));
+    id = hub.log->resolve(*id);
     q->unknown_log = id->epoch != hub.log->epoch();
     q->after = q->unknown_log ? 0 : id->pos;
   }
@@ -430,7 +432,7 @@ std::variant<stream_start, http_response> subscribe_stream(hub_context& hub, rou
   if (resume_text(r) == "earliest") {
     sub->earliest = true;
   } else {
-    auto resume = resume_position(r);
+    auto resume = resume_position(hub, r);
     if (auto* res = std::get_if<http_response>(&resume))
       return std::move(*res);
     sub->resume = std::get<std::optional<event_id>>(resume);

@@ -64,8 +64,10 @@ std::string resume_text(const route_request& r);
 std::variant<bool, http_response> envelope_param(const route_request& r);
 
 /// The client's resume position from Last-Event-ID (or the `last_event_id` parameter), or the
-/// 400 to send. Empty when the client sent none.
-std::variant<std::optional<event_id>, http_response> resume_position(const route_request& r);
+/// 400 to send. Empty when the client sent none. An id of a restored copy's original becomes
+/// this log's (event_log::resolve).
+std::variant<std::optional<event_id>, http_response> resume_position(const hub_context& hub,
+                                                                     const route_request& r);
 
 /// `limit` in 1..1000 (default 100), or the 400 to send.
 std::variant<std::size_t, http_response> page_limit(const route_request& r);

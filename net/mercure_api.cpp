@@ -276,7 +276,7 @@ std::variant<stream_start, http_response> mercure_subscribe(hub_context& hub, ro
     if (!id)
       return error_response(r.req, http::status::bad_request, "invalid_id",
                             "Last-Event-ID '" + last.substr(0, 64) + "' is not a valid hub id");
-    sub->resume = *id;
+    sub->resume = hub.log->resolve(*id);
     sub->resume_text = last;
   } else if (!last.empty()) {
     sub->resume_mercure_id = last; // a publisher's own id: the log knows where it is

@@ -1,5 +1,6 @@
 #include "net/routes.hpp"
 
+#include "net/admin_api.hpp"
 #include "net/auth.hpp"
 #include "net/compression.hpp"
 #include "net/cors.hpp"
@@ -19,6 +20,7 @@ std::unique_ptr<router> make_hub_router() {
     {v::get, "/v1/stats", handle_stats},
     {v::get, "/metrics", handle_metrics},
     {v::get, "/v1/client.js", handle_client_js},
+    {v::post, "/v1/admin/backup", handle_backup},
     {v::post, "/v1/publish", handle_publish, route_limits::publish,
      route_pipelining::overlapping},
     {v::get, "/v1/events", handle_events},

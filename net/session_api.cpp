@@ -149,6 +149,8 @@ void handle_dead_letters(hub_context& hub, route_request& r, respond_fn respond)
   req->what = op::dead_letters;
   if (auto* after = r.target.param("after"); after != nullptr && !after->empty()) {
     auto id = parse_event_id(*after);
+    if (id)
+      id = hub.log->resolve(*id);
     if (!id || id->epoch != hub.log->epoch())
       return respond(error_response(r.req, http::status::bad_request, "invalid_id",
                                     "'after' is not an event id of this log"));
@@ -167,7 +169,7 @@ std::variant<stream_start, http_response> session_stream_start(hub_context& hub,
     return std::move(*refused);
   if (auto refused = refuse_unknown_params(r, {"last_event_id", "envelope"}))
     return std::move(*refused);
-  auto resume = resume_position(r);
+  auto resume = resume_position(hub, r);
   if (auto* res = std::get_if<http_response>(&resume))
     return std::move(*res);
   auto envelope = envelope_param(r);

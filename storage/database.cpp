@@ -6,6 +6,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 namespace herald {
@@ -57,6 +58,7 @@ std::unique_ptr<database> database::open(const std::string& dir, durability mode
     cfs.emplace_back(c.name, std::move(o));
   }
   std::unique_ptr<database> out{new database};
+  out->dir_ = dir;
   out->mode_ = mode;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -132,6 +134,17 @@ lookup<std::string> database::get(rocksdb::ColumnFamilyHandle* cf, std::string_v
   if (auto err = error_of(st, what))
     return {std::nullopt, err};
   return {std::move(v), std::nullopt};
+}
+
+std::optional<std::string> database::checkpoint(const std::string& dir) {
+  storage_thread::check("storage checkpoint");
+  if (write_failed_)
+    return std::string{"the database stopped writing after a failed write; restart the hub"};
+  rocksdb::Checkpoint* raw = nullptr;
+  if (auto err = error_of(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"))
+    return err;
+  std::unique_ptr<rocksdb::Checkpoint> cp{raw};
+  return error_of(cp->CreateCheckpoint(dir), "checkpoint");
 }
 
 void database::flush() {

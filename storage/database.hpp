@@ -84,6 +84,9 @@ public:
 
   rocksdb::DB& db() { return *db_; }
 
+  /// The directory it was opened in.
+  const std::string& dir() const { return dir_; }
+
   /// The handle of column family `name` (a programming error, and a throw, if not opened).
   rocksdb::ColumnFamilyHandle* column(std::string_view name) const;
 
@@ -102,6 +105,11 @@ public:
   /// Makes sure everything written so far is in the WAL file (used at shutdown).
   void flush();
 
+  /// A consistent copy of the whole database in `dir`, which must not exist (a RocksDB checkpoint:
+  /// table files hard-linked when `dir` is on the same filesystem, copied otherwise; memtables
+  /// flushed first). A hub started on `dir` starts from this moment. The error, if any.
+  std::optional<std::string> checkpoint(const std::string& dir);
+
   durability mode() const { return mode_; }
 
   /// "<what>: <status>" for a failed status; nullopt for ok.
@@ -115,6 +123,7 @@ private:
   database() = default;
 
   std::unique_ptr<rocksdb::DB> db_;
+  std::string dir_;
   std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> columns_;
   durability mode_ = durability::process;
   // RocksDB stops writing after a failed write (until reopened). Set by the journal's thread,

@@ -1,6 +1,8 @@
 #include "storage/event_log.hpp"
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include <rocksdb/db.h>
@@ -76,6 +78,8 @@ std::string encode(const event_record& e) {
 const char* kEpoch = "epoch";
 const char* kHead = "head";
 const char* kDroppedTrim = "dropped_trim";
+const char* kLineage = "lineage";
+const char* kCopyMarker = "herald-copy"; // a file in the data dir of a copy not yet opened
 
 /// The topic part of a topic_index key (topic '\0' BE(pos)): keys of one topic arrive in order.
 class index_topic_prefix : public rocksdb::SliceTransform {
@@ -186,7 +190,62 @@ std::unique_ptr<event_log> event_log::open(database& db, idempotency_store* dedu
     return nullptr;
   }
   log->head_ = head;
+  std::string lineage;
+  st = raw.Get(rocksdb::ReadOptions{}, log->meta_cf_, kLineage, &lineage);
+  if (!st.ok() && !st.IsNotFound()) {
+    error = *database::error_of(st, "cannot read the log's lineage");
+    return nullptr;
+  }
+  auto marker = std::filesystem::path{db.dir()} / kCopyMarker;
+  std::error_code ec;
+  if (std::filesystem::exists(marker, ec)) {
+    // The first open of a copy: a new epoch, and the old one into the lineage. Written
+    // (synced) before the marker goes, so a crash in between only repeats this.
+    std::random_device rd;
+    auto old = log->epoch_;
+    do
+      log->epoch_ = static_cast<std::uint32_t>(rd());
+    while (log->epoch_ == old);
+    lineage += pos_key(old).substr(4) + pos_key(head);
+    rocksdb::WriteBatch batch;
+    batch.Put(log->meta_cf_, kEpoch, pos_key(log->epoch_));
+    batch.Put(log->meta_cf_, kLineage, lineage);
+    if (auto err = db.write(batch, "cannot start the copy's own epoch")) {
+      error = *err;
+      return nullptr;
+    }
+    db.db().FlushWAL(true).PermitUncheckedError();
+    std::filesystem::remove(marker, ec);
+    if (ec) {
+      error = "cannot remove " + marker.string() + ": " + ec.message();
+      return nullptr;
+    }
+  }
+  for (std::size_t i = 0; i + 12 <= lineage.size(); i += 12) {
+    std::uint32_t epoch = 0;
+    for (std::size_t b = 0; b < 4; ++b)
+      epoch = (epoch << 8) | static_cast<unsigned char>(lineage[i + b]);
+    log->lineage_.emplace_back(epoch, get_be64(lineage.data() + i + 4));
+  }
   return log;
+}
+
+std::optional<std::string> event_log::mark_copy(const std::string& dir) {
+  std::ofstream out{std::filesystem::path{dir} / kCopyMarker};
+  out << "a copy of a Herald log: its first hub gives it an epoch of its own\n";
+  out.close();
+  if (!out)
+    return "cannot write " + (std::filesystem::path{dir} / kCopyMarker).string();
+  return std::nullopt;
+}
+
+event_id event_log::resolve(event_id id) const {
+  if (id.epoch == epoch_)
+    return id;
+  for (auto& [epoch, shared] : lineage_)
+    if (id.epoch == epoch)
+      return event_id{epoch_, std::min(id.pos, shared)};
+  return id;
 }
 
 std::optional<std::string> event_log::append(std::vector<event_record>& events,

@@ -3,7 +3,8 @@
 // the stores on the database (storage/database.hpp); the journal is its one writer.
 //
 // Column families:
-//   default      meta: "epoch" (u32), "head" (u64), "dropped_trim" (u64)
+//   default      meta: "epoch" (u32), "head" (u64), "dropped_trim" (u64),
+//                "lineage" (12 bytes per earlier log: BE32 epoch, BE64 last position it shares)
 //   log          BE(position) -> event record
 //   topic_index  topic '\0' BE(position) -> ""     (replay and count retention per topic)
 //   topics       topic -> {count, trimmed_through}  (retention bookkeeping, gap detection)
@@ -28,6 +29,7 @@
 
 #include "auth/access.hpp"
 #include "storage/database.hpp"
+#include "storage/event_id.hpp"
 #include "storage/topic_pattern.hpp"
 
 namespace herald {
@@ -75,6 +77,18 @@ public:
   event_log& operator=(const event_log&) = delete;
 
   std::uint32_t epoch() const { return epoch_; }
+
+  /// A copy of a log (a backup, storage/database.hpp checkpoint) is a new log that shares the
+  /// original's history up to the copy's head. Marks the copy in `dir` so that the first hub to
+  /// open it gives it an epoch of its own and records the original's (epoch, head) in its
+  /// lineage: the original may go on writing positions after the head that the copy never had.
+  static std::optional<std::string> mark_copy(const std::string& dir);
+
+  /// `id` as an id of this log: an id of an earlier log in its lineage becomes this epoch's id of
+  /// the same position, capped at the last position the two share (what the earlier log wrote
+  /// after that is not here, and this log's later positions are other events). Other ids stay as
+  /// they are (another log's ids are refused as unknown by their readers).
+  event_id resolve(event_id id) const;
   /// The last committed position (0 when nothing was ever written).
   std::uint64_t head() const { return head_.load(std::memory_order_acquire); }
 
@@ -140,6 +154,7 @@ private:
   rocksdb::ColumnFamilyHandle* topics_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* mercure_ids_cf_ = nullptr;
   std::uint32_t epoch_ = 0;
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> lineage_; // earlier logs: (epoch, shared)
   std::atomic<std::uint64_t> head_{0};
 
   mutable std::mutex meta_mtx_;

@@ -83,7 +83,7 @@ CAF_TEST(the effective configuration reads back what was applied and hides secre
 }
 
 CAF_TEST(misspelled environment keys are named with the closest key and others left be) {
-  auto w = env_warnings({"HERALD_SSE_HEARTBEAT_SECOND", "HERALD_BIN", "HERALD_EXAMPLES",
+  auto w = unknown_env_keys({"HERALD_SSE_HEARTBEAT_SECOND", "HERALD_BIN", "HERALD_EXAMPLES",
                          "HERALD_TOKEN", "HERALD_CONFIG", "HERALD_LIMITS_EVERYTHING",
                          "HERALD_SSE_RETRY_MS", "PATH", "HERALD_TEST_SEED"});
   CAF_REQUIRE_EQUAL(w.size(), 2u);
