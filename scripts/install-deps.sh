@@ -6,7 +6,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(g++ cmake make libcaf-dev libboost-dev librocksdb-dev nlohmann-json3-dev libcli11-dev
       libspdlog-dev libfmt-dev libssl-dev libcpp-jwt-dev libsimdjson-dev zlib1g-dev prometheus-cpp-dev prometheus curl python3 python3-jwt
-      python3-cryptography openssl libnss3-tools chromium)
+      python3-cryptography openssl libnss3-tools chromium dpkg-dev adduser)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
