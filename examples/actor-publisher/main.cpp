@@ -10,6 +10,8 @@
 // embedded hub (straight to its journal) answer the same messages.
 
 #include <chrono>
+
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -87,19 +89,14 @@ caf::behavior worker(caf::stateful_actor<worker_state>* self, caf::actor pub, st
 int main(int argc, char** argv) {
   std::string url = "http://127.0.0.1:8080", topic = "demo/actors", embedded_dir;
   long workers = 8, count = 1000, max_in_flight = 100;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--url") url = v;
-    else if (k == "--topic") topic = v;
-    else if (k == "--workers") workers = std::atol(v.c_str());
-    else if (k == "--count") count = std::atol(v.c_str());
-    else if (k == "--max-in-flight") max_in_flight = std::atol(v.c_str());
-    else if (k == "--embedded") embedded_dir = v;
-    else {
-      std::cerr << "unknown option " << k << "\n";
-      return 2;
-    }
-  }
+  CLI::App app{"CAF worker actors publishing through Herald's actor publisher"};
+  app.add_option("--url", url, "the hub")->capture_default_str();
+  app.add_option("--topic", topic, "the topic")->capture_default_str();
+  app.add_option("--workers", workers, "worker actors")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--count", count, "events per worker")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-in-flight", max_in_flight, "unanswered publishes at most")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--embedded", embedded_dir, "run an embedded hub on this data dir instead of --url");
+  CLI11_PARSE(app, argc, argv);
   caf::actor_system_config cfg;
   totals t;
   auto start = std::chrono::steady_clock::now();

@@ -9,22 +9,18 @@
 #include <string>
 #include <thread>
 
+#include <CLI/CLI.hpp>
 #include <herald/jobs.hpp>
 
 int main(int argc, char** argv) {
   std::string url = "http://127.0.0.1:8080", job = "import-1";
   long steps = 10, step_ms = 300;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--url") url = v;
-    else if (k == "--job") job = v;
-    else if (k == "--steps") steps = std::atol(v.c_str());
-    else if (k == "--step-ms") step_ms = std::atol(v.c_str());
-    else {
-      std::cerr << "unknown option " << k << "\n";
-      return 2;
-    }
-  }
+  CLI::App app{"A worker reporting a job's progress to Herald, step by step"};
+  app.add_option("--url", url, "the hub")->capture_default_str();
+  app.add_option("--job", job, "the job id")->capture_default_str();
+  app.add_option("--steps", steps, "steps")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--step-ms", step_ms, "milliseconds per step")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   try {
     herald::sdk::job_client jobs{url};
     jobs.update(job, {{"state", "waiting"}, {"message", "queued"}});

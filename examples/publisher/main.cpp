@@ -15,25 +15,21 @@
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <herald/publisher.hpp>
 
 int main(int argc, char** argv) {
   std::string url = "http://127.0.0.1:8080", topic = "demo/stream";
   long count = 10000, publishers = 1, linger_ms = 2, batch = 500, size = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i], v = argv[i + 1];
-    if (k == "--url") url = v;
-    else if (k == "--topic") topic = v;
-    else if (k == "--count") count = std::atol(v.c_str());
-    else if (k == "--publishers") publishers = std::atol(v.c_str());
-    else if (k == "--linger-ms") linger_ms = std::atol(v.c_str());
-    else if (k == "--batch") batch = std::atol(v.c_str());
-    else if (k == "--size") size = std::atol(v.c_str());
-    else {
-      std::cerr << "unknown option " << k << "\n";
-      return 2;
-    }
-  }
+  CLI::App app{"Publishes a stream of events with the Herald SDK and prints a summary"};
+  app.add_option("--url", url, "the hub")->capture_default_str();
+  app.add_option("--topic", topic, "the topic")->capture_default_str();
+  app.add_option("--count", count, "events in all")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--publishers", publishers, "publisher threads")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--linger-ms", linger_ms, "how long the SDK gathers a batch")->capture_default_str();
+  app.add_option("--batch", batch, "events per request at most")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--size", size, "padding bytes per event")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   std::atomic<long> ok{0}, failed{0};
   std::vector<herald::sdk::publisher_stats> stats(static_cast<std::size_t>(publishers));
   std::string pad(static_cast<std::size_t>(size), 'x');

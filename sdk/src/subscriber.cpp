@@ -219,6 +219,29 @@ struct subscriber::impl {
     buf.erase(0, start);
   }
 
+  /// A refused stream's answer as text: "HTTP 403 forbidden: <the hub's message>" (its JSON
+  /// error body, read within a second when it has a Content-Length of at most 64 KiB).
+  std::string refusal(int status, const std::map<std::string, std::string>& head) {
+    error e;
+    e.status = status;
+    auto it = head.find("content-length");
+    std::size_t n = it == head.end() ? 0 : std::strtoul(it->second.c_str(), nullptr, 10);
+    if (n > 0 && n <= 65536) {
+      std::string body;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      while (body.size() < n && std::chrono::steady_clock::now() < deadline) {
+        std::string chunk;
+        bool timed_out = false;
+        bool ok = link.read_some(chunk, std::chrono::milliseconds(200), timed_out);
+        body += chunk;
+        if (!ok && !timed_out)
+          break;
+      }
+      detail::read_error_body(body, e);
+    }
+    return e.to_string();
+  }
+
   void reset_parser() {
     buf.clear();
     f_event.clear();
@@ -285,10 +308,14 @@ struct subscriber::impl {
         }
       } else if (status == 204 || (status >= 400 && status < 500 && status != 408 && status != 429)) {
         // Final: the hub says stop (204: finished; 404: no such stream; 4xx: a bad request).
-        state(stream_state::stopped, "HTTP " + std::to_string(status));
+        state(stream_state::stopped, opts.transport == stream_transport::websocket
+                                       ? "HTTP " + std::to_string(status)
+                                       : refusal(status, head));
         return;
       } else {
-        why = status == 0 ? err : "HTTP " + std::to_string(status);
+        why = status == 0                                       ? err
+              : opts.transport == stream_transport::websocket ? "HTTP " + std::to_string(status)
+                                                               : refusal(status, head);
       }
       if (stopping)
         break;
