@@ -124,7 +124,7 @@ bool compress_answer(http_response& res, bool accepted, std::size_t min_bytes, i
   if (res.body().size() < min_bytes || ct.rfind("application/json", 0) != 0
       || res.count(http::field::content_encoding) != 0)
     return false;
-  res.set(http::field::vary, "Accept-Encoding");
+  add_vary(res, "Accept-Encoding");
   if (!accepted)
     return false;
   res.body() = gzip(res.body(), level);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "net/http_responses.hpp"
 #include "net/hub_context.hpp"
 
 namespace herald {
@@ -18,7 +19,7 @@ void cors_middleware::after(hub_context& hub, const http_request& req, http_head
     return;
   res.set(http::field::access_control_allow_origin, listed ? o : std::string{"*"});
   if (listed) {
-    res.set(http::field::vary, "Origin");
+    add_vary(res, "Origin");
     // A listed origin may send the visitor's cookie (EventSource's withCredentials, Mercure's
     // mercureAuthorization): never granted to "*".
     res.set(http::field::access_control_allow_credentials, "true");

@@ -1,5 +1,7 @@
 #include "net/http_responses.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -98,6 +100,33 @@ http_response error_response(const http_request& req, const caf::error& err) {
 
 http_response reply_response(const http_request& req, const request_reply& reply) {
   return json_response(req, http_status(reply), reply_body(reply));
+}
+
+void add_vary(boost::beast::http::response_header<>& head, std::string_view token) {
+  auto field = head[boost::beast::http::field::vary];
+  std::string_view now{field.data(), field.size()};
+  if (now.empty())
+    return head.set(boost::beast::http::field::vary, boost::beast::string_view{token.data(), token.size()});
+  // Already there (as a whole, comma-separated token)?
+  for (std::size_t at = 0; at <= now.size();) {
+    auto comma = now.find(',', at);
+    auto part = now.substr(at, comma == std::string_view::npos ? std::string_view::npos
+                                                                 : comma - at);
+    while (!part.empty() && part.front() == ' ')
+      part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ')
+      part.remove_suffix(1);
+    if (part.size() == token.size()
+        && std::equal(part.begin(), part.end(), token.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a))
+                    == std::tolower(static_cast<unsigned char>(b));
+           }))
+      return;
+    if (comma == std::string_view::npos)
+      break;
+    at = comma + 1;
+  }
+  head.set(boost::beast::http::field::vary, std::string{now} + ", " + std::string{token});
 }
 
 std::string render_head(const http::response_header<>& head) {

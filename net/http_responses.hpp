@@ -55,6 +55,10 @@ http_response error_response(const http_request& req, const caf::error& err);
 /// A request reply as an HTTP answer (204 without a body).
 http_response reply_response(const http_request& req, const request_reply& reply);
 
+/// Adds `token` to the head's Vary field (keeping what other parts of the pipeline put there:
+/// CORS varies on Origin, compression on Accept-Encoding).
+void add_vary(boost::beast::http::response_header<>& head, std::string_view token);
+
 /// The status line and fields of `head`, ending with the blank line, as they go on the wire.
 std::string render_head(const boost::beast::http::response_header<>& head);
 

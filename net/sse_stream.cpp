@@ -109,7 +109,7 @@ void sse_stream::make_head(const std::vector<std::pair<std::string, std::string>
     head.set(name, value);
   if (gzip_) {
     head.set(http::field::content_encoding, "gzip");
-    head.set(http::field::vary, "Accept-Encoding");
+    add_vary(head, "Accept-Encoding");
   }
   finish_(head);
   head_ = render_head(head);

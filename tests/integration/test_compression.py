@@ -162,6 +162,20 @@ class Answers(unittest.TestCase):
             self.assertNotIn("content-encoding", h)
             self.assertGreaterEqual(hub.stats()["gzip_responses"], 2)
 
+    def test_vary_names_both_origin_and_encoding(self):
+        with Hub(config={"cors": {"allowed_origins": ["https://app.example"]},
+                         "compression": {"streams": True}}) as hub:
+            hub.publish([order(i) for i in range(40)])
+            _, h, _ = hub.request("GET", "/v1/events?topic=orders/eu&limit=100",
+                                  headers={"Accept-Encoding": "gzip",
+                                           "Origin": "https://app.example"})
+            self.assertEqual(h["content-encoding"], "gzip")
+            self.assertEqual(h["access-control-allow-origin"], "https://app.example")
+            self.assertEqual(sorted(v.strip() for v in h["vary"].split(",")),
+                             ["Accept-Encoding", "Origin"])
+            s = GzipStream(hub.port, "/v1/subscribe?topic=orders/eu")
+            self.assertEqual(s.headers["vary"], "Accept-Encoding")
+
     def test_compression_responses_off(self):
         with Hub(config={"compression": {"responses": False}}) as hub:
             hub.publish([order(i) for i in range(40)])
