@@ -3,8 +3,12 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -133,7 +137,7 @@ void setup_logging(const config& cfg) {
 } // namespace
 
 hub_runtime::hub_runtime(const config& cfg, caf::actor_system& sys)
-  : cfg_(cfg), sys_(sys), ioc_(1) {
+  : cfg_(cfg), applied_(effective_json(cfg)), sys_(sys), ioc_(1) {
   for (std::uint64_t i = 1; i < cfg.threads_io; ++i) {
     more_io_.push_back(std::make_unique<net::io_context>(1));
     // Kept running while idle (no sockets yet): stop_io() ends them.
@@ -367,15 +371,59 @@ std::optional<std::string> hub_runtime::load_auth() {
   return std::nullopt;
 }
 
-void hub_runtime::reload() {
-  // On the listener's io thread (from the SIGHUP handler): keys are swapped whole; requests in
-  // flight keep the set they loaded.
-  auto keys = load_keys(cfg_);
+namespace {
+
+/// Keys whose change a reload applies (the others need a restart).
+bool reloadable(const std::string& key) {
+  static const std::set<std::string> keys{
+    "log.level",     "log.access",         "cors.allowed_origins", "limits.max_connections",
+    "auth.keys",     "auth.jwks_file",     "auth.issuer",          "auth.audience",
+    "auth.leeway_seconds", "tls.cert_file", "tls.key_file"};
+  return keys.count(key) != 0;
+}
+
+} // namespace
+
+void hub_runtime::reload(const config& fresh) {
+  // On the listener's io thread (from the SIGHUP handler). Each part is swapped whole: requests
+  // in flight keep what they loaded.
+  auto before = nlohmann::json::parse(applied_);
+  auto after = nlohmann::json::parse(effective_json(fresh));
+  std::set<std::string> changed;
+  for (auto& key : config_keys()) {
+    std::string pointer = "/" + key;
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    nlohmann::json::json_pointer at{pointer};
+    if (before.value(at, nlohmann::json{}) != after.value(at, nlohmann::json{}))
+      changed.insert(key);
+  }
+  for (auto& key : changed) {
+    std::string pointer = "/" + key;
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    nlohmann::json::json_pointer at{pointer};
+    if (!reloadable(key)) {
+      spdlog::warn("event=config_reload_needs_restart key={} running={} configured={}", key,
+                   before.value(at, nlohmann::json{}).dump(), after.value(at, nlohmann::json{}).dump());
+      continue;
+    }
+    if (key.rfind("auth.", 0) == 0 || key.rfind("tls.", 0) == 0)
+      continue; // reported by the key and certificate reloads below
+    spdlog::info("event=config_reloaded key={} from={} to={}", key,
+                 before.value(at, nlohmann::json{}).dump(), after.value(at, nlohmann::json{}).dump());
+    before[at] = after.value(at, nlohmann::json{});
+  }
+  if (changed.count("log.level") != 0)
+    spdlog::set_level(spdlog::level::from_str(fresh.log_level));
+  std::atomic_store(&hub_->live, std::make_shared<const live_settings>(live_settings::of(fresh)));
+  bool auth_ok = true;
+  auto keys = load_keys(fresh);
   if (auto* err = std::get_if<std::string>(&keys)) {
+    auth_ok = false;
     spdlog::error("event=keys_reload_failed error=\"{}\" keeping=previous_keys", *err);
   } else {
     auto set = std::get<std::shared_ptr<const key_set>>(std::move(keys));
     if (set->empty() != std::atomic_load(&hub_->keys)->empty()) {
+      auth_ok = false;
       spdlog::error("event=keys_reload_failed error=\"keys cannot be added to or removed from "
                     "every key by a reload; restart the hub\" keeping=previous_keys");
     } else {
@@ -383,15 +431,29 @@ void hub_runtime::reload() {
       std::atomic_store(&hub_->keys, std::shared_ptr<const key_set>{std::move(set)});
     }
   }
-  if (!cfg_.tls_cert_file.empty()) {
-    auto tls = make_tls_context(cfg_.tls_cert_file, cfg_.tls_key_file);
+  if (!fresh.tls_cert_file.empty() && !cfg_.tls_cert_file.empty()) {
+    auto tls = make_tls_context(fresh.tls_cert_file, fresh.tls_key_file);
     if (auto* err = std::get_if<std::string>(&tls)) {
+      auth_ok = false;
       spdlog::error("event=tls_reload_failed error=\"{}\" keeping=previous_certificate", *err);
     } else {
       std::atomic_store(&hub_->tls, std::get<0>(std::move(tls)));
-      spdlog::info("event=tls_reloaded cert_file={}", cfg_.tls_cert_file);
+      spdlog::info("event=tls_reloaded cert_file={}", fresh.tls_cert_file);
     }
+  } else if (fresh.tls_cert_file.empty() != cfg_.tls_cert_file.empty()) {
+    auth_ok = false;
+    spdlog::warn("event=config_reload_needs_restart key=tls.cert_file reason=\"HTTPS is turned "
+                 "on or off only at start\"");
   }
+  if (auth_ok)
+    for (auto* key : {"auth.keys", "auth.jwks_file", "auth.issuer", "auth.audience",
+                      "auth.leeway_seconds", "tls.cert_file", "tls.key_file"}) {
+      std::string pointer = "/" + std::string{key};
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      nlohmann::json::json_pointer at{pointer};
+      before[at] = after.value(at, nlohmann::json{});
+    }
+  applied_ = before.dump();
 }
 
 std::optional<std::string> hub_runtime::listen() {
@@ -518,7 +580,7 @@ void hub_runtime::stop() {
   hub.storage->db().flush();
 }
 
-int run_hub(const config& cfg) {
+int run_hub(const config& cfg, config_loader reload_config) {
   setup_logging(cfg);
   caf::actor_system_config sys_cfg;
   add_hub_error_category(sys_cfg);
@@ -537,7 +599,16 @@ int run_hub(const config& cfg) {
     reloads.async_wait([&](boost::system::error_code ec, int) {
       if (ec)
         return;
-      hub.reload();
+      if (!reload_config) {
+        hub.reload(cfg); // the key and certificate files named at start, read again
+      } else {
+        auto fresh = reload_config();
+        if (auto* err = std::get_if<std::string>(&fresh))
+          spdlog::error("event=config_reload_failed error=\"{}\" keeping=running_configuration",
+                        *err);
+        else
+          hub.reload(std::get<config>(fresh));
+      }
       arm_reload();
     });
   };

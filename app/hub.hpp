@@ -1,7 +1,9 @@
 #pragma once
 // The running hub: opens storage, spawns the root actors, listens, and shuts down in order.
 
+#include <functional>
 #include <memory>
+#include <variant>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,9 +55,11 @@ public:
   /// flushes storage. Idempotent.
   void stop();
 
-  /// SIGHUP: reloads the token keys and the TLS certificate. A set that does not load is
-  /// logged and the previous one stays.
-  void reload();
+  /// SIGHUP with the configuration loaded again (file, environment, flags): applies what can
+  /// change while the hub runs (token keys and their rules, the TLS certificate, log level,
+  /// access log, CORS origins, limits.max_connections), logs each change, and logs every other
+  /// changed key as needing a restart. What does not load is logged and the running value stays.
+  void reload(const config& fresh);
 
   hub_context& context() { return *hub_; }
   /// The first io_context (the listener's).
@@ -72,6 +76,7 @@ private:
   void stop_io();
 
   const config& cfg_;
+  std::string applied_; // the effective configuration in force (effective_json), for reloads
   caf::actor_system& sys_;
   std::unique_ptr<hub_context> hub_;
   boost::asio::io_context ioc_;
@@ -87,8 +92,12 @@ private:
   bool started_ = false;
 };
 
-/// Runs the hub until SIGINT/SIGTERM. Returns the process exit code.
-int run_hub(const config& cfg);
+/// Loads the configuration again for a SIGHUP (the error if it does not load).
+using config_loader = std::function<std::variant<config, std::string>()>;
+
+/// Runs the hub until SIGINT/SIGTERM; SIGHUP reloads through `reload_config` (keys and
+/// certificates only from `cfg`'s files when it is empty). Returns the process exit code.
+int run_hub(const config& cfg, config_loader reload_config = {});
 
 /// What starting the hub with `cfg` would refuse, found without starting it: keys and key files,
 /// the TLS certificate and key, the anonymous grants, the listen addresses (resolved), and a

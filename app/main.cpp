@@ -216,7 +216,7 @@ int serve(const serve_args& a) {
     std::cerr << "herald: " << *err << "\n";
     return 2;
   }
-  return herald::run_hub(std::get<herald::config>(cfg));
+  return herald::run_hub(std::get<herald::config>(cfg), [a] { return load_config(a); });
 }
 
 /// herald config check: everything serve would refuse, without serving; prints the effective

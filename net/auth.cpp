@@ -140,7 +140,8 @@ std::optional<http_response> auth_middleware::before(hub_context& hub, route_req
     // A browser attaches cookies to cross-site requests: state changes need an allowed Origin
     // (Mercure's publishers: one of mercure.publish_origins).
     auto origin = sv(r.req[http::field::origin]);
-    auto& allowed = mercure ? cfg.mercure_publish_origins : cfg.cors_allowed_origins;
+    auto live = hub.settings();
+    auto& allowed = mercure ? cfg.mercure_publish_origins : live->cors_allowed_origins;
     bool ok = !origin.empty()
               && std::any_of(allowed.begin(), allowed.end(),
                              [&](const std::string& o) {

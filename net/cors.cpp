@@ -9,7 +9,8 @@ namespace herald {
 
 void cors_middleware::after(hub_context& hub, const http_request& req, http_head& res) {
   auto origin = req[http::field::origin];
-  auto& allowed = hub.cfg.cors_allowed_origins;
+  auto live = hub.settings();
+  auto& allowed = live->cors_allowed_origins;
   if (origin.empty() || allowed.empty())
     return;
   std::string o{origin.data(), origin.size()};

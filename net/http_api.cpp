@@ -463,7 +463,8 @@ bool websocket_origin_allowed(const hub_context& hub, const http_request& req) {
   auto origin = field(req, "Origin");
   if (origin.empty())
     return true;
-  auto& allowed = hub.cfg.cors_allowed_origins;
+  auto live = hub.settings();
+  auto& allowed = live->cors_allowed_origins;
   for (auto& o : allowed)
     if (o == "*" || o == origin)
       return true;

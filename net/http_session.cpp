@@ -355,7 +355,7 @@ void basic_http_session<Stream>::start_stream(stream_order order) {
   if (hub_.shutting_down.load())
     return refuse("shutting_down", "the hub is shutting down");
   auto open = ++hub_.stats.open_connections;
-  if (open > static_cast<std::int64_t>(hub_.cfg.limits_max_connections)) {
+  if (open > static_cast<std::int64_t>(hub_.settings()->max_connections)) {
     --hub_.stats.open_connections;
     return refuse("connection_limit", "the hub is at its connection limit; retry later");
   }

@@ -25,13 +25,29 @@
 
 namespace herald {
 
+/// The settings a SIGHUP may change while requests run (the rest of `cfg` is fixed for the
+/// process's life). Read whole through hub_context::settings(); a reload swaps them whole.
+struct live_settings {
+  std::vector<std::string> cors_allowed_origins;
+  bool log_access = false;
+  std::uint64_t max_connections = 0;
+
+  static live_settings of(const config& c) {
+    return {c.cors_allowed_origins, c.log_access, c.limits_max_connections};
+  }
+};
+
 struct hub_context {
   hub_context(const config& c, caf::actor_system& s)
     : cfg(c), sys(s), limits(std::make_unique<rate_limits>(c)) {
     // nop
   }
 
-  const config& cfg;
+  /// The reloadable settings now (a reload may swap them at any time; this copy stays valid).
+  std::shared_ptr<const live_settings> settings() const { return std::atomic_load(&live); }
+
+  const config& cfg; // as the hub started: cors, log.access and limits.max_connections are in
+                     // settings(), which SIGHUP may change
   caf::actor_system& sys;
   std::shared_ptr<hub_storage> storage; // the hub's own reference; actors hold theirs
   std::shared_ptr<event_log> log;       // epoch, head and topic count (no RocksDB reads)
@@ -47,6 +63,9 @@ struct hub_context {
   /// The metrics.listen address's endpoints (null when it is not configured).
   std::unique_ptr<const router> metrics_routes;
   hub_stats stats;
+  /// The reloadable settings (atomic_load/atomic_store: settings() and hub_runtime::reload).
+  std::shared_ptr<const live_settings> live =
+    std::make_shared<const live_settings>(live_settings::of(cfg));
   /// Bytes queued for every stream's writer (outbound_queue's size hints, in flight included).
   outbound_queue::byte_gauge outbound_bytes = std::make_shared<std::atomic<std::int64_t>>(0);
   /// The keys tokens are verified with: swapped whole on SIGHUP, read with std::atomic_load.

@@ -104,7 +104,7 @@ head_finisher router::finisher(hub_context& hub, std::shared_ptr<const http_requ
   return [this, &hub, head, entry](http_head& res) {
     for (auto it = chain_.rbegin(); it != chain_.rend(); ++it)
       (*it)->after(hub, *head, res);
-    if (hub.cfg.log_access)
+    if (hub.settings()->log_access)
       log_access(*head, res, entry.get());
   };
 }

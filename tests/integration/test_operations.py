@@ -7,6 +7,7 @@ with the copy's.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,59 @@ class ConfigCheck(unittest.TestCase):
             self.assertIn("did you mean HERALD_LIMITS_MAX_CONNECTIONS?", out.stderr)
 
 
+class Reload(unittest.TestCase):
+    def test_sighup_applies_what_it_can_and_names_the_rest(self):
+        with Hub(config={"cors": {"allowed_origins": ["https://a.example"]}}) as hub:
+            def allowed(origin):
+                _, h, _ = hub.request("GET", "/healthz", headers={"Origin": origin})
+                return h.get("access-control-allow-origin")
+
+            self.assertEqual(allowed("https://a.example"), "https://a.example")
+            self.assertIsNone(allowed("https://b.example"))
+            path = os.path.join(hub.data_dir, "herald.json")
+            with open(path, "w") as f:
+                json.dump({"cors": {"allowed_origins": ["https://b.example"]},
+                           "log": {"access": True, "level": "debug"},
+                           "limits": {"max_connections": 1},
+                           "sse": {"heartbeat_seconds": 5}}, f)
+            hub.proc.send_signal(signal.SIGHUP)
+            hub.wait_for_log("event=config_reload_needs_restart key=sse.heartbeat_seconds", 5)
+            log = hub.log_text()
+            self.assertIn('event=config_reloaded key=cors.allowed_origins '
+                          'from=["https://a.example"] to=["https://b.example"]', log)
+            self.assertIn("event=config_reloaded key=log.access from=false to=true", log)
+            self.assertIn('event=config_reloaded key=log.level from="info" to="debug"', log)
+            self.assertIn("event=config_reloaded key=limits.max_connections from=10000 to=1", log)
+            self.assertIn("running=25 configured=5", log)
+            self.assertIsNone(allowed("https://a.example"))
+            self.assertEqual(allowed("https://b.example"), "https://b.example")
+            hub.wait_for_log("event=access method=GET route=/healthz", 5)  # the access log is on
+            first = hub.subscribe(["r"])  # limits.max_connections is 1 now
+            self.assertEqual(first.status, 200)
+            second = hub.subscribe(["r"])
+            self.assertEqual(second.status, 503)
+            first.close()
+            # A file that does not load changes nothing.
+            with open(path, "w") as f:
+                f.write("{not json")
+            hub.proc.send_signal(signal.SIGHUP)
+            hub.wait_for_log("event=config_reload_failed", 5)
+            self.assertEqual(allowed("https://b.example"), "https://b.example")
+            # Only what changed since the last reload is logged again.
+            with open(path, "w") as f:
+                json.dump({"cors": {"allowed_origins": ["https://b.example"]},
+                           "log": {"access": True, "level": "debug"},
+                           "limits": {"max_connections": 1},
+                           "sse": {"heartbeat_seconds": 5}}, f)
+            before = hub.log_text().count("event=config_reloaded")
+            hub.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 5  # the third reload is done when it reloaded the keys
+            while hub.log_text().count("event=keys_reloaded") < 2:
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.02)
+            self.assertEqual(hub.log_text().count("event=config_reloaded"), before)
+
+
 class Backup(unittest.TestCase):
     def test_a_hub_starts_from_a_backup_and_clients_resume_on_it(self):
         with tempfile.TemporaryDirectory() as d:
@@ -95,7 +149,7 @@ class Backup(unittest.TestCase):
                 copy = os.path.join(d, "restored", "db")
                 os.makedirs(os.path.dirname(copy))
                 out = herald("backup", copy, "--url", f"http://127.0.0.1:{a.port}")
-                self.assertEqual(out.returncode, 0, out.stderr)
+                self.assertEqual(out.returncode, 0, out.stderr + a.log_text())
                 answer = json.loads(out.stdout)
                 self.assertEqual(answer["dir"], copy)
                 self.assertEqual(answer["log_head"], ids[-1])
