@@ -23,6 +23,19 @@ http_response refuse(const http_request& req, http::status status, std::string_v
   return error_response(req, status, code, message);
 }
 
+/// Sessions keep their cursors in memory between checkpoints: they write them first, so that the
+/// copy has every session as it is now; then the checkpoint, on the reader's storage thread.
+/// (Its state comes as spawn arguments: CAF 0.17 binds a reference to a null tuple when a
+/// function-based actor is spawned without any, which UBSan reports.)
+void backup_steps(caf::event_based_actor* self, caf::actor registry, reader_handle reader,
+                  backup_request_ptr job) {
+  self->request(registry, std::chrono::seconds(30), checkpoint_atom::value)
+    .then([=](bool) { self->send(reader, backup_atom::value, job); },
+          [=](caf::error& err) {
+            job->done("durable sessions could not write their cursors: " + to_string(err), 0);
+          });
+}
+
 } // namespace
 
 void handle_backup(hub_context& hub, route_request& r, respond_fn respond) {
@@ -75,16 +88,7 @@ void handle_backup(hub_context& hub, route_request& r, respond_fn respond) {
                                {"duration_ms", static_cast<std::int64_t>(ms)}}
                             .dump()));
   };
-  // Sessions keep their cursors in memory between checkpoints: write them first, so that the
-  // copy has every session as it is now (then the checkpoint, on the reader's storage thread).
-  hub.sys.spawn([registry = hub.session_registry, reader = hub.reader,
-                 job](caf::event_based_actor* self) {
-    self->request(registry, std::chrono::seconds(30), checkpoint_atom::value)
-      .then([=](bool) { self->send(reader, backup_atom::value, job); },
-            [=](caf::error& err) {
-              job->done("durable sessions could not write their cursors: " + to_string(err), 0);
-            });
-  });
+  hub.sys.spawn(backup_steps, hub.session_registry, hub.reader, std::move(job));
 }
 
 } // namespace herald
