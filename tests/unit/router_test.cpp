@@ -184,6 +184,9 @@ CAF_TEST(a literal route and a pattern route match the same path by method) {
 
 CAF_TEST(cors answers allowed origins only and completes preflights) {
   cfg.cors_allowed_origins = {"http://app.example"};
+  // The origins are a reloadable setting: the hub reads them from its live settings, which a
+  // SIGHUP replaces as this does.
+  std::atomic_store(&hub.live, std::make_shared<const live_settings>(live_settings::of(cfg)));
   router cors_router{{{http::verb::post, "/p", unary_ok}}, {std::make_shared<cors_middleware>()}};
   auto ask = [&](http::verb m, const char* origin) {
     http_request req{m, "/p", 11};
