@@ -374,6 +374,13 @@ std::optional<std::string> hub_runtime::load_auth() {
 namespace {
 
 /// Keys whose change a reload applies (the others need a restart).
+/// The JSON pointer of config key `key` in the effective configuration ("a.b" is /a/b).
+nlohmann::json::json_pointer key_pointer(const std::string& key) {
+  std::string pointer = "/" + key;
+  std::replace(pointer.begin(), pointer.end(), '.', '/');
+  return nlohmann::json::json_pointer{pointer};
+}
+
 bool reloadable(const std::string& key) {
   static const std::set<std::string> keys{
     "log.level",     "log.access",         "cors.allowed_origins", "limits.max_connections",
@@ -391,16 +398,12 @@ void hub_runtime::reload(const config& fresh) {
   auto after = nlohmann::json::parse(effective_json(fresh));
   std::set<std::string> changed;
   for (auto& key : config_keys()) {
-    std::string pointer = "/" + key;
-    std::replace(pointer.begin(), pointer.end(), '.', '/');
-    nlohmann::json::json_pointer at{pointer};
+    auto at = key_pointer(key);
     if (before.value(at, nlohmann::json{}) != after.value(at, nlohmann::json{}))
       changed.insert(key);
   }
   for (auto& key : changed) {
-    std::string pointer = "/" + key;
-    std::replace(pointer.begin(), pointer.end(), '.', '/');
-    nlohmann::json::json_pointer at{pointer};
+    auto at = key_pointer(key);
     if (!reloadable(key)) {
       spdlog::warn("event=config_reload_needs_restart key={} running={} configured={}", key,
                    before.value(at, nlohmann::json{}).dump(), after.value(at, nlohmann::json{}).dump());
@@ -448,9 +451,7 @@ void hub_runtime::reload(const config& fresh) {
   if (auth_ok)
     for (auto* key : {"auth.keys", "auth.jwks_file", "auth.issuer", "auth.audience",
                       "auth.leeway_seconds", "tls.cert_file", "tls.key_file"}) {
-      std::string pointer = "/" + std::string{key};
-      std::replace(pointer.begin(), pointer.end(), '.', '/');
-      nlohmann::json::json_pointer at{pointer};
+      auto at = key_pointer(key);
       before[at] = after.value(at, nlohmann::json{});
     }
   applied_ = before.dump();

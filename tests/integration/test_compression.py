@@ -55,30 +55,28 @@ class GzipStream:
         self.wire += len(data)
         self.text += (self.inflater.decompress(data) if self.gzipped else data).decode()
 
+    def _read_once(self):
+        """What arrives within 0.1 s, inflated; an end of stream marks the stream closed."""
+        r, _, _ = select.select([self.sock], [], [], 0.1)
+        if r:
+            data = self.sock.recv(65536)
+            if not data:
+                self.closed = True
+            else:
+                self._take(data)
+
     def read_until(self, pred, timeout=10):
         deadline = time.time() + timeout
         while not pred(self.text):
             if self.closed or time.time() > deadline:
                 raise AssertionError(f"not seen; got {self.text[-300:]!r}")
-            r, _, _ = select.select([self.sock], [], [], 0.1)
-            if r:
-                data = self.sock.recv(65536)
-                if not data:
-                    self.closed = True
-                else:
-                    self._take(data)
+            self._read_once()
         return self.text
 
     def read_to_end(self, timeout=10):
         deadline = time.time() + timeout
         while not self.closed and time.time() < deadline:
-            r, _, _ = select.select([self.sock], [], [], 0.1)
-            if r:
-                data = self.sock.recv(65536)
-                if not data:
-                    self.closed = True
-                else:
-                    self._take(data)
+            self._read_once()
         return self.closed
 
     def ids(self):
