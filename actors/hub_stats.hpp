@@ -1,8 +1,11 @@
 #pragma once
-// Counters read by GET /v1/stats. Written by actors and sessions, read from io threads.
+// Counters read by GET /v1/stats (and /metrics, the dashboard). Written by actors and sessions,
+// read from io threads. `activity` holds what the dashboard lists (busy topics, sessions, jobs).
 
 #include <atomic>
 #include <cstdint>
+
+#include "actors/hub_activity.hpp"
 
 namespace herald {
 
@@ -41,6 +44,7 @@ struct hub_stats {
   std::atomic<std::uint64_t> gzip_responses{0};     // JSON answers sent gzipped
   std::atomic<std::uint64_t> gzip_stream_bytes_in{0};  // SSE bytes given to gzip streams
   std::atomic<std::uint64_t> gzip_stream_bytes_out{0}; // ... and what they became on the wire
+  hub_activity activity;
 };
 
 } // namespace herald

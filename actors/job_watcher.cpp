@@ -23,6 +23,22 @@ item_ptr snapshot_item(const json& snapshot, bool first) {
                                  job_event_type(snapshot, first), shown.dump());
 }
 
+/// Tells the dashboard's board (hub_activity) what this job is now.
+void show(const job_watcher_state& st) {
+  if (st.snapshot.is_null())
+    return st.stats->activity.job_gone(st.id);
+  job_summary job;
+  job.id = st.id;
+  job.state = st.snapshot.value("state", std::string{});
+  if (auto p = st.snapshot.find("progress"); p != st.snapshot.end() && p->is_number())
+    job.progress = p->get<double>();
+  if (auto m = st.snapshot.find("message"); m != st.snapshot.end() && m->is_string())
+    job.message = m->get<std::string>();
+  job.updated_ms = st.snapshot.value("updated", std::int64_t{0});
+  job.viewers = st.viewers.size();
+  st.stats->activity.job_changed(std::move(job));
+}
+
 bool terminal(const json& snapshot) {
   return !snapshot.is_null() && is_terminal_state(snapshot["state"].get<std::string>());
 }
@@ -93,6 +109,7 @@ void commit_change(job_watcher_actor* self, json next, std::function<void(bool o
           st.viewers.clear(); // their streams end; their exits arrive as down_msgs
           stop_polling(self);
         }
+        show(st);
         then(true);
         arm(self);
         maybe_poll(self);
@@ -207,7 +224,12 @@ void on_tick(job_watcher_actor* self, std::uint64_t gen) {
       // Retention is over: forget the job (storage first), then stop.
       auto id = st.id;
       self->request(st.journal, caf::infinite, job_put_atom::value, id, std::string{})
-        .await([=](bool) { self->state.snapshot = nullptr; stop_when_confirmed(self); },
+        .await(
+          [=](bool) {
+            self->state.snapshot = nullptr;
+            show(self->state);
+            stop_when_confirmed(self);
+          },
                [=](caf::error&) { arm(self); });
       return;
     }
@@ -281,6 +303,7 @@ caf::result<caf::actor> on_watch(job_watcher_actor* self, const queue_ptr& queue
   auto viewer = caf::actor_cast<caf::actor>(self->current_sender());
   self->monitor(viewer);
   st.viewers.push_back({viewer.address(), queue});
+  show(st);
   arm(self);
   maybe_poll(self);
   if (!st.heartbeat_armed) { // one heartbeat timer per job, for all its viewers
@@ -344,6 +367,7 @@ caf::behavior job_watcher(job_watcher_actor* self, std::string id, journal_handl
       return;
     *it = vs.back();
     vs.pop_back();
+    show(self->state);
     if (vs.empty()) {
       stop_polling(self); // nobody watches: the upstream hears nothing more from us
       arm(self);
@@ -369,6 +393,7 @@ caf::behavior job_watcher(job_watcher_actor* self, std::string id, journal_handl
           st.last_change -= std::chrono::duration_cast<caf::timespan>(age);
         }
       }
+      show(st);
       arm(self);
     },
     [=](caf::error& err) {

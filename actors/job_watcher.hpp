@@ -61,8 +61,10 @@ struct job_watcher_state {
   std::uint32_t idle_polls = 0;     // consecutive polls without change while waiting
 
   ~job_watcher_state() {
-    if (stats != nullptr)
-      --stats->job_actors;
+    if (stats == nullptr)
+      return;
+    --stats->job_actors;
+    stats->activity.job_gone(id);
   }
 
   static inline const char* name = "job_watcher";

@@ -109,6 +109,9 @@ void commit(journal_actor* self) {
                                              std::move(r.data), r.ack, std::move(r.access),
                                              std::move(r.mercure), committed));
   st.stats->events_published += records.size();
+  st.stats->activity.count_topics(*batch, [](const item_ptr& e) -> const std::string& {
+    return e->topic;
+  });
   st.stats->publish_repeats += slots.size() - records.size();
   if (!batch->empty())
     self->send(st.dispatcher, deliver_atom::value, committed_batch{std::move(batch)});

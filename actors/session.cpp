@@ -42,6 +42,7 @@ void erase_pending(session_state& st, std::map<std::uint64_t, pending_ack>::iter
   set_due(st, it->first, it->second, time_point{});
   st.pending.erase(it);
   --st.deps.stats->pending_acks;
+  st.show();
 }
 
 void add_pending(session_state& st, std::uint64_t pos, std::uint32_t deliveries, time_point due) {
@@ -51,6 +52,7 @@ void add_pending(session_state& st, std::uint64_t pos, std::uint32_t deliveries,
   else
     it->second.deliveries = deliveries;
   set_due(st, pos, it->second, due);
+  st.show();
 }
 
 /// The session's delivered cursor now: what its current stream's socket has taken.
@@ -176,6 +178,7 @@ void dead_letter(session_state& st, std::uint64_t pos, std::uint32_t deliveries,
   ++st.dead_letters;
   ++st.deps.stats->dead_letters;
   ++st.deps.stats->dead_lettered;
+  st.show();
 }
 
 /// Redelivers the next batch of `redeliver` (as herald.redelivery notices, see docs/api.md).
@@ -328,6 +331,7 @@ void end_stream(session_actor* self, close_reason why, std::vector<item_ptr> fin
       it->second.queued = false;
   st.redeliver.clear();
   --st.deps.stats->sessions_connected;
+  st.show();
 }
 
 void begin_stream(session_actor* self, std::uint64_t head, std::optional<event_id> resume) {
@@ -493,6 +497,7 @@ caf::result<bool> on_connect(session_actor* self, const queue_ptr& queue,
   st.queue = queue;
   ++st.stream_gen;
   ++st.deps.stats->sessions_connected;
+  st.show();
   self->monitor(stream);
   auto gen = st.stream_gen;
   self->request(st.deps.dispatcher, caf::infinite, tail_atom::value, queue, st.filter)
@@ -554,6 +559,8 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
   st.checkpointed = st.rec.delivered_through;
   ++st.deps.stats->sessions;
   st.deps.stats->dead_letters += static_cast<std::int64_t>(dead_letters);
+  st.gauge = st.deps.stats->activity.enlist_session(st.id);
+  st.show();
   // After a restart the ack waits start over: what was pending is due one ack wait from now
   // (and is redelivered at once when a stream attaches).
   auto due = self->clock().now() + ack_wait(st);

@@ -92,6 +92,17 @@ struct session_state {
 
   caf::actor_clock::time_point timer_at = caf::actor_clock::time_point::max();
 
+  /// The dashboard's view of this session (hub_activity), listed while the actor lives.
+  session_gauge_ptr gauge;
+  /// Copies the figures the dashboard shows into `gauge` (where they change).
+  void show() const {
+    if (!gauge)
+      return;
+    gauge->pending.store(static_cast<std::int64_t>(pending.size()), std::memory_order_relaxed);
+    gauge->dead_letters.store(static_cast<std::int64_t>(dead_letters), std::memory_order_relaxed);
+    gauge->connected.store(static_cast<bool>(stream), std::memory_order_relaxed);
+  }
+
   ~session_state() {
     if (deps.stats == nullptr)
       return;

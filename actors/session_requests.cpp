@@ -89,6 +89,7 @@ void handle_ack(session_actor* self, const session_request_ptr& req) {
       --st.dead_letters;
       --st.deps.stats->dead_letters;
     }
+    st.show();
     auto ignored = ids.size() - std::min(ids.size(), acked + dead.size());
     auto pending = st.pending.size();
     auto removed = dead.size();
@@ -195,7 +196,7 @@ void handle_redrive(session_actor* self, const session_request_ptr& req) {
       w.put_pending.push_back({d.pos, 0});
       --st.dead_letters;
       --st.deps.stats->dead_letters;
-      add_pending(st, d.pos, 0, now);
+      add_pending(st, d.pos, 0, now); // shows the session
     }
     auto redriven = dead.size();
     auto remaining = st.dead_letters;

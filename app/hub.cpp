@@ -17,6 +17,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/dashboard_feed.hpp"
 #include "actors/dispatcher.hpp"
 #include "actors/hub_error.hpp"
 #include "actors/job_registry.hpp"
@@ -24,6 +25,7 @@
 #include "actors/log_reader.hpp"
 #include "actors/registry.hpp"
 #include "actors/session_registry.hpp"
+#include "net/dashboard.hpp"
 #include "net/http_client.hpp"
 #include "net/hub_context.hpp"
 #include "net/listener.hpp"
@@ -58,9 +60,11 @@ public:
                  hub_.stats.publishes_in_flight.load());
     hub_.ready = false;
     listener_->stop();
-    for (auto a : {caf::actor_cast<caf::actor>(hub_.dispatcher), hub_.job_registry})
-      caf::anon_send(a, shutdown_atom::value, hub_.cfg.sse_retry_ms,
-                     hub_.cfg.shutdown_retry_jitter_ms);
+    for (auto a : {caf::actor_cast<caf::actor>(hub_.dispatcher), hub_.job_registry,
+                   hub_.dashboard_feed})
+      if (a)
+        caf::anon_send(a, shutdown_atom::value, hub_.cfg.sse_retry_ms,
+                       hub_.cfg.shutdown_retry_jitter_ms);
     // WebSockets without a subscription (those with one hear of it through their queues).
     hub_.websockets.go_away_all(
       jittered_retry_ms(hub_.cfg.sse_retry_ms, hub_.cfg.shutdown_retry_jitter_ms));
@@ -273,6 +277,10 @@ void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
   srs.max_topics = cfg.limits_max_topics_per_subscription;
   hub.session_registry = sys.spawn(session_registry, std::move(sessions),
                                    std::shared_ptr<const event_log>{log}, sd, srs);
+  if (cfg.dashboard_enabled)
+    hub.dashboard_feed = sys.spawn(dashboard_feed, make_dashboard_source(hub),
+                                   caf::timespan{std::chrono::milliseconds(cfg.dashboard_interval_ms)},
+                                   &hub.stats.activity, cfg.sse_retry_ms);
 }
 
 namespace {
@@ -551,6 +559,8 @@ void hub_runtime::stop() {
                                 caf::actor_cast<caf::actor>(hub.journal),
                                 caf::actor_cast<caf::actor>(hub.reader),
                                 hub.registry};
+  if (hub.dashboard_feed)
+    roots.push_back(hub.dashboard_feed);
   for (auto& a : roots) {
     self->monitor(a);
     self->send_exit(a, caf::exit_reason::user_shutdown);
@@ -572,6 +582,7 @@ void hub_runtime::stop() {
   hub.dispatcher = nullptr;
   hub.job_registry = nullptr;
   hub.session_registry = nullptr;
+  hub.dashboard_feed = nullptr;
   hub.journal = nullptr;
   hub.reader = nullptr;
   hub.registry = nullptr;

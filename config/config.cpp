@@ -263,6 +263,8 @@ const std::map<std::string, key_entry>& keys() {
        return c.metrics_listen_host.empty() ? std::string{}
                                             : host_port(c.metrics_listen_host, c.metrics_listen_port);
      }}},
+    BOOL_KEY("dashboard.enabled", dashboard_enabled),
+    U64_KEY("dashboard.interval_ms", dashboard_interval_ms, 100, 60000),
     BOOL_KEY("compression.responses", compression_responses),
     U64_KEY("compression.min_bytes", compression_min_bytes, 0, 64ull << 20),
     U64_KEY("compression.level", compression_level, 1, 9),

@@ -64,6 +64,9 @@ struct config {
   std::string metrics_listen_host;
   std::uint16_t metrics_listen_port = 0;
 
+  bool dashboard_enabled = true;           // GET /dashboard and its stream (admin)
+  std::uint64_t dashboard_interval_ms = 1000; // a snapshot this often while someone watches
+
   // Compression (net/compression.hpp). Gzipped request bodies are always accepted.
   bool compression_responses = true;        // gzip JSON answers when the client accepts it
   std::uint64_t compression_min_bytes = 1024; // ... of at least this many bytes

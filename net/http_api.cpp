@@ -330,23 +330,8 @@ void handle_health(hub_context&, route_request& r, respond_fn respond) {
 
 void handle_client_js(hub_context&, route_request& r, respond_fn respond) {
   // Versioned by its content: a browser revalidates after 5 minutes and gets 304 if unchanged.
-  static const std::string etag = [] {
-    char hex[17];
-    std::snprintf(hex, sizeof(hex), "%016zx", std::hash<std::string_view>{}(client_js_source));
-    return "\"" + std::string{hex} + "\"";
-  }();
-  http_response res{http::status::ok, r.req.version()};
-  res.keep_alive(r.req.keep_alive());
-  res.set(http::field::cache_control, "public, max-age=300");
-  res.set(http::field::etag, etag);
-  if (field(r.req, "If-None-Match") == etag) {
-    res.result(http::status::not_modified);
-  } else {
-    res.set(http::field::content_type, "text/javascript; charset=utf-8");
-    res.body().assign(client_js_source.data(), client_js_source.size());
-  }
-  res.prepare_payload();
-  respond(std::move(res));
+  static const std::string etag = etag_of(client_js_source);
+  respond(asset_response(r.req, client_js_source, "text/javascript; charset=utf-8", etag));
 }
 
 void handle_ready(hub_context& hub, route_request& r, respond_fn respond) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -70,6 +72,31 @@ std::string reply_body(const request_reply& reply) {
   if (reply.what == request_reply::kind::removed)
     return {};
   return reply.view.dump();
+}
+
+std::string etag_of(std::string_view body) {
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016zx", std::hash<std::string_view>{}(body));
+  return "\"" + std::string{hex} + "\"";
+}
+
+http_response asset_response(const http_request& req, std::string_view body,
+                             std::string_view content_type, const std::string& etag) {
+  http_response res{http::status::ok, req.version()};
+  res.set(http::field::server, "herald/" HERALD_VERSION);
+  res.keep_alive(req.keep_alive());
+  res.set(http::field::cache_control, "public, max-age=300");
+  res.set(http::field::etag, etag);
+  res.set("X-Content-Type-Options", "nosniff");
+  auto known = req[http::field::if_none_match];
+  if (std::string_view{known.data(), known.size()} == etag) {
+    res.result(http::status::not_modified);
+  } else {
+    res.set(http::field::content_type, {content_type.data(), content_type.size()});
+    res.body().assign(body.data(), body.size());
+  }
+  res.prepare_payload();
+  return res;
 }
 
 http_response json_response(const http_request& req, http::status status, std::string body) {

@@ -45,6 +45,14 @@ using http_response = boost::beast::http::response<boost::beast::http::string_bo
 http_response json_response(const http_request& req, boost::beast::http::status status,
                             std::string body);
 
+/// A static asset compiled into the hub (`body`), validated by `etag` (etag_of(body)): 304 when
+/// the client has it, else 200 with `content_type`; a browser revalidates after 5 minutes.
+http_response asset_response(const http_request& req, std::string_view body,
+                             std::string_view content_type, const std::string& etag);
+
+/// The strong entity tag of an asset's bytes.
+std::string etag_of(std::string_view body);
+
 /// An error answer: `status` with {"error":{"code","message"}} (Retry-After on 503 and 429).
 http_response error_response(const http_request& req, boost::beast::http::status status,
                              std::string_view code, std::string_view message);

@@ -57,6 +57,7 @@ struct hub_context {
   reader_handle reader;
   caf::actor job_registry;
   caf::actor session_registry;
+  caf::actor dashboard_feed; // null when dashboard.enabled is off
   connection_settings stream_settings;
   /// Every endpoint and the middleware chain (net/routes.cpp), built before the listener starts.
   std::unique_ptr<const router> routes;

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -58,15 +59,33 @@ struct family_builder {
   }
 };
 
-/// The process's figures from /proc/self (Prometheus's standard process_* names).
-void process_metrics(family_builder& b) {
+/// The process's figures (Prometheus's standard process_* names).
+void process_metrics(family_builder& b, const process_figures& p) {
+  b.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_bytes);
+  b.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", p.virtual_bytes);
+  if (p.start_time_seconds > 0) {
+    b.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+              p.cpu_seconds);
+    b.gauge("process_threads", "Number of OS threads in the process.", p.threads);
+    b.gauge("process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.", p.start_time_seconds);
+  }
+  b.gauge("process_open_fds", "Number of open file descriptors.", p.open_fds);
+  if (p.max_fds > 0)
+    b.gauge("process_max_fds", "Maximum number of open file descriptors.", p.max_fds);
+}
+
+} // namespace
+
+process_figures read_process_figures() {
+  process_figures p;
   auto page = static_cast<double>(sysconf(_SC_PAGESIZE));
   auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   std::ifstream statm{"/proc/self/statm"};
   double vm_pages = 0, rss_pages = 0;
   statm >> vm_pages >> rss_pages;
-  b.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", rss_pages * page);
-  b.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", vm_pages * page);
+  p.resident_bytes = rss_pages * page;
+  p.virtual_bytes = vm_pages * page;
   std::ifstream stat_file{"/proc/self/stat"};
   std::string stat{std::istreambuf_iterator<char>(stat_file), {}};
   // Fields after the command name (which may hold spaces, so start after its closing ')').
@@ -74,33 +93,26 @@ void process_metrics(family_builder& b) {
   std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
   // f[0] is field 3 (state): utime 14, stime 15, num_threads 20, starttime 22.
   if (f.size() > 19) {
-    b.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-              (std::stod(f[11]) + std::stod(f[12])) / ticks);
-    b.gauge("process_threads", "Number of OS threads in the process.", std::stod(f[17]));
+    p.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+    p.threads = std::stod(f[17]);
     std::ifstream uptime_file{"/proc/uptime"};
     double uptime = 0;
     uptime_file >> uptime;
     auto boot = static_cast<double>(std::time(nullptr)) - uptime;
-    b.gauge("process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
-            boot + std::stod(f[19]) / ticks);
+    p.start_time_seconds = boot + std::stod(f[19]) / ticks;
   }
-  double fds = 0;
   if (auto* dir = opendir("/proc/self/fd")) {
     while (auto* e = readdir(dir))
       if (e->d_name[0] != '.')
-        ++fds;
+        ++p.open_fds;
     closedir(dir);
-    fds -= 1; // the directory stream's own descriptor
+    p.open_fds -= 1; // the directory stream's own descriptor
   }
-  b.gauge("process_open_fds", "Number of open file descriptors.", fds);
   rlimit lim{};
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0)
-    b.gauge("process_max_fds", "Maximum number of open file descriptors.",
-            static_cast<double>(lim.rlim_cur));
+    p.max_fds = static_cast<double>(lim.rlim_cur);
+  return p;
 }
-
-} // namespace
 
 hub_metrics::hub_metrics() {
   publish_ = &prometheus::BuildHistogram()
@@ -133,7 +145,60 @@ hub_metrics::hub_metrics() {
     {503, "unavailable"},
   };
   for (std::size_t i = 0; i < rejections_.size(); ++i)
-    rejections_[i] = {reasons[i].first, &rejections.Add({{"reason", reasons[i].second}})};
+    rejections_[i] = {reasons[i].first, reasons[i].second,
+                      &rejections.Add({{"reason", reasons[i].second}})};
+}
+
+bucket_counts hub_metrics::counts_of(prometheus::Histogram& h) {
+  auto m = h.Collect();
+  bucket_counts out;
+  for (auto& b : m.histogram.bucket) {
+    out.bounds.push_back(b.upper_bound);
+    out.cumulative.push_back(b.cumulative_count);
+  }
+  return out;
+}
+
+const char* hub_metrics::reason_of(unsigned status) const {
+  for (auto& r : rejections_)
+    if (r.status == status)
+      return r.reason;
+  return nullptr;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> hub_metrics::rejections() const {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  for (auto& r : rejections_) {
+    // 400 and 415 share bad_input's counter: list it once.
+    auto same = std::find_if(out.begin(), out.end(), [&](auto& o) { return o.first == r.reason; });
+    if (same == out.end())
+      out.emplace_back(r.reason, static_cast<std::uint64_t>(r.counter->Value()));
+  }
+  return out;
+}
+
+std::vector<rejection_record> hub_metrics::recent_rejections() const {
+  std::lock_guard<std::mutex> guard{recent_mtx_};
+  return {recent_.begin(), recent_.end()};
+}
+
+void hub_metrics::note_rejection(unsigned status, boost::beast::string_view method,
+                                 std::string_view path) {
+  auto* reason = reason_of(status);
+  if (reason == nullptr)
+    return;
+  rejection_record r;
+  r.at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+  r.status = status;
+  r.reason = reason;
+  r.method = std::string{method.data(), method.size()};
+  r.path = std::string{path};
+  std::lock_guard<std::mutex> guard{recent_mtx_};
+  recent_.push_front(std::move(r));
+  if (recent_.size() > recent_rejections_kept)
+    recent_.pop_back();
 }
 
 void hub_metrics::observe_delivery(std::int64_t committed_ns) {
@@ -242,7 +307,7 @@ std::string hub_metrics::render(const hub_context& hub, const storage_figures& s
             "fsync).", static_cast<double>(st.wal_syncs));
   b.gauge("herald_up_seconds", "Seconds since the hub started.",
           std::chrono::duration<double>(std::chrono::steady_clock::now() - hub.started).count());
-  process_metrics(b);
+  process_metrics(b, read_process_figures());
   return prometheus::TextSerializer{}.Serialize(families);
 }
 

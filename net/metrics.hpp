@@ -10,7 +10,10 @@
 
 #include <array>
 #include <chrono>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -21,6 +24,34 @@
 #include "storage/database.hpp"
 
 namespace herald {
+
+/// The process's own figures, from /proc/self.
+struct process_figures {
+  double resident_bytes = 0;
+  double virtual_bytes = 0;
+  double cpu_seconds = 0;        // user and system
+  double threads = 0;
+  double start_time_seconds = 0; // since the Unix epoch (0: /proc/self/stat unreadable)
+  double open_fds = 0;
+  double max_fds = 0;
+};
+
+process_figures read_process_figures();
+
+/// A latency histogram's cumulative bucket counts (the last bucket is +Inf: the total).
+struct bucket_counts {
+  std::vector<double> bounds;           // upper bounds in seconds, +Inf last
+  std::vector<std::uint64_t> cumulative;
+};
+
+/// An HTTP request refused with one of the rejection statuses, as the dashboard lists it.
+struct rejection_record {
+  std::int64_t at_ms = 0; // wall clock
+  unsigned status = 0;
+  std::string reason;     // herald_rejections_total's label
+  std::string method;
+  std::string path;       // never the query (it may hold a token)
+};
 
 class hub_metrics {
 public:
@@ -44,11 +75,26 @@ public:
   }
   /// An HTTP answer's status (the metrics middleware, on every response head).
   void count_response(unsigned status);
+  /// For a rejection status (herald_rejections_total's), keeps the request among the latest
+  /// few (`path`: the target without its query). Other statuses are ignored.
+  void note_rejection(unsigned status, boost::beast::string_view method, std::string_view path);
+
+  bucket_counts publish_counts() const { return counts_of(*publish_); }
+  bucket_counts delivery_counts() const { return counts_of(*delivery_); }
+  /// herald_rejections_total by reason, in a fixed order.
+  std::vector<std::pair<std::string, std::uint64_t>> rejections() const;
+  /// The latest rejections, newest first (at most `recent_rejections_kept`).
+  std::vector<rejection_record> recent_rejections() const;
+  static constexpr std::size_t recent_rejections_kept = 20;
 
   /// The exposition text, with `hub`'s counters and RocksDB's `figures`.
   std::string render(const hub_context& hub, const storage_figures& figures) const;
 
 private:
+  static bucket_counts counts_of(prometheus::Histogram& h);
+  /// The reason label of a rejection status (null: not a rejection).
+  const char* reason_of(unsigned status) const;
+
   prometheus::Registry registry_;
   prometheus::Histogram* publish_ = nullptr;
   prometheus::Histogram* delivery_ = nullptr;
@@ -56,9 +102,12 @@ private:
   std::array<prometheus::Counter*, 5> by_class_{};
   struct reason_counter {
     unsigned status;
+    const char* reason;
     prometheus::Counter* counter;
   };
   std::array<reason_counter, 7> rejections_{};
+  mutable std::mutex recent_mtx_;
+  std::deque<rejection_record> recent_;
 };
 
 /// Counts every answer's status (runs on every response head, refusals included).

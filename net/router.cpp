@@ -91,7 +91,10 @@ bool router::overlaps(const http_request& req) const {
 }
 
 head_finisher router::finisher(hub_context& hub, const http_request& req) const {
-  return finisher(hub, request_head(req));
+  auto entry = std::make_shared<access_entry>();
+  std::string_view target{req.target().data(), req.target().size()};
+  entry->path = std::string{target.substr(0, std::min<std::size_t>(target.find('?'), 256))};
+  return finisher(hub, request_head(req), std::move(entry));
 }
 
 head_finisher router::finisher(hub_context& hub, std::shared_ptr<const http_request> head) const {
@@ -104,6 +107,8 @@ head_finisher router::finisher(hub_context& hub, std::shared_ptr<const http_requ
   return [this, &hub, head, entry](http_head& res) {
     for (auto it = chain_.rbegin(); it != chain_.rend(); ++it)
       (*it)->after(hub, *head, res);
+    if (entry != nullptr) // the dashboard lists the latest refusals
+      hub.metrics->note_rejection(res.result_int(), head->method_string(), entry->path);
     if (hub.settings()->log_access)
       log_access(*head, res, entry.get());
   };

@@ -4,6 +4,7 @@
 #include "net/auth.hpp"
 #include "net/compression.hpp"
 #include "net/cors.hpp"
+#include "net/dashboard.hpp"
 #include "net/http_api.hpp"
 #include "net/mercure_api.hpp"
 #include "net/metrics.hpp"
@@ -20,6 +21,9 @@ std::unique_ptr<router> make_hub_router() {
     {v::get, "/v1/stats", handle_stats},
     {v::get, "/metrics", handle_metrics},
     {v::get, "/v1/client.js", handle_client_js},
+    {v::get, "/dashboard", handle_dashboard},
+    {v::get, "/dashboard/{asset}", handle_dashboard_asset},
+    {v::get, "/v1/admin/stats/stream", dashboard_stream},
     {v::post, "/v1/admin/backup", handle_backup},
     {v::post, "/v1/publish", handle_publish, route_limits::publish,
      route_pipelining::overlapping},
