@@ -73,8 +73,12 @@ caf::behavior dashboard_feed(dashboard_feed_actor* self, snapshot_source source,
       ++st.rendered;
       st.latest = std::move(json);
       auto item = stream_item::make_notice("herald.stats", st.latest);
+      // A viewer still holding a few unwritten snapshots (a stalled browser) skips this one:
+      // its queue stays small and it is never closed as a slow consumer for being watched.
+      auto skip_above = 4 * item->size_hint();
       for (auto& v : st.viewers)
-        v.queue->push_control(item);
+        if (v.queue->queued_bytes() < skip_above)
+          v.queue->push_notice(item);
     },
     [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) {
       // The hub stops: every dashboard stream ends as every other stream does.

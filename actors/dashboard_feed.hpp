@@ -10,8 +10,8 @@
 // another thread (storage figures come from the log reader). One render is in flight at a time:
 // a tick that finds one running is skipped, so a slow render never piles up.
 //
-// A snapshot is a control item: a viewer that does not read skips snapshots (its queue drops
-// them over its bound) instead of being closed as a slow consumer.
+// A viewer that does not read skips snapshots (one is not queued behind four unwritten ones)
+// instead of being closed as a slow consumer.
 
 #include <chrono>
 #include <functional>
