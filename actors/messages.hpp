@@ -18,6 +18,9 @@
 //  job_watcher   --job_get_atom, id-->                       log_reader   => (found, json text)
 //  job_watcher   --idle_atom, id, requests_seen-->           job_registry (stop handshake)
 //  upstream fetch (io thread) --polled_atom, gen, upstream_reply-->  job_watcher
+//  dashboard_viewer --watch_atom, queue_ptr-->                  dashboard_feed (monitors it)
+//  dashboard_feed --tick_atom--> itself (only while watched);  snapshot source (reader thread)
+//                 --snapshot_atom, json text-->                 dashboard_feed => viewers' queues
 //  HTTP session  --session_atom, session_request_ptr--> session_registry --delegate--> session
 //  session_stream --patterns_atom, id--> session_registry --delegate--> session => its topics
 //  session_stream --join_atom, pattern--> registry --delegate--> topic  (as a connection does)
