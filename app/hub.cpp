@@ -394,7 +394,7 @@ bool reloadable(const std::string& key) {
     "log.level",     "log.access",         "cors.allowed_origins", "limits.max_connections",
     "auth.keys",     "auth.jwks_file",     "auth.issuer",          "auth.audience",
     "auth.leeway_seconds", "tls.cert_file", "tls.key_file"};
-  return keys.count(key) != 0;
+  return keys.count(key) != 0 || key.rfind("rate.", 0) == 0;
 }
 
 } // namespace
@@ -426,6 +426,7 @@ void hub_runtime::reload(const config& fresh) {
   if (changed.count("log.level") != 0)
     spdlog::set_level(spdlog::level::from_str(fresh.log_level));
   std::atomic_store(&hub_->live, std::make_shared<const live_settings>(live_settings::of(fresh)));
+  hub_->limits->apply(fresh);
   bool auth_ok = true;
   auto keys = load_keys(fresh);
   if (auto* err = std::get_if<std::string>(&keys)) {

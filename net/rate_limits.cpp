@@ -15,9 +15,17 @@ token_buckets::token_buckets(std::uint64_t rate, std::uint64_t burst)
   // nop
 }
 
+void token_buckets::set(std::uint64_t rate, std::uint64_t burst) {
+  // Burst first: a take that sees the new rate never sees a burst of 0 from before.
+  burst_.store(static_cast<double>(burst > 0 ? burst : 2 * rate), std::memory_order_relaxed);
+  rate_.store(static_cast<double>(rate), std::memory_order_relaxed);
+}
+
 std::optional<std::uint64_t> token_buckets::take(const std::string& key, double n,
                                                  clock::time_point now) {
-  if (rate_ <= 0)
+  auto rate = rate_.load(std::memory_order_relaxed);
+  auto burst = burst_.load(std::memory_order_relaxed);
+  if (rate <= 0 || burst <= 0)
     return std::nullopt;
   auto& sh = shards_[std::hash<std::string>{}(key) % shard_count];
   std::lock_guard<std::mutex> guard{sh.mtx};
@@ -26,15 +34,15 @@ std::optional<std::uint64_t> token_buckets::take(const std::string& key, double 
     // Buckets that refilled completely hold nothing worth keeping.
     for (auto it = sh.buckets.begin(); it != sh.buckets.end();) {
       auto full = it->second.tokens
-                  + std::chrono::duration<double>(now - it->second.at).count() * rate_;
-      it = full >= burst_ ? sh.buckets.erase(it) : std::next(it);
+                  + std::chrono::duration<double>(now - it->second.at).count() * rate;
+      it = full >= burst ? sh.buckets.erase(it) : std::next(it);
     }
   }
-  auto [it, fresh] = sh.buckets.try_emplace(key, bucket{burst_, now});
+  auto [it, fresh] = sh.buckets.try_emplace(key, bucket{burst, now});
   auto& b = it->second;
   if (!fresh) {
-    b.tokens = std::min(burst_,
-                        b.tokens + std::chrono::duration<double>(now - b.at).count() * rate_);
+    b.tokens = std::min(burst,
+                        b.tokens + std::chrono::duration<double>(now - b.at).count() * rate);
     b.at = now;
   }
   if (b.tokens >= n) {
@@ -42,17 +50,19 @@ std::optional<std::uint64_t> token_buckets::take(const std::string& key, double 
     return std::nullopt;
   }
   // A request larger than the burst can never pass whole; it waits a full refill.
-  auto missing = std::min(n, burst_) - b.tokens;
-  return static_cast<std::uint64_t>(std::max(1.0, std::ceil(missing / rate_)));
+  auto missing = std::min(n, burst) - b.tokens;
+  return static_cast<std::uint64_t>(std::max(1.0, std::ceil(missing / rate)));
 }
 
 std::shared_ptr<void> stream_counts::acquire(const std::string& key) {
-  if (max_ == 0)
-    return std::make_shared<int>(0);
+  auto max = max_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> guard{counts_->mtx};
   auto& n = counts_->by_key[key];
-  if (n >= max_)
+  if (max > 0 && n >= max) {
+    if (n == 0)
+      counts_->by_key.erase(key);
     return nullptr;
+  }
   ++n;
   // The lease gives the slot back when the stream (or the refused request) lets it go.
   auto table = counts_;
@@ -71,6 +81,14 @@ rate_limits::rate_limits(const config& cfg)
     streams_per_principal(cfg.rate_max_streams_per_principal),
     streams_per_ip(cfg.rate_max_streams_per_ip) {
   // nop
+}
+
+void rate_limits::apply(const config& cfg) {
+  publish_requests.set(cfg.rate_publish_requests_per_second, cfg.rate_publish_requests_burst);
+  publish_events.set(cfg.rate_publish_events_per_second, cfg.rate_publish_events_burst);
+  connections.set(cfg.rate_connections_per_second_per_ip, cfg.rate_connections_burst);
+  streams_per_principal.set_max(cfg.rate_max_streams_per_principal);
+  streams_per_ip.set_max(cfg.rate_max_streams_per_ip);
 }
 
 std::string limit_key(const route_request& r) {
@@ -92,14 +110,15 @@ std::optional<http_response> rate_limit_middleware::before(hub_context& hub, rou
       return too_many(r.req, *wait, "over the publish request rate (rate.publish_requests_per_second)");
   }
   if (std::holds_alternative<stream_handler>(r.matched->handler)) {
-    if (limits.streams_per_principal.enabled() && !r.who->limit_key().empty()) {
+    // Counted whatever the maximums (a reload may set one; see rate_limits.hpp).
+    if (!r.who->limit_key().empty()) {
       auto lease = limits.streams_per_principal.acquire(r.who->limit_key());
       if (!lease)
         return too_many(r.req, 5, "this token's subject holds its maximum of concurrent streams "
                                   "(rate.max_streams_per_principal)");
       r.leases.push_back(std::move(lease));
     }
-    if (limits.streams_per_ip.enabled()) {
+    {
       auto lease = limits.streams_per_ip.acquire("ip:" + r.client_ip);
       if (!lease)
         return too_many(r.req, 5, "this address holds its maximum of concurrent streams "

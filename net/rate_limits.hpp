@@ -8,8 +8,14 @@
 // Threads: any io thread (and the acceptor's). Each table is split into shards, each behind its
 // own mutex; idle buckets (full again) are dropped as the table grows, so the tables stay as big
 // as the set of recently active clients.
+//
+// SIGHUP changes the limits in place (rate_limits::apply): rates, bursts and maximums are atomics
+// read by every check, buckets keep their tokens (capped by the new burst at their next take),
+// and streams are counted even while their maximum is 0, so a maximum set by a reload counts
+// the streams already open. A lowered maximum closes nothing: new streams wait until under it.
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -30,7 +36,10 @@ public:
   /// `rate` tokens per second, at most `burst` held (0: twice the rate). Rate 0: unlimited.
   token_buckets(std::uint64_t rate, std::uint64_t burst);
 
-  bool enabled() const { return rate_ > 0; }
+  /// New figures (as the constructor takes them), for every take from now on.
+  void set(std::uint64_t rate, std::uint64_t burst);
+
+  bool enabled() const { return rate_.load(std::memory_order_relaxed) > 0; }
 
   /// Takes `n` tokens from `key`'s bucket. Nullopt when taken; else the whole seconds to wait.
   std::optional<std::uint64_t> take(const std::string& key, double n,
@@ -49,8 +58,8 @@ private:
   static constexpr std::size_t shard_count = 16;
   static constexpr std::size_t sweep_above = 4096; // buckets per shard before idle ones go
 
-  double rate_;
-  double burst_;
+  std::atomic<double> rate_;
+  std::atomic<double> burst_;
   std::array<shard, shard_count> shards_;
 };
 
@@ -59,11 +68,11 @@ class stream_counts {
 public:
   explicit stream_counts(std::uint64_t max) : max_(max) {}
 
-  bool enabled() const { return max_ > 0; }
+  void set_max(std::uint64_t max) { max_.store(max, std::memory_order_relaxed); }
 
-  /// A lease on one of `key`'s streams, or null when `key` is at its maximum. A lease keeps the
-  /// counts it belongs to alive: a stream the io_context destroys after the hub context went
-  /// still releases its slot safely.
+  /// A lease on one of `key`'s streams, or null when `key` is at its maximum (0: none). A lease
+  /// keeps the counts it belongs to alive: a stream the io_context destroys after the hub
+  /// context went still releases its slot safely.
   std::shared_ptr<void> acquire(const std::string& key);
 
 private:
@@ -71,12 +80,15 @@ private:
     std::mutex mtx;
     std::unordered_map<std::string, std::uint64_t> by_key;
   };
-  std::uint64_t max_;
+  std::atomic<std::uint64_t> max_;
   std::shared_ptr<counts> counts_ = std::make_shared<counts>();
 };
 
 struct rate_limits {
   explicit rate_limits(const config& cfg);
+
+  /// Takes `cfg`'s rate.* figures (a reload; any thread).
+  void apply(const config& cfg);
 
   token_buckets publish_requests;
   token_buckets publish_events;

@@ -130,6 +130,46 @@ class Reload(unittest.TestCase):
                 time.sleep(0.02)
             self.assertEqual(hub.log_text().count("event=config_reloaded"), before)
 
+    def test_sighup_changes_rate_limits_in_place(self):
+        with Hub(config={"rate": {"max_streams_per_ip": 0}}) as hub:
+            path = os.path.join(hub.data_dir, "herald.json")
+            open_before = hub.subscribe(["rated"])  # opened while no maximum is set
+            self.assertEqual(open_before.status, 200)
+
+            def publish_status():
+                s, _, _ = hub.request("POST", "/v1/publish", {"topic": "rated", "data": 1})
+                return s
+
+            self.assertEqual([publish_status() for _ in range(5)], [201] * 5)
+            with open(path, "w") as f:
+                json.dump({"rate": {"publish_requests_per_second": 1,
+                                    "publish_requests_burst": 2,
+                                    "max_streams_per_ip": 1}}, f)
+            hub.proc.send_signal(signal.SIGHUP)
+            hub.wait_for_log("event=config_reloaded key=rate.publish_requests_per_second "
+                             "from=0 to=1", 5)
+            hub.wait_for_log("event=config_reloaded key=rate.max_streams_per_ip from=0 to=1", 5)
+            self.assertEqual([publish_status() for _ in range(3)], [201, 201, 429])
+            # The stream opened before the reload counts against the new maximum.
+            refused = hub.subscribe(["rated"])
+            self.assertEqual(refused.status, 429)
+            open_before.close()
+            deadline = time.time() + 5
+            while True:
+                again = hub.subscribe(["rated"])
+                if again.status == 200:
+                    break
+                self.assertLess(time.time(), deadline, "the closed stream's slot never came back")
+                time.sleep(0.05)
+            again.close()
+            # And off again.
+            with open(path, "w") as f:
+                json.dump({}, f)
+            hub.proc.send_signal(signal.SIGHUP)
+            hub.wait_for_log("event=config_reloaded key=rate.publish_requests_per_second "
+                             "from=1 to=0", 5)
+            self.assertEqual([publish_status() for _ in range(5)], [201] * 5)
+
 
 class Backup(unittest.TestCase):
     def test_a_hub_starts_from_a_backup_and_clients_resume_on_it(self):
