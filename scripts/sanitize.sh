@@ -40,7 +40,7 @@ case "$mode" in
     export LD_LIBRARY_PATH="$lib" TSAN_OPTIONS="log_path=$TSAN_LOG_DIR/tsan"
     status=0
     ./build-tsan/tests/herald_unit_tests -r 300 || status=1
-    for t in api resume lifecycle jobs sessions sdk pipelining; do
+    for t in api resume lifecycle jobs sessions sdk pipelining metrics dashboard operations; do
       HERALD_BIN="$PWD/build-tsan/herald" python3 "tests/integration/test_$t.py" || status=1
     done
     # WebSocket and the JavaScript client, with real clients (npm ws, eventsource).
