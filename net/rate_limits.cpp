@@ -16,14 +16,15 @@ token_buckets::token_buckets(std::uint64_t rate, std::uint64_t burst)
 }
 
 void token_buckets::set(std::uint64_t rate, std::uint64_t burst) {
-  // Burst first: a take that sees the new rate never sees a burst of 0 from before.
+  // Burst first, published by the rate's release: a take that sees the new rate sees the new
+  // burst (never the 0 of a limit that was off).
   burst_.store(static_cast<double>(burst > 0 ? burst : 2 * rate), std::memory_order_relaxed);
-  rate_.store(static_cast<double>(rate), std::memory_order_relaxed);
+  rate_.store(static_cast<double>(rate), std::memory_order_release);
 }
 
 std::optional<std::uint64_t> token_buckets::take(const std::string& key, double n,
                                                  clock::time_point now) {
-  auto rate = rate_.load(std::memory_order_relaxed);
+  auto rate = rate_.load(std::memory_order_acquire);
   auto burst = burst_.load(std::memory_order_relaxed);
   if (rate <= 0 || burst <= 0)
     return std::nullopt;
@@ -58,11 +59,8 @@ std::shared_ptr<void> stream_counts::acquire(const std::string& key) {
   auto max = max_.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> guard{counts_->mtx};
   auto& n = counts_->by_key[key];
-  if (max > 0 && n >= max) {
-    if (n == 0)
-      counts_->by_key.erase(key);
+  if (max > 0 && n >= max)
     return nullptr;
-  }
   ++n;
   // The lease gives the slot back when the stream (or the refused request) lets it go.
   auto table = counts_;

@@ -39,7 +39,7 @@ public:
   /// New figures (as the constructor takes them), for every take from now on.
   void set(std::uint64_t rate, std::uint64_t burst);
 
-  bool enabled() const { return rate_.load(std::memory_order_relaxed) > 0; }
+  bool enabled() const { return rate_.load(std::memory_order_acquire) > 0; }
 
   /// Takes `n` tokens from `key`'s bucket. Nullopt when taken; else the whole seconds to wait.
   std::optional<std::uint64_t> take(const std::string& key, double n,
