@@ -41,6 +41,17 @@ bool changes_state(http::verb v) {
          || v == http::verb::patch;
 }
 
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+enum class token_source { none, header, cookie, query };
+
+} // namespace
+
 http_response unauthorized(const http_request& req, std::string_view code,
                            std::string_view message) {
   auto res = error_response(req, http::status::unauthorized, code, message);
@@ -52,16 +63,6 @@ http_response unauthorized(const http_request& req, std::string_view code,
               + std::string{code} + "\"");
   return res;
 }
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-enum class token_source { none, header, cookie, query };
-
-} // namespace
 
 std::optional<http_response> auth_middleware::before(hub_context& hub, route_request& r) {
   auto& cfg = hub.cfg;
@@ -127,8 +128,14 @@ std::optional<http_response> auth_middleware::before(hub_context& hub, route_req
     who = conn->token_principal;
   } else {
     auto verified = keys->verify(token, now);
-    if (auto* no = std::get_if<token_refusal>(&verified))
+    if (auto* no = std::get_if<token_refusal>(&verified)) {
+      if (r.matched != nullptr && r.matched->auth == route_auth::page) {
+        r.token_refused = *no;
+        r.who = hub.anonymous;
+        return std::nullopt;
+      }
       return unauthorized(r.req, no->code, no->message);
+    }
     who = std::make_shared<const principal>(std::get<principal>(std::move(verified)));
     if (conn != nullptr) {
       conn->token = token;

@@ -27,6 +27,10 @@ public:
   void after(hub_context& hub, const http_request& req, http_head& res) override;
 };
 
+/// 401 with `code` and `message`, and the WWW-Authenticate challenge RFC 6750 asks for.
+http_response unauthorized(const http_request& req, std::string_view code,
+                           std::string_view message);
+
 /// 401 for a request without a verified token, 403 forbidden for one with a token: the answer to
 /// a request its principal may not make. `what` says what was refused.
 http_response forbidden(const route_request& r, const std::string& what);

@@ -17,6 +17,8 @@ namespace herald {
 extern const std::string_view dashboard_html;
 extern const std::string_view dashboard_js;
 extern const std::string_view dashboard_css;
+extern const std::string_view signin_html;
+extern const std::string_view signin_js;
 
 namespace {
 
@@ -32,6 +34,37 @@ void secure_page(http_response& res) {
   res.set("Referrer-Policy", "no-referrer");
   res.set("X-Frame-Options", "DENY");
   res.set("X-Content-Type-Options", "nosniff");
+}
+
+/// `page` with the hub's auth cookie name where it says {{cookie_name}} (the pages' scripts set
+/// and clear that cookie). The name has no quote, space or separator (config); `<>&` are escaped.
+std::string with_cookie_name(std::string_view page, const std::string& name) {
+  std::string escaped;
+  for (char c : name)
+    escaped += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
+  std::string out{page};
+  static constexpr std::string_view mark = "{{cookie_name}}";
+  for (auto at = out.find(mark); at != std::string::npos; at = out.find(mark, at + escaped.size()))
+    out.replace(at, mark.size(), escaped);
+  return out;
+}
+
+/// One of the dashboard's pages, never cached, locked down by secure_page.
+http_response page_response(const http_request& req, http::status status, std::string body) {
+  http_response res{status, req.version()};
+  res.set(http::field::server, "herald/" HERALD_VERSION);
+  res.keep_alive(req.keep_alive());
+  res.set(http::field::content_type, "text/html; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  secure_page(res);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+bool accepts_html(const http_request& req) {
+  auto accept = req[http::field::accept];
+  return std::string_view{accept.data(), accept.size()}.find("text/html") != std::string_view::npos;
 }
 
 double rounded(double v, double places = 100) { return std::round(v * places) / places; }
@@ -252,27 +285,42 @@ snapshot_source make_dashboard_source(hub_context& hub) {
 }
 
 void handle_dashboard(hub_context& hub, route_request& r, respond_fn respond) {
+  if (hub.dashboard_feed && !r.who->admin && accepts_html(r.req)) {
+    // A browser without an admin token goes to the sign-in page, which says why; programs get
+    // the JSON refusal below.
+    std::string why = !r.token_refused.code.empty() ? r.token_refused.code
+                      : r.who->authenticated()       ? "forbidden"
+                                                     : "token_missing";
+    http_response res{http::status::see_other, r.req.version()};
+    res.set(http::field::server, "herald/" HERALD_VERSION);
+    res.keep_alive(r.req.keep_alive());
+    res.set(http::field::location, "/dashboard/signin?reason=" + why);
+    res.set(http::field::cache_control, "no-store");
+    res.prepare_payload();
+    return respond(std::move(res));
+  }
+  if (!r.token_refused.code.empty())
+    return respond(unauthorized(r.req, r.token_refused.code, r.token_refused.message));
   if (auto refused = refuse_dashboard(hub, r))
     return respond(std::move(*refused));
-  http_response res{http::status::ok, r.req.version()};
-  res.set(http::field::server, "herald/" HERALD_VERSION);
-  res.keep_alive(r.req.keep_alive());
-  res.set(http::field::content_type, "text/html; charset=utf-8");
-  res.set(http::field::cache_control, "no-store");
-  secure_page(res);
-  res.body().assign(dashboard_html.data(), dashboard_html.size());
-  res.prepare_payload();
-  respond(std::move(res));
+  respond(page_response(r.req, http::status::ok,
+                        with_cookie_name(dashboard_html, hub.cfg.auth_cookie_name)));
 }
 
-void handle_dashboard_asset(hub_context&, route_request& r, respond_fn respond) {
+void handle_dashboard_asset(hub_context& hub, route_request& r, respond_fn respond) {
   static const std::string js_etag = etag_of(dashboard_js);
   static const std::string css_etag = etag_of(dashboard_css);
+  static const std::string signin_etag = etag_of(signin_js);
   auto name = r.path_param(0);
   if (name == "dashboard.js")
     return respond(asset_response(r.req, dashboard_js, "text/javascript; charset=utf-8", js_etag));
   if (name == "dashboard.css")
     return respond(asset_response(r.req, dashboard_css, "text/css; charset=utf-8", css_etag));
+  if (name == "signin.js")
+    return respond(asset_response(r.req, signin_js, "text/javascript; charset=utf-8", signin_etag));
+  if (name == "signin")
+    return respond(page_response(r.req, http::status::ok,
+                                 with_cookie_name(signin_html, hub.cfg.auth_cookie_name)));
   respond(error_response(r.req, http::status::not_found, "not_found",
                          "the dashboard has no asset '" + name + "'"));
 }

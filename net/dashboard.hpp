@@ -17,10 +17,13 @@
 
 namespace herald {
 
-/// GET /dashboard: the page (admin).
+/// GET /dashboard: the page (admin). A browser (Accept: text/html) without an admin token is sent
+/// to the sign-in page (303 /dashboard/signin?reason=<code>), which keeps the token as the hub's
+/// auth cookie.
 void handle_dashboard(hub_context& hub, route_request& r, respond_fn respond);
 
-/// GET /dashboard/{asset}: its script and style (anyone: they hold no data).
+/// GET /dashboard/{asset}: its script and style, and the sign-in page (`signin`) and its script
+/// (anyone: they hold no data).
 void handle_dashboard_asset(hub_context& hub, route_request& r, respond_fn respond);
 
 /// GET /v1/admin/stats/stream: the snapshots (admin).

@@ -27,6 +27,7 @@
 
 #include "actors/messages.hpp"
 #include "auth/principal.hpp"
+#include "auth/tokens.hpp"
 #include "uri/uri.hpp"
 
 namespace herald {
@@ -63,6 +64,9 @@ struct route_request {
   std::shared_ptr<const http_request> head;
   /// Who is asking: set by the auth middleware (the hub's anonymous principal until then).
   principal_ptr who;
+  /// Why a `page` route's token was refused (its code is empty if it was not); `who` is then the
+  /// anonymous principal and the page decides what to show.
+  token_refusal token_refused;
   const route* matched = nullptr; // the table's row
   std::string client_ip;          // the peer's address (limits of requests without a token)
   connection_context* conn = nullptr; // its connection's state (null outside a connection)
@@ -123,8 +127,10 @@ enum class route_pipelining : std::uint8_t { in_turn, overlapping };
 
 /// Where a route's clients put their token (net/auth.hpp): Herald's own places (Authorization,
 /// auth.cookie_name, `access_token`), or Mercure's (Authorization, the `authorization` query
-/// parameter, the `mercureAuthorization` cookie, in that order of precedence).
-enum class route_auth : std::uint8_t { herald, mercure };
+/// parameter, the `mercureAuthorization` cookie, in that order of precedence). `page`: Herald's
+/// places, but a token that does not verify leaves the request anonymous (its code in
+/// route_request::token_refused) for the handler to answer a browser with a sign-in page.
+enum class route_auth : std::uint8_t { herald, mercure, page };
 
 struct route {
   http::verb method;

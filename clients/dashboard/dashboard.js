@@ -249,6 +249,12 @@
     el.className = "pill " + cls;
   }
 
+  // Signing out forgets the cookie the sign-in page set (a token in the address stays there).
+  const signout = $("signout");
+  signout.addEventListener("click", () => {
+    document.cookie = signout.dataset.cookie + "=; Path=/; Max-Age=0; SameSite=Strict";
+  });
+
   const source = new EventSource(streamUrl);
   source.addEventListener("open", () => status("live", "live"));
   source.addEventListener("herald.stats", (m) => {
@@ -257,7 +263,7 @@
   });
   source.addEventListener("error", () => {
     // EventSource retries by itself after a dropped stream; a refused one (401, 403) is final.
-    status(source.readyState === EventSource.CLOSED ? "refused: check the token" : "reconnecting",
+    status(source.readyState === EventSource.CLOSED ? "refused: sign in again" : "reconnecting",
            source.readyState === EventSource.CLOSED ? "down" : "pending");
   });
 })();

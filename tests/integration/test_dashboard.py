@@ -51,7 +51,8 @@ def wait_snapshot(stream, pred, timeout=10):
 class Dashboard(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.hub = Hub(config={"auth": KEYS, "dashboard": {"interval_ms": 200}}).start()
+        cls.hub = Hub(config={"auth": {**KEYS, "leeway_seconds": 0},
+                              "dashboard": {"interval_ms": 200}}).start()
         cls.admin = mint(cls.hub, "--sub", "ops", "--admin")
         cls.user = mint(cls.hub, "--sub", "alice", "--subscribe", "dash/**",
                         "--publish", "dash/**", "--publish", "jobs/**", "--subscribe", "jobs/**")
@@ -101,6 +102,42 @@ class Dashboard(unittest.TestCase):
         s, _, body = h.request("GET", "/dashboard/secrets.json")
         self.assertEqual(s, 404)
         self.assertEqual(body["error"]["code"], "not_found")
+
+    def test_a_browser_without_an_admin_token_is_sent_to_sign_in(self):
+        h = self.hub
+        html = {"Accept": "text/html,application/xhtml+xml"}
+        expired = mint(h, "--sub", "ops", "--admin", "--ttl", "1s")
+        time.sleep(2.1)
+        for headers, reason in (
+                (html, "token_missing"),
+                ({**html, "Cookie": "herald_token=" + self.user}, "forbidden"),
+                ({**html, "Cookie": "herald_token=" + expired}, "token_expired"),
+                ({**html, "Cookie": "herald_token=not.a.token"}, None)):
+            s, head, _ = h.request("GET", "/dashboard", headers=headers)
+            self.assertEqual(s, 303, headers)
+            self.assertTrue(head["location"].startswith("/dashboard/signin?reason="), head)
+            if reason:
+                self.assertEqual(head["location"], "/dashboard/signin?reason=" + reason)
+        # Programs (no text/html) still get the JSON refusal, a refused token's own code too.
+        s, _, body = h.request("GET", "/dashboard",
+                               headers={"Cookie": "herald_token=" + expired})
+        self.assertEqual(s, 401)
+        self.assertEqual(body["error"]["code"], "token_expired")
+        # An admin's cookie opens the page, which knows the cookie's name (to sign out).
+        s, head, body = h.request("GET", "/dashboard",
+                                  headers={**html, "Cookie": "herald_token=" + self.admin})
+        self.assertEqual(s, 200)
+        self.assertIn('data-cookie="herald_token"', body.decode())
+        # The sign-in page: anyone, locked down like the dashboard, its script from the hub.
+        s, head, body = h.request("GET", "/dashboard/signin?reason=token_expired")
+        self.assertEqual(s, 200)
+        page = body.decode()
+        self.assertIn('data-cookie="herald_token"', page)
+        self.assertIn('<script src="/dashboard/signin.js"', page)
+        self.assertIn("script-src 'self'", head["content-security-policy"])
+        s, head, _ = h.request("GET", "/dashboard/signin.js")
+        self.assertEqual(s, 200)
+        self.assertTrue(head["content-type"].startswith("text/javascript"))
 
     def test_the_stream_is_for_admins(self):
         for query, status in (("", 401), ("?access_token=" + self.user, 403),

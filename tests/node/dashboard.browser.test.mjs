@@ -1,7 +1,8 @@
 // The live dashboard (GET /dashboard) in headless Chromium (Debian's, driven by playwright-core)
 // against a real hub with keys: the page loads with an admin token, its numbers, charts and tables
-// change while the test publishes, what clients control is shown as text (never markup), and a
-// token that is not an admin's gets no page. The test writes a screenshot (docs/images/ shows
+// change while the test publishes, what clients control is shown as text (never markup), a
+// token that is not an admin's gets no page, and signing in keeps the token as a cookie (never in
+// an address) until signing out. The test writes a screenshot (docs/images/ shows
 // one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -123,10 +124,34 @@ test('the dashboard shows the hub live', async (t) => {
     assert.deepEqual(errors, []);
     await page.screenshot({ path: join(process.env.SCREENSHOT_DIR ?? dir, 'dashboard.png'), fullPage: true });
 
-    // A token that is not an admin's gets no page.
+    // A token that is not an admin's gets no page: the browser is sent to sign in.
     const other = await browser.newPage();
-    const res = await other.goto(`${base}/dashboard?access_token=${USER}`);
-    assert.equal(res.status(), 403);
+    await other.goto(`${base}/dashboard?access_token=${USER}`);
+    assert.equal(new URL(other.url()).pathname, '/dashboard/signin');
+    assert.equal(new URL(other.url()).searchParams.get('reason'), 'forbidden');
+    assert.match(await other.textContent('#reason'), /no operator access/);
+
+    // Signing in without a token in any address: the sign-in page keeps it as the hub's cookie.
+    const fresh = await browser.newContext();
+    const signin = await fresh.newPage();
+    await signin.goto(`${base}/dashboard`);
+    assert.equal(new URL(signin.url()).pathname, '/dashboard/signin');
+    assert.equal(new URL(signin.url()).searchParams.get('reason'), 'token_missing');
+    await signin.fill('#token', ADMIN);
+    await signin.click('button[type=submit]');
+    await signin.waitForURL(`${base}/dashboard`);
+    await signin.waitForFunction(() => document.getElementById('status').textContent === 'live');
+    const cookies = await fresh.cookies(base);
+    const kept = cookies.find((c) => c.name === 'herald_token');
+    assert.ok(kept && kept.value === ADMIN && kept.sameSite === 'Strict', JSON.stringify(cookies));
+    assert.ok(kept.expires > Date.now() / 1000, 'the cookie lives as long as the token');
+    // Signing out forgets it: the dashboard sends the browser to sign in again.
+    await signin.click('#signout');
+    await signin.waitForURL(/\/dashboard\/signin\?reason=signed_out/);
+    assert.equal((await fresh.cookies(base)).find((c) => c.name === 'herald_token'), undefined);
+    await signin.goto(`${base}/dashboard`);
+    assert.equal(new URL(signin.url()).pathname, '/dashboard/signin');
+    await fresh.close();
     session.abort();
   } finally {
     await browser.close();
