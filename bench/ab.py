@@ -333,6 +333,19 @@ def load(args, pid=None):
     return out
 
 
+def write_result(what, text):
+    """Writes `text` to bench/results/<today>-<what>.md, never over an earlier result of the same
+    day (-2, -3, ... instead). Returns the path."""
+    stem = os.path.join(ROOT, "bench", "results",
+                        datetime.datetime.now().strftime("%Y-%m-%d") + f"-{what}")
+    name, n = stem + ".md", 2
+    while os.path.exists(name):
+        name, n = f"{stem}-{n}.md", n + 1
+    with open(name, "w") as f:
+        f.write(text)
+    return name
+
+
 def machine():
     cpu = "?"
     try:
@@ -415,14 +428,7 @@ def main():
     md += ["", "Reproduce: `python3 bench/ab.py " + a.scenario + f" --rounds {a.rounds}{again}`",
            ""]
     suffix = "-vs-build" if a.against else ""
-    stem = os.path.join(ROOT, "bench", "results",
-                        datetime.datetime.now().strftime("%Y-%m-%d") + f"-{a.scenario}{suffix}")
-    # Never over an earlier result of the same day: -2, -3, ... instead.
-    name, n = stem + ".md", 2
-    while os.path.exists(name):
-        name, n = f"{stem}-{n}.md", n + 1
-    with open(name, "w") as f:
-        f.write("\n".join(md))
+    name = write_result(f"{a.scenario}{suffix}", "\n".join(md))
     print("\n".join(md))
     print(f"written to {name}", file=sys.stderr)
 

@@ -102,12 +102,7 @@ def main():
                      f"{med(xs, 'published_per_s'):,.0f} | {med(xs, 'cpu_us_per_event'):.1f} | "
                      f"{med(xs, 'pub_p50_ms'):.2f} | {med(xs, 'pub_p99_ms'):.2f} | "
                      f"{med(xs, 'p99_ms'):.2f} | {med(xs, 'snapshots'):.0f} |")
-    base = os.path.join(ab.ROOT, "bench", "results", f"{datetime.date.today()}-dashboard-cost")
-    path, n = base + ".md", 2
-    while os.path.exists(path):
-        path, n = f"{base}-{n}.md", n + 1
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    path = ab.write_result("dashboard-cost", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"written to {path}")
 

@@ -85,12 +85,7 @@ def main():
                          f"{med(xs, 'cpu_us_per_delivery'):.2f} | "
                          f"{med(xs, 'wire_bytes_per_delivery'):.1f} | {med(xs, 'p50_ms'):.2f} | "
                          f"{med(xs, 'p99_ms'):.2f} |")
-    base = os.path.join(ab.ROOT, "bench", "results", f"{datetime.date.today()}-gzip-streams")
-    path, n = base + ".md", 2
-    while os.path.exists(path):
-        path, n = f"{base}-{n}.md", n + 1
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    path = ab.write_result("gzip-streams", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"written to {path}")
 
