@@ -9,6 +9,16 @@
 
 namespace herald {
 
+/// Cluster mode: the node's view of the shared log, written by its cluster tail.
+struct cluster_health {
+  std::atomic<bool> enabled{false};
+  std::atomic<bool> connected{false};
+  std::atomic<bool> caught_up{false}; // the tail reached the stream's end since it started
+  std::atomic<std::uint64_t> applied{0}; // the last sequence applied to the local log
+  std::atomic<std::uint64_t> lag{0};     // messages of the stream not applied yet
+  std::atomic<std::uint64_t> lost{0};    // sequences the stream dropped before this node read them
+};
+
 struct hub_stats {
   std::atomic<std::int64_t> open_connections{0};    // SSE streams and WebSockets (a reserved slot each)
   std::atomic<std::uint64_t> streams_closed{0};     // SSE streams and WebSockets closed since start
@@ -45,6 +55,7 @@ struct hub_stats {
   std::atomic<std::uint64_t> gzip_stream_bytes_in{0};  // SSE bytes given to gzip streams
   std::atomic<std::uint64_t> gzip_stream_bytes_out{0}; // ... and what they became on the wire
   hub_activity activity;
+  cluster_health cluster;
 };
 
 } // namespace herald

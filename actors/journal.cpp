@@ -1,5 +1,8 @@
 #include "actors/journal.hpp"
 
+#include <algorithm>
+#include <cstdio>
+#include <random>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -50,6 +53,67 @@ void fail_publishes(journal_actor* self, const std::vector<publish_job_ptr>& job
     job->done(publish_outcome{{}, hub_error(hub_errc::storage_failure, "storage_failure", why)});
 }
 
+/// A message id for an event without an idempotency key: random, so only the client library's
+/// resend of the very same message is taken for a repeat.
+std::string random_msg_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "r:%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+/// Cluster mode: the drain's events go to the shared log; each publisher gets the positions
+/// JetStream gave them (a repeated key: the original's) once this node applied them.
+void commit_shared(journal_actor* self, std::vector<publish_job_ptr> jobs) {
+  auto& st = self->state;
+  auto t = wall_ms();
+  std::vector<shared_message> msgs;
+  std::vector<std::string> topics; // the subjects' topics, alive until published
+  std::size_t n = 0;
+  for (auto& job : jobs)
+    n += job->events.size();
+  msgs.reserve(n);
+  topics.reserve(n);
+  for (auto& job : jobs)
+    for (auto& d : job->events) {
+      event_record r{0, t, d.topic, std::move(d.type), std::move(d.data), {}, d.ack,
+                     std::move(d.access), std::move(d.mercure)};
+      topics.push_back(std::move(d.topic));
+      msgs.push_back(shared_message{&topics.back(), event_log::encode_record(r),
+                                    d.idempotency_key.empty() ? random_msg_id()
+                                                              : "k:" + d.idempotency_key});
+    }
+  std::vector<std::uint64_t> seqs;
+  std::size_t repeats = 0;
+  if (auto err = st.shared->publish(msgs, seqs, repeats)) {
+    spdlog::error("event=publish_failed error=\"{}\" requests={}", *err, jobs.size());
+    st.stats->publish_errors += jobs.size();
+    for (auto& job : jobs)
+      job->done(publish_outcome{
+        {}, hub_error(hub_errc::unavailable, "cluster_unavailable",
+                      "the cluster's log did not take the events (" + *err + "); retry")});
+    return;
+  }
+  // Answered after this node applied them, so a resume here with these ids finds them. They
+  // are durable either way: a slow tail delays the answer, it does not fail it.
+  auto last = *std::max_element(seqs.begin(), seqs.end());
+  if (!st.store->log().wait_for_head(last, st.settings.publish_timeout))
+    spdlog::warn("event=cluster_apply_slow position={} applied={}", last,
+                 st.store->log().head());
+  // A key repeated within this drain is acknowledged as a repeat too.
+  st.stats->events_published += seqs.size() - repeats;
+  st.stats->publish_repeats += repeats;
+  auto epoch = st.store->log().epoch();
+  auto next = seqs.begin();
+  for (auto& job : jobs) {
+    publish_outcome out;
+    for (std::size_t i = 0; i < job->events.size(); ++i)
+      out.ids.push_back(format_event_id(epoch, *next++));
+    job->done(std::move(out));
+  }
+}
+
 void commit(journal_actor* self) {
   auto& st = self->state;
   st.commit_scheduled = false;
@@ -58,6 +122,8 @@ void commit(journal_actor* self) {
     return;
   std::vector<publish_job_ptr> jobs;
   jobs.swap(st.pending);
+  if (st.shared)
+    return commit_shared(self, std::move(jobs));
   std::vector<event_record> records;
   auto t = wall_ms();
   // Each event of each job is either a new record (index into `records`) or a repeat of an
@@ -136,14 +202,17 @@ void commit(journal_actor* self) {
 
 journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_storage> store,
                                       batch_sink dispatcher, hub_stats* stats,
-                                      journal_settings settings) {
+                                      journal_settings settings,
+                                      std::shared_ptr<shared_log> shared) {
   auto& st = self->state;
   st.store = std::move(store);
+  st.shared = std::move(shared);
   storage_thread::claim(); // detached: this is the journal's own thread
   st.dispatcher = std::move(dispatcher);
   st.stats = stats;
   st.settings = settings;
-  self->delayed_send(self, st.settings.retention_interval, retention_atom::value);
+  if (!st.shared) // in cluster mode the tail keeps the log's retention
+    self->delayed_send(self, st.settings.retention_interval, retention_atom::value);
   return {
     [=](publish_atom, const publish_job_ptr& job) {
       self->state.pending.push_back(job);

@@ -5,6 +5,11 @@
 // original id. Durable sessions' state changes are group-committed with the same drain. It owns
 // the retention timer (which also forgets expired keys). Runs detached, on a storage thread:
 // RocksDB writes (and fsyncs) block.
+//
+// Cluster mode (`shared` set): a drain's events are published to the shared log instead, with
+// their idempotency keys as message ids; publishers are answered once JetStream acknowledged
+// them and this node's tail applied them. The tail, not the journal, writes the event log then
+// (and runs its retention).
 
 #include <chrono>
 #include <memory>
@@ -13,6 +18,7 @@
 #include "actors/hub_stats.hpp"
 #include "actors/messages.hpp"
 #include "storage/hub_storage.hpp"
+#include "storage/shared_log.hpp"
 
 namespace herald {
 
@@ -21,6 +27,7 @@ struct journal_settings {
   std::chrono::seconds max_age{86400};
   std::chrono::seconds retention_interval{30};
   std::chrono::seconds idempotency_window{120}; // a repeated key within it is not published again
+  std::chrono::milliseconds publish_timeout{5000}; // cluster mode: the local apply, at most
 };
 
 struct pending_session_write {
@@ -30,6 +37,9 @@ struct pending_session_write {
 
 struct journal_state {
   std::shared_ptr<hub_storage> store;
+  /// Cluster mode: events are committed to the shared log, which every node's tail applies
+  /// (the journal then writes only sessions and jobs locally). Null: a single node.
+  std::shared_ptr<shared_log> shared;
   batch_sink dispatcher;
   hub_stats* stats = nullptr;
   journal_settings settings;
@@ -44,6 +54,7 @@ using journal_actor = journal_handle::stateful_base<journal_state>;
 
 journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_storage> store,
                                       batch_sink dispatcher, hub_stats* stats,
-                                      journal_settings settings);
+                                      journal_settings settings,
+                                      std::shared_ptr<shared_log> shared = nullptr);
 
 } // namespace herald

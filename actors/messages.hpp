@@ -34,6 +34,7 @@
 //  session       --session_put_atom, session_write_ptr-->       journal      => ok (persisted)
 //  session_registry --restore_atom, id-->                        log_reader   => stored_session
 //  main          --checkpoint_atom--> session_registry --> every session => ok (all persisted)
+//  cluster mode: journal --(NATS JetStream)--> every node's cluster_tail --deliver_atom--> dispatcher
 //  resume_atom (to a connection or session): its queue drained, send the next page
 //  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom (dispatcher, for
 //                    every stream; job_watcher, for its viewers); tick_atom, poll_atom (job_watcher);
@@ -262,6 +263,11 @@ using journal_handle = caf::typed_actor<
   caf::replies_to<session_put_atom, session_write_ptr>::with<bool>,
   caf::replies_to<job_put_atom, std::string, std::string>::with<bool>,
   caf::reacts_to<commit_atom>,     // to itself: the end of a mailbox drain
+  caf::reacts_to<retention_atom>>; // to itself: the age-retention timer
+
+/// Cluster mode: the node's tail of the shared log (see cluster_tail.hpp).
+using cluster_tail_handle = caf::typed_actor<
+  caf::reacts_to<poll_atom>,       // to itself: read and apply the next messages
   caf::reacts_to<retention_atom>>; // to itself: the age-retention timer
 
 /// The dispatcher: the one ordered fan-out path (see dispatcher.hpp).

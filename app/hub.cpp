@@ -17,6 +17,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/cluster_tail.hpp"
 #include "actors/dashboard_feed.hpp"
 #include "actors/dispatcher.hpp"
 #include "actors/hub_error.hpp"
@@ -168,8 +169,22 @@ stream_timing timing_of(const config& cfg) {
   return timing;
 }
 
+shared_log_settings shared_log_settings_of(const config& cfg) {
+  shared_log_settings s;
+  s.servers = cfg.cluster_nats_servers;
+  s.stream = cfg.cluster_stream;
+  s.replicas = cfg.cluster_replicas;
+  s.node_name = cfg.node_name();
+  s.max_events_per_topic = cfg.retention_max_events_per_topic;
+  s.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
+  s.duplicate_window = std::chrono::seconds(cfg.publish_idempotency_window_seconds);
+  s.publish_timeout = std::chrono::milliseconds(cfg.cluster_publish_timeout_ms);
+  return s;
+}
+
 journal_settings journal_settings_of(const config& cfg) {
   journal_settings js;
+  js.publish_timeout = std::chrono::milliseconds(cfg.cluster_publish_timeout_ms);
   js.max_events_per_topic = cfg.retention_max_events_per_topic;
   js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
   js.retention_interval = std::chrono::seconds(cfg.retention_check_interval_seconds);
@@ -216,6 +231,14 @@ std::optional<std::string> hub_runtime::start() {
     err);
   if (!store)
     return err;
+  std::shared_ptr<shared_log> shared;
+  if (cfg.clustered()) {
+    shared = shared_log::open(shared_log_settings_of(cfg), err);
+    if (!shared)
+      return err;
+    if (auto epoch_err = store->log().adopt_epoch(shared->epoch()))
+      return *epoch_err;
+  }
   std::vector<std::string> unreadable;
   std::optional<std::string> load_error;
   auto sessions = store->sessions().load_all(unreadable, load_error);
@@ -226,7 +249,7 @@ std::optional<std::string> hub_runtime::start() {
   hub_ = std::make_unique<hub_context>(cfg, sys_);
   if (auto auth_err = load_auth())
     return auth_err;
-  spawn_actors(std::move(store), std::move(sessions));
+  spawn_actors(std::move(store), std::move(sessions), std::move(shared));
   started_ = true;
   if (auto listen_err = listen()) {
     stop();
@@ -237,6 +260,9 @@ std::optional<std::string> hub_runtime::start() {
   trimmer_ = std::make_shared<memory_trimmer>(ioc_, hub);
   trimmer_->run();
   hub.ready = true;
+  if (cfg.clustered())
+    spdlog::info("event=cluster_node node={} stream={} servers={} applied={}", cfg.node_name(),
+                 cfg.cluster_stream, cfg.cluster_nats_servers.size(), hub.log->head());
   spdlog::info("event=listening address={}:{} scheme={} data_dir={} epoch={:08x} head={} "
                "durability={}",
                endpoint_.address().to_string(), endpoint_.port(), hub.tls ? "https" : "http",
@@ -247,7 +273,8 @@ std::optional<std::string> hub_runtime::start() {
 }
 
 void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
-                               std::vector<stored_session> sessions) {
+                               std::vector<stored_session> sessions,
+                               std::shared_ptr<shared_log> shared) {
   const auto& cfg = cfg_;
   auto& sys = sys_;
   auto& hub = *hub_;
@@ -258,7 +285,16 @@ void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
   hub.stream_settings.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
   hub.dispatcher = sys.spawn(dispatcher, log->head(), timing_of(cfg));
   hub.journal = sys.spawn<caf::detached>(journal, store, hub.dispatcher, &hub.stats,
-                                         journal_settings_of(cfg));
+                                         journal_settings_of(cfg), shared);
+  if (shared) {
+    auto js = journal_settings_of(cfg);
+    cluster_tail_settings ts;
+    ts.max_events_per_topic = js.max_events_per_topic;
+    ts.max_age = js.max_age;
+    ts.retention_interval = js.retention_interval;
+    hub.cluster_tail = sys.spawn<caf::detached>(cluster_tail, store, shared, hub.dispatcher,
+                                                &hub.stats, ts);
+  }
   hub.reader = sys.spawn<caf::detached>(log_reader, store, &hub.stats);
   hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
   hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, job_settings_of(cfg, ioc_),
@@ -562,6 +598,8 @@ void hub_runtime::stop() {
                                 hub.registry};
   if (hub.dashboard_feed)
     roots.push_back(hub.dashboard_feed);
+  if (hub.cluster_tail)
+    roots.push_back(caf::actor_cast<caf::actor>(hub.cluster_tail));
   for (auto& a : roots) {
     self->monitor(a);
     self->send_exit(a, caf::exit_reason::user_shutdown);

@@ -19,6 +19,7 @@
 namespace herald {
 
 class listener;
+class shared_log;
 class shutdown_sequence;
 class memory_trimmer;
 
@@ -68,7 +69,9 @@ public:
 
 private:
   /// The hub's root actors, on `store`, with the sessions loaded from it.
-  void spawn_actors(std::shared_ptr<hub_storage> store, std::vector<stored_session> sessions);
+  /// `shared`: cluster mode's shared log (null: a single node).
+  void spawn_actors(std::shared_ptr<hub_storage> store, std::vector<stored_session> sessions,
+                    std::shared_ptr<shared_log> shared);
   /// Opens the listener on the configured address; the error if it cannot.
   std::optional<std::string> listen();
   /// Loads the keys and the anonymous principal into the hub context.

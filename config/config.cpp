@@ -329,6 +329,44 @@ const std::map<std::string, key_entry>& keys() {
                           "host names or addresses (or [\"*\"])");
      },
      [](const config& c) -> json { return c.jobs_upstream_allowed_hosts; }}},
+    {"cluster.nats.servers", {[](config& c, const json& v) -> std::optional<std::string> {
+       // A list, or (as an environment variable) one comma-separated string.
+       json list = v;
+       if (v.is_string()) {
+         list = json::array();
+         auto text = v.get<std::string>();
+         for (std::size_t from = 0; from <= text.size();) {
+           auto comma = std::min(text.find(',', from), text.size());
+           if (comma > from)
+             list.push_back(text.substr(from, comma - from));
+           from = comma + 1;
+         }
+       }
+       std::vector<std::string> out;
+       if (auto err = set_strings(out, list, "NATS URLs (nats://host:port)"))
+         return err;
+       for (auto& s : out)
+         if (s.rfind("nats://", 0) != 0 && s.rfind("tls://", 0) != 0)
+           return "'" + s + "' must be a nats:// (or tls://) URL";
+       c.cluster_nats_servers = std::move(out);
+       return std::nullopt;
+     },
+     [](const config& c) -> json { return c.cluster_nats_servers; }}},
+    {"cluster.stream", {[](config& c, const json& v) -> std::optional<std::string> {
+       // A stream name is one NATS subject token: no dots, wildcards, spaces or '/'.
+       if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>().size() > 32
+           || v.get<std::string>().find_first_not_of(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+                != std::string::npos)
+         return std::string{"must be 1-32 letters, digits, '_' or '-'"};
+       c.cluster_stream = v.get<std::string>();
+       return std::nullopt;
+     },
+     [](const config& c) -> json { return c.cluster_stream; }}},
+    U64_KEY("cluster.replicas", cluster_replicas, 1, 5),
+    STRING_KEY("cluster.node_name", cluster_node_name),
+    U64_KEY("cluster.publish_timeout_ms", cluster_publish_timeout_ms, 100, 600000),
+    U64_KEY("cluster.ready_lag", cluster_ready_lag, 0, 1ull << 40),
     U64_KEY("shutdown.timeout_seconds", shutdown_timeout_seconds, 1, 3600),
     U64_KEY("shutdown.retry_jitter_ms", shutdown_retry_jitter_ms, 0, 600000),
     U64_KEY("threads.io", threads_io, 1, 64),
@@ -492,6 +530,15 @@ std::optional<std::string> validate(const config& cfg) {
   if (cfg.tls_cert_file.empty() != cfg.tls_key_file.empty())
     return std::string{"tls.cert_file and tls.key_file go together"};
   return std::nullopt;
+}
+
+std::string config::node_name() const {
+  if (!cluster_node_name.empty())
+    return cluster_node_name;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0)
+    return "herald";
+  return host;
 }
 
 std::vector<std::string> config_keys() {

@@ -128,6 +128,19 @@ struct config {
   std::uint64_t threads_streams = 1;
   std::uint64_t threads_actors = 2;
 
+  // Cluster mode (docs/architecture.md, "Scale-out"): nodes share one ordered log, a NATS
+  // JetStream stream. No servers: a single node on its embedded log.
+  std::vector<std::string> cluster_nats_servers;
+  std::string cluster_stream = "HERALD";       // the stream's name and its subjects' prefix
+  std::uint64_t cluster_replicas = 3;          // the stream's replicas
+  std::string cluster_node_name;               // empty: the host name
+  std::uint64_t cluster_publish_timeout_ms = 5000; // JetStream's acknowledgement, else 503
+  std::uint64_t cluster_ready_lag = 1000;      // further behind the stream: not ready
+
+  bool clustered() const { return !cluster_nats_servers.empty(); }
+  /// cluster.node_name, or the host name when it is empty.
+  std::string node_name() const;
+
   std::string log_level = "info";
   std::string log_format = "text"; // "text" (key=value) or "json" (one object per line)
   bool log_access = false;          // one line per unary request (never a token or a query)

@@ -278,7 +278,7 @@ std::string stats_json(hub_context& hub) {
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
                   std::chrono::steady_clock::now() - hub.started)
                   .count();
-  return json{
+  json out{
     {"connections", s.open_connections.load()},
     {"connection_actors", s.connection_actors.load()},
     {"topic_actors", s.topic_actors.load()},
@@ -318,8 +318,17 @@ std::string stats_json(hub_context& hub) {
     {"log_head", format_event_id(hub.log->epoch(), hub.log->head())},
     {"log_topics", hub.log->topic_count()},
     {"uptime_seconds", uptime},
-  }
-    .dump();
+  };
+  if (auto& c = s.cluster; c.enabled.load())
+    out["cluster"] = json{
+      {"node", hub.cfg.node_name()},
+      {"connected", c.connected.load()},
+      {"caught_up", c.caught_up.load()},
+      {"applied", c.applied.load()},
+      {"lag", c.lag.load()},
+      {"lost", c.lost.load()},
+    };
+  return out.dump();
 }
 
 } // namespace
@@ -335,11 +344,23 @@ void handle_client_js(hub_context&, route_request& r, respond_fn respond) {
 }
 
 void handle_ready(hub_context& hub, route_request& r, respond_fn respond) {
-  if (hub.ready.load() && !hub.shutting_down.load())
-    return respond(json_response(r.req, http::status::ok, R"({"status":"ready"})"));
-  respond(error_response(r.req, http::status::service_unavailable,
-                         hub.shutting_down ? "shutting_down" : "not_ready",
-                         "the hub is not accepting work"));
+  if (!hub.ready.load() || hub.shutting_down.load())
+    return respond(error_response(r.req, http::status::service_unavailable,
+                                  hub.shutting_down ? "shutting_down" : "not_ready",
+                                  "the hub is not accepting work"));
+  if (auto& c = hub.stats.cluster; c.enabled.load()) {
+    if (!c.connected.load())
+      return respond(error_response(r.req, http::status::service_unavailable,
+                                    "cluster_unavailable",
+                                    "this node is not connected to the cluster's NATS servers"));
+    if (!c.caught_up.load() || c.lag.load() > hub.cfg.cluster_ready_lag)
+      return respond(error_response(
+        r.req, http::status::service_unavailable, "cluster_catching_up",
+        "this node is " + std::to_string(c.lag.load())
+          + " events behind the cluster's log (applied through "
+          + std::to_string(c.applied.load()) + ")"));
+  }
+  respond(json_response(r.req, http::status::ok, R"({"status":"ready"})"));
 }
 
 void handle_stats(hub_context& hub, route_request& r, respond_fn respond) {

@@ -52,6 +52,7 @@ struct hub_context {
   std::shared_ptr<hub_storage> storage; // the hub's own reference; actors hold theirs
   std::shared_ptr<event_log> log;       // epoch, head and topic count (no RocksDB reads)
   journal_handle journal;
+  cluster_tail_handle cluster_tail; // cluster mode only
   dispatcher_handle dispatcher;
   caf::actor registry;
   reader_handle reader;

@@ -252,11 +252,59 @@ std::optional<std::string> event_log::append(std::vector<event_record>& events,
                                              std::int64_t dedup_window_ms) {
   if (events.empty())
     return std::nullopt;
-  rocksdb::WriteBatch batch;
   auto next = head() + 1;
+  for (auto& e : events)
+    e.pos = next++;
+  // On failure positions were not consumed: the next append reuses them.
+  return write(events, next - 1, 0, dedup_window_ms);
+}
+
+std::optional<std::string> event_log::apply(std::vector<event_record>& events,
+                                            std::uint64_t through, std::uint64_t lost_through) {
+  storage_thread::check("log apply");
+  if (through <= head())
+    return std::nullopt;
+  if (auto err = write(events, through, lost_through, 0))
+    return err;
+  std::lock_guard<std::mutex> guard{head_mtx_};
+  head_cv_.notify_all();
+  return std::nullopt;
+}
+
+bool event_log::wait_for_head(std::uint64_t pos, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock{head_mtx_};
+  return head_cv_.wait_for(lock, timeout, [&] { return head() >= pos; });
+}
+
+std::optional<std::string> event_log::adopt_epoch(std::uint32_t epoch) {
+  if (epoch == epoch_)
+    return std::nullopt;
+  if (head() != 0 || !lineage_.empty())
+    return "the data dir holds another log (its last event is " + format_event_id(epoch_, head())
+           + ") than the cluster's (epoch " + format_event_id(epoch, 0).substr(0, 8)
+           + "): a cluster node needs an empty data dir, or its own from this cluster";
+  rocksdb::WriteBatch batch;
+  batch.Put(meta_cf_, kEpoch, pos_key(epoch));
+  if (auto err = db_.write(batch, "cannot write the cluster's epoch"))
+    return err;
+  epoch_ = epoch;
+  return std::nullopt;
+}
+
+std::string event_log::encode_record(const event_record& e) {
+  return encode(e);
+}
+
+bool event_log::decode_record(const std::string& value, event_record& out) {
+  return decode(value, out, false);
+}
+
+std::optional<std::string> event_log::write(std::vector<event_record>& events,
+                                            std::uint64_t through, std::uint64_t lost_through,
+                                            std::int64_t dedup_window_ms) {
+  rocksdb::WriteBatch batch;
   std::map<std::string, std::uint64_t, std::less<>> added;
   for (auto& e : events) {
-    e.pos = next++;
     batch.Put(log_cf_, pos_key(e.pos), encode(e));
     if (e.mercure && !e.mercure->id.empty()) {
       batch.Put(index_cf_, index_key(e.topic, e.pos), e.mercure->id);
@@ -269,15 +317,16 @@ std::optional<std::string> event_log::append(std::vector<event_record>& events,
     if (!e.idempotency_key.empty() && dedup_window_ms > 0 && dedup_ != nullptr)
       dedup_->remember(batch, e.idempotency_key, e.pos, e.time_ms + dedup_window_ms);
   }
-  batch.Put(meta_cf_, kHead, pos_key(next - 1));
+  batch.Put(meta_cf_, kHead, pos_key(through));
   {
     std::lock_guard<std::mutex> guard{meta_mtx_};
     for (auto& [topic, n] : added) {
       auto& m = topics_[topic];
       batch.Put(topics_cf_, topic, pair_value(m.count + n, m.trimmed_through));
     }
+    if (lost_through > dropped_trim_)
+      batch.Put(meta_cf_, kDroppedTrim, pos_key(lost_through));
   }
-  // On failure positions were not consumed: the next append reuses them.
   if (auto err = db_.write(batch, "event log write failed"))
     return err;
   {
@@ -286,8 +335,9 @@ std::optional<std::string> event_log::append(std::vector<event_record>& events,
       topics_[topic].count += n;
       touched_.insert(topic);
     }
+    dropped_trim_ = std::max(dropped_trim_, lost_through);
   }
-  head_.store(next - 1, std::memory_order_release);
+  head_.store(through, std::memory_order_release);
   return std::nullopt;
 }
 
@@ -424,7 +474,7 @@ std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_d
   return doomed.size();
 }
 
-bool event_log::decode(const std::string& v, event_record& out, bool topic_only) const {
+bool event_log::decode(const std::string& v, event_record& out, bool topic_only) {
   if (v.size() < 12)
     return false;
   auto t = get_be64(v.data());

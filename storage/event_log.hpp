@@ -18,6 +18,8 @@
 // mutex); epoch/head/topic_count from any thread.
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -100,6 +102,17 @@ public:
   std::optional<std::string> append(std::vector<event_record>& events,
                                     std::int64_t dedup_window_ms = 0);
 
+  /// Cluster mode: writes `events` at the positions they carry (the shared log's sequences, in
+  /// ascending order), in one WriteBatch, and moves the head to `through` (>= the last of them).
+  /// Positions up to `lost_through` (0: none) that this log will never hold (the shared log
+  /// dropped them before this node read them) are marked deleted, so resumes from before them
+  /// get a gap notice. Wakes wait_for_head. Nothing is written when `through` <= head.
+  std::optional<std::string> apply(std::vector<event_record>& events, std::uint64_t through,
+                                   std::uint64_t lost_through = 0);
+
+  /// Cluster mode: takes the cluster's epoch. Only an empty log (or one of this epoch) can.
+  std::optional<std::string> adopt_epoch(std::uint32_t epoch);
+
   /// Deletes the oldest events of every topic touched since the last call that holds more than
   /// `max_per_topic` events. Returns the number deleted.
   std::size_t enforce_topic_limit(std::uint64_t max_per_topic, std::string& error);
@@ -120,6 +133,14 @@ public:
 
   std::size_t topic_count() const;
 
+  /// Waits until the head is at least `pos` (cluster mode: applied by the tail); false on timeout.
+  bool wait_for_head(std::uint64_t pos, std::chrono::milliseconds timeout) const;
+
+  /// An event as the log stores it (and the cluster's shared log carries it), and back. The
+  /// record's position is not part of it.
+  static std::string encode_record(const event_record& e);
+  static bool decode_record(const std::string& value, event_record& out);
+
   /// The event at `pos`, if it is still in the log.
   lookup<event_record> get(std::uint64_t pos) const;
 
@@ -137,7 +158,10 @@ private:
   /// read() for one exact topic: walks its index (and the log beside it) from `after`.
   log_page read_topic(const topic_filter& filter, std::uint64_t after, std::uint64_t h,
                       std::size_t max_events, std::optional<std::string>& error) const;
-  bool decode(const std::string& value, event_record& out, bool topic_only) const;
+  static bool decode(const std::string& value, event_record& out, bool topic_only);
+  /// Writes `events` (positions assigned) and moves the head to `through`.
+  std::optional<std::string> write(std::vector<event_record>& events, std::uint64_t through,
+                                   std::uint64_t lost_through, std::int64_t dedup_window_ms);
   /// Retention deleted `pos` of `topic`: updates the in-memory topic counts (meta_mtx_ held).
   void note_deleted(const std::string& topic, std::uint64_t pos);
   /// Writes the stored counts of `topics` (deleting those that are gone) to `batch`.
@@ -156,6 +180,8 @@ private:
   std::uint32_t epoch_ = 0;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> lineage_; // earlier logs: (epoch, shared)
   std::atomic<std::uint64_t> head_{0};
+  mutable std::mutex head_mtx_; // wait_for_head
+  mutable std::condition_variable head_cv_;
 
   mutable std::mutex meta_mtx_;
   std::map<std::string, topic_meta, std::less<>> topics_;

@@ -1,0 +1,178 @@
+#include "actors/cluster_tail.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "storage/event_id.hpp"
+#include "storage/wall_clock.hpp"
+
+namespace herald {
+namespace {
+
+/// Applies the messages read (in stream order) to the local log and hands them to the
+/// dispatcher. False when the local write failed (nothing was applied; read again from head+1).
+bool apply(cluster_tail_actor* self) {
+  auto& st = self->state;
+  auto& log = st.store->log();
+  auto head = log.head();
+  std::vector<event_record> records;
+  records.reserve(st.messages.size());
+  std::uint64_t lost_through = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t expected = head + 1;
+  for (auto& m : st.messages) {
+    if (m.seq < expected)
+      continue; // applied before (a consumer reset repeats from where it was asked)
+    if (m.seq > expected) {
+      lost_through = m.seq - 1; // dropped by the stream before this node read it
+      lost += m.seq - expected;
+    }
+    event_record r;
+    if (!event_log::decode_record(m.body, r)) {
+      spdlog::error("event=cluster_message_unreadable seq={} bytes={}", m.seq, m.body.size());
+      lost_through = m.seq; // a gap for whoever could have had it
+      ++lost;
+    } else {
+      r.pos = m.seq;
+      records.push_back(std::move(r));
+    }
+    expected = m.seq + 1;
+  }
+  if (expected - 1 <= head)
+    return true;
+  if (auto err = log.apply(records, expected - 1, lost_through)) {
+    spdlog::error("event=cluster_apply_failed error=\"{}\" through={}", *err, expected - 1);
+    return false;
+  }
+  if (lost > 0) {
+    st.stats->cluster.lost += lost;
+    spdlog::warn("event=cluster_gap lost={} lost_through={} applied_before={}", lost,
+                 lost_through, head);
+  }
+  st.stats->cluster.applied = expected - 1;
+  if (records.empty())
+    return true;
+  auto epoch = log.epoch();
+  auto committed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::steady_clock::now().time_since_epoch())
+                     .count();
+  auto batch = std::make_shared<std::vector<committed_event>>();
+  batch->reserve(records.size());
+  for (auto& r : records)
+    batch->push_back(stream_item::make_event(r.pos, format_event_id(epoch, r.pos),
+                                             std::move(r.topic), std::move(r.type),
+                                             std::move(r.data), r.ack, std::move(r.access),
+                                             std::move(r.mercure), committed));
+  st.stats->activity.count_topics(*batch, [](const item_ptr& e) -> const std::string& {
+    return e->topic;
+  });
+  self->send(st.dispatcher, deliver_atom::value, committed_batch{std::move(batch)});
+  std::string err;
+  log.enforce_topic_limit(st.settings.max_events_per_topic, err);
+  if (!err.empty())
+    spdlog::error("event=retention_failed error=\"{}\"", err);
+  return true;
+}
+
+/// While not caught up and nothing arrives: the stream may hold nothing past the head (or only
+/// sequences it already dropped). Then the node is caught up (and what was dropped is lost).
+void check_caught_up(cluster_tail_actor* self) {
+  auto& st = self->state;
+  std::string err;
+  auto state = st.shared->state(err);
+  if (!state)
+    return;
+  auto& log = st.store->log();
+  if (state->last > log.head() && state->first > state->last) {
+    std::vector<event_record> none;
+    if (auto e = log.apply(none, state->last, state->last)) {
+      spdlog::error("event=cluster_apply_failed error=\"{}\"", *e);
+      return;
+    }
+    st.stats->cluster.applied = state->last;
+  }
+  if (state->last <= log.head()) {
+    st.stats->cluster.caught_up = true;
+    st.stats->cluster.lag = 0;
+    spdlog::info("event=cluster_caught_up applied={}", log.head());
+  }
+}
+
+void poll(cluster_tail_actor* self) {
+  auto& st = self->state;
+  auto& health = st.stats->cluster;
+  health.connected = st.shared->connected();
+  if (!st.tailing) {
+    if (auto err = st.shared->start_tail(st.store->log().head() + 1)) {
+      spdlog::warn("event=cluster_tail_waiting error=\"{}\"", *err);
+      self->delayed_send(self, st.settings.retry, poll_atom::value);
+      return;
+    }
+    st.tailing = true;
+  }
+  st.messages.clear();
+  if (auto err = st.shared->next(st.messages, st.settings.batch, st.settings.wait)) {
+    spdlog::warn("event=cluster_tail_failed error=\"{}\"", *err);
+    self->delayed_send(self, st.settings.retry, poll_atom::value);
+    return;
+  }
+  if (st.messages.empty()) {
+    if (!health.caught_up && health.connected)
+      check_caught_up(self);
+  } else if (apply(self)) {
+    auto pending = st.messages.back().pending;
+    health.lag = pending;
+    if (pending == 0 && !health.caught_up) {
+      health.caught_up = true;
+      spdlog::info("event=cluster_caught_up applied={}", st.store->log().head());
+    }
+  } else {
+    // Not applied: read them again after a pause (the local store may recover).
+    st.shared->stop_tail();
+    st.tailing = false;
+    self->delayed_send(self, st.settings.retry, poll_atom::value);
+    return;
+  }
+  self->send(self, poll_atom::value);
+}
+
+} // namespace
+
+cluster_tail_handle::behavior_type cluster_tail(cluster_tail_actor* self,
+                                                std::shared_ptr<hub_storage> store,
+                                                std::shared_ptr<shared_log> shared,
+                                                batch_sink dispatcher, hub_stats* stats,
+                                                cluster_tail_settings settings) {
+  auto& st = self->state;
+  storage_thread::claim(); // detached: this is the tail's own thread
+  st.store = std::move(store);
+  st.shared = std::move(shared);
+  st.dispatcher = std::move(dispatcher);
+  st.stats = stats;
+  st.settings = settings;
+  st.stats->cluster.enabled = true;
+  st.stats->cluster.applied = st.store->log().head();
+  self->send(self, poll_atom::value);
+  self->delayed_send(self, st.settings.retention_interval, retention_atom::value);
+  return {
+    [=](poll_atom) { poll(self); },
+    [=](retention_atom) {
+      auto& st = self->state;
+      auto cutoff = wall_ms()
+                    - std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.max_age)
+                        .count();
+      std::string err;
+      constexpr std::size_t chunk = 10000;
+      auto n = st.store->log().trim_older_than(cutoff, chunk, err);
+      if (!err.empty())
+        spdlog::error("event=retention_failed error=\"{}\"", err);
+      if (n > 0)
+        spdlog::info("event=retention_trim deleted={} reason=max_age", n);
+      if (n == chunk)
+        self->send(self, retention_atom::value);
+      else
+        self->delayed_send(self, st.settings.retention_interval, retention_atom::value);
+    },
+  };
+}
+
+} // namespace herald
