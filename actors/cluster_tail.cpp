@@ -111,8 +111,13 @@ void poll(cluster_tail_actor* self) {
   }
   st.messages.clear();
   if (auto err = st.shared->next(st.messages, st.settings.batch, st.settings.wait)) {
-    spdlog::warn("event=cluster_tail_failed error=\"{}\"", *err);
-    self->delayed_send(self, st.settings.retry, poll_atom::value);
+    // Started again from the head (the client resumes it after a reconnect by itself, but its
+    // consumer may be gone with the server it lived on).
+    spdlog::warn("event=cluster_tail_restart reason=\"{}\" applied={}", *err,
+                 st.store->log().head());
+    st.shared->stop_tail();
+    st.tailing = false;
+    self->send(self, poll_atom::value);
     return;
   }
   if (st.messages.empty()) {

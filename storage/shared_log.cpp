@@ -99,6 +99,19 @@ std::unique_ptr<shared_log> shared_log::open(const shared_log_settings& s, std::
     st = natsOptions_SetPingInterval(opts, 1000);
   if (st == NATS_OK)
     st = natsOptions_SetMaxPingsOut(opts, 3);
+  // After a reconnect the tail starts over from its head: its consumer may have lived on the
+  // server that went away, and waiting for missed heartbeats takes seconds.
+  if (st == NATS_OK)
+    st = natsOptions_SetReconnectedCB(
+      opts,
+      [](natsConnection*, void* closure) {
+        static_cast<std::atomic<std::uint64_t>*>(closure)->fetch_add(1);
+        spdlog::info("event=cluster_reconnected");
+      },
+      &log->reconnects_);
+  if (st == NATS_OK)
+    st = natsOptions_SetDisconnectedCB(
+      opts, [](natsConnection*, void*) { spdlog::warn("event=cluster_disconnected"); }, nullptr);
   if (st == NATS_OK)
     st = natsConnection_Connect(&log->conn_, opts);
   natsOptions_Destroy(opts);
@@ -264,12 +277,16 @@ std::optional<std::string> shared_log::publish(const std::vector<shared_message>
 }
 
 std::optional<std::string> shared_log::start_tail(std::uint64_t from) {
+  tail_reconnects_ = reconnects_.load();
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = settings_.stream.c_str();
   so.Ordered = true;
   so.Config.DeliverPolicy = js_DeliverByStartSequence;
   so.Config.OptStartSeq = from;
+  // The client recreates the consumer when heartbeats stop (its server went away): a second
+  // between them, so the tail stalls for seconds, not the default's tens.
+  so.Config.Heartbeat = 1000000000;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   auto subjects = settings_.stream + ".ev.>";
   auto st = js_SubscribeSync(&tail_, tailer_, subjects.c_str(), nullptr, &so, &jerr);
@@ -282,6 +299,10 @@ std::optional<std::string> shared_log::start_tail(std::uint64_t from) {
 
 std::optional<std::string> shared_log::next(std::vector<tail_message>& out, std::size_t max,
                                             std::chrono::milliseconds wait) {
+  if (reconnects_.load() != tail_reconnects_) {
+    // Reconnected since the tail started: start it over right after what was read.
+    return std::string{"reconnected"};
+  }
   for (std::size_t n = 0; n < max; ++n) {
     natsMsg* msg = nullptr;
     auto st = natsSubscription_NextMsg(&msg, tail_, n == 0 ? wait.count() : 0);

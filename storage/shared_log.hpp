@@ -11,6 +11,7 @@
 // Threading: publish() is called by one thread (the journal's), the tail by one other (the
 // cluster tail's); connected() and info() from any thread. The NATS client reconnects by itself.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -91,7 +92,8 @@ public:
   void stop_tail();
 
   /// Appends up to `max` messages to `out`, waiting at most `wait` for the first. An error only
-  /// when the subscription failed (a timeout is no error).
+  /// when the subscription failed (a timeout is no error), or when the client reconnected since
+  /// the tail started: then the caller starts it again from its head.
   std::optional<std::string> next(std::vector<tail_message>& out, std::size_t max,
                                   std::chrono::milliseconds wait);
 
@@ -108,6 +110,8 @@ private:
   __jsCtx* tailer_ = nullptr;
   __natsSubscription* tail_ = nullptr;
   std::unique_ptr<acks> acks_;
+  std::atomic<std::uint64_t> reconnects_{0}; // by the client's reconnected callback
+  std::uint64_t tail_reconnects_ = 0;        // reconnects_ when the tail started
   std::uint32_t epoch_ = 0;
 };
 

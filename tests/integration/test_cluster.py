@@ -1,0 +1,258 @@
+"""Cluster mode: three Herald nodes sharing one NATS JetStream stream (three nats-servers), all real
+processes on loopback, started by scripts/nats-cluster.sh."""
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import HERALD, Hub, all_events  # noqa: E402
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "../../scripts/nats-cluster.sh")
+
+
+def pos(event_id):
+    return int(event_id.split("-")[1])
+
+
+class Cluster:
+    """scripts/nats-cluster.sh with three hubs; commands go to its standard input."""
+
+    def __init__(self, env=None):
+        full = dict(os.environ, HERALD_BIN=HERALD, HERALD_NODES="3", NATS_CLUSTER_TIMEOUT="30")
+        full.update(env or {})
+        self.proc = subprocess.Popen(["bash", SCRIPT], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=full)
+        self.nats, self.hubs, self.logs = {}, {}, {}
+        self._read_until("ready", 90)
+
+    def _line(self, timeout):
+        out = []
+        t = threading.Thread(target=lambda: out.append(self.proc.stdout.readline()), daemon=True)
+        t.start()
+        t.join(timeout)
+        if not out or not out[0]:
+            raise AssertionError("scripts/nats-cluster.sh said nothing more")
+        return out[0].strip()
+
+    def _read_until(self, prefix, timeout):
+        deadline = time.time() + timeout
+        while True:
+            line = self._line(max(0.1, deadline - time.time()))
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            if "node" in fields:
+                self.nats[int(fields["node"])] = fields["client"]
+            if "hub" in fields:
+                port = int(fields["url"].rsplit(":", 1)[1])
+                self.hubs[int(fields["hub"])] = Hub(port=port, data_dir="/nonexistent")
+                self.logs[int(fields["hub"])] = fields["log"]
+            if line.startswith("error"):
+                raise AssertionError(line)
+            if line.startswith(prefix):
+                return line
+
+    def command(self, text, timeout=60):
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        return self._read_until("ok " + text, timeout)
+
+    def hub_log(self, n):
+        with open(self.logs[n]) as f:
+            return f.read()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(30)
+
+
+def publish_ok(hub, body, timeout=10):
+    st, headers, doc = hub.request("POST", "/v1/publish", body, timeout=timeout)
+    assert st == 201, (st, doc)
+    return doc
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.time() + timeout
+    while not pred():
+        if time.time() > deadline:
+            raise AssertionError("timed out: " + what)
+        time.sleep(0.05)
+
+
+def hammer(hubs, topic, stop, acked, errors, limit=3000):
+    """Publishes single events through `hubs` in turn until `stop`; records the id of every 201."""
+    n = 0
+    while not stop.is_set() and n < limit:
+        hub = hubs[n % len(hubs)]
+        try:
+            st, _, doc = hub.request("POST", "/v1/publish", {"topic": topic, "data": n}, timeout=10)
+        except OSError:
+            errors.append("connection")
+            time.sleep(0.05)
+            n += 1
+            continue
+        if st == 201:
+            acked.append(doc["id"])
+        else:
+            errors.append(st)
+            time.sleep(0.05)
+        n += 1
+
+
+class ClusterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.close()
+
+    def hub(self, n):
+        return self.cluster.hubs[n]
+
+    def test_1_every_node_delivers_every_event_once_in_the_same_order_with_the_same_ids(self):
+        subs = {n: self.hub(n).subscribe(["order/*"]) for n in (1, 2, 3)}
+        ids = []
+        for i in range(30):
+            ids.append(publish_ok(self.hub(i % 3 + 1), {"topic": f"order/{i % 4}", "data": i})["id"])
+        doc = publish_ok(self.hub(2), [{"topic": "order/x", "data": 100 + i} for i in range(10)])
+        ids += doc["ids"]
+        self.assertEqual(len(set(ids)), 40)
+        self.assertEqual(sorted(ids, key=pos), ids)  # positions grow with each 201
+        for n, sub in subs.items():
+            got = sub.wait_events(40, timeout=20)
+            self.assertEqual([e["id"] for e in got], ids, f"node {n}")
+            self.assertEqual([e["data"] for e in got],
+                             [str(i) for i in range(30)] + [str(100 + i) for i in range(10)])
+            sub.close()
+        # Replay agrees everywhere too.
+        for n in (1, 2, 3):
+            self.assertEqual([e["id"] for e in all_events(self.hub(n), "order/*")], ids)
+
+    def test_2_one_idempotency_key_through_two_nodes_is_stored_once(self):
+        before = [self.hub(n).stats()["cluster"]["applied"] for n in (1, 2, 3)]
+        a = publish_ok(self.hub(1), {"topic": "idem", "data": 1, "idempotency_key": "order-77"})
+        b = publish_ok(self.hub(2), {"topic": "idem", "data": 2, "idempotency_key": "order-77"})
+        c = publish_ok(self.hub(3), [{"topic": "idem", "data": 3, "idempotency_key": "order-77"},
+                                     {"topic": "idem", "data": 4, "idempotency_key": "order-78"}])
+        self.assertEqual(a["id"], b["id"])
+        self.assertEqual(c["ids"][0], a["id"])
+        self.assertNotEqual(c["ids"][1], a["id"])
+        for n in (1, 2, 3):
+            self.hub(n).wait_stats(lambda s: s["cluster"]["applied"] >= pos(c["ids"][1]))
+            events = all_events(self.hub(n), "idem")
+            self.assertEqual([e["data"] for e in events], [1, 4], f"node {n}")
+        self.assertTrue(all(b_ < pos(c["ids"][1]) for b_ in before))
+        self.assertGreaterEqual(self.hub(2).stats()["publish_repeats"], 1)
+
+    def test_3_a_killed_node_s_subscribers_resume_on_another_and_it_catches_up(self):
+        sub = self.hub(3).subscribe(["resume"])
+        stop, acked, errors = threading.Event(), [], []
+        pub = threading.Thread(target=hammer, args=([self.hub(1), self.hub(2)], "resume", stop,
+                                                    acked, errors))
+        pub.start()
+        try:
+            wait_until(lambda: len(acked) >= 50, 20, "50 publishes")
+            sub.wait_events(20, timeout=20)
+            self.cluster.command("kill hub 3")
+            sub.wait_closed(10)
+            sub.close()
+            last = sub.last_id()
+            seen = [e["id"] for e in sub.data_events()]
+            time.sleep(0.3)  # publishing goes on while node 3 is away
+            resumed = self.hub(1).subscribe(["resume"], last_event_id=last)
+            wait_until(lambda: len(acked) >= len(seen) + 100, 30, "100 more publishes")
+        finally:
+            stop.set()
+            pub.join(30)
+        self.assertEqual(errors, [])
+        final = acked[-1]
+        deadline = time.time() + 20
+        while (not resumed.data_events() or resumed.data_events()[-1]["id"] != final) \
+                and time.time() < deadline:
+            resumed.pump(0.05)
+        got = seen + [e["id"] for e in resumed.data_events()]
+        self.assertEqual(got, sorted(acked, key=pos), "gap-free and duplicate-free across nodes")
+        self.assertEqual(resumed.wait_events(0, kind="herald.gap"), [])
+        resumed.close()
+        # Node 3 comes back with its data dir and catches up before it says ready.
+        self.cluster.command("start hub 3")
+        self.assertEqual([e["id"] for e in all_events(self.hub(3), "resume")], sorted(acked, key=pos))
+        self.assertIn("event=cluster_caught_up", self.cluster.hub_log(3))
+
+    def test_4_a_killed_nats_server_loses_no_acknowledged_event(self):
+        stop, acked, errors = threading.Event(), [], []
+        pub = threading.Thread(target=hammer, args=([self.hub(1), self.hub(2), self.hub(3)],
+                                                    "nats-kill", stop, acked, errors, 100000))
+        pub.start()
+        try:
+            wait_until(lambda: len(acked) >= 50, 20, "50 publishes")
+            self.cluster.command("kill nats 1")
+            killed_at = len(acked)
+            t0 = time.time()
+            wait_until(lambda: len(acked) >= killed_at + 100, 30, "publishing to resume")
+            resumed_after = time.time() - t0
+            self.cluster.command("start nats 1")
+            wait_until(lambda: len(acked) >= killed_at + 200, 30, "publishing after the restart")
+        finally:
+            stop.set()
+            pub.join(30)
+        print(f"\n  nats-server killed: {len(errors)} refused publishes, 100 more acknowledged "
+              f"within {resumed_after:.2f} s", file=sys.stderr)
+        self.assertLess(resumed_after, 25)  # JetStream elects new leaders in 4-9 s
+        self.assertTrue(all(e in (503, "connection") for e in errors), errors)
+        want = sorted(acked, key=pos)
+        for n in (1, 2, 3):
+            self.hub(n).wait_stats(lambda s: s["cluster"]["applied"] >= pos(want[-1]), 30)
+            self.assertEqual([e["id"] for e in all_events(self.hub(n), "nats-kill")], want,
+                             f"node {n}: every acknowledged event, once, in order")
+
+    def test_5_without_nats_publishes_get_503_streams_go_on_and_the_node_recovers(self):
+        first = publish_ok(self.hub(1), {"topic": "outage", "data": "before"})["id"]
+        sub = self.hub(2).subscribe(["outage"], last_event_id=f"{first.split('-')[0]}-0")
+        sub.wait_events(1)
+        for i in (1, 2, 3):
+            self.cluster.command(f"kill nats {i}")
+        wait_until(lambda: self.hub(1).get("/readyz")[0] == 503, 10, "readyz to say not ready")
+        st, _, doc = self.hub(1).get("/readyz")
+        self.assertEqual(doc["error"]["code"], "cluster_unavailable")
+        st, headers, doc = self.hub(1).request("POST", "/v1/publish",
+                                               {"topic": "outage", "data": "during"})
+        self.assertEqual(st, 503, doc)
+        self.assertEqual(doc["error"]["code"], "cluster_unavailable")
+        self.assertIn("retry-after", headers)
+        # What is committed is still served: the stream stays open, replay works.
+        self.assertEqual([e["data"] for e in all_events(self.hub(3), "outage")], ["before"])
+        sub.pump(0.2)
+        self.assertFalse(sub.closed)
+        for i in (1, 2, 3):
+            self.cluster.command(f"start nats {i}")
+        wait_until(lambda: all(self.hub(n).get("/readyz")[0] == 200 for n in (1, 2, 3)), 60,
+                   "every node ready again")
+        deadline = time.time() + 30
+        while True:
+            st, _, doc = self.hub(1).request("POST", "/v1/publish", {"topic": "outage", "data": "after"})
+            if st == 201 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(st, 201, doc)
+        got = sub.wait_events(2, timeout=20)
+        self.assertEqual([e["data"] for e in got], ['"before"', '"after"'])
+        sub.close()
+
+    def test_6_a_node_that_lost_its_store_rebuilds_it_from_the_stream(self):
+        ids = [publish_ok(self.hub(1), {"topic": "rebuild", "data": i})["id"] for i in range(5)]
+        self.cluster.command("kill hub 2")
+        data_dir = os.path.join(os.path.dirname(self.cluster.logs[2]), "hub2")
+        subprocess.run(["rm", "-rf", data_dir], check=True)
+        self.cluster.command("start hub 2")
+        self.assertEqual([e["id"] for e in all_events(self.hub(2), "rebuild")], ids)
+        self.assertEqual(self.hub(2).stats()["cluster"]["lost"], 0)
+        self.assertEqual(self.hub(2).stats()["log_head"], self.hub(1).stats()["log_head"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
