@@ -19,12 +19,18 @@ bool apply(cluster_tail_actor* self) {
   std::uint64_t lost_through = 0;
   std::uint64_t lost = 0;
   std::uint64_t expected = head + 1;
+  std::vector<const tail_message*> jobs;
   for (auto& m : st.messages) {
     if (m.seq < expected)
       continue; // applied before (a consumer reset repeats from where it was asked)
     if (m.seq > expected) {
       lost_through = m.seq - 1; // dropped by the stream before this node read it
       lost += m.seq - expected;
+    }
+    if (!m.job.empty()) {
+      jobs.push_back(&m); // a job's snapshot: its sequence is no event's position
+      expected = m.seq + 1;
+      continue;
     }
     event_record r;
     if (!event_log::decode_record(m.body, r)) {
@@ -39,6 +45,12 @@ bool apply(cluster_tail_actor* self) {
   }
   if (expected - 1 <= head)
     return true;
+  // Jobs first: a node that fails here reads them again (a snapshot written twice is the same).
+  for (auto* m : jobs)
+    if (auto err = st.store->jobs().put(m->job, m->body)) {
+      spdlog::error("event=cluster_apply_failed job={} error=\"{}\"", m->job, *err);
+      return false;
+    }
   if (auto err = log.apply(records, expected - 1, lost_through)) {
     spdlog::error("event=cluster_apply_failed error=\"{}\" through={}", *err, expected - 1);
     return false;
@@ -49,6 +61,8 @@ bool apply(cluster_tail_actor* self) {
                  lost_through, head);
   }
   st.stats->cluster.applied = expected - 1;
+  for (auto* m : jobs)
+    caf::anon_send(st.job_registry, job_sync_atom::value, m->job, m->body);
   if (records.empty())
     return true;
   auto epoch = log.epoch();
@@ -145,9 +159,10 @@ void poll(cluster_tail_actor* self) {
 cluster_tail_handle::behavior_type cluster_tail(cluster_tail_actor* self,
                                                 std::shared_ptr<hub_storage> store,
                                                 std::shared_ptr<shared_log> shared,
-                                                batch_sink dispatcher, hub_stats* stats,
-                                                cluster_tail_settings settings) {
+                                                batch_sink dispatcher, caf::actor job_registry,
+                                                hub_stats* stats, cluster_tail_settings settings) {
   auto& st = self->state;
+  st.job_registry = std::move(job_registry);
   storage_thread::claim(); // detached: this is the tail's own thread
   st.store = std::move(store);
   st.shared = std::move(shared);

@@ -4,7 +4,8 @@
 // (event_log::apply: one WriteBatch, the head with it, so a restart resumes exactly where the
 // disk is), then hands it to the dispatcher, as the journal does on a single node: fan-out is
 // unchanged. It is the event log's one writer in cluster mode, so it also keeps its retention,
-// by the same rules as the stream's limits (per topic, by age).
+// by the same rules as the stream's limits (per topic, by age). Job snapshots in the stream are
+// written to the local job store, then handed to the job registry (a live watcher adopts them).
 //
 // Readiness (hub_stats::cluster): caught up once it reached the stream's end after starting;
 // `lag` is what the server says is left. A sequence the stream dropped before this node read it
@@ -35,6 +36,7 @@ struct cluster_tail_state {
   std::shared_ptr<hub_storage> store;
   std::shared_ptr<shared_log> shared;
   batch_sink dispatcher;
+  caf::actor job_registry; // job snapshots from the stream go to their watchers
   hub_stats* stats = nullptr;
   cluster_tail_settings settings;
   bool tailing = false;
@@ -48,7 +50,7 @@ using cluster_tail_actor = cluster_tail_handle::stateful_base<cluster_tail_state
 cluster_tail_handle::behavior_type cluster_tail(cluster_tail_actor* self,
                                                 std::shared_ptr<hub_storage> store,
                                                 std::shared_ptr<shared_log> shared,
-                                                batch_sink dispatcher, hub_stats* stats,
-                                                cluster_tail_settings settings);
+                                                batch_sink dispatcher, caf::actor job_registry,
+                                                hub_stats* stats, cluster_tail_settings settings);
 
 } // namespace herald

@@ -87,34 +87,61 @@ void stop_polling(job_watcher_actor* self) {
   st.polling = false;
 }
 
-/// Persists `next`, then makes it the snapshot and tells every viewer. Other messages wait
-/// (await) so that updates apply strictly one after another.
-void commit_change(job_watcher_actor* self, json next, std::function<void(bool ok)> then) {
+/// Makes `next` the snapshot and tells every viewer (ending their streams at a terminal state).
+void adopt(job_watcher_actor* self, json next) {
+  auto& st = self->state;
+  st.snapshot = std::move(next);
+  st.last_change = self->clock().now();
+  auto item = snapshot_item(st.snapshot, false);
+  bool end = terminal(st.snapshot);
+  for (auto& v : st.viewers) {
+    v.queue->push_live(item);
+    if (end)
+      v.queue->close_after_flush(close_reason::none, {});
+  }
+  if (end) {
+    st.viewers.clear(); // their streams end; their exits arrive as down_msgs
+    stop_polling(self);
+  }
+  show(st);
+}
+
+/// Persists `next`, then adopts it; `then` gets the error if it could not be stored (none: it
+/// was). Other messages wait (await) so that updates apply strictly one after another.
+void commit_change(job_watcher_actor* self, json next,
+                   std::function<void(const caf::error&)> then) {
   auto& st = self->state;
   auto text = next.dump();
   self->request(st.journal, caf::infinite, job_put_atom::value, st.id, text)
     .await(
       [=](bool) mutable {
-        auto& st = self->state;
-        st.snapshot = std::move(next);
-        st.last_change = self->clock().now();
-        auto item = snapshot_item(st.snapshot, false);
-        bool end = terminal(st.snapshot);
-        for (auto& v : st.viewers) {
-          v.queue->push_live(item);
-          if (end)
-            v.queue->close_after_flush(close_reason::none, {});
-        }
-        if (end) {
-          st.viewers.clear(); // their streams end; their exits arrive as down_msgs
-          stop_polling(self);
-        }
-        show(st);
-        then(true);
+        adopt(self, std::move(next));
+        then(caf::error{});
         arm(self);
         maybe_poll(self);
       },
-      [=](caf::error&) { then(false); });
+      [=](caf::error& err) { then(err); });
+}
+
+/// Cluster mode: a snapshot of this job from the shared log (another node's change, or this
+/// one's own coming back). Adopted when it is newer, or as new with different content (two
+/// nodes changed the same version at once: the stream's order decides, on every node alike).
+void on_sync(job_watcher_actor* self, const std::string& text) {
+  auto& st = self->state;
+  ++st.requests_seen;
+  carry_on(self);
+  auto next = json::parse(text, nullptr, false);
+  if (next.is_discarded() || !next.is_object() || !next.contains("version")
+      || !next["version"].is_number_unsigned())
+    return;
+  if (!st.snapshot.is_null()
+      && (next["version"].get<std::uint64_t>() < st.snapshot["version"].get<std::uint64_t>()
+          || next == st.snapshot))
+    return;
+  st.load_error.reset(); // the store has it too (the tail wrote it first)
+  adopt(self, std::move(next));
+  arm(self);
+  maybe_poll(self);
 }
 
 bool should_poll(const job_watcher_state& st) {
@@ -198,7 +225,7 @@ void on_polled(job_watcher_actor* self, std::uint64_t gen, const upstream_reply&
     st.poll_errors = 0;
     if (update) {
       st.idle_polls = 0;
-      commit_change(self, std::move(next), [](bool) {});
+      commit_change(self, std::move(next), [](const caf::error&) {});
     } else if (st.snapshot["state"] == "waiting") {
       // Nothing happens while a job waits: poll less and less often (at most every 30 s).
       ++st.idle_polls;
@@ -235,7 +262,7 @@ void on_tick(job_watcher_actor* self, std::uint64_t gen) {
     }
   } else if (elapsed >= st.settings.stale_after) {
     spdlog::info("event=job_expired job={}", st.id);
-    commit_change(self, expire_job(st.snapshot, wall_ms()), [](bool) {});
+    commit_change(self, expire_job(st.snapshot, wall_ms()), [](const caf::error&) {});
     return;
   } else if (st.viewers.empty() && elapsed >= st.settings.idle) {
     stop_when_confirmed(self);
@@ -270,9 +297,11 @@ void on_request(job_watcher_actor* self, const job_request_ptr& req) {
       hub_error(kind, err->code, err->message,
                 kind == hub_errc::conflict ? std::optional{err->current_version} : std::nullopt)));
   }
-  commit_change(self, std::get<json>(std::move(res)), [=](bool ok) {
-    if (ok)
+  commit_change(self, std::get<json>(std::move(res)), [=](const caf::error& err) {
+    if (!err)
       req->done(request_reply::ok(self->state.snapshot));
+    else if (is(err, hub_errc::unavailable))
+      req->done(request_reply::failed(err));
     else
       req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
                                       "the job could not be stored"));
@@ -316,6 +345,7 @@ caf::result<caf::actor> on_watch(job_watcher_actor* self, const queue_ptr& queue
 caf::behavior running(job_watcher_actor* self) {
   return {
     [=](job_atom, const job_request_ptr& req) { on_request(self, req); },
+    [=](job_sync_atom, const std::string& text) { on_sync(self, text); },
     [=](watch_atom, const queue_ptr& queue, std::uint64_t last_seen) {
       return on_watch(self, queue, last_seen);
     },
@@ -388,7 +418,7 @@ caf::behavior job_watcher(job_watcher_actor* self, std::string id, journal_handl
           caf::anon_send(st.journal, job_put_atom::value, st.id, std::string{});
           st.snapshot = nullptr;
         } else if (!terminal(st.snapshot) && age >= st.settings.stale_after) {
-          commit_change(self, expire_job(st.snapshot, wall_ms()), [](bool) {});
+          commit_change(self, expire_job(st.snapshot, wall_ms()), [](const caf::error&) {});
         } else {
           st.last_change -= std::chrono::duration_cast<caf::timespan>(age);
         }

@@ -69,18 +69,15 @@ void commit_shared(journal_actor* self, std::vector<publish_job_ptr> jobs) {
   auto& st = self->state;
   auto t = wall_ms();
   std::vector<shared_message> msgs;
-  std::vector<std::string> topics; // the subjects' topics, alive until published
   std::size_t n = 0;
   for (auto& job : jobs)
     n += job->events.size();
   msgs.reserve(n);
-  topics.reserve(n);
   for (auto& job : jobs)
     for (auto& d : job->events) {
       event_record r{0, t, d.topic, std::move(d.type), std::move(d.data), {}, d.ack,
                      std::move(d.access), std::move(d.mercure)};
-      topics.push_back(std::move(d.topic));
-      msgs.push_back(shared_message{&topics.back(), event_log::encode_record(r),
+      msgs.push_back(shared_message{st.shared->event_subject(d.topic), event_log::encode_record(r),
                                     d.idempotency_key.empty() ? random_msg_id()
                                                               : "k:" + d.idempotency_key});
     }
@@ -202,11 +199,10 @@ void commit(journal_actor* self) {
 
 journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_storage> store,
                                       batch_sink dispatcher, hub_stats* stats,
-                                      journal_settings settings,
-                                      std::shared_ptr<shared_log> shared) {
+                                      journal_settings settings) {
   auto& st = self->state;
   st.store = std::move(store);
-  st.shared = std::move(shared);
+  st.shared = settings.shared;
   storage_thread::claim(); // detached: this is the journal's own thread
   st.dispatcher = std::move(dispatcher);
   st.stats = stats;
@@ -229,6 +225,20 @@ journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_s
     [=](commit_atom) { commit(self); },
     [=](job_put_atom, const std::string& id, const std::string& value) -> caf::result<bool> {
       // Job snapshots go through the journal too: one writer, the log's durability.
+      auto& st = self->state;
+      if (st.shared && !value.empty()) {
+        // Cluster mode: into the shared log first, so every node's watchers see the change.
+        // (Retiring a job is each node's own retention: deletes stay local.)
+        std::vector<std::uint64_t> seqs;
+        std::size_t repeats = 0;
+        std::vector<shared_message> msg{{st.shared->job_subject(id), value, random_msg_id(), id}};
+        if (auto err = st.shared->publish(msg, seqs, repeats)) {
+          spdlog::error("event=job_write_failed job={} error=\"{}\"", id, *err);
+          return hub_error(hub_errc::unavailable, "cluster_unavailable",
+                           "the cluster's log did not take the job's change (" + *err
+                             + "); retry");
+        }
+      }
       if (auto err = self->state.store->jobs().put(id, value)) {
         spdlog::error("event=job_write_failed job={} error=\"{}\"", id, *err);
         return hub_error(hub_errc::storage_failure, "storage_failure", *err);

@@ -28,6 +28,10 @@ struct journal_settings {
   std::chrono::seconds retention_interval{30};
   std::chrono::seconds idempotency_window{120}; // a repeated key within it is not published again
   std::chrono::milliseconds publish_timeout{5000}; // cluster mode: the local apply, at most
+  /// Cluster mode: events (and job snapshots) are committed to this shared log, which every
+  /// node's tail applies; the journal then writes only sessions and jobs locally. Null: a single
+  /// node.
+  std::shared_ptr<shared_log> shared;
 };
 
 struct pending_session_write {
@@ -37,9 +41,7 @@ struct pending_session_write {
 
 struct journal_state {
   std::shared_ptr<hub_storage> store;
-  /// Cluster mode: events are committed to the shared log, which every node's tail applies
-  /// (the journal then writes only sessions and jobs locally). Null: a single node.
-  std::shared_ptr<shared_log> shared;
+  std::shared_ptr<shared_log> shared; // settings.shared
   batch_sink dispatcher;
   hub_stats* stats = nullptr;
   journal_settings settings;
@@ -54,7 +56,6 @@ using journal_actor = journal_handle::stateful_base<journal_state>;
 
 journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_storage> store,
                                       batch_sink dispatcher, hub_stats* stats,
-                                      journal_settings settings,
-                                      std::shared_ptr<shared_log> shared = nullptr);
+                                      journal_settings settings);
 
 } // namespace herald

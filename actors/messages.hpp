@@ -35,6 +35,8 @@
 //  session_registry --restore_atom, id-->                        log_reader   => stored_session
 //  main          --checkpoint_atom--> session_registry --> every session => ok (all persisted)
 //  cluster mode: journal --(NATS JetStream)--> every node's cluster_tail --deliver_atom--> dispatcher
+//                job_watcher --job_put_atom--> journal --(JetStream)--> every cluster_tail
+//                --job_sync_atom, id, json--> job_registry --> its job_watcher (if live)
 //  resume_atom (to a connection or session): its queue drained, send the next page
 //  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom (dispatcher, for
 //                    every stream; job_watcher, for its viewers); tick_atom, poll_atom (job_watcher);
@@ -94,6 +96,7 @@ using patterns_atom = caf::atom_constant<caf::atom("patterns")>;
 using mercure_id_atom = caf::atom_constant<caf::atom("mercure_id")>;
 using figures_atom = caf::atom_constant<caf::atom("figures")>;
 using backup_atom = caf::atom_constant<caf::atom("backup")>;
+using job_sync_atom = caf::atom_constant<caf::atom("job_sync")>;
 
 /// The answer to a request on a session or a job: a view of the resource or of what the request
 /// did (JSON data; a transport renders it), or an error, in which case nothing changed.

@@ -284,21 +284,21 @@ void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
   hub.stream_settings.retry_ms = cfg.sse_retry_ms;
   hub.stream_settings.retry_jitter_ms = cfg.shutdown_retry_jitter_ms;
   hub.dispatcher = sys.spawn(dispatcher, log->head(), timing_of(cfg));
-  hub.journal = sys.spawn<caf::detached>(journal, store, hub.dispatcher, &hub.stats,
-                                         journal_settings_of(cfg), shared);
+  auto js = journal_settings_of(cfg);
+  js.shared = shared;
+  hub.journal = sys.spawn<caf::detached>(journal, store, hub.dispatcher, &hub.stats, js);
+  hub.reader = sys.spawn<caf::detached>(log_reader, store, &hub.stats);
+  hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
+  hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, job_settings_of(cfg, ioc_),
+                               &hub.stats);
   if (shared) {
-    auto js = journal_settings_of(cfg);
     cluster_tail_settings ts;
     ts.max_events_per_topic = js.max_events_per_topic;
     ts.max_age = js.max_age;
     ts.retention_interval = js.retention_interval;
     hub.cluster_tail = sys.spawn<caf::detached>(cluster_tail, store, shared, hub.dispatcher,
-                                                &hub.stats, ts);
+                                                hub.job_registry, &hub.stats, ts);
   }
-  hub.reader = sys.spawn<caf::detached>(log_reader, store, &hub.stats);
-  hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
-  hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, job_settings_of(cfg, ioc_),
-                               &hub.stats);
   session_deps sd;
   sd.journal = hub.journal;
   sd.dispatcher = hub.dispatcher;

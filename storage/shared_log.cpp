@@ -11,6 +11,7 @@ namespace herald {
 namespace {
 
 constexpr const char* msg_id_header = "Nats-Msg-Id";
+constexpr const char* job_header = "Herald-Job";
 
 std::string status_text(natsStatus s, jsErrCode code = static_cast<jsErrCode>(0)) {
   std::string out = natsStatus_GetText(s);
@@ -137,13 +138,14 @@ std::unique_ptr<shared_log> shared_log::open(const shared_log_settings& s, std::
     return nullptr;
   }
   // The stream, created or brought to this node's limits (JetStream applies them in place).
-  auto subjects = s.stream + ".ev.>";
-  const char* subject_list[] = {subjects.c_str()};
+  auto events = s.stream + ".ev.>";
+  auto jobs = s.stream + ".job.>";
+  const char* subject_list[] = {events.c_str(), jobs.c_str()};
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
   cfg.Name = s.stream.c_str();
   cfg.Subjects = subject_list;
-  cfg.SubjectsLen = 1;
+  cfg.SubjectsLen = 2;
   cfg.Storage = js_FileStorage;
   cfg.Replicas = static_cast<int64_t>(s.replicas);
   cfg.MaxMsgsPerSubject = static_cast<int64_t>(s.max_events_per_topic);
@@ -162,8 +164,11 @@ std::unique_ptr<shared_log> shared_log::open(const shared_log_settings& s, std::
   }
   if (st == NATS_OK && info != nullptr) {
     auto* have = info->Config;
-    if (have->MaxMsgsPerSubject != cfg.MaxMsgsPerSubject || have->MaxAge != cfg.MaxAge
-        || have->Duplicates != cfg.Duplicates) {
+    bool subjects_differ = have->SubjectsLen != cfg.SubjectsLen;
+    for (int i = 0; !subjects_differ && i < cfg.SubjectsLen; ++i)
+      subjects_differ = std::string{have->Subjects[i]} != cfg.Subjects[i];
+    if (subjects_differ || have->MaxMsgsPerSubject != cfg.MaxMsgsPerSubject
+        || have->MaxAge != cfg.MaxAge || have->Duplicates != cfg.Duplicates) {
       spdlog::warn("event=cluster_stream_limits_changed stream={} max_msgs_per_subject={}->{} "
                    "max_age_s={}->{} duplicate_window_s={}->{}",
                    s.stream, have->MaxMsgsPerSubject, cfg.MaxMsgsPerSubject,
@@ -223,8 +228,12 @@ std::optional<stream_state> shared_log::state(std::string& error) const {
   return out;
 }
 
-std::string shared_log::subject_of(const std::string& topic) const {
+std::string shared_log::event_subject(const std::string& topic) const {
   return settings_.stream + ".ev." + base64url(topic);
+}
+
+std::string shared_log::job_subject(const std::string& id) const {
+  return settings_.stream + ".job." + base64url(id);
 }
 
 std::optional<std::string> shared_log::publish(const std::vector<shared_message>& msgs,
@@ -240,10 +249,12 @@ std::optional<std::string> shared_log::publish(const std::vector<shared_message>
   }
   for (auto& m : msgs) {
     natsMsg* msg = nullptr;
-    auto st = natsMsg_Create(&msg, subject_of(*m.topic).c_str(), nullptr, m.body.data(),
+    auto st = natsMsg_Create(&msg, m.subject.c_str(), nullptr, m.body.data(),
                              static_cast<int>(m.body.size()));
     if (st == NATS_OK)
       st = natsMsgHeader_Set(msg, msg_id_header, m.msg_id.c_str());
+    if (st == NATS_OK && !m.job.empty())
+      st = natsMsgHeader_Set(msg, job_header, m.job.c_str());
     if (st == NATS_OK)
       st = js_PublishMsgAsync(publisher_, &msg, nullptr);
     natsMsg_Destroy(msg); // null when the library took it
@@ -288,7 +299,7 @@ std::optional<std::string> shared_log::start_tail(std::uint64_t from) {
   // between them, so the tail stalls for seconds, not the default's tens.
   so.Config.Heartbeat = 1000000000;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  auto subjects = settings_.stream + ".ev.>";
+  auto subjects = settings_.stream + ".>";
   auto st = js_SubscribeSync(&tail_, tailer_, subjects.c_str(), nullptr, &so, &jerr);
   if (st != NATS_OK)
     return "cannot tail the stream '" + settings_.stream + "': " + status_text(st, jerr);
@@ -312,9 +323,13 @@ std::optional<std::string> shared_log::next(std::vector<tail_message>& out, std:
       return "the stream's tail failed: " + status_text(st);
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      const char* job = nullptr;
+      if (natsMsgHeader_Get(msg, job_header, &job) != NATS_OK)
+        job = nullptr;
       out.push_back(tail_message{meta->Sequence.Stream, meta->NumPending,
                                  std::string{natsMsg_GetData(msg),
-                                             static_cast<std::size_t>(natsMsg_GetDataLength(msg))}});
+                                             static_cast<std::size_t>(natsMsg_GetDataLength(msg))},
+                                 job != nullptr ? std::string{job} : std::string{}});
       jsMsgMetaData_Destroy(meta);
     }
     natsMsg_Destroy(msg);

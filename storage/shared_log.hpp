@@ -6,7 +6,9 @@
 // Subjects: <stream>.ev.<base64url(topic)>, so the stream's per-subject limit is Herald's
 // per-topic retention. The message body is the event as the log stores it (event_log::encode);
 // Nats-Msg-Id is the publisher's idempotency key (or a random id), so JetStream's duplicate
-// window makes retries idempotent across nodes.
+// window makes retries idempotent across nodes. Job snapshots travel in the same stream, on
+// <stream>.job.<base64url(id)> with the id in a Herald-Job header, so every node sees a job's
+// changes in the same order as the events around them.
 //
 // Threading: publish() is called by one thread (the journal's), the tail by one other (the
 // cluster tail's); connected() and info() from any thread. The NATS client reconnects by itself.
@@ -37,11 +39,13 @@ struct shared_log_settings {
   std::chrono::milliseconds publish_timeout{5000};
 };
 
-/// One event to publish: its topic (the subject), its stored form and its message id.
+/// One message to publish: an event (subject event_subject(topic), its stored form) or a job
+/// snapshot (subject job_subject(id), its JSON text, `job` the id), and its message id.
 struct shared_message {
-  const std::string* topic = nullptr;
+  std::string subject;
   std::string body;
   std::string msg_id;
+  std::string job{}; // a job snapshot's id; empty: an event
 };
 
 /// One message of the stream, as the tail reads it.
@@ -49,6 +53,7 @@ struct tail_message {
   std::uint64_t seq = 0;
   std::uint64_t pending = 0; // messages of the stream after this one, as the server saw it
   std::string body;
+  std::string job; // a job snapshot's id; empty: an event
 };
 
 struct stream_state {
@@ -97,8 +102,9 @@ public:
   std::optional<std::string> next(std::vector<tail_message>& out, std::size_t max,
                                   std::chrono::milliseconds wait);
 
-  /// The subject of `topic`'s events.
-  std::string subject_of(const std::string& topic) const;
+  /// The subject of `topic`'s events, and of job `id`'s snapshots.
+  std::string event_subject(const std::string& topic) const;
+  std::string job_subject(const std::string& id) const;
 
 private:
   struct acks; // the acknowledgements of the batch being published

@@ -1,5 +1,6 @@
 """Cluster mode: three Herald nodes sharing one NATS JetStream stream (three nats-servers), all real
 processes on loopback, started by scripts/nats-cluster.sh."""
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import HERALD, Hub, all_events  # noqa: E402
+from test_jobs import JobStream  # noqa: E402
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "../../scripts/nats-cluster.sh")
 
@@ -242,6 +244,33 @@ class ClusterTest(unittest.TestCase):
         got = sub.wait_events(2, timeout=20)
         self.assertEqual([e["data"] for e in got], ['"before"', '"after"'])
         sub.close()
+
+    def test_7_a_job_updated_through_one_node_is_watched_through_the_others(self):
+        def put(n, body):
+            st, _, doc = self.hub(n).request("PUT", "/v1/jobs/export-9", body)
+            self.assertEqual(st, 200, doc)
+            return doc
+
+        put(1, {"state": "active", "progress": 0})
+        # Every node reads it (its tail stored it), and streams on B and C follow changes on A.
+        for n in (2, 3):
+            wait_until(lambda: self.hub(n).get("/v1/jobs/export-9")[0] == 200, 10, f"job on {n}")
+        views = {n: JobStream(self.hub(n).port, "export-9") for n in (2, 3)}
+        for n, v in views.items():
+            v.wait_events(1)
+        for p in (20, 40, 60, 80):
+            put(1 if p < 60 else 2, {"progress": p})  # through A, then through B
+        final = put(1, {"state": "completed", "result": {"rows": 7}})
+        for n, v in views.items():
+            self.assertTrue(v.wait_closed(15), f"node {n}: the stream ends at completion")
+            progress = [json.loads(e["data"]).get("progress") for e in v.events if "data" in e]
+            self.assertEqual(progress, [0, 20, 40, 60, 80, 100], f"node {n}")
+            self.assertEqual(v.events[-1]["event"], "job.completed")
+            self.assertEqual(json.loads(v.events[-1]["data"])["version"], final["version"])
+        # The version check holds across nodes: B knows A's last version.
+        st, _, doc = self.hub(3).request("PUT", "/v1/jobs/export-9",
+                                         {"expected_version": final["version"] - 1, "progress": 1})
+        self.assertEqual(st, 409, doc)
 
     def test_6_a_node_that_lost_its_store_rebuilds_it_from_the_stream(self):
         ids = [publish_ok(self.hub(1), {"topic": "rebuild", "data": i})["id"] for i in range(5)]
