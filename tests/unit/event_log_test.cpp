@@ -202,4 +202,58 @@ CAF_TEST(access rules survive storage and reads admit only who may see them) {
   CAF_CHECK_EQUAL(read({"o/1"}, bob_ptr), P({1, 2}));
 }
 
+CAF_TEST(cluster mode applies events at the positions the shared log gave them) {
+  CAF_REQUIRE(!log->adopt_epoch(0x1234abcd));
+  CAF_CHECK_EQUAL(log->epoch(), 0x1234abcdu);
+  // Sequences 1-3 were dropped by the stream before this node read them; 6 is a job snapshot.
+  std::vector<event_record> batch{event_record{4, 1000, "a", "", "1"},
+                                  event_record{5, 1000, "b", "", "2"},
+                                  event_record{7, 1000, "a", "", "3"}};
+  CAF_REQUIRE(!log->apply(batch, 7, 3));
+  CAF_CHECK_EQUAL(log->head(), 7u);
+  CAF_CHECK_EQUAL(positions(0, {"a"}), P({4, 7}));
+  CAF_CHECK_EQUAL(positions(0, {"*"}), P({4, 5, 7}));
+  // A resume from before the lost sequences is told of them; one after them is not.
+  auto gap = log->retention_gap(1, topic_filter{{"b"}});
+  CAF_REQUIRE(gap);
+  CAF_CHECK_EQUAL(gap->from, 2u);
+  CAF_CHECK_EQUAL(gap->to, 3u);
+  CAF_CHECK(!log->retention_gap(3, topic_filter{{"b"}}));
+  // Applying what is applied changes nothing; a later apply moves the head over a non-event.
+  std::vector<event_record> again{event_record{7, 1000, "a", "", "x"}};
+  CAF_REQUIRE(!log->apply(again, 7));
+  CAF_CHECK_EQUAL(log->get(7).value->data, "3");
+  std::vector<event_record> none;
+  CAF_REQUIRE(!log->apply(none, 9));
+  CAF_CHECK_EQUAL(log->head(), 9u);
+  CAF_CHECK(log->wait_for_head(9, std::chrono::milliseconds(1)));
+  CAF_CHECK(!log->wait_for_head(10, std::chrono::milliseconds(1)));
+  // Everything, the epoch included, is on disk.
+  reopen();
+  CAF_CHECK_EQUAL(log->epoch(), 0x1234abcdu);
+  CAF_CHECK_EQUAL(log->head(), 9u);
+  CAF_CHECK(log->retention_gap(1, topic_filter{{"b"}}));
+  // A log with events cannot take another cluster's epoch.
+  auto err = log->adopt_epoch(0x99);
+  CAF_REQUIRE(err);
+  CAF_CHECK(err->find("another log") != std::string::npos);
+  CAF_CHECK(!log->adopt_epoch(0x1234abcd));
+}
+
+CAF_TEST(the stored form of an event round-trips) {
+  event_record e{0, 1234, "orders/1", "created", "{\"n\":1}", {}, true};
+  e.access.is_private = true;
+  e.access.audience = {"user:7"};
+  event_record back;
+  CAF_REQUIRE(event_log::decode_record(event_log::encode_record(e), back));
+  CAF_CHECK_EQUAL(back.time_ms, 1234);
+  CAF_CHECK_EQUAL(back.topic, "orders/1");
+  CAF_CHECK_EQUAL(back.type, "created");
+  CAF_CHECK_EQUAL(back.data, "{\"n\":1}");
+  CAF_CHECK(back.ack);
+  CAF_CHECK(back.access.is_private);
+  CAF_CHECK_EQUAL(back.access.audience, std::vector<std::string>{"user:7"});
+  CAF_CHECK(!event_log::decode_record("short", back));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
