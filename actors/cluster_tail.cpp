@@ -20,6 +20,7 @@ bool apply(cluster_tail_actor* self) {
   std::uint64_t lost = 0;
   std::uint64_t expected = head + 1;
   std::vector<const tail_message*> jobs;
+  std::vector<session_write_ptr> sessions; // other processes' changes of durable sessions
   for (auto& m : st.messages) {
     if (m.seq < expected)
       continue; // applied before (a consumer reset repeats from where it was asked)
@@ -27,9 +28,22 @@ bool apply(cluster_tail_actor* self) {
       lost_through = m.seq - 1; // dropped by the stream before this node read it
       lost += m.seq - expected;
     }
-    if (!m.job.empty()) {
+    if (m.kind == shared_kind::job) {
       jobs.push_back(&m); // a job's snapshot: its sequence is no event's position
       expected = m.seq + 1;
+      continue;
+    }
+    if (m.kind == shared_kind::session) {
+      expected = m.seq + 1;
+      if (m.origin == st.shared->origin())
+        continue; // this process's own: its journal stored it, its session actor made it
+      auto w = decode_session_write(m.body);
+      if (!w || w->id != m.key) {
+        spdlog::error("event=cluster_message_unreadable seq={} session={}", m.seq, m.key);
+        continue;
+      }
+      w->merge_cursors = true;
+      sessions.push_back(std::make_shared<session_write>(std::move(*w)));
       continue;
     }
     event_record r;
@@ -47,10 +61,19 @@ bool apply(cluster_tail_actor* self) {
     return true;
   // Jobs first: a node that fails here reads them again (a snapshot written twice is the same).
   for (auto* m : jobs)
-    if (auto err = st.store->jobs().put(m->job, m->body)) {
-      spdlog::error("event=cluster_apply_failed job={} error=\"{}\"", m->job, *err);
+    if (auto err = st.store->jobs().put(m->key, m->body)) {
+      spdlog::error("event=cluster_apply_failed job={} error=\"{}\"", m->key, *err);
       return false;
     }
+  if (!sessions.empty()) {
+    std::vector<const session_write*> ws;
+    for (auto& w : sessions)
+      ws.push_back(w.get());
+    if (auto err = st.store->sessions().write(ws)) {
+      spdlog::error("event=cluster_apply_failed sessions={} error=\"{}\"", ws.size(), *err);
+      return false;
+    }
+  }
   if (auto err = log.apply(records, expected - 1, lost_through)) {
     spdlog::error("event=cluster_apply_failed error=\"{}\" through={}", *err, expected - 1);
     return false;
@@ -62,7 +85,9 @@ bool apply(cluster_tail_actor* self) {
   }
   st.stats->cluster.applied = expected - 1;
   for (auto* m : jobs)
-    caf::anon_send(st.job_registry, job_sync_atom::value, m->job, m->body);
+    caf::anon_send(st.job_registry, job_sync_atom::value, m->key, m->body);
+  for (auto& w : sessions)
+    caf::anon_send(st.session_registry, session_sync_atom::value, w);
   if (records.empty())
     return true;
   auto epoch = log.epoch();
@@ -160,9 +185,11 @@ cluster_tail_handle::behavior_type cluster_tail(cluster_tail_actor* self,
                                                 std::shared_ptr<hub_storage> store,
                                                 std::shared_ptr<shared_log> shared,
                                                 batch_sink dispatcher, caf::actor job_registry,
-                                                hub_stats* stats, cluster_tail_settings settings) {
+                                                caf::actor session_registry, hub_stats* stats,
+                                                cluster_tail_settings settings) {
   auto& st = self->state;
   st.job_registry = std::move(job_registry);
+  st.session_registry = std::move(session_registry);
   storage_thread::claim(); // detached: this is the tail's own thread
   st.store = std::move(store);
   st.shared = std::move(shared);

@@ -6,6 +6,8 @@
 // unchanged. It is the event log's one writer in cluster mode, so it also keeps its retention,
 // by the same rules as the stream's limits (per topic, by age). Job snapshots in the stream are
 // written to the local job store, then handed to the job registry (a live watcher adopts them).
+// Durable sessions' changes made by other processes are written to the local session store
+// (cursors merged), then handed to the session registry (the session actor folds them in).
 //
 // Readiness (hub_stats::cluster): caught up once it reached the stream's end after starting;
 // `lag` is what the server says is left. A sequence the stream dropped before this node read it
@@ -36,7 +38,8 @@ struct cluster_tail_state {
   std::shared_ptr<hub_storage> store;
   std::shared_ptr<shared_log> shared;
   batch_sink dispatcher;
-  caf::actor job_registry; // job snapshots from the stream go to their watchers
+  caf::actor job_registry;     // job snapshots from the stream go to their watchers
+  caf::actor session_registry; // other nodes' session changes go to the sessions
   hub_stats* stats = nullptr;
   cluster_tail_settings settings;
   bool tailing = false;
@@ -51,6 +54,7 @@ cluster_tail_handle::behavior_type cluster_tail(cluster_tail_actor* self,
                                                 std::shared_ptr<hub_storage> store,
                                                 std::shared_ptr<shared_log> shared,
                                                 batch_sink dispatcher, caf::actor job_registry,
-                                                hub_stats* stats, cluster_tail_settings settings);
+                                                caf::actor session_registry, hub_stats* stats,
+                                                cluster_tail_settings settings);
 
 } // namespace herald

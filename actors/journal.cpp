@@ -14,6 +14,16 @@ namespace herald {
 namespace {
 
 
+/// A message id for an event without an idempotency key: random, so only the client library's
+/// resend of the very same message is taken for a repeat.
+std::string random_msg_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "r:%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
 void schedule_commit(journal_actor* self) {
   auto& st = self->state;
   if (!st.commit_scheduled) {
@@ -23,7 +33,8 @@ void schedule_commit(journal_actor* self) {
   }
 }
 
-/// Session changes queued in this drain: one WriteBatch, then every requester is answered.
+/// Session changes queued in this drain: one WriteBatch, then every requester is answered. In
+/// cluster mode they go to the shared log first, so every node's copy of the session follows.
 void commit_sessions(journal_actor* self) {
   auto& st = self->state;
   if (st.session_writes.empty())
@@ -34,6 +45,23 @@ void commit_sessions(journal_actor* self) {
   ws.reserve(writes.size());
   for (auto& w : writes)
     ws.push_back(w.write.get());
+  if (st.shared) {
+    std::vector<shared_message> msgs;
+    msgs.reserve(ws.size());
+    for (auto* w : ws)
+      msgs.push_back({st.shared->session_subject(w->id), encode_session_write(*w), random_msg_id(),
+                      shared_kind::session, w->id});
+    std::vector<std::uint64_t> seqs;
+    std::size_t repeats = 0;
+    if (auto err = st.shared->publish(msgs, seqs, repeats)) {
+      spdlog::error("event=session_write_failed error=\"{}\" writes={}", *err, writes.size());
+      for (auto& w : writes)
+        w.promise.deliver(hub_error(hub_errc::unavailable, "cluster_unavailable",
+                                    "the cluster's log did not take the session's change (" + *err
+                                      + "); retry"));
+      return;
+    }
+  }
   auto err = st.store->sessions().write(ws);
   if (err)
     spdlog::error("event=session_write_failed error=\"{}\" writes={}", *err, writes.size());
@@ -53,15 +81,6 @@ void fail_publishes(journal_actor* self, const std::vector<publish_job_ptr>& job
     job->done(publish_outcome{{}, hub_error(hub_errc::storage_failure, "storage_failure", why)});
 }
 
-/// A message id for an event without an idempotency key: random, so only the client library's
-/// resend of the very same message is taken for a repeat.
-std::string random_msg_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "r:%016llx%016llx", static_cast<unsigned long long>(rng()),
-                static_cast<unsigned long long>(rng()));
-  return buf;
-}
 
 /// Cluster mode: the drain's events go to the shared log; each publisher gets the positions
 /// JetStream gave them (a repeated key: the original's) once this node applied them.
@@ -231,7 +250,8 @@ journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_s
         // (Retiring a job is each node's own retention: deletes stay local.)
         std::vector<std::uint64_t> seqs;
         std::size_t repeats = 0;
-        std::vector<shared_message> msg{{st.shared->job_subject(id), value, random_msg_id(), id}};
+        std::vector<shared_message> msg{
+          {st.shared->job_subject(id), value, random_msg_id(), shared_kind::job, id}};
         if (auto err = st.shared->publish(msg, seqs, repeats)) {
           spdlog::error("event=job_write_failed job={} error=\"{}\"", id, *err);
           return hub_error(hub_errc::unavailable, "cluster_unavailable",

@@ -37,6 +37,8 @@
 //  cluster mode: journal --(NATS JetStream)--> every node's cluster_tail --deliver_atom--> dispatcher
 //                job_watcher --job_put_atom--> journal --(JetStream)--> every cluster_tail
 //                --job_sync_atom, id, json--> job_registry --> its job_watcher (if live)
+//                session --session_put_atom--> journal --(JetStream)--> other nodes' cluster_tail
+//                --session_sync_atom, session_write_ptr--> session_registry --> session
 //  resume_atom (to a connection or session): its queue drained, send the next page
 //  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom (dispatcher, for
 //                    every stream; job_watcher, for its viewers); tick_atom, poll_atom (job_watcher);
@@ -97,6 +99,7 @@ using mercure_id_atom = caf::atom_constant<caf::atom("mercure_id")>;
 using figures_atom = caf::atom_constant<caf::atom("figures")>;
 using backup_atom = caf::atom_constant<caf::atom("backup")>;
 using job_sync_atom = caf::atom_constant<caf::atom("job_sync")>;
+using session_sync_atom = caf::atom_constant<caf::atom("sess_sync")>;
 
 /// The answer to a request on a session or a job: a view of the resource or of what the request
 /// did (JSON data; a transport renders it), or an error, in which case nothing changed.

@@ -533,6 +533,65 @@ void on_batch(session_actor* self, const session_batch_ptr& batch) {
   st.behind_to = std::max(st.behind_to, batch->through);
 }
 
+/// Cluster mode: another node changed this session (stored here already). Its acknowledgements
+/// and dead letters leave pending, its deliveries become pending (redelivered when a stream
+/// attaches here), its settings are adopted, its cursors never move ours back, and its deletion
+/// ends the session here too.
+void on_sync(session_actor* self, const session_write& w) {
+  auto& st = self->state;
+  ++st.requests_seen;
+  if (st.deleted)
+    return;
+  if (w.erase) {
+    st.deleted = true;
+    end_stream(self, close_reason::session_deleted,
+               {stream_item::make_notice("herald.session_deleted", "{}")});
+    self->send(st.deps.dispatcher, detach_atom::value);
+    self->send(st.deps.registry, idle_atom::value, st.id, st.requests_seen);
+    return;
+  }
+  for (auto pos : w.del_pending)
+    if (auto it = st.pending.find(pos); it != st.pending.end())
+      erase_pending(st, it);
+  auto due = st.stream ? self->clock().now() + ack_wait(st) : time_point{};
+  for (auto& p : w.put_pending) {
+    if (st.pending.count(p.pos) == 0)
+      add_pending(st, p.pos, p.deliveries, due);
+    st.rec.ack_through = std::max(st.rec.ack_through, p.pos);
+  }
+  for (auto& d : w.put_dead) {
+    if (auto it = st.pending.find(d.pos); it != st.pending.end())
+      erase_pending(st, it);
+    ++st.dead_letters;
+    ++st.deps.stats->dead_letters;
+  }
+  for (std::size_t i = 0; i < w.del_dead.size() && st.dead_letters > 0; ++i) {
+    --st.dead_letters;
+    --st.deps.stats->dead_letters;
+  }
+  if (w.record) {
+    auto& r = *w.record;
+    bool topics_changed = r.settings.topics != st.rec.settings.topics;
+    st.rec.settings = r.settings;
+    st.rec.viewer = r.viewer; // the owner's grants at their last PUT, through any node
+    st.rec.owner = r.owner;
+    st.filter = session_filter(st.rec);
+    if (topics_changed && st.stream) {
+      // As for a PUT here: the attached stream follows the old topics; the client reconnects.
+      end_stream(self, close_reason::session_replaced,
+                 {stream_item::make_notice("herald.session_changed", "{\"reason\":\"topics\"}"),
+                  stream_item::make_retry(st.deps.retry_ms)});
+      self->send(st.deps.dispatcher, detach_atom::value);
+    }
+    st.rec.ack_through = std::max(st.rec.ack_through, r.ack_through);
+    st.rec.last_seen_ms = std::max(st.rec.last_seen_ms, r.last_seen_ms);
+    if (!st.stream)
+      st.rec.delivered_through = std::max(st.rec.delivered_through, r.delivered_through);
+  }
+  st.show();
+  rearm(self);
+}
+
 /// The stream's socket closed: remember how far it got; the expiry clock starts.
 void on_stream_down(session_actor* self, const caf::down_msg& dm) {
   auto& st = self->state;
@@ -577,6 +636,7 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
       return on_connect(self, queue, resume);
     },
     [=](deliver_atom, const session_batch_ptr& batch) { on_batch(self, batch); },
+    [=](session_sync_atom, const session_write_ptr& w) { on_sync(self, *w); },
     [=](patterns_atom) -> caf::result<std::vector<std::string>> {
       // A stream joins these topics (their subscriber limits) before it connects.
       auto& st = self->state;

@@ -171,6 +171,16 @@ caf::behavior session_registry(session_registry_actor* self, std::vector<stored_
       self->unlink_from(s);
       self->send_exit(s, caf::exit_reason::user_shutdown);
     },
+    [=](session_sync_atom, const session_write_ptr& w) {
+      // Cluster mode, from the tail: another node changed this session, and the local store has
+      // the change already. A live session folds it in; otherwise the session is read from the
+      // store (a session created through another node starts here this way).
+      if (auto* s = find(self, w->id))
+        return self->send(*s, session_sync_atom::value, w);
+      if (w->erase || self->state.restoring.count(w->id) > 0)
+        return;
+      restore(self, w->id);
+    },
     [=](checkpoint_atom) { return checkpoint_all(self); },
   };
 }

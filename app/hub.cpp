@@ -291,14 +291,6 @@ void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
   hub.registry = sys.spawn(registry, cfg.limits_max_subscribers_per_topic, &hub.stats);
   hub.job_registry = sys.spawn(job_registry, hub.journal, hub.reader, job_settings_of(cfg, ioc_),
                                &hub.stats);
-  if (shared) {
-    cluster_tail_settings ts;
-    ts.max_events_per_topic = js.max_events_per_topic;
-    ts.max_age = js.max_age;
-    ts.retention_interval = js.retention_interval;
-    hub.cluster_tail = sys.spawn<caf::detached>(cluster_tail, store, shared, hub.dispatcher,
-                                                hub.job_registry, &hub.stats, ts);
-  }
   session_deps sd;
   sd.journal = hub.journal;
   sd.dispatcher = hub.dispatcher;
@@ -313,6 +305,15 @@ void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
   srs.max_topics = cfg.limits_max_topics_per_subscription;
   hub.session_registry = sys.spawn(session_registry, std::move(sessions),
                                    std::shared_ptr<const event_log>{log}, sd, srs);
+  if (shared) {
+    cluster_tail_settings ts;
+    ts.max_events_per_topic = js.max_events_per_topic;
+    ts.max_age = js.max_age;
+    ts.retention_interval = js.retention_interval;
+    hub.cluster_tail = sys.spawn<caf::detached>(cluster_tail, store, shared, hub.dispatcher,
+                                                hub.job_registry, hub.session_registry,
+                                                &hub.stats, ts);
+  }
   if (cfg.dashboard_enabled)
     hub.dashboard_feed = sys.spawn(dashboard_feed, make_dashboard_source(hub),
                                    caf::timespan{std::chrono::milliseconds(cfg.dashboard_interval_ms)},

@@ -146,3 +146,50 @@ std::optional<dead_letter_record> decode_dead_letter(std::uint64_t pos, std::str
 }
 
 } // namespace herald
+
+namespace herald {
+
+std::string encode_session_write(const session_write& w) {
+  nlohmann::json doc{{"id", w.id}};
+  if (w.erase)
+    doc["erase"] = true;
+  if (w.record)
+    doc["record"] = encode_session(*w.record);
+  auto& pp = doc["put_pending"] = nlohmann::json::array();
+  for (auto& p : w.put_pending)
+    pp.push_back({p.pos, p.deliveries});
+  doc["del_pending"] = w.del_pending;
+  auto& pd = doc["put_dead"] = nlohmann::json::array();
+  for (auto& d : w.put_dead)
+    pd.push_back({d.pos, d.deliveries, d.reason, d.time_ms});
+  doc["del_dead"] = w.del_dead;
+  return doc.dump();
+}
+
+std::optional<session_write> decode_session_write(std::string_view text) {
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("id") || !doc["id"].is_string())
+    return std::nullopt;
+  try {
+    session_write w;
+    w.id = doc["id"].get<std::string>();
+    w.erase = doc.value("erase", false);
+    if (doc.contains("record")) {
+      w.record = decode_session(doc["record"].get<std::string>());
+      if (!w.record)
+        return std::nullopt;
+    }
+    for (auto& p : doc.at("put_pending"))
+      w.put_pending.push_back({p.at(0).get<std::uint64_t>(), p.at(1).get<std::uint32_t>()});
+    w.del_pending = doc.at("del_pending").get<std::vector<std::uint64_t>>();
+    for (auto& d : doc.at("put_dead"))
+      w.put_dead.push_back({d.at(0).get<std::uint64_t>(), d.at(1).get<std::uint32_t>(),
+                            d.at(2).get<std::string>(), d.at(3).get<std::int64_t>()});
+    w.del_dead = doc.at("del_dead").get<std::vector<std::uint64_t>>();
+    return w;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+} // namespace herald

@@ -68,7 +68,16 @@ struct session_write {
   std::vector<std::uint64_t> del_pending;
   std::vector<dead_letter_record> put_dead;
   std::vector<std::uint64_t> del_dead;
+  /// Cluster mode, another node's write: the stored record keeps the larger of its own and this
+  /// record's ack cursor, delivered cursor and last-seen time (writes of several nodes may be
+  /// stored out of their order; cursors never go back through them).
+  bool merge_cursors = false;
 };
+
+/// A session write as cluster mode's shared log carries it (JSON), and back; nullopt when the
+/// text is not one.
+std::string encode_session_write(const session_write& w);
+std::optional<session_write> decode_session_write(std::string_view text);
 
 /// Limits of the settings a client may ask for.
 struct session_limits {

@@ -40,8 +40,21 @@ std::optional<std::string> session_store::write(const std::vector<const session_
       batch.Put(pending_cf_, owned_key(w->id, p.pos), pos_key(p.deliveries));
     for (auto& d : w->put_dead)
       batch.Put(dead_cf_, owned_key(w->id, d.pos), encode_dead_letter(d));
-    if (w->record)
+    if (w->record && w->merge_cursors) {
+      auto rec = *w->record;
+      auto stored = db_.get(sessions_cf_, w->id, "session read failed");
+      if (!stored.ok())
+        return stored.error;
+      if (stored.value)
+        if (auto have = decode_session(*stored.value)) {
+          rec.ack_through = std::max(rec.ack_through, have->ack_through);
+          rec.delivered_through = std::max(rec.delivered_through, have->delivered_through);
+          rec.last_seen_ms = std::max(rec.last_seen_ms, have->last_seen_ms);
+        }
+      batch.Put(sessions_cf_, w->id, encode_session(rec));
+    } else if (w->record) {
       batch.Put(sessions_cf_, w->id, encode_session(*w->record));
+    }
   }
   return db_.write(batch, "session write failed");
 }

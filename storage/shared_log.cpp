@@ -1,5 +1,6 @@
 #include "storage/shared_log.hpp"
 
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -12,6 +13,8 @@ namespace {
 
 constexpr const char* msg_id_header = "Nats-Msg-Id";
 constexpr const char* job_header = "Herald-Job";
+constexpr const char* session_header = "Herald-Session";
+constexpr const char* origin_header = "Herald-Origin";
 
 std::string status_text(natsStatus s, jsErrCode code = static_cast<jsErrCode>(0)) {
   std::string out = natsStatus_GetText(s);
@@ -77,6 +80,12 @@ std::unique_ptr<shared_log> shared_log::open(const shared_log_settings& s, std::
   std::unique_ptr<shared_log> log{new shared_log};
   log->settings_ = s;
   log->acks_ = std::make_unique<acks>();
+  {
+    std::random_device rd;
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+    log->origin_ = buf;
+  }
   natsOptions* opts = nullptr;
   std::vector<const char*> urls;
   for (auto& u : s.servers)
@@ -140,12 +149,13 @@ std::unique_ptr<shared_log> shared_log::open(const shared_log_settings& s, std::
   // The stream, created or brought to this node's limits (JetStream applies them in place).
   auto events = s.stream + ".ev.>";
   auto jobs = s.stream + ".job.>";
-  const char* subject_list[] = {events.c_str(), jobs.c_str()};
+  auto sessions = s.stream + ".sess.>";
+  const char* subject_list[] = {events.c_str(), jobs.c_str(), sessions.c_str()};
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
   cfg.Name = s.stream.c_str();
   cfg.Subjects = subject_list;
-  cfg.SubjectsLen = 2;
+  cfg.SubjectsLen = 3;
   cfg.Storage = js_FileStorage;
   cfg.Replicas = static_cast<int64_t>(s.replicas);
   cfg.MaxMsgsPerSubject = static_cast<int64_t>(s.max_events_per_topic);
@@ -236,6 +246,10 @@ std::string shared_log::job_subject(const std::string& id) const {
   return settings_.stream + ".job." + base64url(id);
 }
 
+std::string shared_log::session_subject(const std::string& id) const {
+  return settings_.stream + ".sess." + base64url(id);
+}
+
 std::optional<std::string> shared_log::publish(const std::vector<shared_message>& msgs,
                                                std::vector<std::uint64_t>& seqs,
                                                std::size_t& repeats) {
@@ -253,8 +267,12 @@ std::optional<std::string> shared_log::publish(const std::vector<shared_message>
                              static_cast<int>(m.body.size()));
     if (st == NATS_OK)
       st = natsMsgHeader_Set(msg, msg_id_header, m.msg_id.c_str());
-    if (st == NATS_OK && !m.job.empty())
-      st = natsMsgHeader_Set(msg, job_header, m.job.c_str());
+    if (st == NATS_OK && m.kind == shared_kind::job)
+      st = natsMsgHeader_Set(msg, job_header, m.key.c_str());
+    if (st == NATS_OK && m.kind == shared_kind::session)
+      st = natsMsgHeader_Set(msg, session_header, m.key.c_str());
+    if (st == NATS_OK && m.kind == shared_kind::session)
+      st = natsMsgHeader_Set(msg, origin_header, origin_.c_str());
     if (st == NATS_OK)
       st = js_PublishMsgAsync(publisher_, &msg, nullptr);
     natsMsg_Destroy(msg); // null when the library took it
@@ -323,13 +341,23 @@ std::optional<std::string> shared_log::next(std::vector<tail_message>& out, std:
       return "the stream's tail failed: " + status_text(st);
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
-      const char* job = nullptr;
-      if (natsMsgHeader_Get(msg, job_header, &job) != NATS_OK)
-        job = nullptr;
-      out.push_back(tail_message{meta->Sequence.Stream, meta->NumPending,
-                                 std::string{natsMsg_GetData(msg),
-                                             static_cast<std::size_t>(natsMsg_GetDataLength(msg))},
-                                 job != nullptr ? std::string{job} : std::string{}});
+      auto header = [&](const char* name) -> const char* {
+        const char* v = nullptr;
+        return natsMsgHeader_Get(msg, name, &v) == NATS_OK ? v : nullptr;
+      };
+      tail_message m{meta->Sequence.Stream, meta->NumPending,
+                     std::string{natsMsg_GetData(msg),
+                                 static_cast<std::size_t>(natsMsg_GetDataLength(msg))}};
+      if (auto* job = header(job_header)) {
+        m.kind = shared_kind::job;
+        m.key = job;
+      } else if (auto* session = header(session_header)) {
+        m.kind = shared_kind::session;
+        m.key = session;
+        if (auto* origin = header(origin_header))
+          m.origin = origin;
+      }
+      out.push_back(std::move(m));
       jsMsgMetaData_Destroy(meta);
     }
     natsMsg_Destroy(msg);

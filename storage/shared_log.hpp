@@ -6,9 +6,10 @@
 // Subjects: <stream>.ev.<base64url(topic)>, so the stream's per-subject limit is Herald's
 // per-topic retention. The message body is the event as the log stores it (event_log::encode);
 // Nats-Msg-Id is the publisher's idempotency key (or a random id), so JetStream's duplicate
-// window makes retries idempotent across nodes. Job snapshots travel in the same stream, on
-// <stream>.job.<base64url(id)> with the id in a Herald-Job header, so every node sees a job's
-// changes in the same order as the events around them.
+// window makes retries idempotent across nodes. Job snapshots and durable sessions' changes
+// travel in the same stream, on <stream>.job.<base64url(id)> and <stream>.sess.<base64url(id)>
+// with the id in a Herald-Job or Herald-Session header (and the publisher's origin in
+// Herald-Origin), so every node sees them in the same order as the events they are about.
 //
 // Threading: publish() is called by one thread (the journal's), the tail by one other (the
 // cluster tail's); connected() and info() from any thread. The NATS client reconnects by itself.
@@ -39,13 +40,20 @@ struct shared_log_settings {
   std::chrono::milliseconds publish_timeout{5000};
 };
 
-/// One message to publish: an event (subject event_subject(topic), its stored form) or a job
-/// snapshot (subject job_subject(id), its JSON text, `job` the id), and its message id.
+/// What a message of the stream carries.
+enum class shared_kind : std::uint8_t {
+  event,   // an event (subject event_subject(topic)); its stored form (event_log::encode_record)
+  job,     // a job snapshot (job_subject(id)); its JSON text
+  session, // a durable session's change (session_subject(id)); encode_session_write
+};
+
+/// One message to publish, with its message id and (job, session) the id it is about.
 struct shared_message {
   std::string subject;
   std::string body;
   std::string msg_id;
-  std::string job{}; // a job snapshot's id; empty: an event
+  shared_kind kind = shared_kind::event;
+  std::string key{}; // the job's or session's id
 };
 
 /// One message of the stream, as the tail reads it.
@@ -53,7 +61,9 @@ struct tail_message {
   std::uint64_t seq = 0;
   std::uint64_t pending = 0; // messages of the stream after this one, as the server saw it
   std::string body;
-  std::string job; // a job snapshot's id; empty: an event
+  shared_kind kind = shared_kind::event;
+  std::string key;    // the job's or session's id
+  std::string origin; // the publishing process's origin() (session changes)
 };
 
 struct stream_state {
@@ -102,9 +112,14 @@ public:
   std::optional<std::string> next(std::vector<tail_message>& out, std::size_t max,
                                   std::chrono::milliseconds wait);
 
-  /// The subject of `topic`'s events, and of job `id`'s snapshots.
+  /// The subject of `topic`'s events, of job `id`'s snapshots, of session `id`'s changes.
   std::string event_subject(const std::string& topic) const;
   std::string job_subject(const std::string& id) const;
+  std::string session_subject(const std::string& id) const;
+
+  /// This process's random id, sent with its session changes: its tail skips them (the journal
+  /// stored them already), while a later process on the same data dir applies them.
+  const std::string& origin() const { return origin_; }
 
 private:
   struct acks; // the acknowledgements of the batch being published
@@ -119,6 +134,7 @@ private:
   std::atomic<std::uint64_t> reconnects_{0}; // by the client's reconnected callback
   std::uint64_t tail_reconnects_ = 0;        // reconnects_ when the tail started
   std::uint32_t epoch_ = 0;
+  std::string origin_;
 };
 
 } // namespace herald
