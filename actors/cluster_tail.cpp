@@ -43,6 +43,7 @@ bool apply(cluster_tail_actor* self) {
         continue;
       }
       w->merge_cursors = true;
+      w->origin = m.origin;
       sessions.push_back(std::make_shared<session_write>(std::move(*w)));
       continue;
     }

@@ -497,8 +497,15 @@ caf::result<bool> on_connect(session_actor* self, const queue_ptr& queue,
   st.queue = queue;
   ++st.stream_gen;
   ++st.deps.stats->sessions_connected;
+  st.stream_started_ms = wall_ms();
   st.show();
   self->monitor(stream);
+  if (!st.deps.origin.empty()) {
+    // Cluster mode: the other nodes end an older stream of this session.
+    session_write w;
+    w.attach_ms = st.stream_started_ms;
+    persist(self, std::move(w));
+  }
   auto gen = st.stream_gen;
   self->request(st.deps.dispatcher, caf::infinite, tail_atom::value, queue, st.filter)
     .then(
@@ -549,6 +556,14 @@ void on_sync(session_actor* self, const session_write& w) {
     self->send(st.deps.dispatcher, detach_atom::value);
     self->send(st.deps.registry, idle_atom::value, st.id, st.requests_seen);
     return;
+  }
+  if (w.attach_ms != 0 && st.stream
+      && (w.attach_ms > st.stream_started_ms
+          || (w.attach_ms == st.stream_started_ms && w.origin > st.deps.origin))) {
+    // A newer stream of this session attached through another node: it takes over.
+    end_stream(self, close_reason::session_replaced,
+               {stream_item::make_notice("herald.session_replaced", "{}")});
+    self->send(st.deps.dispatcher, detach_atom::value);
   }
   for (auto pos : w.del_pending)
     if (auto it = st.pending.find(pos); it != st.pending.end())

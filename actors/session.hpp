@@ -40,6 +40,9 @@ struct session_deps {
   std::chrono::seconds checkpoint_interval{5};
   /// The log, for the ids of a restored copy's original (event_log::resolve); may be null.
   std::shared_ptr<const event_log> log{};
+  /// Cluster mode: this process's origin in the shared log (shared_log::origin); empty on a
+  /// single node. A stream attaching is then announced to the other nodes.
+  std::string origin{};
 };
 
 inline constexpr auto max_timer_delay = std::chrono::minutes(10);
@@ -80,6 +83,7 @@ struct session_state {
   caf::actor stream;
   queue_ptr queue;
   std::uint64_t stream_gen = 0;
+  std::int64_t stream_started_ms = 0; // wall time the attached stream attached (cluster mode)
   stream_phase phase = stream_phase::none;
   std::uint64_t stream_start = 0;
   std::uint64_t sent_through = 0;   // every event of the session up to here was sent or skipped

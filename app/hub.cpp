@@ -300,6 +300,8 @@ void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
   sd.retry_ms = cfg.sse_retry_ms;
   sd.checkpoint_interval = std::chrono::seconds(cfg.sessions_checkpoint_interval_seconds);
   sd.log = log;
+  if (shared)
+    sd.origin = shared->origin();
   session_registry_settings srs;
   srs.max_sessions = cfg.sessions_max_sessions;
   srs.max_topics = cfg.limits_max_topics_per_subscription;

@@ -153,6 +153,8 @@ std::string encode_session_write(const session_write& w) {
   nlohmann::json doc{{"id", w.id}};
   if (w.erase)
     doc["erase"] = true;
+  if (w.attach_ms != 0)
+    doc["attach_ms"] = w.attach_ms;
   if (w.record)
     doc["record"] = encode_session(*w.record);
   auto& pp = doc["put_pending"] = nlohmann::json::array();
@@ -174,6 +176,7 @@ std::optional<session_write> decode_session_write(std::string_view text) {
     session_write w;
     w.id = doc["id"].get<std::string>();
     w.erase = doc.value("erase", false);
+    w.attach_ms = doc.value("attach_ms", std::int64_t{0});
     if (doc.contains("record")) {
       w.record = decode_session(doc["record"].get<std::string>());
       if (!w.record)

@@ -72,6 +72,11 @@ struct session_write {
   /// record's ack cursor, delivered cursor and last-seen time (writes of several nodes may be
   /// stored out of their order; cursors never go back through them).
   bool merge_cursors = false;
+  /// Cluster mode: a stream attached to the session at this wall time (ms), through the node
+  /// whose process is `origin`. Other nodes end an older stream of the session (one stream per
+  /// session, the newest wins, as on one node). `origin` is filled in by the receiving tail.
+  std::int64_t attach_ms = 0;
+  std::string origin{};
 };
 
 /// A session write as cluster mode's shared log carries it (JSON), and back; nullopt when the

@@ -317,6 +317,17 @@ class ClusterTest(unittest.TestCase):
         wait_until(lambda: a.get("/v1/sessions/worker-7")[2]["pending"] == 0, 15,
                    "A to catch up with the acknowledgements")
         self.assertEqual(c.get("/v1/sessions/worker-7")[2]["pending"], 0)
+        # One stream per session across nodes: a stream attaching through C ends the one on B.
+        on_b = b.session_stream("worker-7")
+        wait_until(lambda: b.get("/v1/sessions/worker-7")[2]["connected"], 10, "B's stream")
+        on_c = c.session_stream("worker-7")
+        self.assertTrue(on_b.wait_closed(15), "the older stream on B ends")
+        self.assertEqual([e.get("event") for e in on_b.events if "data" in e][-1:],
+                         ["herald.session_replaced"])
+        on_c.pump(0.2)
+        self.assertFalse(on_c.closed)
+        on_b.close()
+        on_c.close()
         # Deleting it through C ends it everywhere.
         self.assertEqual(c.request("DELETE", "/v1/sessions/worker-7")[0], 204)
         for n in (1, 2):
