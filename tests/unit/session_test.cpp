@@ -13,6 +13,7 @@
 #include "actors/session_registry.hpp"
 #include "actors/session_stream.hpp"
 #include "storage/event_id.hpp"
+#include "storage/wall_clock.hpp"
 #include "tests/unit/test_support.hpp"
 
 using namespace herald;
@@ -394,6 +395,108 @@ CAF_TEST(session streams count against the per-topic subscriber limit) {
   CAF_CHECK(q3->live());
   CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
   kill(again);
+}
+
+CAF_TEST(cluster mode folds in acks and deliveries and a newer stream from another node) {
+  make_session(settings(10, 100, 5));
+  connect();
+  publish(3, true);
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)), (std::vector<std::string>{id(1), id(2), id(3)}));
+  CAF_CHECK_EQUAL(stats.pending_acks.load(), 3);
+  // Another node acknowledged 1 and 2 (what its tail hands over, already in the store).
+  auto acked = std::make_shared<session_write>();
+  acked->id = "s1";
+  acked->del_pending = {1, 2};
+  caf::anon_send(sess, session_sync_atom::value, session_write_ptr{acked});
+  sched.run();
+  CAF_CHECK_EQUAL(stats.pending_acks.load(), 1);
+  // So after the ack wait only 3 comes back.
+  advance(10s);
+  auto again = redeliveries_in(drain(*queue));
+  CAF_REQUIRE_EQUAL(again.size(), 1u);
+  CAF_CHECK_EQUAL(again[0].first, id(3));
+  // Another node delivered 4 (its stream, say, before this one attached): pending here too,
+  // and never sent here as new.
+  publish(1, false);
+  drain(*queue);
+  auto delivered = std::make_shared<session_write>();
+  delivered->id = "s1";
+  delivered->put_pending = {{5, 1}};
+  caf::anon_send(sess, session_sync_atom::value, session_write_ptr{delivered});
+  sched.run();
+  CAF_CHECK_EQUAL(call(session_request::op::get).second["pending"].get<int>(), 2);
+  // An older attach elsewhere changes nothing; a newer one ends this stream.
+  auto older = std::make_shared<session_write>();
+  older->id = "s1";
+  older->attach_ms = 1;
+  older->origin = "b";
+  caf::anon_send(sess, session_sync_atom::value, session_write_ptr{older});
+  sched.run();
+  CAF_CHECK(!queue->closed());
+  auto newer = std::make_shared<session_write>();
+  newer->id = "s1";
+  newer->attach_ms = wall_ms() + 60000;
+  newer->origin = "b";
+  caf::anon_send(sess, session_sync_atom::value, session_write_ptr{newer});
+  sched.run();
+  CAF_CHECK(queue->closed());
+  CAF_CHECK(drain(*queue).find("herald.session_replaced") != std::string::npos);
+  CAF_CHECK_EQUAL(stats.sessions_connected.load(), 0);
+  // A deletion elsewhere ends the session here: requests get 404.
+  auto erased = std::make_shared<session_write>();
+  erased->id = "s1";
+  erased->erase = true;
+  caf::anon_send(sess, session_sync_atom::value, session_write_ptr{erased});
+  sched.run();
+  CAF_CHECK_EQUAL(call(session_request::op::get).first, 404);
+}
+
+CAF_TEST(a session write round-trips through its shared-log form) {
+  session_write w;
+  w.id = "s9";
+  w.record = session_record{};
+  w.record->settings.topics = {"a/*"};
+  w.record->ack_through = 7;
+  w.put_pending = {{3, 2}};
+  w.del_pending = {1};
+  w.put_dead = {{2, 5, "max_deliveries", 1234}};
+  w.del_dead = {4};
+  w.attach_ms = 99;
+  auto back = decode_session_write(encode_session_write(w));
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL(back->id, "s9");
+  CAF_REQUIRE(back->record);
+  CAF_CHECK_EQUAL(back->record->settings.topics, std::vector<std::string>{"a/*"});
+  CAF_CHECK_EQUAL(back->record->ack_through, 7u);
+  CAF_REQUIRE_EQUAL(back->put_pending.size(), 1u);
+  CAF_CHECK_EQUAL(back->put_pending[0].deliveries, 2u);
+  CAF_CHECK_EQUAL(back->del_pending, std::vector<std::uint64_t>{1});
+  CAF_REQUIRE_EQUAL(back->put_dead.size(), 1u);
+  CAF_CHECK_EQUAL(back->put_dead[0].reason, "max_deliveries");
+  CAF_CHECK_EQUAL(back->del_dead, std::vector<std::uint64_t>{4});
+  CAF_CHECK_EQUAL(back->attach_ms, 99);
+  CAF_CHECK(!decode_session_write("{\"id\":1}"));
+  CAF_CHECK(!decode_session_write("[]"));
+  CAF_CHECK(!decode_session_write("{\"id\":\"x\",\"put_pending\":[[\"no\"]]}"));
+}
+
+CAF_TEST(a record from another node never moves the stored cursors back) {
+  make_session(settings(10, 100, 5));
+  session_write mine;
+  mine.id = "s1";
+  mine.record = session_record{};
+  mine.record->ack_through = 50;
+  mine.record->delivered_through = 60;
+  CAF_REQUIRE(!store->sessions().write({&mine}));
+  session_write theirs = mine;
+  theirs.record->ack_through = 40;
+  theirs.record->delivered_through = 70;
+  theirs.merge_cursors = true;
+  CAF_REQUIRE(!store->sessions().write({&theirs}));
+  auto stored = store->sessions().load("s1");
+  CAF_REQUIRE(stored.value);
+  CAF_CHECK_EQUAL(stored.value->record.ack_through, 50u);
+  CAF_CHECK_EQUAL(stored.value->record.delivered_through, 70u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
