@@ -248,6 +248,20 @@ std::string hub_metrics::render(const hub_context& hub, const storage_figures& s
           static_cast<double>(hub.log->topic_count()));
   b.gauge("herald_log_head", "The log's last committed position.",
           static_cast<double>(hub.log->head()));
+  if (auto& c = s.cluster; c.enabled.load()) {
+    // Cluster mode: this node's tail of the shared log.
+    b.gauge("herald_cluster_connected", "1 while connected to the cluster's NATS servers.",
+            c.connected.load() ? 1 : 0);
+    b.gauge("herald_cluster_caught_up", "1 once the tail reached the stream's end since start.",
+            c.caught_up.load() ? 1 : 0);
+    b.gauge("herald_cluster_applied", "The last stream sequence applied to the local log.",
+            static_cast<double>(c.applied.load()));
+    b.gauge("herald_cluster_lag", "Messages of the stream not applied here yet.",
+            static_cast<double>(c.lag.load()));
+    b.counter("herald_cluster_lost_total", "Stream sequences dropped by the stream before this "
+              "node read them (a gap notice for resumes from before them).",
+              static_cast<double>(c.lost.load()));
+  }
   // Events.
   b.labelled("herald_events_published_total", "Events published, by result.",
              MetricType::Counter, "result",

@@ -342,6 +342,10 @@ class ClusterTest(unittest.TestCase):
         self.cluster.command("start hub 2")
         self.assertEqual([e["id"] for e in all_events(self.hub(2), "rebuild")], ids)
         self.assertEqual(self.hub(2).stats()["cluster"]["lost"], 0)
+        st, _, text = self.hub(2).get("/metrics")
+        text = text.decode() if isinstance(text, bytes) else text
+        self.assertIn("herald_cluster_connected 1", text)
+        self.assertIn("herald_cluster_caught_up 1", text)
         self.assertEqual(self.hub(2).stats()["log_head"], self.hub(1).stats()["log_head"])
 
 
