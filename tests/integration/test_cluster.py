@@ -30,7 +30,7 @@ class Cluster:
         full.update(env or {})
         self.proc = subprocess.Popen(["bash", SCRIPT], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=full)
-        self.nats, self.hubs, self.logs = {}, {}, {}
+        self.nats, self.monitors, self.hubs, self.logs = {}, {}, {}, {}
         self._read_until("ready", 90)
 
     def _line(self, timeout):
@@ -49,6 +49,7 @@ class Cluster:
             fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
             if "node" in fields:
                 self.nats[int(fields["node"])] = fields["client"]
+                self.monitors[int(fields["node"])] = fields["monitor"]
             if "hub" in fields:
                 port = int(fields["url"].rsplit(":", 1)[1])
                 self.hubs[int(fields["hub"])] = Hub(port=port, data_dir="/nonexistent")
@@ -333,6 +334,22 @@ class ClusterTest(unittest.TestCase):
         for n in (1, 2):
             wait_until(lambda: self.hub(n).get("/v1/sessions/worker-7")[0] == 404, 15,
                        f"node {n} to forget the session")
+
+    def test_9_the_stream_s_limits_are_herald_s_retention_and_idempotency_window(self):
+        import urllib.request
+        url = self.cluster.monitors[2] + "/jsz?streams=true&config=true"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            doc = json.load(r)
+        streams = [s for acc in doc.get("account_details", [])
+                   for s in acc.get("stream_detail", []) if s["name"] == "HERALD"]
+        self.assertEqual(len(streams), 1, doc)
+        cfg = streams[0]["config"]
+        self.assertEqual(cfg["max_msgs_per_subject"], 100000)  # retention.max_events_per_topic
+        self.assertEqual(cfg["max_age"], 86400 * 10 ** 9)      # retention.max_age_seconds
+        self.assertEqual(cfg["duplicate_window"], 120 * 10 ** 9)  # the idempotency window
+        self.assertEqual(cfg["num_replicas"], 3)
+        self.assertEqual(cfg["storage"], "file")
+        self.assertEqual(sorted(cfg["subjects"]), ["HERALD.ev.>", "HERALD.job.>", "HERALD.sess.>"])
 
     def test_6_a_node_that_lost_its_store_rebuilds_it_from_the_stream(self):
         ids = [publish_ok(self.hub(1), {"topic": "rebuild", "data": i})["id"] for i in range(5)]
