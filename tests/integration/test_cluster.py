@@ -351,6 +351,30 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(cfg["storage"], "file")
         self.assertEqual(sorted(cfg["subjects"]), ["HERALD.ev.>", "HERALD.job.>", "HERALD.sess.>"])
 
+    def test_10_what_the_stream_dropped_is_a_gap_on_every_node_and_on_a_rebuilt_one(self):
+        # Nodes of their own on a stream that keeps 5 events per topic (the retention setting).
+        env = {"HERALD_CLUSTER_NATS_SERVERS": ",".join(self.cluster.nats.values()),
+               "HERALD_CLUSTER_STREAM": "SMALL", "HERALD_RETENTION_MAX_EVENTS_PER_TOPIC": "5"}
+        x1 = Hub(env=dict(env, HERALD_CLUSTER_NODE_NAME="x1")).start()
+        try:
+            ids = [publish_ok(x1, {"topic": "t", "data": i})["id"] for i in range(20)]
+            self.assertEqual([e["id"] for e in all_events(x1, "t")], ids[15:])
+            x2 = Hub(env=dict(env, HERALD_CLUSTER_NODE_NAME="x2")).start()
+            try:
+                self.assertEqual([e["id"] for e in all_events(x2, "t")], ids[15:])
+                self.assertEqual(x2.stats()["cluster"]["lost"], 15)
+                for hub in (x1, x2):
+                    sub = hub.subscribe(["t"], last_event_id=ids[2])
+                    got = sub.wait_events(5)
+                    self.assertEqual([e["id"] for e in got], ids[15:])
+                    gaps = sub.wait_events(1, kind="herald.gap")
+                    self.assertEqual(len(gaps), 1, f"{hub.port}: {sub.events}")
+                    sub.close()
+            finally:
+                x2.close()
+        finally:
+            x1.close()
+
     def test_6_a_node_that_lost_its_store_rebuilds_it_from_the_stream(self):
         ids = [publish_ok(self.hub(1), {"topic": "rebuild", "data": i})["id"] for i in range(5)]
         self.cluster.command("kill hub 2")
