@@ -142,6 +142,34 @@ CAF_TEST(environment variables override) {
   CAF_CHECK(err->find("HERALD_STORAGE_DURABILITY") != std::string::npos);
 }
 
+CAF_TEST(cluster settings from a file and from the environment) {
+  config c;
+  CAF_CHECK(!c.clustered());
+  CAF_REQUIRE(!apply_json(c, R"({"cluster": {"nats": {"servers": ["nats://a:4222"]},
+                                             "stream": "EVENTS", "replicas": 1}})"));
+  CAF_CHECK(c.clustered());
+  CAF_CHECK_EQUAL(c.cluster_stream, "EVENTS");
+  CAF_CHECK_EQUAL(c.cluster_replicas, 1u);
+  setenv("HERALD_CLUSTER_NATS_SERVERS", "nats://a:4222,nats://b:4222", 1);
+  auto err = apply_env(c);
+  unsetenv("HERALD_CLUSTER_NATS_SERVERS");
+  CAF_REQUIRE(!err);
+  CAF_CHECK_EQUAL(c.cluster_nats_servers,
+                  (std::vector<std::string>{"nats://a:4222", "nats://b:4222"}));
+  // A stream name is one subject token; servers are NATS URLs.
+  CAF_CHECK(apply_json(c, R"({"cluster": {"stream": "a.b"}})"));
+  CAF_CHECK(apply_json(c, R"({"cluster": {"stream": "*"}})"));
+  auto bad = apply_json(c, R"({"cluster": {"nats": {"servers": ["http://a"]}}})");
+  CAF_REQUIRE(bad);
+  CAF_CHECK(bad->find("cluster.nats.servers") != std::string::npos);
+  CAF_CHECK(apply_json(c, R"({"cluster": {"replicas": 0}})"));
+  CAF_CHECK_EQUAL(c.cluster_stream, "EVENTS"); // refused values change nothing
+  c.cluster_node_name = "hub-a";
+  CAF_CHECK_EQUAL(c.node_name(), "hub-a");
+  c.cluster_node_name.clear();
+  CAF_CHECK(!c.node_name().empty()); // the host name
+}
+
 #include "app/json_log.hpp"
 
 CAF_TEST(log lines become json members) {
