@@ -119,6 +119,18 @@ class ClusterTest(unittest.TestCase):
     def hub(self, n):
         return self.cluster.hubs[n]
 
+    def replica_on(self, n):
+        """True when nats-server `n` answers and lists the HERALD stream among those it holds."""
+        import urllib.request
+        try:
+            with urllib.request.urlopen(self.cluster.monitors[n] + "/jsz?streams=true",
+                                        timeout=2) as r:
+                doc = json.load(r)
+        except OSError:
+            return False
+        return any(s["name"] == "HERALD" for acc in doc.get("account_details", [])
+                   for s in acc.get("stream_detail", []))
+
     def test_1_every_node_delivers_every_event_once_in_the_same_order_with_the_same_ids(self):
         subs = {n: self.hub(n).subscribe(["order/*"]) for n in (1, 2, 3)}
         ids = []
@@ -203,6 +215,8 @@ class ClusterTest(unittest.TestCase):
             resumed_after = time.time() - t0
             self.cluster.command("start nats 1")
             wait_until(lambda: len(acked) >= killed_at + 200, 30, "publishing after the restart")
+            # The restarted server rejoins: it holds its replica of the stream again.
+            wait_until(lambda: self.replica_on(1), 30, "nats-server 1 to hold the stream again")
         finally:
             stop.set()
             pub.join(30)
