@@ -132,7 +132,7 @@ public:
     out["version"] = HERALD_VERSION;
     out["uptime_seconds"] = static_cast<std::int64_t>(
       std::chrono::duration<double>(now.at - hub.started).count());
-    out["ready"] = hub.ready.load() && !hub.shutting_down.load();
+    out["ready"] = !hub.not_ready();
     out["connections"] = {{"total", s.open_connections.load()},
                           {"sse", std::max<std::int64_t>(sse, 0)},
                           {"websocket", s.websockets.load()},

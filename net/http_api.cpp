@@ -344,22 +344,9 @@ void handle_client_js(hub_context&, route_request& r, respond_fn respond) {
 }
 
 void handle_ready(hub_context& hub, route_request& r, respond_fn respond) {
-  if (!hub.ready.load() || hub.shutting_down.load())
-    return respond(error_response(r.req, http::status::service_unavailable,
-                                  hub.shutting_down ? "shutting_down" : "not_ready",
-                                  "the hub is not accepting work"));
-  if (auto& c = hub.stats.cluster; c.enabled.load()) {
-    if (!c.connected.load())
-      return respond(error_response(r.req, http::status::service_unavailable,
-                                    "cluster_unavailable",
-                                    "this node is not connected to the cluster's NATS servers"));
-    if (!c.caught_up.load() || c.lag.load() > hub.cfg.cluster_ready_lag)
-      return respond(error_response(
-        r.req, http::status::service_unavailable, "cluster_catching_up",
-        "this node is " + std::to_string(c.lag.load())
-          + " events behind the cluster's log (applied through "
-          + std::to_string(c.applied.load()) + ")"));
-  }
+  if (auto why = hub.not_ready())
+    return respond(error_response(r.req, http::status::service_unavailable, why->first,
+                                  why->second));
   respond(json_response(r.req, http::status::ok, R"({"status":"ready"})"));
 }
 

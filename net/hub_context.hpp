@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <mutex>
 
 #include <boost/asio/ssl/context.hpp>
@@ -104,6 +105,25 @@ struct hub_context {
   std::chrono::steady_clock::time_point rate_sampled = started;
   std::uint64_t rate_polls = 0;
   double upstream_polls_per_second = 0;
+
+  /// Why the hub is not ready ({code, message}: /readyz's 503), or nullopt when it is.
+  std::optional<std::pair<std::string, std::string>> not_ready() const {
+    if (shutting_down.load())
+      return std::pair<std::string, std::string>{"shutting_down", "the hub is not accepting work"};
+    if (!ready.load())
+      return std::pair<std::string, std::string>{"not_ready", "the hub is not accepting work"};
+    if (auto& c = stats.cluster; c.enabled.load()) {
+      if (!c.connected.load())
+        return std::pair<std::string, std::string>{
+          "cluster_unavailable", "this node is not connected to the cluster's NATS servers"};
+      if (!c.caught_up.load() || c.lag.load() > cfg.cluster_ready_lag)
+        return std::pair<std::string, std::string>{
+          "cluster_catching_up", "this node is " + std::to_string(c.lag.load())
+                                   + " events behind the cluster's log (applied through "
+                                   + std::to_string(c.applied.load()) + ")"};
+    }
+    return std::nullopt;
+  }
 };
 
 } // namespace herald
