@@ -384,6 +384,11 @@ class ClusterTest(unittest.TestCase):
                     gaps = sub.wait_events(1, kind="herald.gap")
                     self.assertEqual(len(gaps), 1, f"{hub.port}: {sub.events}")
                     sub.close()
+                # A cluster node stops cleanly (its tail and NATS connection included).
+                self.assertEqual(x2.terminate(), 0, x2.log_text())
+                self.assertIn("event=shutdown_started", x2.log_text())
+                for bad in ("AddressSanitizer", "runtime error", "ThreadSanitizer"):
+                    self.assertNotIn(bad, x2.log_text())
             finally:
                 x2.close()
         finally:

@@ -222,7 +222,9 @@ CAF_TEST(cluster mode applies events at the positions the shared log gave them) 
   // Applying what is applied changes nothing; a later apply moves the head over a non-event.
   std::vector<event_record> again{event_record{7, 1000, "a", "", "x"}};
   CAF_REQUIRE(!log->apply(again, 7));
-  CAF_CHECK_EQUAL(log->get(7).value->data, "3");
+  auto seven = log->get(7);
+  CAF_REQUIRE(seven.value);
+  CAF_CHECK_EQUAL(seven.value->data, "3");
   std::vector<event_record> none;
   CAF_REQUIRE(!log->apply(none, 9));
   CAF_CHECK_EQUAL(log->head(), 9u);
