@@ -9,6 +9,11 @@
 namespace herald {
 namespace {
 
+/// `text` as a JSON string: a Last-Event-ID is the client's bytes, which need not be UTF-8
+/// (invalid bytes become U+FFFD).
+std::string json_text(const std::string& text) {
+  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 void fail(connection_actor* self, const caf::error& err) {
   auto& st = self->state;
@@ -53,21 +58,21 @@ void start(connection_actor* self, std::uint64_t head) {
   if (!st.sub.resume_mercure_id.empty() && !st.sub.resume) {
     // A publisher's own id that the log does not hold (never used, or deleted by retention):
     // as a Mercure hub does, deliver from now on, and say so.
-    nlohmann::json last = st.sub.resume_mercure_id;
+    auto last = json_text(st.sub.resume_mercure_id);
     preamble.push_back(stream_item::make_notice(
-      "herald.gap", "{\"reason\":\"unknown_id\",\"last_event_id\":" + last.dump() + "}"));
+      "herald.gap", "{\"reason\":\"unknown_id\",\"last_event_id\":" + last + "}"));
   } else if (st.sub.resume) {
     auto& r = *st.sub.resume;
-    nlohmann::json last = st.sub.resume_text;
+    auto last = json_text(st.sub.resume_text);
     if (r.epoch != st.deps.epoch) {
       // An id from another log (replaced data dir, another hub): we cannot tell what was missed,
       // so say so and replay everything retained.
       preamble.push_back(stream_item::make_notice(
-        "herald.gap", "{\"reason\":\"unknown_log\",\"last_event_id\":" + last.dump() + "}"));
+        "herald.gap", "{\"reason\":\"unknown_log\",\"last_event_id\":" + last + "}"));
       st.cursor = 0;
     } else if (r.pos > head) {
       preamble.push_back(stream_item::make_notice(
-        "herald.gap", "{\"reason\":\"ahead_of_log\",\"last_event_id\":" + last.dump()
+        "herald.gap", "{\"reason\":\"ahead_of_log\",\"last_event_id\":" + last
                         + ",\"head\":\"" + format_event_id(st.deps.epoch, head) + "\"}"));
     } else {
       st.cursor = r.pos;

@@ -41,8 +41,18 @@ std::string json_string(std::string_view s) {
                                             nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+/// A document as JSON text. Messages quote what the client sent (a path, a header), which need
+/// not be UTF-8: invalid bytes become U+FFFD instead of an exception.
+std::string dump_lenient(const nlohmann::json& doc) {
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace
+
 std::string error_body(std::string_view code, std::string_view message) {
-  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  return dump_lenient(nlohmann::json{{"error", {{"code", code}, {"message", message}}}});
 }
 
 std::string error_body(const caf::error& err) {
@@ -52,7 +62,7 @@ std::string error_body(const caf::error& err) {
   nlohmann::json doc{{"error", {{"code", parts.code}, {"message", parts.message}}}};
   if (parts.current_version)
     doc["error"]["current_version"] = *parts.current_version;
-  return doc.dump();
+  return dump_lenient(doc);
 }
 
 http::status http_status(const request_reply& reply) {

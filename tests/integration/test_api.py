@@ -191,6 +191,41 @@ class ApiTest(unittest.TestCase):
                           "method_not_allowed")
         self.assert_error(self.hub.get("/v1/events?topic=a%zz"), 400, "invalid_target")
 
+    def test_bytes_that_are_not_utf8_get_json_errors(self):
+        # A path or a Last-Event-ID is the client's bytes: quoted in an error or a notice, what
+        # is not UTF-8 becomes U+FFFD. (Found by fuzz/http_request: the 404 of such a path
+        # threw out of the io thread and ended the process.)
+        st, _, body = raw_http(self.hub.port, b"GET /m\xe2rcure HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(st, 404)
+        err = json.loads(body)["error"]
+        self.assertEqual(err["code"], "not_found")
+        self.assertIn("\ufffd", err["message"])
+        st, _, body = raw_http(self.hub.port, b"GET /v1/subscribe?topic=a HTTP/1.1\r\nHost: x\r\n"
+                               b"Last-Event-ID: \xff\xfe\r\n\r\n")
+        self.assertEqual(st, 400)
+        self.assertEqual(json.loads(body)["error"]["code"], "invalid_id")
+        # A Mercure subscriber's Last-Event-ID that the log does not know (a publisher's own id)
+        # is answered with a gap notice quoting it; the stream goes on and gets what follows.
+        topic = "urn:utf8:" + self._testMethodName
+        with socket.create_connection(("127.0.0.1", self.hub.port), timeout=5) as s:
+            s.sendall(b"GET /.well-known/mercure?topic=" + topic.encode() + b" HTTP/1.1\r\n"
+                      b"Host: x\r\nLast-Event-ID: id-\xff\r\n\r\n")
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                buf += s.recv(65536)
+            self.assertIn(b" 200 ", buf.split(b"\r\n")[0])
+            self.hub.wait_stats(lambda st: st["connections"] >= 1)
+            st, _, _ = self.hub.request(
+                "POST", "/.well-known/mercure", f"topic={topic}&data=after",
+                headers={"Content-Type": "application/x-www-form-urlencoded"})
+            self.assertEqual(st, 200)
+            deadline = time.time() + 5
+            while b"data: after" not in buf and time.time() < deadline:
+                buf += s.recv(65536)
+            self.assertIn(b"data: after", buf)
+            self.assertIn('"last_event_id":"id-\ufffd"'.encode(), buf)
+        self.assertEqual(self.hub.get("/healthz")[0], 200)
+
     def test_route_table_edges(self):
         # Methods Beast does not know, asterisk and absolute-form targets, empty path segments:
         # each is answered from the route table and the hub stays up.
