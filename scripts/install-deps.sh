@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Herald needs to build and test on Debian (bookworm). Idempotent; root or sudo.
-# chromium runs the browser test (tests/node/job-progress.browser.test.mjs).
+# chromium runs the browser tests; clang (with libFuzzer) builds the sanitizer and fuzz build.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(g++ cmake make libcaf-dev libboost-dev librocksdb-dev nlohmann-json3-dev libcli11-dev
       libspdlog-dev libfmt-dev libssl-dev libcpp-jwt-dev libsimdjson-dev zlib1g-dev prometheus-cpp-dev libnats-dev pkg-config nats-server prometheus curl python3 python3-jwt
-      python3-cryptography openssl libnss3-tools chromium dpkg-dev adduser)
+      python3-cryptography openssl libnss3-tools chromium dpkg-dev adduser
+      clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

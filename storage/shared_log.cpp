@@ -345,9 +345,10 @@ std::optional<std::string> shared_log::next(std::vector<tail_message>& out, std:
         const char* v = nullptr;
         return natsMsgHeader_Get(msg, name, &v) == NATS_OK ? v : nullptr;
       };
-      tail_message m{meta->Sequence.Stream, meta->NumPending,
-                     std::string{natsMsg_GetData(msg),
-                                 static_cast<std::size_t>(natsMsg_GetDataLength(msg))}};
+      tail_message m;
+      m.seq = meta->Sequence.Stream;
+      m.pending = meta->NumPending;
+      m.body.assign(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
       if (auto* job = header(job_header)) {
         m.kind = shared_kind::job;
         m.key = job;
