@@ -25,6 +25,11 @@ def free_port():
         return s.getsockname()[1]
 
 
+# What ASan, LSan, UBSan and TSan print when they find something.
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer")
+
+
 class Hub:
     """One herald process. `config` is written to a JSON file passed with --config."""
 
@@ -101,14 +106,25 @@ class Hub:
     def restart(self):
         if self.proc and self.proc.poll() is None:
             self.kill9()
+        self.check_sanitizers()
         self.lines = []
         return self.start()
+
+    def check_sanitizers(self):
+        """Fails when the hub's output holds a sanitizer report (the sanitizer build in CI:
+        scripts/sanitize.sh). A report is a bug even when the test passed."""
+        text = self.log_text()
+        for marker in SANITIZER_REPORTS:
+            if marker in text:
+                at = text.index(marker)
+                raise AssertionError(f"sanitizer report in the hub's output:\n{text[max(0, at - 200):at + 4000]}")
 
     def close(self):
         if self.proc and self.proc.poll() is None:
             self.kill9()
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.check_sanitizers()
 
     def __enter__(self):
         return self.start()
