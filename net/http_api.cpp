@@ -502,8 +502,10 @@ std::variant<stream_start, http_response> websocket_stream(hub_context& hub, rou
 std::variant<stream_start, http_response> job_stream(hub_context& hub, route_request& r) {
   if (auto refused = refuse_job_access(r, false))
     return std::move(*refused);
+  if (auto refused = refuse_unknown_params(r, {"last_event_id"}))
+    return std::move(*refused);
   std::uint64_t last_seen = 0;
-  if (auto last = field(r.req, "Last-Event-ID"); !last.empty()) {
+  if (auto last = resume_text(r); !last.empty()) {
     auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), last_seen);
     if (ec != std::errc{} || end != last.data() + last.size())
       return error_response(r.req, http::status::bad_request, "invalid_id",
