@@ -104,10 +104,21 @@ void basic_http_session<Stream>::do_read() {
   if (buffer_.size() > 0)
     return read_header(); // a pipelined request is already here
   // Between requests the connection may idle; the header timeout starts with the first byte.
+  // A new connection gets no idle time: its first request must arrive within the header timeout
+  // (connections opened and never used are closed then, not after the keep-alive idle time).
   // (Setting a read's expiry leaves a pending write's alone: Beast keeps one timer for each.)
-  lowest().expires_after(idle_timeout);
+  if (next_seq_ == 0)
+    lowest().expires_after(std::chrono::seconds(hub_.cfg.limits_header_timeout_seconds));
+  else
+    lowest().expires_after(idle_timeout);
   stream_.async_read_some(buffer_.prepare(first_read_bytes),
                           [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                            if (ec == beast::error::timeout && !self->closed_) {
+                              // No request began: not a request timeout, and not worth a log
+                              // line each (thousands of abandoned connections).
+                              spdlog::debug("event=idle_close requests={}", self->next_seq_);
+                              return self->close();
+                            }
                             if (ec)
                               return self->on_header(ec);
                             self->buffer_.commit(n);

@@ -1,5 +1,9 @@
 #include "net/listener.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <spdlog/spdlog.h>
@@ -16,8 +20,14 @@ using tcp = net::ip::tcp;
 listener::listener(net::io_context& ioc, std::vector<net::io_context*> io, hub_context& hub,
                    options opts)
   : io_(std::move(io)), hub_(hub), opts_(opts), acceptor_(net::make_strand(ioc)),
-    backoff_(acceptor_.get_executor()) {
+    backoff_(acceptor_.get_executor()),
+    reserve_fd_(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {
   // nop
+}
+
+listener::~listener() {
+  if (reserve_fd_ >= 0)
+    ::close(reserve_fd_);
 }
 
 std::optional<std::string> listener::open(const tcp::endpoint& ep) {
@@ -29,6 +39,8 @@ std::optional<std::string> listener::open(const tcp::endpoint& ep) {
     acceptor_.bind(ep, ec);
   if (!ec)
     acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (!ec)
+    acceptor_.native_non_blocking(true, ec); // shed_one() accepts directly: it must not block
   if (ec)
     return "cannot listen on " + ep.address().to_string() + ":" + std::to_string(ep.port())
            + ": " + ec.message();
@@ -49,6 +61,46 @@ void listener::stop() {
     self->acceptor_.close(ignored);
     self->backoff_.cancel();
   });
+}
+
+bool listener::shed_one() {
+  if (reserve_fd_ < 0)
+    reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (reserve_fd_ < 0)
+    return false;
+  ::close(reserve_fd_);
+  int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    static const std::string wire = [] {
+      http_request req;
+      req.version(11);
+      auto res = error_response(req, http::status::service_unavailable, "no_descriptors",
+                                "the hub has no file descriptor left for a new connection");
+      res.set(http::field::retry_after, "5");
+      res.keep_alive(false);
+      return render_response(res);
+    }();
+    [[maybe_unused]] auto sent = ::send(fd, wire.data(), wire.size(), MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    ::close(fd);
+  }
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0 && reserve_fd_ >= 0;
+}
+
+void listener::note_accept_failure(const boost::system::error_code& ec, bool shed) {
+  ++failures_unlogged_;
+  shed_unlogged_ += shed ? 1 : 0;
+  auto now = std::chrono::steady_clock::now();
+  if (last_logged_ != std::chrono::steady_clock::time_point{}
+      && now - last_logged_ < std::chrono::seconds(10))
+    return;
+  spdlog::warn("event=accept_failed error=\"{}\" failures={} refused_503={} "
+               "note=\"logged at most every 10 s\"",
+               ec.message(), failures_unlogged_, shed_unlogged_);
+  last_logged_ = now;
+  failures_unlogged_ = 0;
+  shed_unlogged_ = 0;
 }
 
 void listener::refuse(tcp::socket s, std::uint64_t retry_after_s) {
@@ -77,8 +129,15 @@ void listener::do_accept() {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open())
       return;
     if (ec) {
-      // EMFILE and friends: back off briefly instead of spinning; existing streams go on.
-      spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
+      // Out of descriptors (EMFILE, ENFILE): the waiting connection is refused with a 503
+      // through the reserve descriptor, and accepting goes on at once. Anything else, or when
+      // the reserve cannot help: back off briefly instead of spinning. Existing streams go on.
+      bool out_of_fds = ec == boost::system::errc::too_many_files_open
+                        || ec == boost::system::errc::too_many_files_open_in_system;
+      bool shed = out_of_fds && self->shed_one();
+      self->note_accept_failure(ec, shed);
+      if (shed)
+        return self->do_accept();
       self->backoff_.expires_after(std::chrono::milliseconds(100));
       self->backoff_.async_wait([self](boost::system::error_code ec) {
         if (!ec)

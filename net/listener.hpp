@@ -1,6 +1,7 @@
 #pragma once
 // Accepts TCP connections and starts an http_session for each, on the io threads in turn.
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -24,6 +25,7 @@ public:
   /// Accepts on `ioc`; each accepted socket belongs to the next of `io` (each run by one thread).
   listener(boost::asio::io_context& ioc, std::vector<boost::asio::io_context*> io,
            hub_context& hub, options opts);
+  ~listener();
 
   /// Binds and listens. Returns an error message on failure.
   std::optional<std::string> open(const boost::asio::ip::tcp::endpoint& ep);
@@ -36,6 +38,12 @@ private:
   void do_accept();
   /// Answers 429 on a connection over its address's rate, and closes it.
   void refuse(boost::asio::ip::tcp::socket s, std::uint64_t retry_after_s);
+  /// Out of file descriptors: gives up the reserve descriptor to accept one waiting connection,
+  /// answers it 503 no_descriptors and closes it, then takes the reserve again. False if there
+  /// was nothing to accept or the reserve could not be used.
+  bool shed_one();
+  /// Logs a failed accept, at most once every 10 s (with what happened since the last line).
+  void note_accept_failure(const boost::system::error_code& ec, bool shed);
 
   std::vector<boost::asio::io_context*> io_;
   std::size_t next_io_ = 0;
@@ -43,6 +51,12 @@ private:
   options opts_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer backoff_;
+  /// A descriptor held back (on /dev/null) so that a connection can still be accepted and
+  /// refused cleanly when the process has no other descriptor left (-1: none).
+  int reserve_fd_ = -1;
+  std::chrono::steady_clock::time_point last_logged_{};
+  std::uint64_t failures_unlogged_ = 0; // failed accepts since the last log line
+  std::uint64_t shed_unlogged_ = 0;     // connections refused with 503 since then
 };
 
 } // namespace herald

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -33,7 +34,8 @@ SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 class Hub:
     """One herald process. `config` is written to a JSON file passed with --config."""
 
-    def __init__(self, config=None, data_dir=None, port=None, env=None):
+    def __init__(self, config=None, data_dir=None, port=None, env=None, max_fds=None):
+        self.max_fds = max_fds  # RLIMIT_NOFILE of the hub process (None: inherited)
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="herald-it-")
         self.port = port or free_port()
@@ -54,7 +56,12 @@ class Hub:
             args += ["--config", path]
         env = dict(os.environ)
         env.update(self.env or {})
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+        limit = None
+        if self.max_fds:
+            n = self.max_fds
+            limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))  # noqa: E731
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                     preexec_fn=limit)
         threading.Thread(target=self._pump, args=(self.proc,), daemon=True).start()
         if expect_ready:
             self.wait_for_log("event=listening", 10)

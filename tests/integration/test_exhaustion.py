@@ -1,0 +1,176 @@
+"""Resource exhaustion against a real hub: no file descriptor left, thousands of connections
+opened and abandoned, publishers flooding huge bodies. Existing streams keep flowing, what cannot
+be served is refused cleanly, and the hub recovers by itself."""
+import http.client
+import json
+import os
+import resource
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Hub, SSEClient  # noqa: E402
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def publish_on(conn, topic, data):
+    conn.request("POST", "/v1/publish", body=json.dumps({"topic": topic, "data": data}),
+                 headers={"Content-Type": "application/json"})
+    res = conn.getresponse()
+    return res.status, json.loads(res.read())
+
+
+class ExhaustionTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # The test opens ten thousand sockets of its own.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 30000)), hard))
+
+    def test_out_of_descriptors_refuses_new_connections_and_recovers(self):
+        with Hub(max_fds=200, config={"limits": {"header_timeout_seconds": 60}}) as hub:
+            stream = SSEClient(hub.port, ["fds/a"])
+            publisher = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=10)
+            self.assertEqual(publish_on(publisher, "fds/a", 0)[0], 201)
+            stream.wait_events(1)
+            # Idle connections until the hub has no descriptor left: from then on every new
+            # connection is answered 503 no_descriptors at once and closed.
+            socks = [socket.create_connection(("127.0.0.1", hub.port), timeout=5)
+                     for _ in range(400)]
+            time.sleep(1)
+            idle, refused = [], []
+            for s in socks:
+                s.settimeout(0.01)
+                try:
+                    refused.append(s.recv(65536))
+                    s.close()
+                except socket.timeout:
+                    idle.append(s)  # accepted: the hub waits for its request
+            self.assertGreaterEqual(len(refused), 200, f"{len(idle)} accepted")
+            self.assertLess(len(idle), 200)
+            for data in refused:
+                head, _, body = data.partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.1 503 "), head)
+                self.assertIn(b"Retry-After: 5", head)
+                self.assertEqual(json.loads(body)["error"]["code"], "no_descriptors")
+            # The stream and the publisher's keep-alive connection go on meanwhile.
+            for i in range(1, 6):
+                self.assertEqual(publish_on(publisher, "fds/a", i)[0], 201)
+            stream.wait_events(6)
+            self.assertEqual([e["data"] for e in stream.data_events()],
+                             [str(i) for i in range(6)])
+            # Descriptors come back: new connections are served again.
+            for s in idle:
+                s.close()
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    if hub.get("/healthz")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.1)
+            self.assertEqual(hub.get("/healthz")[0], 200)
+            self.assertEqual(publish_on(publisher, "fds/a", 6)[0], 201)
+            stream.wait_events(7)
+            # Fifty and more failed accepts, logged once (at most one line every 10 s).
+            lines = [l for l in hub.log_text().splitlines() if "event=accept_failed" in l]
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn("Too many open files", lines[0])
+            stream.close()
+            publisher.close()
+
+    def test_ten_thousand_abandoned_connections(self):
+        # Opened, never sent a request, left open: each is closed by the header timeout, the
+        # hub answers others meanwhile, and its descriptors and memory come back.
+        with Hub(config={"limits": {"header_timeout_seconds": 2, "max_connections": 20000}}) as hub:
+            stream = SSEClient(hub.port, ["abandoned/a"])
+            fds_before = open_fds(hub.proc.pid)
+            socks = []
+            for _ in range(20):
+                # In bursts of 500 (a burst larger than the listen backlog would leave
+                # connections the kernel never hands to the hub).
+                for _ in range(500):
+                    socks.append(socket.create_connection(("127.0.0.1", hub.port), timeout=5))
+                time.sleep(0.05)
+            started = time.time()
+            self.assertEqual(hub.get("/healthz")[0], 200)
+            self.assertEqual(hub.request("POST", "/v1/publish",
+                                         {"topic": "abandoned/a", "data": 1})[0], 201)
+            stream.wait_events(1)
+            self.assertLess(time.time() - started, 5)
+            # Every one of them is closed by the hub (the client reads the end of the stream).
+            deadline = time.time() + 30
+            for s in socks:
+                s.settimeout(max(0.1, deadline - time.time()))
+                try:
+                    self.assertEqual(s.recv(1024), b"")
+                except ConnectionResetError:
+                    pass
+                s.close()
+            deadline = time.time() + 10
+            while open_fds(hub.proc.pid) > fds_before + 5 and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertLessEqual(open_fds(hub.proc.pid), fds_before + 5)
+            self.assertEqual(hub.request("POST", "/v1/publish",
+                                         {"topic": "abandoned/a", "data": 2})[0], 201)
+            stream.wait_events(2)
+            stream.close()
+
+    def test_huge_bodies_are_refused_before_they_are_read(self):
+        # Publishers announcing and sending 100 MB bodies: each gets 413 from its headers and
+        # its connection is closed; the hub never holds the bodies, and publishes go on.
+        with Hub(config={"limits": {"max_body_bytes": 65536}}) as hub:
+            rss_before = rss_kib(hub.proc.pid)
+            chunk = b"x" * 65536
+            for _ in range(20):
+                s = socket.create_connection(("127.0.0.1", hub.port), timeout=5)
+                s.sendall(b"POST /v1/publish HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n")
+                sent = 0
+                try:
+                    while sent < 100_000_000:
+                        s.sendall(chunk)
+                        sent += len(chunk)
+                except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                    pass
+                self.assertLess(sent, 100_000_000, "the hub read a whole 100 MB body")
+                s.close()
+            # Chunked bodies (no Content-Length): refused once they pass the limit.
+            for _ in range(5):
+                s = socket.create_connection(("127.0.0.1", hub.port), timeout=5)
+                s.sendall(b"POST /v1/publish HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                data = b""
+                try:
+                    for _ in range(2000):
+                        s.sendall(b"10000\r\n" + chunk + b"\r\n")
+                except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                    pass
+                try:
+                    data = s.recv(65536)
+                except (ConnectionResetError, socket.timeout):
+                    pass
+                if data:
+                    self.assertIn(b" 413 ", data.split(b"\r\n")[0])
+                s.close()
+            self.assertEqual(hub.request("POST", "/v1/publish", {"topic": "big/a", "data": 1})[0],
+                             201)
+            self.assertLess(rss_kib(hub.proc.pid) - rss_before, 64 * 1024)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
