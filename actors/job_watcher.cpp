@@ -300,8 +300,8 @@ void on_request(job_watcher_actor* self, const job_request_ptr& req) {
   commit_change(self, std::get<json>(std::move(res)), [=](const caf::error& err) {
     if (!err)
       req->done(request_reply::ok(self->state.snapshot));
-    else if (is(err, hub_errc::unavailable))
-      req->done(request_reply::failed(err));
+    else if (is(err, hub_errc::unavailable) || is(err, hub_errc::storage_failure))
+      req->done(request_reply::failed(err)); // says why (e.g. the disk is nearly full)
     else
       req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
                                       "the job could not be stored"));

@@ -250,8 +250,15 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
   auto created = st.fresh;
   st.fresh = false;
   persist(self, {}, [self, req, created](bool ok) {
-    if (!ok)
+    if (!ok) {
+      if (created) {
+        // Nothing of it was stored, so it does not exist: the registry lets it stop.
+        auto& st = self->state;
+        st.deleted = true;
+        self->send(st.deps.registry, idle_atom::value, st.id, st.requests_seen);
+      }
       return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the session was not stored"));
+    }
     req->done(created ? request_reply::created(session_view(self->state))
                       : request_reply::ok(session_view(self->state)));
   });

@@ -231,6 +231,7 @@ std::optional<std::string> hub_runtime::start() {
     err);
   if (!store)
     return err;
+  store->db().set_min_free_bytes(cfg.storage_min_free_bytes);
   std::shared_ptr<shared_log> shared;
   if (cfg.clustered()) {
     shared = shared_log::open(shared_log_settings_of(cfg), err);

@@ -223,6 +223,7 @@ const std::map<std::string, key_entry>& keys() {
      [](const config& c) -> json {
        return c.storage_durability == durability_setting::fsync ? "fsync" : "process";
      }}},
+    U64_KEY("storage.min_free_bytes", storage_min_free_bytes, 0, 1ull << 50),
     U64_KEY("retention.max_events_per_topic", retention_max_events_per_topic, 1, 1u << 31),
     U64_KEY("retention.max_age_seconds", retention_max_age_seconds, 1, 10ull * 365 * 86400),
     U64_KEY("retention.check_interval_seconds", retention_check_interval_seconds, 1, 86400),

@@ -29,6 +29,9 @@ struct config {
   std::string data_dir = "./data";
 
   durability_setting storage_durability = durability_setting::process;
+  /// Writes that store anything are refused (503 storage_failure) while the data directory's
+  /// filesystem has less than this available (0: never).
+  std::uint64_t storage_min_free_bytes = 64ull << 20;
 
   std::uint64_t retention_max_events_per_topic = 100000;
   std::uint64_t retention_max_age_seconds = 86400;

@@ -1,5 +1,8 @@
 #include "storage/database.hpp"
 
+#include <sys/statvfs.h>
+
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -92,6 +95,9 @@ rocksdb::ColumnFamilyHandle* database::column(std::string_view name) const {
 std::optional<std::string> database::write(rocksdb::WriteBatch& batch, const char* what,
                                            bool durable) {
   storage_thread::check(what);
+  if (batch.HasPut() || batch.HasMerge())
+    if (auto refused = space_refusal())
+      return std::string{what} + ": " + *refused;
   rocksdb::WriteOptions wo;
   wo.sync = durable && mode_ == durability::fsync;
   auto err = error_of(db_->Write(wo, &batch), what);
@@ -100,6 +106,26 @@ std::optional<std::string> database::write(rocksdb::WriteBatch& batch, const cha
   else if (wo.sync)
     wal_syncs_.fetch_add(1, std::memory_order_relaxed);
   return err;
+}
+
+std::optional<std::string> database::space_refusal() {
+  auto min_free = min_free_bytes_.load(std::memory_order_relaxed);
+  if (min_free == 0)
+    return std::nullopt;
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  if (now >= next_space_check_ns_.load(std::memory_order_relaxed)) {
+    next_space_check_ns_.store(now + std::chrono::nanoseconds(std::chrono::milliseconds(100)).count(),
+                               std::memory_order_relaxed);
+    struct statvfs fs {};
+    if (::statvfs(dir_.c_str(), &fs) == 0)
+      free_bytes_.store(std::uint64_t{fs.f_bavail} * fs.f_frsize, std::memory_order_relaxed);
+  }
+  auto available = free_bytes_.load(std::memory_order_relaxed);
+  if (available >= min_free)
+    return std::nullopt;
+  return "the disk is nearly full: " + std::to_string(available >> 20)
+         + " MiB available under the data directory, storage.min_free_bytes is "
+         + std::to_string(min_free >> 20) + " MiB; writing resumes when space is freed";
 }
 
 storage_figures database::figures() {

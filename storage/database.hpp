@@ -91,8 +91,15 @@ public:
   rocksdb::ColumnFamilyHandle* column(std::string_view name) const;
 
   /// Writes `batch` atomically: WAL always, fsynced when `durable` and the mode is fsync.
+  /// A batch that stores anything is refused (an error; RocksDB is not touched, so writing goes
+  /// on once space is freed) while the data directory's filesystem has less than
+  /// min_free_bytes() available; a batch of deletes alone is always written (it frees space).
   std::optional<std::string> write(rocksdb::WriteBatch& batch, const char* what,
                                    bool durable = true);
+
+  /// storage.min_free_bytes (0: no check). Free space is read at most every 100 ms.
+  void set_min_free_bytes(std::uint64_t bytes) { min_free_bytes_ = bytes; }
+  std::uint64_t min_free_bytes() const { return min_free_bytes_; }
 
   /// The value of `key` in `cf`: nothing when not stored, the error (prefixed `what`) when the
   /// read failed.
@@ -129,6 +136,13 @@ private:
   // RocksDB stops writing after a failed write (until reopened). Set by the journal's thread,
   // read by whichever thread closes the database.
   std::atomic<bool> write_failed_{false};
+  /// Why a storing write is refused now (the disk is nearly full), if it is.
+  std::optional<std::string> space_refusal();
+  std::atomic<std::uint64_t> min_free_bytes_{0};
+  // The free space last read, and when to read it again (steady clock, ns). Writers on more
+  // than one storage thread (the journal, cluster mode's tail) share them.
+  std::atomic<std::uint64_t> free_bytes_{~std::uint64_t{0}};
+  std::atomic<std::int64_t> next_space_check_ns_{0};
   std::atomic<std::uint64_t> wal_syncs_{0}; // synced writes (fsync mode)
 };
 

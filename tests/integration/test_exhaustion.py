@@ -5,8 +5,11 @@ import http.client
 import json
 import os
 import resource
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -129,6 +132,69 @@ class ExhaustionTest(unittest.TestCase):
                                          {"topic": "abandoned/a", "data": 2})[0], 201)
             stream.wait_events(2)
             stream.close()
+
+    def test_a_full_disk_refuses_writes_and_writing_resumes_when_space_returns(self):
+        # The data directory on its own small filesystem (a tmpfs; RocksDB preallocates its
+        # write-ahead log, about 70 MB), filled by another file.
+        mnt = tempfile.mkdtemp(prefix="herald-disk-")
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", mnt],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            os.rmdir(mnt)
+            self.skipTest(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+        try:
+            with Hub(data_dir=mnt, config={"storage": {"min_free_bytes": 24 << 20}}) as hub:
+                stream = SSEClient(hub.port, ["disk/**"])
+                ids = [hub.request("POST", "/v1/publish", {"topic": "disk/a", "data": i})[2]["id"]
+                       for i in range(10)]
+                self.assertEqual(hub.request("PUT", "/v1/jobs/disk-job", {"progress": 5})[0], 200)
+                stream.wait_events(10)
+                st = os.statvfs(mnt)
+                with open(os.path.join(mnt, "filler"), "wb") as f:
+                    left = st.f_bavail * st.f_frsize - (12 << 20)
+                    while left > 0:
+                        n = min(left, 1 << 20)
+                        f.write(b"\xff" * n)
+                        left -= n
+                time.sleep(0.3)  # the hub reads the free space at most every 100 ms
+                before = hub.stats()
+                for method, path, body in [("POST", "/v1/publish", {"topic": "disk/a", "data": 99}),
+                                           ("PUT", "/v1/jobs/disk-job", {"progress": 50}),
+                                           ("PUT", "/v1/sessions/disk-s", {"topics": ["disk/**"]})]:
+                    status, head, doc = hub.request(method, path, body)
+                    self.assertEqual((status, doc["error"]["code"]), (503, "storage_failure"),
+                                     (method, path, doc))
+                    if path != "/v1/sessions/disk-s":  # a session's refusal does not say why
+                        self.assertIn("nearly full", doc["error"]["message"])
+                    self.assertEqual(head.get("retry-after"), "5")
+                # Reads and streams go on; nothing changed.
+                status, _, page = hub.request("GET", "/v1/events?topic=disk/a&limit=100")
+                self.assertEqual(status, 200)
+                self.assertEqual([e["id"] for e in page["events"]], ids)
+                self.assertEqual(hub.get("/v1/jobs/disk-job")[2]["progress"], 5)
+                deadline = time.time() + 5  # a session whose creation failed stops
+                while hub.get("/v1/sessions/disk-s")[0] != 404 and time.time() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(hub.get("/v1/sessions/disk-s")[0], 404)
+                self.assertEqual(hub.stats()["log_head"], before["log_head"])
+                # Space comes back: writing resumes by itself, on the same streams.
+                os.remove(os.path.join(mnt, "filler"))
+                time.sleep(0.3)
+                status, _, doc = hub.request("POST", "/v1/publish", {"topic": "disk/a", "data": 10})
+                self.assertEqual(status, 201, doc)
+                self.assertEqual(hub.request("PUT", "/v1/jobs/disk-job", {"progress": 60})[0], 200)
+                stream.wait_events(11)
+                self.assertEqual([e["id"] for e in stream.data_events()], ids + [doc["id"]])
+                self.assertEqual([e["data"] for e in stream.data_events()],
+                                 [str(i) for i in range(11)])
+                stream.close()
+                # Everything answered 201 is still there after a kill -9.
+                hub.restart()
+                status, _, page = hub.request("GET", "/v1/events?topic=disk/a&limit=100")
+                self.assertEqual([e["id"] for e in page["events"]], ids + [doc["id"]])
+        finally:
+            subprocess.run(["umount", mnt], check=False)
+            shutil.rmtree(mnt, ignore_errors=True)
 
     def test_huge_bodies_are_refused_before_they_are_read(self):
         # Publishers announcing and sending 100 MB bodies: each gets 413 from its headers and
