@@ -42,7 +42,7 @@ run_one() {
   local status=0
   # -rss_limit_mb: the hub target holds a real hub (RocksDB, actors); 4 GiB is its bound.
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
-  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+  UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$PWD/scripts/ubsan.supp" \
     "$BUILD_DIR/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 \
       -max_len=65536 -print_final_stats=1 -artifact_prefix="$crashes/" \
       "$work" "fuzz/corpus/$t" > "$log" 2>&1 || status=$?

@@ -278,7 +278,13 @@ class ClusterTest(unittest.TestCase):
         for n, v in views.items():
             v.wait_events(1)
         for p in (20, 40, 60, 80):
-            put(1 if p < 60 else 2, {"progress": p})  # through A, then through B
+            last = put(1 if p < 60 else 2, {"progress": p})  # through A, then through B
+        # A node applies other nodes' updates from the stream: A has B's last one before the
+        # next update goes through A. (Without this wait, an update through a node that has not
+        # yet applied the other's is made on an older version: both pass, and the stream's order
+        # decides. A slow run under ASan showed it: docs/architecture.md, "Scale-out".)
+        wait_until(lambda: self.hub(1).get("/v1/jobs/export-9")[2]["version"] == last["version"],
+                   10, "A applied B's update")
         final = put(1, {"state": "completed", "result": {"rows": 7}})
         for n, v in views.items():
             self.assertTrue(v.wait_closed(15), f"node {n}: the stream ends at completion")
