@@ -62,6 +62,21 @@ class Chaos:
     def url(self):
         return f"http://127.0.0.1:{self.hub.port}"
 
+    def connect(self, path, last_event_id=None):
+        """An SSE stream at `path` once the hub answers it 200 (it may be down or starting);
+        None when the run is finishing."""
+        while not self.finished.is_set():
+            try:
+                s = SSEClient(self.hub.port, [], last_event_id=last_event_id, path=path)
+            except (OSError, AssertionError):
+                time.sleep(0.05)
+                continue
+            if s.status == 200:
+                return s
+            s.close()
+            time.sleep(0.05)
+        return None
+
     # -- publishers --------------------------------------------------------------------------
     def sdk_publisher(self, k):
         rng = random.Random(self.seed * 100 + k)
@@ -98,16 +113,7 @@ class Chaos:
                + "&envelope=1"
         started = threading.Event()
         record["started"] = started
-        while not self.finished.is_set():
-            try:
-                s = SSEClient(self.hub.port, topics, last_event_id=last, path=path)
-            except (OSError, AssertionError):
-                time.sleep(0.05)
-                continue
-            if s.status != 200:
-                s.close()
-                time.sleep(0.05)
-                continue
+        while (s := self.connect(path, last)) is not None:
             started.set()
             drop_at = time.time() + rng.uniform(0.2, 3.0)
             while not s.closed and not self.finished.is_set() and time.time() < drop_at:
@@ -126,16 +132,7 @@ class Chaos:
 
     def session_consumer(self, sid):
         rng = random.Random(hash((self.seed, sid)))
-        while not self.finished.is_set():
-            try:
-                s = SSEClient(self.hub.port, [], path=f"/v1/sessions/{sid}/events")
-            except (OSError, AssertionError):
-                time.sleep(0.05)
-                continue
-            if s.status != 200:
-                s.close()
-                time.sleep(0.05)
-                continue
+        while (s := self.connect(f"/v1/sessions/{sid}/events")) is not None:
             drop_at = time.time() + rng.uniform(0.2, 3.0)
             while not s.closed and not self.finished.is_set() and time.time() < drop_at:
                 s.pump(0.05)
@@ -182,17 +179,7 @@ class Chaos:
     def job_viewer(self):
         last = None
         highest = 0
-        while not self.finished.is_set():
-            try:
-                s = SSEClient(self.hub.port, [], last_event_id=last,
-                              path="/v1/jobs/chaos-job/events")
-            except (OSError, AssertionError):
-                time.sleep(0.05)
-                continue
-            if s.status != 200:
-                s.close()
-                time.sleep(0.05)
-                continue
+        while (s := self.connect("/v1/jobs/chaos-job/events", last)) is not None:
             while not s.closed and not self.finished.is_set():
                 s.pump(0.05)
                 for e in s.events:

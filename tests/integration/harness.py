@@ -188,6 +188,15 @@ class Hub:
                          path=f"/v1/sessions/{session_id}/events", **kw)
 
 
+def rss_kib(pid):
+    """The resident memory of process `pid`, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def all_events(hub, topic):
     """Every retained event of `topic` (a pattern allowed), through the replay API's pages."""
     out, after = [], ""
