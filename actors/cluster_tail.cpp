@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/retention.hpp"
 #include "storage/event_id.hpp"
 #include "storage/wall_clock.hpp"
 
@@ -205,17 +206,7 @@ cluster_tail_handle::behavior_type cluster_tail(cluster_tail_actor* self,
     [=](poll_atom) { poll(self); },
     [=](retention_atom) {
       auto& st = self->state;
-      auto cutoff = wall_ms()
-                    - std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.max_age)
-                        .count();
-      std::string err;
-      constexpr std::size_t chunk = 10000;
-      auto n = st.store->log().trim_older_than(cutoff, chunk, err);
-      if (!err.empty())
-        spdlog::error("event=retention_failed error=\"{}\"", err);
-      if (n > 0)
-        spdlog::info("event=retention_trim deleted={} reason=max_age", n);
-      if (n == chunk)
+      if (trim_by_age(*st.store, st.settings.max_age, false))
         self->send(self, retention_atom::value);
       else
         self->delayed_send(self, st.settings.retention_interval, retention_atom::value);

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "actors/retention.hpp"
 #include "storage/event_id.hpp"
 #include "storage/wall_clock.hpp"
 
@@ -267,19 +268,8 @@ journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_s
     },
     [=](retention_atom) {
       auto& st = self->state;
-      auto cutoff = wall_ms()
-                    - std::chrono::duration_cast<std::chrono::milliseconds>(st.settings.max_age)
-                        .count();
-      std::string err;
-      constexpr std::size_t chunk = 10000;
-      auto n = st.store->log().trim_older_than(cutoff, chunk, err);
-      st.store->dedup().trim(wall_ms(), chunk, err);
-      if (!err.empty())
-        spdlog::error("event=retention_failed error=\"{}\"", err);
-      if (n > 0)
-        spdlog::info("event=retention_trim deleted={} reason=max_age", n);
       // A full chunk means more may be due: continue right after pending publishes.
-      if (n == chunk)
+      if (trim_by_age(*st.store, st.settings.max_age, true))
         self->send(self, retention_atom::value);
       else
         self->delayed_send(self, st.settings.retention_interval, retention_atom::value);
