@@ -7,6 +7,7 @@ with Herald/nchan ratios, plus machine info, to bench/results/. On demand only, 
     python3 bench/ab.py publish          # publishing alone, one event per request
     python3 bench/ab.py broadcast-1k     # 1k subscribers, a ladder of publish rates
     python3 bench/ab.py idle-10k         # process memory per idle stream at 10,000 streams
+    python3 bench/ab.py stalled          # 1k subscribers x 1,000 events/s, 10% of them stalled
     python3 bench/ab.py latency --rounds 5
     python3 bench/ab.py latency --against /tmp/old/herald   # this build (A) against another (B)
 
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -91,6 +93,12 @@ SCENARIOS = {
     # Four publishing connections: one (Herald's or nchan's) cannot publish fast enough to find
     # where fan-out to 10k distinct sockets stops.
     "many-topics": ladder(10000, (10000, 30000, 60000), 5, topics=10000, publishers=4),
+    # 10% of 1,000 subscribers stop reading once subscribed (4 KiB receive buffers) while 1,000
+    # events/s are published one per request, against the same load with none stalled: the
+    # readers' latency, the process's peak RSS, and how many stalled streams the hub closed.
+    "stalled": [(f"1k subs x 1,000 ev/s, {n} stalled",
+                 ["--subs", "1000", "--events", "10000", "--batch", "10", "--rate", "1000",
+                  "--size", "100", "--stalled", str(n)]) for n in (0, 100)],
     # Process RSS per idle SSE stream (nchan: its one worker process).
     "idle-10k": [("10k idle streams", ["idle", "10000"])],
     "idle-19k": [("19k idle streams", ["idle", "19000"])],
@@ -134,6 +142,14 @@ KEYS = {
               ("rss_before_kib", "RSS before, KiB", "{:,.0f}"),
               ("rss_after_kib", "RSS after, KiB", "{:,.0f}"),
               ("rss_growth_pct", "RSS growth %", "{:.1f}")],
+    "stalled": [("deliveries_per_s", "deliveries/s (readers)", "{:,.0f}"),
+                ("p50_ms", "readers' p50 ms", "{:.2f}"), ("p99_ms", "readers' p99 ms", "{:.2f}"),
+                ("p999_ms", "readers' p99.9 ms", "{:.2f}"),
+                ("pub_p99_ms", "publish p99 ms", "{:.2f}"),
+                ("stalled_closed", "stalled streams closed", "{:.0f}"),
+                ("rss_before_kib", "RSS subscribed, KiB", "{:,.0f}"),
+                ("rss_peak_kib", "peak RSS, KiB", "{:,.0f}"),
+                ("cpu_us_per_event", "hub CPU us/event", "{:.1f}")],
     "durable": [("events_per_s", "events/s", "{:,.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),
                 ("p99_ms", "p99 ms", "{:.2f}"), ("p999_ms", "p99.9 ms", "{:.2f}")],
 }
@@ -313,18 +329,34 @@ def run_raw(args):
 
 def load(args, pid=None):
     """Runs sse_load; with `pid`, also the CPU that process used over the run (per event
-    published, and as % of one core)."""
+    published, and as % of one core) and its RSS before the run and at its peak (sampled every
+    50 ms)."""
     cpu0, t0 = (cpu_seconds(pid), time.time()) if pid else (0, 0)
+    rss0, peak = (rss_kib(pid), [0]) if pid else (0, [0])
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], rss_kib(pid))
+
+    sampler = threading.Thread(target=sample) if pid else None
+    if sampler:
+        sampler.start()
     try:
         r = subprocess.run([LOAD] + args, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         # A target so slow that the publisher could not finish (its answers came too late):
         # recorded as incomplete, with nothing delivered, and the scenario goes on.
         return {"complete": False, "timed_out": True}
+    finally:
+        done.set()
+        if sampler:
+            sampler.join()
     line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "{}"
     out = json.loads(line)
     out["complete"] = r.returncode == 0
     if pid:
+        out["rss_before_kib"], out["rss_peak_kib"] = rss0, peak[0]
         cpu = cpu_seconds(pid) - cpu0
         out["cpu_seconds"] = cpu
         out["cpu_pct"] = 100.0 * cpu / (time.time() - t0)

@@ -30,9 +30,13 @@ inline long long now_ns() {
 }
 
 /// Connects to 127.0.0.1:port from 127.0.0.(2 + source mod 200) (source < 0: any). -1 on error.
-inline int connect_to(int port, bool nonblocking, long source = -1) {
+/// A TCP connection to 127.0.0.1:port; `source` >= 0 binds 127.0.0.2 + source mod 200, and
+/// `rcvbuf` > 0 sets SO_RCVBUF before connecting (a small window for a client that stops reading).
+inline int connect_to(int port, bool nonblocking, long source = -1, int rcvbuf = 0) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
+  if (rcvbuf > 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   if (source >= 0) {
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
     sockaddr_in from{};

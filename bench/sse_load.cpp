@@ -29,6 +29,10 @@
 //                                             bytes of padding
 //   sse_load ... --gzip 1                     SSE subscribers send Accept-Encoding: gzip and
 //                                             inflate what they read (compression.streams)
+//   sse_load ... --stalled 100                100 of the subscribers (spread evenly) subscribe,
+//                                             then never read again (4 KiB receive buffers);
+//                                             they are left out of the delivery figures, and
+//                                             the result says how many the target closed
 //   sse_load ... --transport mercure          herald's Mercure protocol: subscribers at
 //                                             /.well-known/mercure?topic=T, one form per POST
 //                                             /.well-known/mercure
@@ -100,6 +104,12 @@ struct options {
   bool deflate = false; // ... offering permessage-deflate
   bool gzip = false;    // SSE subscribers accept gzip (and inflate their streams)
   bool json_payload = false; // --payload json
+  int stalled = 0; // subscribers that stop reading once subscribed
+
+  /// Subscriber i is one of the `stalled` ones, spread evenly over the `subs`.
+  bool is_stalled(long i) const {
+    return stalled > 0 && (i * stalled) / subs != ((i + 1) * stalled) / subs;
+  }
 
   std::string topic_name(long k) const {
     return topics == 1 ? topic : topic + "-" + std::to_string(k % topics);
@@ -116,6 +126,7 @@ struct subscriber {
   bool head_done = false;
   bool live = false;  // subscribed: the response head (SSE, nchan) or the subscribe's reply
   bool done = false;
+  bool stalled = false; // --stalled: reads nothing once subscribed
   long events = 0;
   long expected = 0;
   long next_seq = 0;  // the sequence number the next event must carry
@@ -510,12 +521,17 @@ int main(int argc, char** argv) {
     else if (k == "--deflate") o.deflate = v == "1" || v == "true";
     else if (k == "--gzip") o.gzip = v == "1" || v == "true";
     else if (k == "--payload") o.json_payload = v == "json";
+    else if (k == "--stalled") o.stalled = std::stoi(v);
     else { std::fprintf(stderr, "unknown option %s\n", k.c_str()); return 2; }
   }
   if (o.churn > 0)
     return churn(o);
   if (o.ws && (o.replay || o.churn > 0)) {
     std::fprintf(stderr, "--transport ws is for live fan-out (no --replay or --churn)\n");
+    return 2;
+  }
+  if (o.stalled < 0 || o.stalled >= o.subs || (o.stalled > 0 && o.replay)) {
+    std::fprintf(stderr, "--stalled must be below --subs (and is for live fan-out)\n");
     return 2;
   }
   if (o.seconds > 0 && (o.topics != 1 || o.replay)) {
@@ -548,10 +564,11 @@ int main(int argc, char** argv) {
     t0 = clock_type::now();
   for (size_t i = 0; i < subs.size(); ++i) {
     auto& s = subs[i];
-    s.expected = o.events_for(static_cast<long>(i));
+    s.stalled = o.is_stalled(static_cast<long>(i));
+    s.expected = s.stalled ? 0 : o.events_for(static_cast<long>(i));
     want += s.expected;
     s.started = clock_type::now();
-    s.fd = connect_to(o.port, true, static_cast<long>(i));
+    s.fd = connect_to(o.port, true, static_cast<long>(i), s.stalled ? 4096 : 0);
     auto get = subscribe_request(o, static_cast<long>(i), resume);
     if (s.fd < 0 || write(s.fd, get.data(), get.size()) < 0) {
       std::fprintf(stderr, "subscriber %zu: cannot connect (%s)\n", i, std::strerror(errno));
@@ -587,6 +604,8 @@ int main(int argc, char** argv) {
           break;
         }
         std::string_view chunk{buf, static_cast<size_t>(r)};
+        if (s.stalled && s.live) // (a read that raced its removal from epoll)
+          break;
         if (!s.head_done) {
           auto he = chunk.find("\r\n\r\n");
           if (he == std::string_view::npos)
@@ -614,6 +633,10 @@ int main(int argc, char** argv) {
         else
           scan(s, chunk.data(), chunk.size(), o.replay ? nullptr : &h);
         got += s.events - before;
+        if (s.stalled && s.live) { // subscribed: from here on it reads nothing
+          epoll_ctl(ep, EPOLL_CTL_DEL, s.fd, nullptr);
+          break;
+        }
         if (!s.done && s.events >= s.expected) {
           s.done = true;
           catchup.add(std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now()
@@ -686,6 +709,38 @@ int main(int argc, char** argv) {
   std::uint64_t wire = 0;
   for (auto& s : subs)
     wire += s.wire_bytes;
+  if (o.stalled > 0) {
+    // Which stalled subscribers did the target close? Drain them for up to 3 s: a closed one
+    // ends in EOF (or a reset) once its buffered bytes are read, an open one goes quiet.
+    int drain = epoll_create1(0);
+    long closed = 0, open = 0;
+    for (size_t i = 0; i < subs.size(); ++i) {
+      if (!subs[i].stalled)
+        continue;
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = i;
+      epoll_ctl(drain, EPOLL_CTL_ADD, subs[i].fd, &ev);
+      ++open;
+    }
+    auto drain_until = clock_type::now() + std::chrono::seconds(3);
+    while (open > 0 && clock_type::now() < drain_until) {
+      int n = epoll_wait(drain, evs.data(), static_cast<int>(evs.size()), 100);
+      for (int i = 0; i < n; ++i) {
+        int fd = subs[evs[i].data.u64].fd;
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof(buf))) > 0) {
+        }
+        if (r == 0 || errno != EAGAIN) {
+          epoll_ctl(drain, EPOLL_CTL_DEL, fd, nullptr);
+          ++closed;
+          --open;
+        }
+      }
+    }
+    close(drain);
+    std::printf("\"stalled\":%d,\"stalled_closed\":%ld,", o.stalled, closed);
+  }
   std::printf("\"wire_bytes\":%llu,\"gaps\":%ld,\"errors\":%ld}\n",
               static_cast<unsigned long long>(wire), gaps, errors);
   for (auto& s : subs)

@@ -236,6 +236,7 @@ const std::map<std::string, key_entry>& keys() {
     U64_KEY("limits.max_events_per_publish", limits_max_events_per_publish, 1, 100000),
     U64_KEY("limits.max_pipelined_requests", limits_max_pipelined_requests, 1, 4096),
     U64_KEY("limits.slow_consumer_bytes", limits_slow_consumer_bytes, 4096, 1ull << 30),
+    U64_KEY("limits.socket_send_buffer_bytes", limits_socket_send_buffer_bytes, 0, 64ull << 20),
     U64_KEY("sse.heartbeat_seconds", sse_heartbeat_seconds, 1, 3600),
     U64_KEY("sse.retry_ms", sse_retry_ms, 0, 3600000),
     U64_KEY("sse.max_connection_age_seconds", sse_max_connection_age_seconds, 0,

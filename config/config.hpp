@@ -48,6 +48,10 @@ struct config {
   /// Requests one connection may have in flight (HTTP/1.1 pipelining; answers go in order).
   std::uint64_t limits_max_pipelined_requests = 256;
   std::uint64_t limits_slow_consumer_bytes = 1 << 20;
+  /// SO_SNDBUF of every accepted socket (0: the kernel's autotuning, up to net.ipv4.tcp_wmem's
+  /// maximum, 4 MiB by default, per socket a client stops reading). With limits_slow_consumer_bytes
+  /// it bounds what a stalled stream holds.
+  std::uint64_t limits_socket_send_buffer_bytes = 256 << 10;
 
   std::uint64_t sse_heartbeat_seconds = 25;
   std::uint64_t sse_retry_ms = 2000;

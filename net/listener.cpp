@@ -158,6 +158,8 @@ void listener::do_accept() {
       }
     }
     s.set_option(tcp::no_delay(true), ignored);
+    if (auto sndbuf = self->hub_.cfg.limits_socket_send_buffer_bytes; sndbuf > 0)
+      s.set_option(boost::asio::socket_base::send_buffer_size(static_cast<int>(sndbuf)), ignored);
     auto& routes = *self->opts_.routes;
     auto tls = self->opts_.tls ? std::atomic_load(&self->hub_.tls) : nullptr;
     if (tls)

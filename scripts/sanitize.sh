@@ -19,6 +19,8 @@ case "$mode" in
     (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
     # UBSan's vptr check is suppressed inside Boost's Asio, Beast and System headers only
     # (scripts/ubsan.supp says why).
+    # HERALD_SANITIZED=1: load tests scale their rates to the instrumented hub.
+    HERALD_SANITIZED=1 \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$PWD/scripts/ubsan.supp" \
       ctest --test-dir build-asan --output-on-failure -E '^package$' "${@:2}"
     ;;

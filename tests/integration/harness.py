@@ -18,6 +18,9 @@ import threading
 import time
 
 HERALD = os.environ.get("HERALD_BIN", os.path.join(os.path.dirname(__file__), "../../build/herald"))
+# scripts/sanitize.sh runs the suite against an instrumented hub (several times slower): load
+# tests scale their rates down by this much.
+SANITIZED = os.environ.get("HERALD_SANITIZED") == "1"
 
 
 def free_port():

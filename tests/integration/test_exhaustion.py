@@ -14,7 +14,36 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Hub, SSEClient, rss_kib  # noqa: E402
+from harness import HERALD, SANITIZED, Hub, SSEClient, rss_kib  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def sse_load_binary():
+    """bench/sse_load from the hub's build, else from the release build (the sanitizer build
+    has no benchmark tools); None when neither was built."""
+    for d in (os.path.dirname(os.path.abspath(HERALD)), os.path.join(ROOT, "build")):
+        path = os.path.join(d, "sse_load")
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def load_with_rss(hub, load, args):
+    """Runs sse_load against `hub` (every subscriber connected, then a second's hold, then the
+    publishing); returns its JSON result, the hub's RSS once every stream was open, and the
+    hub's peak RSS while the load ran (sampled every 20 ms)."""
+    p = subprocess.Popen([load, "--port", str(hub.port), "--hold", "1", "--timeout", "60"] + args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()  # "connected N" once every stream is open
+    assert line.startswith("connected"), line
+    before = peak = rss_kib(hub.proc.pid)
+    deadline = time.time() + 120
+    while p.poll() is None and time.time() < deadline:
+        peak = max(peak, rss_kib(hub.proc.pid))
+        time.sleep(0.02)
+    out, err = p.communicate(timeout=30)
+    return json.loads(out.strip().splitlines()[-1]), p.returncode, before, peak
 
 
 def open_fds(pid):
@@ -228,6 +257,41 @@ class ExhaustionTest(unittest.TestCase):
             self.assertEqual(hub.request("POST", "/v1/publish", {"topic": "big/a", "data": 1})[0],
                              201)
             self.assertLess(rss_kib(hub.proc.pid) - rss_before, 64 * 1024)
+
+    def test_stalled_subscribers_cost_at_most_their_queue_bound(self):
+        # 100 of 1,000 subscribers stop reading once subscribed while 1,000 events/s are
+        # published one per request; the same load with none stalled is the reference. Each
+        # stalled stream may hold limits.slow_consumer_bytes, then it is closed as a slow
+        # consumer; the readers get every event, in order. (Their latency against the reference:
+        # bench/ab.py stalled, docs/reliability.md.)
+        load = sse_load_binary()
+        if load is None:
+            self.skipTest("build/sse_load was not built (HERALD_BENCH=OFF)")
+        bound = 64 * 1024  # queued in the hub; the kernel keeps at most 2 x 64 KiB more
+        rate = 200 if SANITIZED else 1000  # the instrumented hub is several times slower
+        growth = {}
+        for stalled in (0, 100):
+            with Hub(config={"limits": {"slow_consumer_bytes": bound,
+                                        "socket_send_buffer_bytes": 65536}}) as hub:
+                res, code, before, peak = load_with_rss(
+                    hub, load, ["--subs", "1000", "--stalled", str(stalled), "--events",
+                                str(rate * 8), "--rate", str(rate), "--batch", str(rate // 100),
+                                "--size", "100", "--topic", "stall"])
+                self.assertEqual(code, 0, res)
+                self.assertEqual((res["gaps"], res["errors"]), (0, 0))
+                self.assertEqual(res["delivered"], (1000 - stalled) * rate * 8)
+                s = hub.wait_stats(lambda s: s["connections"] == 0, timeout=20)
+                self.assertEqual(s["connections"], 0)
+                self.assertEqual(s["slow_consumer_disconnects"], stalled)
+                if stalled:
+                    self.assertEqual(res["stalled_closed"], stalled)
+                    self.assertEqual(hub.log_text().count("reason=slow_consumer"), stalled)
+                growth[stalled] = peak - before
+                print(f"{stalled} stalled: readers' p99 {res['p99_ms']} ms, RSS {before} KiB "
+                      f"with every stream open, peak {peak} KiB", file=sys.stderr)
+        # What the stalled streams cost the process beyond the reference run, within their
+        # configured bound.
+        self.assertLessEqual(growth[100] - growth[0], 100 * bound // 1024, growth)
 
 
 if __name__ == "__main__":
