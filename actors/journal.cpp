@@ -25,6 +25,26 @@ std::string random_msg_id() {
   return buf;
 }
 
+// Storage and cluster failures repeat with every retry: each kind is logged at most once per
+// 10 s (actors/log_throttle.hpp), with how many happened since its last line.
+void log_publish_failed(journal_state& st, const std::string& why, std::size_t requests) {
+  if (auto n = st.publish_failures.admit())
+    spdlog::error("event=publish_failed error=\"{}\" requests={} failures={} "
+                  "note=\"logged at most every 10 s\"", why, requests, n);
+}
+
+void log_session_write_failed(journal_state& st, const std::string& why, std::size_t writes) {
+  if (auto n = st.session_write_failures.admit())
+    spdlog::error("event=session_write_failed error=\"{}\" writes={} failures={} "
+                  "note=\"logged at most every 10 s\"", why, writes, n);
+}
+
+void log_job_write_failed(journal_state& st, const std::string& job, const std::string& why) {
+  if (auto n = st.job_write_failures.admit())
+    spdlog::error("event=job_write_failed job={} error=\"{}\" failures={} "
+                  "note=\"logged at most every 10 s\"", job, why, n);
+}
+
 void schedule_commit(journal_actor* self) {
   auto& st = self->state;
   if (!st.commit_scheduled) {
@@ -55,7 +75,7 @@ void commit_sessions(journal_actor* self) {
     std::vector<std::uint64_t> seqs;
     std::size_t repeats = 0;
     if (auto err = st.shared->publish(msgs, seqs, repeats)) {
-      spdlog::error("event=session_write_failed error=\"{}\" writes={}", *err, writes.size());
+      log_session_write_failed(st, *err, writes.size());
       for (auto& w : writes)
         w.promise.deliver(hub_error(hub_errc::unavailable, "cluster_unavailable",
                                     "the cluster's log did not take the session's change (" + *err
@@ -65,7 +85,7 @@ void commit_sessions(journal_actor* self) {
   }
   auto err = st.store->sessions().write(ws);
   if (err)
-    spdlog::error("event=session_write_failed error=\"{}\" writes={}", *err, writes.size());
+    log_session_write_failed(st, *err, writes.size());
   for (auto& w : writes)
     if (err)
       w.promise.deliver(hub_error(hub_errc::storage_failure, "storage_failure", *err));
@@ -76,7 +96,7 @@ void commit_sessions(journal_actor* self) {
 /// Nothing of this drain's publishes was written: each publisher gets the storage error.
 void fail_publishes(journal_actor* self, const std::vector<publish_job_ptr>& jobs,
                     const std::string& why) {
-  spdlog::error("event=publish_failed error=\"{}\" requests={}", why, jobs.size());
+  log_publish_failed(self->state, why, jobs.size());
   self->state.stats->publish_errors += jobs.size();
   for (auto& job : jobs)
     job->done(publish_outcome{{}, hub_error(hub_errc::storage_failure, "storage_failure", why)});
@@ -104,7 +124,7 @@ void commit_shared(journal_actor* self, std::vector<publish_job_ptr> jobs) {
   std::vector<std::uint64_t> seqs;
   std::size_t repeats = 0;
   if (auto err = st.shared->publish(msgs, seqs, repeats)) {
-    spdlog::error("event=publish_failed error=\"{}\" requests={}", *err, jobs.size());
+    log_publish_failed(st, *err, jobs.size());
     st.stats->publish_errors += jobs.size();
     for (auto& job : jobs)
       job->done(publish_outcome{
@@ -254,14 +274,14 @@ journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_s
         std::vector<shared_message> msg{
           {st.shared->job_subject(id), value, random_msg_id(), shared_kind::job, id}};
         if (auto err = st.shared->publish(msg, seqs, repeats)) {
-          spdlog::error("event=job_write_failed job={} error=\"{}\"", id, *err);
+          log_job_write_failed(st, id, *err);
           return hub_error(hub_errc::unavailable, "cluster_unavailable",
                            "the cluster's log did not take the job's change (" + *err
                              + "); retry");
         }
       }
       if (auto err = self->state.store->jobs().put(id, value)) {
-        spdlog::error("event=job_write_failed job={} error=\"{}\"", id, *err);
+        log_job_write_failed(st, id, *err);
         return hub_error(hub_errc::storage_failure, "storage_failure", *err);
       }
       return true;

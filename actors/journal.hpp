@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "actors/hub_stats.hpp"
+#include "actors/log_throttle.hpp"
 #include "actors/messages.hpp"
 #include "storage/hub_storage.hpp"
 #include "storage/shared_log.hpp"
@@ -48,6 +49,9 @@ struct journal_state {
   std::vector<publish_job_ptr> pending;
   std::vector<pending_session_write> session_writes;
   bool commit_scheduled = false;
+  log_throttle publish_failures;       // event=publish_failed, at most once per 10 s
+  log_throttle session_write_failures; // event=session_write_failed, likewise
+  log_throttle job_write_failures;     // event=job_write_failed, likewise
 
   static inline const char* name = "journal";
 };

@@ -63,7 +63,8 @@ std::uint64_t delivered_through(const session_state& st) {
 }
 
 /// A write of the session's record (with its cursors as of now) plus `w`'s other changes.
-void persist(session_actor* self, session_write w, std::function<void(bool ok)> then) {
+void persist(session_actor* self, session_write w,
+             std::function<void(const caf::error& failure)> then) {
   auto& st = self->state;
   st.rec.delivered_through = delivered_through(st);
   st.checkpointed = st.rec.delivered_through;
@@ -75,14 +76,25 @@ void persist(session_actor* self, session_write w, std::function<void(bool ok)> 
     .then(
       [then](bool) {
         if (then)
-          then(true);
+          then(caf::error{});
       },
       [=](caf::error& err) {
-        spdlog::error("event=session_write_failed session={} error=\"{}\"", self->state.id,
+        // (The journal logs the failure, at most once per 10 s: a full disk fails every
+        // session's writes.)
+        spdlog::debug("event=session_write_failed session={} error=\"{}\"", self->state.id,
                       self->system().render(err));
         if (then)
-          then(false);
+          then(err);
       });
+}
+
+request_reply not_stored(std::string_view what, const caf::error& failure) {
+  auto p = parts_of(failure);
+  if (p.kind != hub_errc::unavailable && p.kind != hub_errc::storage_failure)
+    return request_reply::failed(hub_errc::storage_failure, "storage_failure",
+                                 std::string{what} + " was not stored");
+  return request_reply::failed(p.kind, std::move(p.code),
+                               std::string{what} + " was not stored: " + p.message);
 }
 
 // -- timer ------------------------------------------------------------------------------------
@@ -362,16 +374,17 @@ void begin_stream(session_actor* self, std::uint64_t head, std::optional<event_i
   pump(self);
 }
 
-void remove(session_actor* self, close_reason why, std::function<void(bool)> then) {
+void remove(session_actor* self, close_reason why,
+            std::function<void(const caf::error& failure)> then) {
   auto& st = self->state;
   st.deleted = true;
   end_stream(self, why, {stream_item::make_notice("herald.session_deleted", "{}")});
   self->send(st.deps.dispatcher, detach_atom::value);
   session_write w;
   w.erase = true;
-  persist(self, std::move(w), [self, then](bool ok) {
+  persist(self, std::move(w), [self, then](const caf::error& failure) {
     if (then)
-      then(ok);
+      then(failure);
     auto& st = self->state;
     self->send(st.deps.registry, idle_atom::value, st.id, st.requests_seen);
   });
@@ -466,12 +479,8 @@ void on_request(session_actor* self, const session_request_ptr& req) {
     case session_request::op::put: return handle_put(self, req);
     case session_request::op::get: return req->done(request_reply::ok(session_view(st)));
     case session_request::op::remove:
-      return remove(self, close_reason::session_deleted, [req](bool ok) {
-        if (ok)
-          req->done(request_reply::removed());
-        else
-          req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
-                                          "the deletion was not stored"));
+      return remove(self, close_reason::session_deleted, [req](const caf::error& failure) {
+        req->done(failure ? not_stored("the deletion", failure) : request_reply::removed());
       });
     case session_request::op::ack: return handle_ack(self, req);
     case session_request::op::dead_letters: return handle_dead_letters(self, req);
@@ -681,7 +690,7 @@ caf::behavior session(session_actor* self, std::string id, session_record rec,
         rp.deliver(true);
         return rp;
       }
-      persist(self, {}, [rp](bool ok) mutable { rp.deliver(ok); });
+      persist(self, {}, [rp](const caf::error& failure) mutable { rp.deliver(!failure); });
       return rp;
     },
     [=](idle_atom, bool) {

@@ -25,8 +25,14 @@ void add_pending(session_state& st, std::uint64_t pos, std::uint32_t deliveries,
 /// The session's delivered cursor now: what its current stream's socket has taken.
 std::uint64_t delivered_through(const session_state& st);
 
-/// A write of the session's record (with its cursors as of now) plus `w`'s other changes.
-void persist(session_actor* self, session_write w, std::function<void(bool ok)> then = nullptr);
+/// A write of the session's record (with its cursors as of now) plus `w`'s other changes;
+/// `then` gets the journal's error when it was not stored (none when it was).
+void persist(session_actor* self, session_write w,
+             std::function<void(const caf::error& failure)> then = nullptr);
+
+/// The answer to a request whose change (`what`, "the acknowledgement") was not stored: the
+/// journal's kind and code (storage_failure, or cluster_unavailable), and its reason.
+request_reply not_stored(std::string_view what, const caf::error& failure);
 
 /// Arms the timer for the next thing due: an ack wait, a checkpoint, or the expiry.
 void rearm(session_actor* self);

@@ -93,9 +93,9 @@ void handle_ack(session_actor* self, const session_request_ptr& req) {
     auto ignored = ids.size() - std::min(ids.size(), acked + dead.size());
     auto pending = st.pending.size();
     auto removed = dead.size();
-    persist(self, std::move(w), [req, acked, removed, ignored, pending](bool ok) {
-      if (!ok)
-        return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the acknowledgement was not stored"));
+    persist(self, std::move(w), [req, acked, removed, ignored, pending](const caf::error& failure) {
+      if (failure)
+        return req->done(not_stored("the acknowledgement", failure));
       req->done(request_reply::ok(json{{"acked", acked},
                                        {"dead_letters_removed", removed},
                                        {"ignored", ignored},
@@ -200,9 +200,9 @@ void handle_redrive(session_actor* self, const session_request_ptr& req) {
     }
     auto redriven = dead.size();
     auto remaining = st.dead_letters;
-    persist(self, std::move(w), [req, redriven, remaining](bool ok) {
-      if (!ok)
-        return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the redrive was not stored"));
+    persist(self, std::move(w), [req, redriven, remaining](const caf::error& failure) {
+      if (failure)
+        return req->done(not_stored("the redrive", failure));
       req->done(request_reply::ok(json{{"redriven", redriven}, {"dead_letters", remaining}}));
     });
     rearm(self);
@@ -249,15 +249,15 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
   }
   auto created = st.fresh;
   st.fresh = false;
-  persist(self, {}, [self, req, created](bool ok) {
-    if (!ok) {
+  persist(self, {}, [self, req, created](const caf::error& failure) {
+    if (failure) {
       if (created) {
         // Nothing of it was stored, so it does not exist: the registry lets it stop.
         auto& st = self->state;
         st.deleted = true;
         self->send(st.deps.registry, idle_atom::value, st.id, st.requests_seen);
       }
-      return req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure", "the session was not stored"));
+      return req->done(not_stored("the session", failure));
     }
     req->done(created ? request_reply::created(session_view(self->state))
                       : request_reply::ok(session_view(self->state)));

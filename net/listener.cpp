@@ -91,17 +91,13 @@ bool listener::shed_one() {
 }
 
 void listener::note_accept_failure(const boost::system::error_code& ec, bool shed) {
-  ++failures_unlogged_;
   shed_unlogged_ += shed ? 1 : 0;
-  auto now = std::chrono::steady_clock::now();
-  if (last_logged_ != std::chrono::steady_clock::time_point{}
-      && now - last_logged_ < std::chrono::seconds(10))
+  auto failures = accept_failures_.admit();
+  if (failures == 0)
     return;
   spdlog::warn("event=accept_failed error=\"{}\" failures={} refused_503={} "
                "note=\"logged at most every 10 s\"",
-               ec.message(), failures_unlogged_, shed_unlogged_);
-  last_logged_ = now;
-  failures_unlogged_ = 0;
+               ec.message(), failures, shed_unlogged_);
   shed_unlogged_ = 0;
 }
 

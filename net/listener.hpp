@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "actors/log_throttle.hpp"
 #include "net/hub_context.hpp"
 #include "net/router.hpp"
 
@@ -54,9 +55,8 @@ private:
   /// A descriptor held back (on /dev/null) so that a connection can still be accepted and
   /// refused cleanly when the process has no other descriptor left (-1: none).
   int reserve_fd_ = -1;
-  std::chrono::steady_clock::time_point last_logged_{};
-  std::uint64_t failures_unlogged_ = 0; // failed accepts since the last log line
-  std::uint64_t shed_unlogged_ = 0;     // connections refused with 503 since then
+  log_throttle accept_failures_;     // event=accept_failed, at most once per 10 s
+  std::uint64_t shed_unlogged_ = 0; // connections refused with 503 since its last line
 };
 
 } // namespace herald

@@ -185,9 +185,14 @@ class ExhaustionTest(unittest.TestCase):
                     status, head, doc = hub.request(method, path, body)
                     self.assertEqual((status, doc["error"]["code"]), (503, "storage_failure"),
                                      (method, path, doc))
-                    if path != "/v1/sessions/disk-s":  # a session's refusal does not say why
-                        self.assertIn("nearly full", doc["error"]["message"])
+                    self.assertIn("nearly full", doc["error"]["message"])
                     self.assertEqual(head.get("retry-after"), "5")
+                # A publisher retrying in a loop: every retry refused, one log line per 10 s.
+                for i in range(50):
+                    self.assertEqual(hub.request("POST", "/v1/publish",
+                                                 {"topic": "disk/a", "data": i})[0], 503)
+                failed = [l for l in hub.log_text().splitlines() if "event=publish_failed" in l]
+                self.assertEqual(len(failed), 1, failed)
                 # Reads and streams go on; nothing changed.
                 status, _, page = hub.request("GET", "/v1/events?topic=disk/a&limit=100")
                 self.assertEqual(status, 200)

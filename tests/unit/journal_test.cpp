@@ -99,3 +99,15 @@ CAF_TEST(a repeated idempotency key gets the original id and publishes nothing) 
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(a repeating failure is logged once per interval with how often it happened) {
+  log_throttle t{std::chrono::seconds(10)};
+  log_throttle::clock::time_point t0{std::chrono::hours(1)};
+  CAF_CHECK_EQUAL(t.admit(t0), 1u); // the first at once
+  CAF_CHECK_EQUAL(t.admit(t0 + std::chrono::seconds(1)), 0u);
+  CAF_CHECK_EQUAL(t.admit(t0 + std::chrono::seconds(5)), 0u);
+  CAF_CHECK_EQUAL(t.admit(t0 + std::chrono::milliseconds(9999)), 0u);
+  CAF_CHECK_EQUAL(t.admit(t0 + std::chrono::seconds(10)), 4u); // with the three held back
+  CAF_CHECK_EQUAL(t.admit(t0 + std::chrono::seconds(11)), 0u);
+  CAF_CHECK_EQUAL(t.admit(t0 + std::chrono::seconds(30)), 2u);
+}
