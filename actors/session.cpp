@@ -71,6 +71,7 @@ void persist(session_actor* self, session_write w,
   w.id = st.id;
   if (!w.erase)
     w.record = st.rec;
+  ++st.writes_sent;
   self->request(st.deps.journal, caf::infinite, session_put_atom::value,
                 session_write_ptr{std::make_shared<session_write>(std::move(w))})
     .then(

@@ -77,6 +77,7 @@ struct session_state {
   std::uint64_t dead_letters = 0;
   std::uint64_t requests_seen = 0; // for the registry's stop handshake
   bool fresh = false;              // created, not yet answered 201
+  std::uint64_t writes_sent = 0;   // persist() calls so far (the journal applies them in order)
   bool deleted = false;            // deleted or expired: answers 404 until it stops
 
   // The attached stream, if any.

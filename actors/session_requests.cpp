@@ -226,41 +226,49 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
   if (auto* err = std::get_if<std::string>(&parsed))
     return req->done(request_reply::failed(hub_errc::invalid_request, "invalid_session", *err));
   auto& next = std::get<session_settings>(parsed);
+  // The record is written with the new settings; they take effect once it is stored. A refused
+  // write changes nothing: the settings go back to what is stored.
+  auto before = st.rec;
   bool topics_changed = next.topics != st.rec.settings.topics;
   st.rec.settings = next;
   if (!st.stream)
     st.rec.last_seen_ms = wall_ms(); // an update counts as a sign of life
-  if (req->who->authenticated() && req->who->sub == st.rec.owner) {
-    // The owner's current token decides what the session may receive from now on.
+  bool owner = req->who->authenticated() && req->who->sub == st.rec.owner;
+  if (owner) // the owner's current token decides what the session may receive from now on
     st.rec.viewer = *req->who;
-    st.filter = session_filter(st.rec);
-  }
-  if (topics_changed) {
-    st.filter = session_filter(st.rec);
-    // The attached stream follows the old topics: end it; the client reconnects to the new.
-    end_stream(self, close_reason::session_replaced,
-               {stream_item::make_notice("herald.session_changed", "{\"reason\":\"topics\"}"),
-                stream_item::make_retry(st.deps.retry_ms)});
-    self->send(st.deps.dispatcher, detach_atom::value);
-  }
-  if (st.paused && st.pending.size() < st.rec.settings.max_pending) {
-    st.paused = false;
-    pump(self);
-  }
   auto created = st.fresh;
   st.fresh = false;
-  persist(self, {}, [self, req, created](const caf::error& failure) {
+  persist(self, {}, [self, req, created, before, topics_changed, owner,
+                     write = st.writes_sent + 1](const caf::error& failure) {
+    auto& st = self->state;
     if (failure) {
       if (created) {
         // Nothing of it was stored, so it does not exist: the registry lets it stop.
-        auto& st = self->state;
         st.deleted = true;
         self->send(st.deps.registry, idle_atom::value, st.id, st.requests_seen);
+      } else if (write == st.writes_sent) {
+        // No later write carries these settings: what is stored is what was before.
+        st.rec.settings = before.settings;
+        st.rec.viewer = before.viewer;
+        st.rec.last_seen_ms = before.last_seen_ms;
       }
       return req->done(not_stored("the session", failure));
     }
-    req->done(created ? request_reply::created(session_view(self->state))
-                      : request_reply::ok(session_view(self->state)));
+    if (owner || topics_changed)
+      st.filter = session_filter(st.rec);
+    if (topics_changed) {
+      // The attached stream follows the old topics: end it; the client reconnects to the new.
+      end_stream(self, close_reason::session_replaced,
+                 {stream_item::make_notice("herald.session_changed", "{\"reason\":\"topics\"}"),
+                  stream_item::make_retry(st.deps.retry_ms)});
+      self->send(st.deps.dispatcher, detach_atom::value);
+    }
+    if (st.paused && st.pending.size() < st.rec.settings.max_pending) {
+      st.paused = false;
+      pump(self);
+    }
+    req->done(created ? request_reply::created(session_view(st))
+                      : request_reply::ok(session_view(st)));
   });
   rearm(self);
 }

@@ -259,6 +259,32 @@ CAF_TEST(a newer stream takes over and the older one is told) {
   CAF_CHECK_EQUAL(stats.sessions_connected.load(), 1);
 }
 
+CAF_TEST(an update whose record is not stored changes nothing and one that is stored applies) {
+  make_session(settings(30, 100, 5));
+  connect();
+  store->db().set_min_free_bytes(std::uint64_t{1} << 62); // the disk is "nearly full"
+  auto [status, body] = call(session_request::op::put,
+                             json{{"topics", {"u/*"}}, {"max_pending", 7}});
+  CAF_CHECK_EQUAL(status, 503);
+  CAF_CHECK_EQUAL(body["error"]["code"].get<std::string>(), "storage_failure");
+  auto message = body["error"]["message"].get<std::string>();
+  CAF_CHECK(message.rfind("the session was not stored: ", 0) == 0);
+  CAF_CHECK(message.find("nearly full") != std::string::npos);
+  auto view = call(session_request::op::get).second;
+  CAF_CHECK_EQUAL(view["topics"], json::array({"t/*"}));
+  CAF_CHECK_EQUAL(view["max_pending"].get<int>(), 100);
+  CAF_CHECK(!queue->closed()); // the stream goes on with the old topics
+  store->db().set_min_free_bytes(0);
+  publish(1, false, "t/a");
+  CAF_CHECK_EQUAL(ids_in(drain(*queue)).size(), 1u);
+  CAF_CHECK_EQUAL(call(session_request::op::put, json{{"topics", {"u/*"}}}).first, 200);
+  CAF_CHECK(queue->closed()); // now the client reconnects to the new topics
+  CAF_CHECK(drain(*queue).find("herald.session_changed") != std::string::npos);
+  auto [got, now] = call(session_request::op::get);
+  CAF_CHECK_EQUAL(got, 200);
+  CAF_CHECK_EQUAL(now["topics"], json::array({"u/*"}));
+}
+
 CAF_TEST(a stopped session releases everything it held) {
   make_session(settings(10, 100, 5));
   connect();
