@@ -124,6 +124,13 @@ std::optional<std::string> check_public_key(const std::string& pem, const std::s
 }
 
 /// The PEM of a JWK's public key (RSA: n, e; EC: crv, x, y), or an error.
+/// A JWK's string member `name`, or "" when it is absent or not a string (a JWKS document is
+/// anyone's JSON: `value()` would throw on `"kty": 1`, and a reload must refuse it, not end).
+std::string jwk_string(const json& jwk, const char* name) {
+  auto it = jwk.find(name);
+  return it != jwk.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
 std::variant<std::string, std::string> jwk_public_pem(const json& jwk) {
   using result = std::variant<std::string, std::string>;
   auto member = [&](const char* name) -> std::optional<std::string> {
@@ -137,7 +144,7 @@ std::variant<std::string, std::string> jwk_public_pem(const json& jwk) {
   std::vector<std::unique_ptr<BIGNUM, decltype(&BN_free)>> nums;
   const char* type = nullptr;
   std::string point;
-  if (jwk.value("kty", "") == "RSA") {
+  if (jwk_string(jwk, "kty") == "RSA") {
     auto n = member("n");
     auto e = member("e");
     if (!n || !e)
@@ -149,10 +156,10 @@ std::variant<std::string, std::string> jwk_public_pem(const json& jwk) {
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, nums[0].get());
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, nums[1].get());
     type = "RSA";
-  } else if (jwk.value("kty", "") == "EC") {
+  } else if (jwk_string(jwk, "kty") == "EC") {
     static const std::pair<const char*, const char*> curves[] = {
       {"P-256", "prime256v1"}, {"P-384", "secp384r1"}, {"P-521", "secp521r1"}};
-    auto crv = jwk.value("crv", "");
+    auto crv = jwk_string(jwk, "crv");
     const char* group = nullptr;
     for (auto& [jose, ossl] : curves)
       if (crv == jose)
@@ -167,8 +174,8 @@ std::variant<std::string, std::string> jwk_public_pem(const json& jwk) {
     OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                      point.size());
     type = "EC";
-  } else if (jwk.value("kty", "") == "OKP") {
-    auto crv = jwk.value("crv", "");
+  } else if (jwk_string(jwk, "kty") == "OKP") {
+    auto crv = jwk_string(jwk, "crv");
     auto x = member("x");
     int id = crv == "Ed25519" ? EVP_PKEY_ED25519 : crv == "Ed448" ? EVP_PKEY_ED448 : 0;
     if (id == 0 || !x)
@@ -227,7 +234,7 @@ std::optional<std::string> load_jwks(const std::string& path, std::vector<key_se
         == supported_algorithms().end())
       return where + "alg '" + k.alg + "' is not supported";
     if (is_hs(k.alg)) {
-      if (jwk.value("kty", "") != "oct" || !jwk.contains("k") || !jwk["k"].is_string()
+      if (jwk_string(jwk, "kty") != "oct" || !jwk.contains("k") || !jwk["k"].is_string()
           || !base64url_chars(jwk["k"].get<std::string>()))
         return where + "an " + k.alg + " key must be kty 'oct' with base64url 'k'";
       k.material = b64url_decode(jwk["k"].get<std::string>());

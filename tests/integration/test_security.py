@@ -789,7 +789,12 @@ class SecureDefaultsTest(unittest.TestCase):
         import subprocess
         from harness import HERALD
         d = tempfile.mkdtemp(prefix="herald-badkeys-")
+        bad_jwks = os.path.join(d, "bad-jwks.json")  # members of the wrong JSON type
+        with open(bad_jwks, "w") as f:
+            json.dump({"keys": [{"kty": 66666, "crv": "P-256", "alg": "ES256", "x": "AA",
+                                 "y": "AA"}]}, f)
         for auth, needle in (({"keys": [{"alg": "HS256", "secret": "short"}]}, b"32 bytes"),
+                             ({"jwks_file": bad_jwks}, b"'kty' must be RSA, EC, OKP or oct"),
                              ({"keys": [{"alg": "RS256", "public_key_file": KEYS.ec_pub_file}]},
                               b"RSA"),
                              ({"keys": [{"alg": "none", "secret": "x" * 40}]}, b"not supported"),
@@ -828,6 +833,35 @@ class SecureDefaultsTest(unittest.TestCase):
             hub.proc.send_signal(signal.SIGHUP)
             hub.wait_for_log("event=keys_reload_failed", 5)
             self.assertEqual(hub.get("/v1/events?topic=x", headers=new)[0], 200)
+
+    def test_a_jwks_document_with_members_of_the_wrong_type_is_refused_on_reload(self):
+        # Found by fuzz/jwt.cpp: `"kty": 66666` (or `"crv": 1`) threw out of the loader, so a
+        # SIGHUP with such a document ended the hub instead of keeping the previous keys.
+        from jwt.algorithms import HMACAlgorithm
+        d = tempfile.mkdtemp(prefix="herald-jwks-reload-")
+        path = os.path.join(d, "jwks.json")
+        oct_jwk = json.loads(HMACAlgorithm.to_jwk(SECRET.encode()))
+        oct_jwk.update(kid="r-hs", alg="HS256")
+        with open(path, "w") as f:
+            json.dump({"keys": [oct_jwk]}, f)
+        with Hub(config={"auth": {"jwks_file": path}}) as hub:
+            token = bearer(jwt.encode(claims("a", subscribe=["x"]), SECRET, algorithm="HS256",
+                                      headers={"kid": "r-hs"}))
+            self.assertEqual(hub.get("/v1/events?topic=x", headers=token)[0], 200)
+            for bad in ({"kty": 66666, "crv": "P-256", "alg": "ES256", "x": "AA", "y": "AA"},
+                        {"kty": "EC", "crv": 1, "alg": "ES256", "x": "AA", "y": "AA"},
+                        {"kty": ["oct"], "alg": "HS256", "k": "AA"}):
+                with open(path, "w") as f:
+                    json.dump({"keys": [oct_jwk, bad]}, f)
+                lines = hub.log_text().count("event=keys_reload_failed")
+                hub.proc.send_signal(signal.SIGHUP)
+                deadline = time.time() + 5
+                while hub.log_text().count("event=keys_reload_failed") == lines \
+                        and time.time() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(hub.log_text().count("event=keys_reload_failed"), lines + 1, bad)
+                self.assertIsNone(hub.proc.poll())
+                self.assertEqual(hub.get("/v1/events?topic=x", headers=token)[0], 200)
 
 
 class KeepAliveTokenTest(unittest.TestCase):
