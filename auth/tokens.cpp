@@ -123,7 +123,6 @@ std::optional<std::string> check_public_key(const std::string& pem, const std::s
   return std::nullopt;
 }
 
-/// The PEM of a JWK's public key (RSA: n, e; EC: crv, x, y), or an error.
 /// A JWK's string member `name`, or "" when it is absent or not a string (a JWKS document is
 /// anyone's JSON: `value()` would throw on `"kty": 1`, and a reload must refuse it, not end).
 std::string jwk_string(const json& jwk, const char* name) {
@@ -131,6 +130,7 @@ std::string jwk_string(const json& jwk, const char* name) {
   return it != jwk.end() && it->is_string() ? it->get<std::string>() : std::string{};
 }
 
+/// The PEM of a JWK's public key (RSA: n, e; EC: crv, x, y), or an error.
 std::variant<std::string, std::string> jwk_public_pem(const json& jwk) {
   using result = std::variant<std::string, std::string>;
   auto member = [&](const char* name) -> std::optional<std::string> {
