@@ -5,7 +5,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(g++ cmake make libcaf-dev libboost-dev librocksdb-dev nlohmann-json3-dev libcli11-dev
-      libspdlog-dev libfmt-dev libssl-dev libcpp-jwt-dev libsimdjson-dev zlib1g-dev prometheus-cpp-dev libnats-dev pkg-config nats-server prometheus curl python3 python3-jwt
+      libspdlog-dev libfmt-dev libssl-dev libcpp-jwt-dev libsimdjson-dev libjemalloc-dev zlib1g-dev prometheus-cpp-dev libnats-dev pkg-config nats-server prometheus curl python3 python3-jwt
       python3-cryptography openssl libnss3-tools chromium dpkg-dev adduser
       clang libclang-rt-14-dev)
 missing=()
