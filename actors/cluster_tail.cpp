@@ -1,5 +1,7 @@
 #include "actors/cluster_tail.hpp"
 
+#include <unordered_map>
+
 #include <spdlog/spdlog.h>
 
 #include "actors/retention.hpp"
@@ -8,6 +10,18 @@
 
 namespace herald {
 namespace {
+
+/// Whether job snapshot `m` takes effect where the job's newest snapshot taken is at `current`:
+/// it must be built on that one, so that of two changes built on the same snapshot through two
+/// nodes only the first in the stream counts, on every node alike (JetStream 2.9's own
+/// expected-sequence check does not hold under concurrent publishes to a replicated stream:
+/// nats-server issue 4320). A node without a position for the job (its store was rebuilt after
+/// the stream dropped the job's snapshots) cannot tell and takes it; so it does a snapshot
+/// published without a base, and one it took already (a batch applied again after a failed
+/// write).
+bool takes_effect(const tail_message& m, std::uint64_t current) {
+  return !m.has_base || current == 0 || m.base == current || m.seq == current;
+}
 
 /// Applies the messages read (in stream order) to the local log and hands them to the
 /// dispatcher. False when the local write failed (nothing was applied; read again from head+1).
@@ -62,11 +76,31 @@ bool apply(cluster_tail_actor* self) {
   if (expected - 1 <= head)
     return true;
   // Jobs first: a node that fails here reads them again (a snapshot written twice is the same).
-  for (auto* m : jobs)
-    if (auto err = st.store->jobs().put(m->key, m->body)) {
-      spdlog::error("event=cluster_apply_failed job={} error=\"{}\"", m->key, *err);
-      return false;
+  // Their watchers hear of each (taken or not) before the log's head moves past it: the journal
+  // answers a change once the head has, and the watcher then waits for the verdict
+  // (job_watcher.cpp).
+  std::unordered_map<std::string, std::uint64_t> job_positions; // the newest taken, this batch
+  for (auto* m : jobs) {
+    auto it = job_positions.find(m->key);
+    if (it == job_positions.end()) {
+      auto stored = st.store->jobs().get(m->key);
+      if (!stored.ok()) {
+        spdlog::error("event=cluster_apply_failed job={} error=\"{}\"", m->key, *stored.error);
+        return false;
+      }
+      it = job_positions.emplace(m->key, stored.value ? stored.value->position : 0).first;
     }
+    bool taken = takes_effect(*m, it->second);
+    if (taken) {
+      if (auto err = st.store->jobs().put(m->key, m->body, m->seq)) {
+        spdlog::error("event=cluster_apply_failed job={} error=\"{}\"", m->key, *err);
+        return false;
+      }
+      it->second = m->seq;
+    }
+    caf::anon_send(st.job_registry, job_sync_atom::value, m->key, stored_job{m->body, m->seq},
+                   taken);
+  }
   if (!sessions.empty()) {
     std::vector<const session_write*> ws;
     for (auto& w : sessions)
@@ -86,8 +120,6 @@ bool apply(cluster_tail_actor* self) {
                  lost_through, head);
   }
   st.stats->cluster.applied = expected - 1;
-  for (auto* m : jobs)
-    caf::anon_send(st.job_registry, job_sync_atom::value, m->key, m->body);
   for (auto& w : sessions)
     caf::anon_send(st.session_registry, session_sync_atom::value, w);
   if (records.empty())

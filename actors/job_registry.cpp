@@ -38,11 +38,12 @@ caf::behavior job_registry(job_registry_actor* self, journal_handle journal, rea
         std::uint64_t last_seen) -> caf::result<caf::message> {
       return self->delegate(watcher_for(self, id), watch_atom::value, queue, last_seen);
     },
-    [=](job_sync_atom, const std::string& id, const std::string& text) {
-      // Cluster mode, from the tail: a change through any node, already in the local store.
-      // Only a live watcher needs it (a later one reads the store).
+    [=](job_sync_atom, const std::string& id, const stored_job& job, bool taken) {
+      // Cluster mode, from the tail: a change through any node, and whether it took effect
+      // (then it is in the local store). Only a live watcher needs it (a later one reads the
+      // store).
       if (self->state.watchers.count(id) != 0)
-        self->send(watcher_for(self, id), job_sync_atom::value, text);
+        self->send(watcher_for(self, id), job_sync_atom::value, job, taken);
     },
     [=](idle_atom, const std::string& id, std::uint64_t requests_seen) {
       auto& ws = self->state.watchers;

@@ -1,5 +1,7 @@
 #include "actors/job_watcher.hpp"
 
+#include <random>
+
 #include <spdlog/spdlog.h>
 
 #include "storage/job.hpp"
@@ -106,42 +108,126 @@ void adopt(job_watcher_actor* self, json next) {
   show(st);
 }
 
+/// How many times an update is built again on a newer snapshot when other nodes changed the job
+/// first (cluster mode) before it is refused as contended, and the longest pause between two
+/// attempts (a random one, doubling with each lost attempt, so that nodes updating the same job
+/// in tight loops do not keep colliding).
+constexpr int max_update_attempts = 16;
+constexpr std::chrono::milliseconds max_attempt_pause{64};
+
+/// Cluster mode: another node's change of the job came first in the shared log.
+caf::error job_moved() {
+  return hub_error(hub_errc::conflict, "job_moved", "the job changed through another node");
+}
+
+bool moved(const caf::error& err) {
+  return is(err, hub_errc::conflict) && parts_of(err).code == "job_moved";
+}
+
+/// Cluster mode: a snapshot of this job from the shared log, and whether it took effect (it did
+/// when it was built on the newest one that had: cluster_tail.cpp decides, alike on every node).
+/// Those that did are adopted in the stream's order, this node's own changes included, so every
+/// node's viewers see each change once and in order.
+void on_sync(job_watcher_actor* self, const stored_job& job, bool taken) {
+  auto& st = self->state;
+  ++st.requests_seen;
+  carry_on(self);
+  if (!taken || job.position <= st.position)
+    return;
+  auto next = json::parse(job.text, nullptr, false);
+  if (next.is_discarded() || !next.is_object() || !next.contains("version")
+      || !next["version"].is_number_unsigned()) {
+    spdlog::error("event=job_snapshot_unreadable job={} position={}", st.id, job.position);
+    return;
+  }
+  st.position = job.position;
+  st.load_error.reset(); // the store has it too (the tail wrote it first)
+  adopt(self, std::move(next));
+  arm(self);
+  maybe_poll(self);
+}
+
+/// Cluster mode: the change at `position` is in the shared log, and this node's tail has applied
+/// it; its verdict is on its way, behind the snapshots before it. Until it comes, the watcher
+/// takes only those (other messages wait in the mailbox), then `then` learns whether the change
+/// took effect (no error) or another node's came first (job_moved). No verdict within
+/// `verdict_timeout`: 503, and a change that did take effect is adopted when its sync comes.
+void await_verdict(job_watcher_actor* self, std::uint64_t position,
+                   std::function<void(const caf::error&)> then) {
+  auto& st = self->state;
+  auto gen = ++st.verdict_gen;
+  auto done = [=](const caf::error& err) {
+    self->unbecome();
+    self->set_default_handler(caf::print_and_drop);
+    then(err);
+    arm(self);
+    maybe_poll(self);
+  };
+  self->set_default_handler(caf::skip); // requests, watches and timers wait their turn
+  self->delayed_send(self, st.settings.verdict_timeout, verdict_atom::value, gen);
+  self->become(
+    caf::keep_behavior,
+    [=](job_sync_atom, const stored_job& job, bool taken) {
+      on_sync(self, job, taken);
+      if (job.position == position)
+        done(taken ? caf::error{} : job_moved());
+    },
+    [=](verdict_atom, std::uint64_t g) {
+      if (g != gen)
+        return;
+      spdlog::warn("event=job_verdict_slow job={} position={}", self->state.id, position);
+      done(hub_error(hub_errc::unavailable, "cluster_catching_up",
+                     "the job's change is in the cluster's log, but this node has not "
+                     "applied it yet; read the job again"));
+    });
+}
+
+/// Cluster mode: waits `delay`, taking the job's snapshots from the shared log meanwhile (other
+/// messages wait in the mailbox), then runs `then`.
+void pause(job_watcher_actor* self, caf::timespan delay, std::function<void()> then) {
+  auto gen = ++self->state.verdict_gen;
+  self->set_default_handler(caf::skip);
+  self->delayed_send(self, delay, verdict_atom::value, gen);
+  self->become(
+    caf::keep_behavior,
+    [=](job_sync_atom, const stored_job& job, bool taken) { on_sync(self, job, taken); },
+    [=](verdict_atom, std::uint64_t g) {
+      if (g != gen)
+        return;
+      self->unbecome();
+      self->set_default_handler(caf::print_and_drop);
+      then();
+    });
+}
+
+/// A random pause before attempt `attempt` (1, 2, ...) of a change: up to 2^attempt ms, at most
+/// max_attempt_pause.
+caf::timespan attempt_pause(int attempt) {
+  static thread_local std::minstd_rand rng{std::random_device{}()};
+  auto cap = std::min<std::int64_t>(std::int64_t{1} << std::min(attempt, 20),
+                                    max_attempt_pause.count());
+  return std::chrono::microseconds(
+    std::uniform_int_distribution<std::int64_t>{0, cap * 1000}(rng));
+}
+
 /// Persists `next`, then adopts it; `then` gets the error if it could not be stored (none: it
-/// was). Other messages wait (await) so that updates apply strictly one after another.
+/// was; job_moved: in cluster mode, another node's change came first, and this watcher has it).
+/// Other messages wait (await) so that changes apply strictly one after another.
 void commit_change(job_watcher_actor* self, json next,
                    std::function<void(const caf::error&)> then) {
   auto& st = self->state;
   auto text = next.dump();
-  self->request(st.journal, caf::infinite, job_put_atom::value, st.id, text)
+  self->request(st.journal, caf::infinite, job_put_atom::value, st.id, text, st.position)
     .await(
-      [=](bool) mutable {
+      [=](std::uint64_t position) mutable {
+        if (position != 0)
+          return await_verdict(self, position, then); // cluster mode: the tail adopts it
         adopt(self, std::move(next));
         then(caf::error{});
         arm(self);
         maybe_poll(self);
       },
       [=](caf::error& err) { then(err); });
-}
-
-/// Cluster mode: a snapshot of this job from the shared log (another node's change, or this
-/// one's own coming back). Adopted when it is newer, or as new with different content (two
-/// nodes changed the same version at once: the stream's order decides, on every node alike).
-void on_sync(job_watcher_actor* self, const std::string& text) {
-  auto& st = self->state;
-  ++st.requests_seen;
-  carry_on(self);
-  auto next = json::parse(text, nullptr, false);
-  if (next.is_discarded() || !next.is_object() || !next.contains("version")
-      || !next["version"].is_number_unsigned())
-    return;
-  if (!st.snapshot.is_null()
-      && (next["version"].get<std::uint64_t>() < st.snapshot["version"].get<std::uint64_t>()
-          || next == st.snapshot))
-    return;
-  st.load_error.reset(); // the store has it too (the tail wrote it first)
-  adopt(self, std::move(next));
-  arm(self);
-  maybe_poll(self);
 }
 
 bool should_poll(const job_watcher_state& st) {
@@ -250,9 +336,10 @@ void on_tick(job_watcher_actor* self, std::uint64_t gen) {
     if (elapsed >= st.settings.retention) {
       // Retention is over: forget the job (storage first), then stop.
       auto id = st.id;
-      self->request(st.journal, caf::infinite, job_put_atom::value, id, std::string{})
+      self->request(st.journal, caf::infinite, job_put_atom::value, id, std::string{},
+                    std::uint64_t{0})
         .await(
-          [=](bool) {
+          [=](std::uint64_t) {
             self->state.snapshot = nullptr;
             show(self->state);
             stop_when_confirmed(self);
@@ -269,6 +356,34 @@ void on_tick(job_watcher_actor* self, std::uint64_t gen) {
     return;
   }
   arm(self);
+}
+
+/// Applies a PUT's body to the job and stores the result; in cluster mode, built again on the
+/// newer snapshot when another node changed the job first.
+void update(job_watcher_actor* self, const job_request_ptr& req, const json& body, int attempt) {
+  auto& st = self->state;
+  auto res = apply_job_update(st.snapshot, st.id, body, wall_ms(),
+                              st.settings.upstream_allowed_hosts);
+  if (auto* err = std::get_if<job_error>(&res)) {
+    auto kind = err->conflict ? hub_errc::conflict : hub_errc::invalid_request;
+    return req->done(request_reply::failed(
+      hub_error(kind, err->code, err->message,
+                kind == hub_errc::conflict ? std::optional{err->current_version} : std::nullopt)));
+  }
+  commit_change(self, std::get<json>(std::move(res)), [=](const caf::error& err) {
+    if (!err)
+      req->done(request_reply::ok(self->state.snapshot));
+    else if (moved(err) && attempt + 1 < max_update_attempts)
+      pause(self, attempt_pause(attempt + 1), [=] { update(self, req, body, attempt + 1); });
+    else if (moved(err))
+      req->done(request_reply::failed(hub_errc::unavailable, "job_contended",
+                                      "the job kept changing through other nodes; retry"));
+    else if (is(err, hub_errc::unavailable) || is(err, hub_errc::storage_failure))
+      req->done(request_reply::failed(err)); // says why (e.g. the disk is nearly full)
+    else
+      req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
+                                      "the job could not be stored"));
+  });
 }
 
 /// A snapshot read (GET) or an update (PUT).
@@ -289,23 +404,7 @@ void on_request(job_watcher_actor* self, const job_request_ptr& req) {
   if (body.is_discarded())
     return req->done(request_reply::failed(hub_errc::invalid_request, "malformed_json",
                                            "the body is not valid JSON"));
-  auto res = apply_job_update(st.snapshot, st.id, body, wall_ms(),
-                              st.settings.upstream_allowed_hosts);
-  if (auto* err = std::get_if<job_error>(&res)) {
-    auto kind = err->conflict ? hub_errc::conflict : hub_errc::invalid_request;
-    return req->done(request_reply::failed(
-      hub_error(kind, err->code, err->message,
-                kind == hub_errc::conflict ? std::optional{err->current_version} : std::nullopt)));
-  }
-  commit_change(self, std::get<json>(std::move(res)), [=](const caf::error& err) {
-    if (!err)
-      req->done(request_reply::ok(self->state.snapshot));
-    else if (is(err, hub_errc::unavailable) || is(err, hub_errc::storage_failure))
-      req->done(request_reply::failed(err)); // says why (e.g. the disk is nearly full)
-    else
-      req->done(request_reply::failed(hub_errc::storage_failure, "storage_failure",
-                                      "the job could not be stored"));
-  });
+  update(self, req, body, 0);
 }
 
 /// A viewer (the sender) starts watching: its queue gets the snapshot, then every change.
@@ -345,7 +444,7 @@ caf::result<caf::actor> on_watch(job_watcher_actor* self, const queue_ptr& queue
 caf::behavior running(job_watcher_actor* self) {
   return {
     [=](job_atom, const job_request_ptr& req) { on_request(self, req); },
-    [=](job_sync_atom, const std::string& text) { on_sync(self, text); },
+    [=](job_sync_atom, const stored_job& job, bool taken) { on_sync(self, job, taken); },
     [=](watch_atom, const queue_ptr& queue, std::uint64_t last_seen) {
       return on_watch(self, queue, last_seen);
     },
@@ -362,6 +461,7 @@ caf::behavior running(job_watcher_actor* self) {
       self->delayed_send(self, st.settings.heartbeat, heartbeat_atom::value);
     },
     [=](poll_atom, std::uint64_t gen) { on_poll(self, gen); },
+    [=](verdict_atom, std::uint64_t) {}, // a verdict's timer, after the verdict came
     [=](polled_atom, std::uint64_t gen, const upstream_reply& r) { on_polled(self, gen, r); },
     [=](shutdown_atom, std::uint64_t retry_ms, std::uint64_t jitter_ms) {
       for (auto& v : self->state.viewers)
@@ -405,17 +505,18 @@ caf::behavior job_watcher(job_watcher_actor* self, std::string id, journal_handl
   });
   // Load the stored snapshot before serving anything: requests wait in the mailbox meanwhile.
   self->request(st.reader, caf::infinite, job_get_atom::value, st.id)
-    .await([=](const std::string& text) {
+    .await([=](const stored_job& job) {
       auto& st = self->state;
-      if (!text.empty())
-        st.snapshot = json::parse(text, nullptr, false);
+      st.position = job.position;
+      if (!job.text.empty())
+        st.snapshot = json::parse(job.text, nullptr, false);
       if (st.snapshot.is_discarded())
         st.snapshot = nullptr;
       if (!st.snapshot.is_null()) {
         // Time passed while nobody watched (or the hub was down): apply it now.
         auto age = std::chrono::milliseconds(wall_ms() - st.snapshot["updated"].get<std::int64_t>());
         if (terminal(st.snapshot) && age >= st.settings.retention) {
-          caf::anon_send(st.journal, job_put_atom::value, st.id, std::string{});
+          caf::anon_send(st.journal, job_put_atom::value, st.id, std::string{}, std::uint64_t{0});
           st.snapshot = nullptr;
         } else if (!terminal(st.snapshot) && age >= st.settings.stale_after) {
           commit_change(self, expire_job(st.snapshot, wall_ms()), [](const caf::error&) {});

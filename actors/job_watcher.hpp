@@ -28,6 +28,8 @@ struct job_settings {
   std::chrono::seconds idle{60};           // a watcher without viewers stops after this
   std::uint64_t retry_ms = 2000;
   std::chrono::seconds heartbeat{25};      // comment line to viewers while nothing happens
+  // Cluster mode: how long a change waits for the verdict of its node's tail (job_watcher.cpp)
+  std::chrono::milliseconds verdict_timeout{2000};
   std::vector<std::string> upstream_allowed_hosts{"127.0.0.1", "localhost", "::1"};
   std::chrono::milliseconds upstream_timeout{5000};
   upstream_fetch fetch; // how upstream URLs are fetched (the hub's HTTP client)
@@ -41,6 +43,7 @@ struct job_watcher_state {
 
   std::string id;
   nlohmann::json snapshot; // null: no such job
+  std::uint64_t position = 0; // cluster mode: the snapshot's sequence in the shared log
   std::optional<std::string> load_error; // the stored snapshot could not be read: answer 503
   journal_handle journal;
   reader_handle reader;
@@ -50,6 +53,7 @@ struct job_watcher_state {
   std::vector<viewer> viewers;
   std::uint64_t requests_seen = 0;
   std::uint64_t tick_gen = 0;
+  std::uint64_t verdict_gen = 0;
   caf::actor_clock::time_point last_change;
   bool stopping = false;
   bool heartbeat_armed = false;

@@ -263,28 +263,37 @@ journal_handle::behavior_type journal(journal_actor* self, std::shared_ptr<hub_s
       return rp;
     },
     [=](commit_atom) { commit(self); },
-    [=](job_put_atom, const std::string& id, const std::string& value) -> caf::result<bool> {
+    [=](job_put_atom, const std::string& id, const std::string& value,
+        std::uint64_t base) -> caf::result<std::uint64_t> {
       // Job snapshots go through the journal too: one writer, the log's durability.
       auto& st = self->state;
       if (st.shared && !value.empty()) {
-        // Cluster mode: into the shared log first, so every node's watchers see the change.
+        // Cluster mode: into the shared log, built on the snapshot at `base`. Every node's tail
+        // decides alike whether it takes effect (only when built on the newest taken), stores it
+        // and tells the job's watcher. The answer (its position) waits until this node's tail
+        // has applied it, as a publish's does.
         // (Retiring a job is each node's own retention: deletes stay local.)
-        std::vector<std::uint64_t> seqs;
-        std::size_t repeats = 0;
-        std::vector<shared_message> msg{
-          {st.shared->job_subject(id), value, random_msg_id(), shared_kind::job, id}};
-        if (auto err = st.shared->publish(msg, seqs, repeats)) {
+        std::uint64_t position = 0;
+        if (auto err = st.shared->publish_job(id, value, base, position)) {
           log_job_write_failed(st, id, *err);
           return hub_error(hub_errc::unavailable, "cluster_unavailable",
                            "the cluster's log did not take the job's change (" + *err
                              + "); retry");
         }
+        if (!st.store->log().wait_for_head(position, st.settings.publish_timeout)) {
+          spdlog::warn("event=cluster_apply_slow position={} applied={} job={}", position,
+                       st.store->log().head(), id);
+          return hub_error(hub_errc::unavailable, "cluster_catching_up",
+                           "the job's change is in the cluster's log, but this node has not "
+                           "applied it yet; read the job again");
+        }
+        return position;
       }
       if (auto err = self->state.store->jobs().put(id, value)) {
         log_job_write_failed(st, id, *err);
         return hub_error(hub_errc::storage_failure, "storage_failure", *err);
       }
-      return true;
+      return std::uint64_t{0}; // stored: one node decides at once
     },
     [=](retention_atom) {
       auto& st = self->state;

@@ -147,11 +147,11 @@ reader_handle::behavior_type log_reader(log_reader_actor* self,
         return hub_error(hub_errc::not_found, "session_not_found", "no session '" + id + "'");
       return std::move(*s.value);
     },
-    [=](job_get_atom, const std::string& id) -> caf::result<std::string> {
+    [=](job_get_atom, const std::string& id) -> caf::result<stored_job> {
       auto job = self->state.store->jobs().get(id);
       if (!job.ok())
         return read_failed(*job.error);
-      return job.value.value_or(std::string{});
+      return job.value.value_or(stored_job{});
     },
     [=](mercure_id_atom, const std::string& id) -> caf::result<std::uint64_t> {
       auto pos = self->state.store->log().find_mercure_id(id);

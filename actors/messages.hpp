@@ -14,8 +14,8 @@
 //  main          --shutdown_atom, retry_ms-->                    dispatcher   => streams closing
 //  HTTP session  --job_atom, job_request_ptr-->  job_registry --delegate-->  job_watcher
 //  job_viewer    --watch_atom, id, queue_ptr, last_seen-->  job_registry --> job_watcher => actor
-//  job_watcher   --job_put_atom, id, json text-->            journal      => ok (persisted)
-//  job_watcher   --job_get_atom, id-->                       log_reader   => (found, json text)
+//  job_watcher   --job_put_atom, id, json text, base-->      journal      => position (persisted)
+//  job_watcher   --job_get_atom, id-->                       log_reader   => stored_job
 //  job_watcher   --idle_atom, id, requests_seen-->           job_registry (stop handshake)
 //  upstream fetch (io thread) --polled_atom, gen, upstream_reply-->  job_watcher
 //  dashboard_viewer --watch_atom, queue_ptr-->                  dashboard_feed (monitors it)
@@ -36,12 +36,13 @@
 //  main          --checkpoint_atom--> session_registry --> every session => ok (all persisted)
 //  cluster mode: journal --(NATS JetStream)--> every node's cluster_tail --deliver_atom--> dispatcher
 //                job_watcher --job_put_atom--> journal --(JetStream)--> every cluster_tail
-//                --job_sync_atom, id, json--> job_registry --> its job_watcher (if live)
+//                --job_sync_atom, id, stored_job, taken--> job_registry --> its job_watcher (if live)
 //                session --session_put_atom--> journal --(JetStream)--> other nodes' cluster_tail
 //                --session_sync_atom, session_write_ptr--> session_registry --> session
 //  resume_atom (to a connection or session): its queue drained, send the next page
 //  timers (to self): commit_atom, retention_atom (journal); heartbeat_atom (dispatcher, for
-//                    every stream; job_watcher, for its viewers); tick_atom, poll_atom (job_watcher);
+//                    every stream; job_watcher, for its viewers); tick_atom, poll_atom,
+//                    verdict_atom (job_watcher);
 //                    tick_atom (session: ack waits, checkpoints, expiry)
 
 #include <chrono>
@@ -60,6 +61,7 @@
 #include "delivery/outbound_queue.hpp"
 #include "storage/event_id.hpp"
 #include "storage/event_log.hpp"
+#include "storage/job_store.hpp"
 #include "storage/session_store.hpp"
 #include "storage/topic_pattern.hpp"
 
@@ -99,6 +101,7 @@ using mercure_id_atom = caf::atom_constant<caf::atom("mercure_id")>;
 using figures_atom = caf::atom_constant<caf::atom("figures")>;
 using backup_atom = caf::atom_constant<caf::atom("backup")>;
 using job_sync_atom = caf::atom_constant<caf::atom("job_sync")>;
+using verdict_atom = caf::atom_constant<caf::atom("verdict")>;
 using session_sync_atom = caf::atom_constant<caf::atom("sess_sync")>;
 
 /// The answer to a request on a session or a job: a view of the resource or of what the request
@@ -267,7 +270,9 @@ using batch_sink = caf::typed_actor<caf::reacts_to<deliver_atom, committed_batch
 using journal_handle = caf::typed_actor<
   caf::reacts_to<publish_atom, publish_job_ptr>,
   caf::replies_to<session_put_atom, session_write_ptr>::with<bool>,
-  caf::replies_to<job_put_atom, std::string, std::string>::with<bool>,
+  // id, snapshot (empty: retire), the position it is built on => its position (cluster mode;
+  // 0: one node, stored)
+  caf::replies_to<job_put_atom, std::string, std::string, std::uint64_t>::with<std::uint64_t>,
   caf::reacts_to<commit_atom>,     // to itself: the end of a mailbox drain
   caf::reacts_to<retention_atom>>; // to itself: the age-retention timer
 
@@ -295,7 +300,7 @@ using reader_handle = caf::typed_actor<
   caf::replies_to<dead_atom, std::string,
                   std::vector<std::uint64_t>>::with<std::vector<dead_letter_record>>,
   caf::replies_to<restore_atom, std::string>::with<stored_session>,
-  caf::replies_to<job_get_atom, std::string>::with<std::string>,
+  caf::replies_to<job_get_atom, std::string>::with<stored_job>,
   caf::replies_to<mercure_id_atom, std::string>::with<std::uint64_t>,
   caf::reacts_to<query_atom, events_query_ptr>,
   caf::reacts_to<figures_atom, figures_query_ptr>,
@@ -312,6 +317,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::events_query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::figures_query_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::backup_request_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::job_request_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::stored_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::upstream_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::session_batch_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::optional<herald::event_id>)

@@ -1,6 +1,7 @@
 #include "storage/shared_log.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -13,6 +14,7 @@ namespace {
 
 constexpr const char* msg_id_header = "Nats-Msg-Id";
 constexpr const char* job_header = "Herald-Job";
+constexpr const char* job_base_header = "Herald-Job-Base";
 constexpr const char* session_header = "Herald-Session";
 constexpr const char* origin_header = "Herald-Origin";
 
@@ -305,6 +307,40 @@ std::optional<std::string> shared_log::publish(const std::vector<shared_message>
   return std::nullopt;
 }
 
+std::optional<std::string> shared_log::publish_job(const std::string& id,
+                                                   const std::string& snapshot,
+                                                   std::uint64_t base, std::uint64_t& position) {
+  if (!connected())
+    return std::string{"not connected to NATS"};
+  auto subject = job_subject(id);
+  auto base_text = std::to_string(base);
+  natsMsg* msg = nullptr;
+  auto st = natsMsg_Create(&msg, subject.c_str(), nullptr, snapshot.data(),
+                           static_cast<int>(snapshot.size()));
+  if (st == NATS_OK)
+    st = natsMsgHeader_Set(msg, job_header, id.c_str());
+  if (st == NATS_OK)
+    st = natsMsgHeader_Set(msg, job_base_header, base_text.c_str());
+  if (st != NATS_OK) {
+    natsMsg_Destroy(msg);
+    return "cannot publish to JetStream: " + status_text(st);
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = settings_.publish_timeout.count();
+  jsPubAck* ack = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  st = js_PublishMsg(&ack, publisher_, msg, &po, &jerr);
+  natsMsg_Destroy(msg);
+  if (st != NATS_OK || ack == nullptr) {
+    jsPubAck_Destroy(ack);
+    return "JetStream did not take the job's change: " + status_text(st, jerr);
+  }
+  position = ack->Sequence;
+  jsPubAck_Destroy(ack);
+  return std::nullopt;
+}
+
 std::optional<std::string> shared_log::start_tail(std::uint64_t from) {
   tail_reconnects_ = reconnects_.load();
   jsSubOptions so;
@@ -352,6 +388,10 @@ std::optional<std::string> shared_log::next(std::vector<tail_message>& out, std:
       if (auto* job = header(job_header)) {
         m.kind = shared_kind::job;
         m.key = job;
+        if (auto* base = header(job_base_header)) {
+          m.base = std::strtoull(base, nullptr, 10);
+          m.has_base = true;
+        }
       } else if (auto* session = header(session_header)) {
         m.kind = shared_kind::session;
         m.key = session;

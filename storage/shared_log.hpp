@@ -9,7 +9,8 @@
 // window makes retries idempotent across nodes. Job snapshots and durable sessions' changes
 // travel in the same stream, on <stream>.job.<base64url(id)> and <stream>.sess.<base64url(id)>
 // with the id in a Herald-Job or Herald-Session header (and the publisher's origin in
-// Herald-Origin), so every node sees them in the same order as the events they are about.
+// Herald-Origin), so every node sees them in the same order as the events they are about. A job
+// snapshot names the snapshot it was built on (Herald-Job-Base).
 //
 // Threading: publish() is called by one thread (the journal's), the tail by one other (the
 // cluster tail's); connected() and info() from any thread. The NATS client reconnects by itself.
@@ -64,6 +65,8 @@ struct tail_message {
   shared_kind kind = shared_kind::event;
   std::string key;    // the job's or session's id
   std::string origin; // the publishing process's origin() (session changes)
+  std::uint64_t base = 0; // a job snapshot: the position of the snapshot it was built on
+  bool has_base = false;  // (snapshots published before bases existed have none)
 };
 
 struct stream_state {
@@ -98,6 +101,13 @@ public:
   /// acknowledged as repeats of a message id stored before.
   std::optional<std::string> publish(const std::vector<shared_message>& msgs,
                                      std::vector<std::uint64_t>& seqs, std::size_t& repeats);
+
+  /// Publishes job `id`'s snapshot, built on the job's snapshot at `base` (0: on none), and
+  /// waits for JetStream's acknowledgement; `position` is then its sequence. Whether it takes
+  /// effect is decided where the stream is applied, alike on every node: only when `base` is
+  /// still the job's newest accepted snapshot there (cluster_tail.cpp).
+  std::optional<std::string> publish_job(const std::string& id, const std::string& snapshot,
+                                         std::uint64_t base, std::uint64_t& position);
 
   /// Starts tailing at sequence `from` (an ordered consumer: in order, without gaps the stream
   /// did not make, recreated by the client after a reconnect).

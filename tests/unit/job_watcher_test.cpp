@@ -103,7 +103,7 @@ CAF_TEST(updates are versioned persisted and pushed once to every viewer in orde
     CAF_CHECK(out.find("event: job.snapshot") != std::string::npos);
     CAF_CHECK(out.find("event: job.update") != std::string::npos);
   }
-  auto stored = json::parse(store->jobs().get("j").value.value());
+  auto stored = json::parse(store->jobs().get("j").value.value().text);
   CAF_CHECK_EQUAL(stored["progress"], 50);
   CAF_CHECK_EQUAL(stored["version"], 2);
   CAF_CHECK_EQUAL(stats.job_actors.load(), 1);
@@ -187,7 +187,7 @@ CAF_TEST(a running job with no update for too long expires and its viewers see t
   auto out = drain(*a.queue, &last);
   CAF_CHECK(out.find("event: job.expired") != std::string::npos);
   CAF_CHECK_EQUAL(last.kind, outbound_queue::take_kind::close);
-  auto stored = json::parse(store->jobs().get("j").value.value()); // (macros keep references: no temporaries)
+  auto stored = json::parse(store->jobs().get("j").value.value().text); // (macros keep references: no temporaries)
   CAF_CHECK_EQUAL(stored["state"], "expired");
   kill(a.actor);
 }
@@ -242,7 +242,7 @@ CAF_TEST(bad updates are rejected and change nothing) {
   auto [status, body] = call("j", json{{"expected_version", 7}, {"progress", 1}});
   CAF_CHECK_EQUAL(status, 409);
   CAF_CHECK_EQUAL(body["error"]["current_version"], 1);
-  auto stored = json::parse(store->jobs().get("j").value.value());
+  auto stored = json::parse(store->jobs().get("j").value.value().text);
   CAF_CHECK_EQUAL(stored["version"], 1);
 }
 
@@ -315,6 +315,173 @@ CAF_TEST(upstream settings are validated) {
   CAF_CHECK_EQUAL(bad(json{{"url", "http://127.0.0.1/x"}, {"map", {{"state", "/s"}}},
                            {"interval_ms", 5}}).first, 400);
   CAF_CHECK_EQUAL(call("u", std::nullopt).first, 404); // nothing was created
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+// -- cluster mode ------------------------------------------------------------------------------
+// The watcher against what the shared log does with its changes: the journal answers a change's
+// position in the stream, and the tail (the test here) later says whether it took effect and
+// hands over other nodes' changes, in the stream's order.
+
+namespace {
+
+/// The journal of a cluster node as the watcher sees it: every change gets a position 10 after
+/// the last one's (room for other nodes' changes in between).
+struct shared_journal_log {
+  std::vector<std::pair<json, std::uint64_t>> changes; // snapshot, the position it is built on
+  std::uint64_t next = 100;
+};
+
+journal_handle::behavior_type shared_journal(journal_handle::pointer, shared_journal_log* log) {
+  return {
+    [](publish_atom, const publish_job_ptr&) {},
+    [](session_put_atom, const session_write_ptr&) { return true; },
+    [=](job_put_atom, const std::string&, const std::string& text, std::uint64_t base) {
+      if (text.empty())
+        return std::uint64_t{0}; // retiring stays local
+      log->changes.emplace_back(json::parse(text), base);
+      log->next += 10;
+      return log->next;
+    },
+    [](commit_atom) {},
+    [](retention_atom) {},
+  };
+}
+
+struct cluster_fixture : test::log_fixture {
+  shared_journal_log log;
+  journal_handle jour;
+  reader_handle reader;
+  caf::actor jobs;
+
+  cluster_fixture() {
+    jour = sys.spawn(shared_journal, &log);
+    reader = sys.spawn(log_reader, store, &stats);
+    job_settings settings;
+    settings.verdict_timeout = 2s;
+    jobs = sys.spawn(job_registry, jour, reader, settings, &stats);
+    to_stop = handles(jobs, jour, reader);
+  }
+
+  /// Starts a request; its answer (status 0 until there is one) fills in as the actors run.
+  std::shared_ptr<std::pair<int, json>> start(std::optional<json> update) {
+    auto out = std::make_shared<std::pair<int, json>>(0, nullptr);
+    auto req = std::make_shared<job_request>();
+    req->id = "j";
+    if (update)
+      req->update = update->dump();
+    req->done = [out](request_reply r) {
+      auto [status, body] = test::rendered(r);
+      *out = {status, json::parse(body)};
+    };
+    caf::anon_send(jobs, job_atom::value, req);
+    sched.run();
+    return out;
+  }
+
+  /// The tail: the change at `position`, and whether it took effect.
+  void tail(const json& snapshot, std::uint64_t position, bool taken) {
+    caf::anon_send(jobs, job_sync_atom::value, std::string{"j"},
+                   stored_job{snapshot.dump(), position}, taken);
+    sched.run();
+  }
+
+  /// Another node's change of the job, built on `base`.
+  static json changed_elsewhere(json base, const std::string& message) {
+    base["message"] = message;
+    base["version"] = base["version"].get<std::uint64_t>() + 1;
+    return base;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(job_watcher_cluster_tests, cluster_fixture)
+
+CAF_TEST(a change is answered once the tail says it took effect and loses to one that came first) {
+  auto created = start(json{{"state", "active"}});
+  CAF_REQUIRE_EQUAL(log.changes.size(), 1u);
+  CAF_CHECK_EQUAL(log.changes[0].second, 0u); // built on nothing: the job is new
+  CAF_CHECK_EQUAL(created->first, 0);         // in the stream, no verdict yet
+  tail(log.changes[0].first, 110, true);
+  CAF_REQUIRE_EQUAL(created->first, 200);
+  CAF_CHECK_EQUAL(created->second["version"], 1);
+  auto viewer_queue = std::make_shared<outbound_queue>(1 << 20, [] {});
+  auto viewer = sys.spawn(job_viewer, std::string{"j"}, viewer_queue, std::uint64_t{0}, jobs,
+                          std::uint64_t{1000}, &stats);
+  sched.run();
+  // Another node's change (version 2) is adopted as it comes.
+  auto v2 = changed_elsewhere(created->second, "from B");
+  tail(v2, 111, true);
+  // A change through this node, built on version 2...
+  auto update = start(json{{"progress", 50}});
+  CAF_REQUIRE_EQUAL(log.changes.size(), 2u);
+  CAF_CHECK_EQUAL(log.changes[1].second, 111u);
+  CAF_CHECK_EQUAL(log.changes[1].first["version"], 3);
+  // ...while a read waits behind it, and C's change built on version 2 comes first in the
+  // stream (position 119, before this node's at 120): this node's does not take effect.
+  auto read = start(std::nullopt);
+  CAF_CHECK_EQUAL(read->first, 0);
+  auto v3 = changed_elsewhere(v2, "from C");
+  tail(v3, 119, true);
+  tail(log.changes[1].first, 120, false);
+  CAF_CHECK_EQUAL(update->first, 0);
+  // After a random pause the change is built again on C's, and then takes effect.
+  advance_time(100ms);
+  sched.run();
+  CAF_REQUIRE_EQUAL(log.changes.size(), 3u);
+  CAF_CHECK_EQUAL(log.changes[2].second, 119u);
+  tail(log.changes[2].first, 130, true);
+  CAF_REQUIRE_EQUAL(update->first, 200);
+  CAF_CHECK_EQUAL(update->second["version"], 4);
+  CAF_CHECK_EQUAL(update->second["progress"], 50);
+  CAF_CHECK_EQUAL(update->second["message"], "from C");
+  CAF_REQUIRE_EQUAL(read->first, 200); // answered after the change, in order
+  CAF_CHECK_EQUAL(read->second["version"], 4);
+  // The viewer saw every change that took effect, once and in order; never the one that lost.
+  auto out = drain(*viewer_queue);
+  CAF_CHECK_EQUAL(ids_in(out), (std::vector<std::string>{"1", "2", "3", "4"}));
+  CAF_CHECK(out.find("\"progress\":50,") != std::string::npos);
+  // Its own change coming back later is no news.
+  tail(log.changes[2].first, 130, true);
+  CAF_CHECK(drain(*viewer_queue).empty());
+  kill(viewer);
+}
+
+CAF_TEST(no verdict in time is a 503 and the change is adopted when its verdict comes) {
+  auto created = start(json{{"state", "active"}});
+  tail(log.changes[0].first, 110, true);
+  CAF_REQUIRE_EQUAL(created->first, 200);
+  auto update = start(json{{"progress", 10}});
+  CAF_CHECK_EQUAL(update->first, 0);
+  advance_time(2s);
+  sched.run();
+  CAF_REQUIRE_EQUAL(update->first, 503);
+  CAF_CHECK_EQUAL(update->second["error"]["code"], "cluster_catching_up");
+  tail(log.changes[1].first, 120, true);
+  auto read = start(std::nullopt);
+  CAF_REQUIRE_EQUAL(read->first, 200);
+  CAF_CHECK_EQUAL(read->second["progress"], 10);
+  CAF_CHECK_EQUAL(read->second["version"], 2);
+}
+
+CAF_TEST(a change that keeps losing is refused as contended after its last attempt) {
+  auto created = start(json{{"state", "active"}});
+  tail(log.changes[0].first, 110, true);
+  auto update = start(json{{"progress", 10}});
+  auto newest = created->second;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    CAF_REQUIRE_EQUAL(update->first, 0);
+    CAF_REQUIRE_EQUAL(log.changes.size(), static_cast<std::size_t>(2 + attempt));
+    newest = changed_elsewhere(newest, "elsewhere " + std::to_string(attempt));
+    tail(newest, log.next - 1, true);                // another node's came first
+    tail(log.changes.back().first, log.next, false); // so this one did not take effect
+    advance_time(100ms);
+    sched.run();
+  }
+  CAF_REQUIRE_EQUAL(update->first, 503);
+  CAF_CHECK_EQUAL(update->second["error"]["code"], "job_contended");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

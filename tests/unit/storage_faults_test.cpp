@@ -120,9 +120,10 @@ CAF_TEST(a failed write answers 503 and publishes nothing) {
 
 CAF_TEST(failed reads reach every reader request as errors) {
   CAF_REQUIRE(publish("a").ids.size() == 1u);
-  caf::anon_send(jour, job_put_atom::value, std::string{"j"}, std::string{"{\"version\":1}"});
+  caf::anon_send(jour, job_put_atom::value, std::string{"j"}, std::string{"{\"version\":1}"},
+                 std::uint64_t{0});
   sched.run();
-  for (auto* cf : {"log", "topic_index", "jobs"})
+  for (auto* cf : {"log", "topic_index", "jobs", "job_positions"})
     flush(cf);
   faults.fs->fail_reads = true;
   auto filter = std::make_shared<const topic_filter>(std::vector<std::string>{"a"});
@@ -132,7 +133,7 @@ CAF_TEST(failed reads reach every reader request as errors) {
   CAF_REQUIRE(std::holds_alternative<caf::error>(replay));
   CAF_CHECK(says_storage_failure(as_http(std::get<caf::error>(replay))));
   // A job read: 503, not 404 "no such job".
-  auto job = ask<std::string>(reader, job_get_atom::value, std::string{"j"});
+  auto job = ask<stored_job>(reader, job_get_atom::value, std::string{"j"});
   CAF_REQUIRE(std::holds_alternative<caf::error>(job));
   CAF_CHECK(says_storage_failure(as_http(std::get<caf::error>(job))));
   // GET /v1/events: the page carries the error, which the handler renders as 503.
@@ -149,9 +150,9 @@ CAF_TEST(failed reads reach every reader request as errors) {
   CAF_CHECK_EQUAL(res[boost::beast::http::field::content_type], "application/json");
   // Once the disk reads again, so do they.
   faults.fs->fail_reads = false;
-  auto again = ask<std::string>(reader, job_get_atom::value, std::string{"j"});
-  CAF_REQUIRE(std::holds_alternative<std::string>(again));
-  CAF_CHECK_EQUAL(std::get<std::string>(again), "{\"version\":1}");
+  auto again = ask<stored_job>(reader, job_get_atom::value, std::string{"j"});
+  CAF_REQUIRE(std::holds_alternative<stored_job>(again));
+  CAF_CHECK_EQUAL(std::get<stored_job>(again).text, "{\"version\":1}");
 }
 
 CAF_TEST(a failed session read is an error and restores nothing) {
