@@ -594,12 +594,15 @@ void on_sync(session_actor* self, const session_write& w) {
     --st.dead_letters;
     --st.deps.stats->dead_letters;
   }
-  if (w.record) {
+  if (w.record && newer_settings(*w.record, st.rec)) {
+    // Settings set through another node after ours (a record that only carries cursors, or
+    // older settings, changes none of them: every node keeps the settings set last).
     auto& r = *w.record;
     bool topics_changed = r.settings.topics != st.rec.settings.topics;
     st.rec.settings = r.settings;
     st.rec.viewer = r.viewer; // the owner's grants at their last PUT, through any node
-    st.rec.owner = r.owner;
+    st.rec.settings_ms = r.settings_ms;
+    st.rec.settings_origin = r.settings_origin;
     st.filter = session_filter(st.rec);
     if (topics_changed && st.stream) {
       // As for a PUT here: the attached stream follows the old topics; the client reconnects.
@@ -608,6 +611,9 @@ void on_sync(session_actor* self, const session_write& w) {
                   stream_item::make_retry(st.deps.retry_ms)});
       self->send(st.deps.dispatcher, detach_atom::value);
     }
+  }
+  if (w.record) {
+    auto& r = *w.record;
     st.rec.ack_through = std::max(st.rec.ack_through, r.ack_through);
     st.rec.last_seen_ms = std::max(st.rec.last_seen_ms, r.last_seen_ms);
     if (!st.stream)

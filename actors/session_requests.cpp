@@ -231,6 +231,10 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
   auto before = st.rec;
   bool topics_changed = next.topics != st.rec.settings.topics;
   st.rec.settings = next;
+  // Stamped, so that every node keeps the settings set last (cluster mode: newer_settings).
+  st.rec.settings_ms = std::max(wall_ms(), before.settings_ms + 1);
+  st.rec.settings_origin = st.deps.origin;
+  auto stamp = st.rec.settings_ms;
   if (!st.stream)
     st.rec.last_seen_ms = wall_ms(); // an update counts as a sign of life
   bool owner = req->who->authenticated() && req->who->sub == st.rec.owner;
@@ -238,7 +242,7 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
     st.rec.viewer = *req->who;
   auto created = st.fresh;
   st.fresh = false;
-  persist(self, {}, [self, req, created, before, topics_changed, owner,
+  persist(self, {}, [self, req, created, before, topics_changed, owner, stamp,
                      write = st.writes_sent + 1](const caf::error& failure) {
     auto& st = self->state;
     if (failure) {
@@ -246,10 +250,14 @@ void handle_put(session_actor* self, const session_request_ptr& req) {
         // Nothing of it was stored, so it does not exist: the registry lets it stop.
         st.deleted = true;
         self->send(st.deps.registry, idle_atom::value, st.id, st.requests_seen);
-      } else if (write == st.writes_sent) {
-        // No later write carries these settings: what is stored is what was before.
+      } else if (write == st.writes_sent && st.rec.settings_ms == stamp
+                 && st.rec.settings_origin == st.deps.origin) {
+        // No later write carries these settings, and no other node's settings were adopted
+        // since (cluster mode): what is stored is what was before.
         st.rec.settings = before.settings;
         st.rec.viewer = before.viewer;
+        st.rec.settings_ms = before.settings_ms;
+        st.rec.settings_origin = before.settings_origin;
         st.rec.last_seen_ms = before.last_seen_ms;
       }
       return req->done(not_stored("the session", failure));

@@ -1,5 +1,7 @@
 #include "storage/session_record.hpp"
 
+#include <tuple>
+
 #include <algorithm>
 
 #include "storage/topic_pattern.hpp"
@@ -96,8 +98,14 @@ std::string encode_session(const session_record& r) {
                {{"token", r.viewer.authenticated()},
                 {"sub", r.viewer.sub},
                 {"roles", r.viewer.roles},
-                {"subscribe", r.viewer.subscribe}}}}
+                {"subscribe", r.viewer.subscribe}}},
+              {"settings_ms", r.settings_ms},
+              {"settings_origin", r.settings_origin}}
     .dump();
+}
+
+bool newer_settings(const session_record& a, const session_record& b) {
+  return std::tie(a.settings_ms, a.settings_origin) > std::tie(b.settings_ms, b.settings_origin);
 }
 
 std::optional<session_record> decode_session(std::string_view text) {
@@ -123,6 +131,8 @@ std::optional<session_record> decode_session(std::string_view text) {
       r.viewer.roles = v->value("roles", std::vector<std::string>{});
       r.viewer.subscribe = v->value("subscribe", std::vector<std::string>{});
     }
+    r.settings_ms = j.value("settings_ms", std::int64_t{0}); // absent in records before it
+    r.settings_origin = j.value("settings_origin", std::string{});
     return r;
   } catch (const json::exception&) {
     return std::nullopt;

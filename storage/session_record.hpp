@@ -43,7 +43,15 @@ struct session_record {
   /// Whose grants decide the session's events with access rules: the owner's token at its last
   /// PUT (the session gathers events while no stream is attached, so it keeps them).
   principal viewer;
+  /// When (wall ms, strictly increasing per session) and through which process (cluster mode's
+  /// origin) the settings and viewer were last set: of two records, the settings of the later
+  /// win on every node, whatever order their writes reach it in (newer_settings).
+  std::int64_t settings_ms = 0;
+  std::string settings_origin{};
 };
+
+/// True when `a`'s settings were set after `b`'s (by time, then origin: one order everywhere).
+bool newer_settings(const session_record& a, const session_record& b);
 
 /// A stored pending (delivered, unacknowledged) event: how often it was delivered.
 struct pending_record {
@@ -69,8 +77,8 @@ struct session_write {
   std::vector<dead_letter_record> put_dead;
   std::vector<std::uint64_t> del_dead;
   /// Cluster mode, another node's write: the stored record keeps the larger of its own and this
-  /// record's ack cursor, delivered cursor and last-seen time (writes of several nodes may be
-  /// stored out of their order; cursors never go back through them).
+  /// record's ack cursor, delivered cursor and last-seen time, and the settings set later
+  /// (writes of several nodes may be stored out of their order; nothing goes back through them).
   bool merge_cursors = false;
   /// Cluster mode: a stream attached to the session at this wall time (ms), through the node
   /// whose process is `origin`. Other nodes end an older stream of the session (one stream per

@@ -50,6 +50,12 @@ std::optional<std::string> session_store::write(const std::vector<const session_
           rec.ack_through = std::max(rec.ack_through, have->ack_through);
           rec.delivered_through = std::max(rec.delivered_through, have->delivered_through);
           rec.last_seen_ms = std::max(rec.last_seen_ms, have->last_seen_ms);
+          if (newer_settings(*have, rec)) { // the stored settings were set later: they stay
+            rec.settings = std::move(have->settings);
+            rec.viewer = std::move(have->viewer);
+            rec.settings_ms = have->settings_ms;
+            rec.settings_origin = std::move(have->settings_origin);
+          }
         }
       batch.Put(sessions_cf_, w->id, encode_session(rec));
     } else if (w->record) {

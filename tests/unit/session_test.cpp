@@ -477,6 +477,77 @@ CAF_TEST(cluster mode folds in acks and deliveries and a newer stream from anoth
   CAF_CHECK_EQUAL(call(session_request::op::get).first, 404);
 }
 
+CAF_TEST(cluster mode keeps the settings set last whatever order the writes come in) {
+  make_session(settings(30, 100, 5));
+  CAF_REQUIRE_EQUAL(call(session_request::op::put, json{{"max_pending", 7}}).first, 200);
+  auto record_with = [](std::uint64_t max_pending, std::int64_t settings_ms) {
+    auto w = std::make_shared<session_write>();
+    w->id = "s1";
+    w->record = session_record{};
+    w->record->settings = settings(30, max_pending, 5);
+    w->record->settings_ms = settings_ms;
+    w->record->settings_origin = "b";
+    w->merge_cursors = true;
+    return w;
+  };
+  // Another node's checkpoint, written before it had our PUT: its settings are older.
+  caf::anon_send(sess, session_sync_atom::value, session_write_ptr{record_with(100, 1)});
+  sched.run();
+  CAF_CHECK_EQUAL(call(session_request::op::get).second["max_pending"].get<int>(), 7);
+  // Another node's PUT, set after ours: adopted.
+  caf::anon_send(sess, session_sync_atom::value,
+                 session_write_ptr{record_with(9, wall_ms() + 60000)});
+  sched.run();
+  CAF_CHECK_EQUAL(call(session_request::op::get).second["max_pending"].get<int>(), 9);
+  // A PUT here that the disk refuses, while a later one of another node is adopted before the
+  // refusal comes back: the adopted settings stay (the refusal puts back only its own).
+  store->db().set_min_free_bytes(std::uint64_t{1} << 62);
+  auto req = std::make_shared<session_request>();
+  req->who = test::operator_principal();
+  req->what = session_request::op::put;
+  req->id = "s1";
+  req->body = json{{"max_pending", 11}};
+  auto out = std::make_shared<std::pair<int, std::string>>(0, "");
+  req->done = [out](request_reply r) { *out = test::rendered(r); };
+  caf::anon_send(sess, session_atom::value, req);
+  sched.run_once(); // the session takes the PUT and asks the journal to store it
+  caf::anon_send(sess, session_sync_atom::value,
+                 session_write_ptr{record_with(13, wall_ms() + 120000)});
+  sched.run();
+  CAF_CHECK_EQUAL(out->first, 503);
+  store->db().set_min_free_bytes(0);
+  CAF_CHECK_EQUAL(call(session_request::op::get).second["max_pending"].get<int>(), 13);
+}
+
+CAF_TEST(a record from another node keeps settings stored later than its own) {
+  make_session(settings(10, 100, 5));
+  session_write mine;
+  mine.id = "s1";
+  mine.record = session_record{};
+  mine.record->settings = settings(10, 7, 5);
+  mine.record->settings_ms = 2000;
+  mine.record->settings_origin = "a";
+  CAF_REQUIRE(!store->sessions().write({&mine}));
+  session_write theirs = mine;
+  theirs.record->settings = settings(10, 100, 5);
+  theirs.record->settings_ms = 1000; // set before ours: a checkpoint that still carries them
+  theirs.record->settings_origin = "b";
+  theirs.record->ack_through = 9;
+  theirs.merge_cursors = true;
+  CAF_REQUIRE(!store->sessions().write({&theirs}));
+  auto stored = store->sessions().load("s1");
+  CAF_REQUIRE(stored.value);
+  CAF_CHECK_EQUAL(stored.value->record.settings.max_pending, 7u);
+  CAF_CHECK_EQUAL(stored.value->record.settings_ms, 2000);
+  CAF_CHECK_EQUAL(stored.value->record.ack_through, 9u);
+  theirs.record->settings_ms = 3000; // set after ours
+  CAF_REQUIRE(!store->sessions().write({&theirs}));
+  stored = store->sessions().load("s1");
+  CAF_REQUIRE(stored.value);
+  CAF_CHECK_EQUAL(stored.value->record.settings.max_pending, 100u);
+  CAF_CHECK_EQUAL(stored.value->record.settings_origin, "b");
+}
+
 CAF_TEST(a session write round-trips through its shared-log form) {
   session_write w;
   w.id = "s9";
