@@ -1,14 +1,18 @@
 #include "storage/event_id.hpp"
 
 #include <charconv>
-#include <cstdio>
 
 namespace herald {
 
 std::string format_event_id(std::uint32_t epoch, std::uint64_t pos) {
+  // "%08x-%llu", without printf's format parsing (this runs for every event published).
+  static constexpr char hex[] = "0123456789abcdef";
   char buf[32];
-  int n = std::snprintf(buf, sizeof(buf), "%08x-%llu", epoch, static_cast<unsigned long long>(pos));
-  return std::string(buf, static_cast<std::size_t>(n));
+  for (int i = 7; i >= 0; --i, epoch >>= 4)
+    buf[i] = hex[epoch & 0xf];
+  buf[8] = '-';
+  auto [end, ec] = std::to_chars(buf + 9, buf + sizeof(buf), pos);
+  return std::string(buf, static_cast<std::size_t>(end - buf));
 }
 
 std::optional<event_id> parse_event_id(std::string_view text) {
