@@ -55,15 +55,15 @@ void start(connection_actor* self, std::uint64_t head) {
   auto& st = self->state;
   std::vector<item_ptr> preamble{stream_item::make_retry(st.deps.settings.retry_ms)};
   st.cursor = head;
-  if (!st.sub.resume_mercure_id.empty() && !st.sub.resume) {
+  if (!st.sub->resume_mercure_id.empty() && !st.sub->resume) {
     // A publisher's own id that the log does not hold (never used, or deleted by retention):
     // as a Mercure hub does, deliver from now on, and say so.
-    auto last = json_text(st.sub.resume_mercure_id);
+    auto last = json_text(st.sub->resume_mercure_id);
     preamble.push_back(stream_item::make_notice(
       "herald.gap", "{\"reason\":\"unknown_id\",\"last_event_id\":" + last + "}"));
-  } else if (st.sub.resume) {
-    auto& r = *st.sub.resume;
-    auto last = json_text(st.sub.resume_text);
+  } else if (st.sub->resume) {
+    auto& r = *st.sub->resume;
+    auto last = json_text(st.sub->resume_text);
     if (r.epoch != st.deps.epoch) {
       // An id from another log (replaced data dir, another hub): we cannot tell what was missed,
       // so say so and replay everything retained.
@@ -79,13 +79,15 @@ void start(connection_actor* self, std::uint64_t head) {
     }
   }
   st.gap_reported_through = st.cursor;
-  if (st.sub.earliest) {
+  if (st.sub->earliest) {
     // The oldest retained event on: what retention deleted before now is no gap to this client.
     st.cursor = 0;
     st.gap_reported_through = head;
   }
   st.queue->accept(std::move(preamble), head);
-  if (!st.sub.resume && !st.sub.earliest && st.queue->push_replay({}, st.cursor)) {
+  bool replay = st.sub->resume || st.sub->earliest;
+  st.sub.reset(); // started: the filter holds what the stream still needs
+  if (!replay && st.queue->push_replay({}, st.cursor)) {
     st.live = true; // nothing to replay: live at once
     return;
   }
@@ -94,14 +96,13 @@ void start(connection_actor* self, std::uint64_t head) {
 
 } // namespace
 
-caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue,
-                         subscription_request sub, connection_deps deps) {
+caf::behavior connection(connection_actor* self, queue_ptr queue, subscription_request sub,
+                         connection_deps deps) {
   auto& st = self->state;
-  st.id = std::move(id);
   st.queue = std::move(queue);
-  st.sub = std::move(sub);
-  st.filter = st.sub.mercure ? std::make_shared<const topic_filter>(st.sub.mercure)
-                             : std::make_shared<const topic_filter>(st.sub.patterns, st.sub.viewer);
+  st.sub = std::make_unique<subscription_request>(std::move(sub));
+  st.filter = st.sub->mercure ? std::make_shared<const topic_filter>(st.sub->mercure)
+                             : std::make_shared<const topic_filter>(st.sub->patterns, st.sub->viewer);
   st.deps = std::move(deps);
   ++st.deps.stats->connection_actors;
   self->set_down_handler([=](const caf::down_msg& dm) {
@@ -115,7 +116,7 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
   });
   static const std::vector<std::string> no_topics;
   join_topics(
-    self, st.deps.registry, st.sub.mercure ? no_topics : st.filter->patterns(),
+    self, st.deps.registry, st.sub->mercure ? no_topics : st.filter->patterns(),
     [=](const caf::actor& t) { self->state.topics.push_back(t); },
     [=] {
       auto& st = self->state;
@@ -124,16 +125,16 @@ caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue
         .then(
           [=](std::uint64_t head) {
             auto& st = self->state;
-            if (st.sub.resume_mercure_id.empty())
+            if (st.sub->resume_mercure_id.empty())
               return start(self, head);
             self->request(st.deps.reader, caf::infinite, mercure_id_atom::value,
-                          st.sub.resume_mercure_id)
+                          st.sub->resume_mercure_id)
               .then(
                 [=](std::uint64_t pos) {
                   auto& st = self->state;
                   if (pos > 0) {
-                    st.sub.resume = event_id{st.deps.epoch, pos};
-                    st.sub.resume_text = st.sub.resume_mercure_id;
+                    st.sub->resume = event_id{st.deps.epoch, pos};
+                    st.sub->resume_text = st.sub->resume_mercure_id;
                   }
                   start(self, head);
                 },

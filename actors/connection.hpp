@@ -45,9 +45,10 @@ struct subscription_request {
 };
 
 struct connection_state {
-  std::string id;
   queue_ptr queue;
-  subscription_request sub;
+  /// What the client asked for: read while the stream starts, then freed (an idle stream keeps
+  /// only its filter; tens of thousands of them are open at once).
+  std::unique_ptr<subscription_request> sub;
   filter_ptr filter;
   connection_deps deps;
   std::vector<caf::actor> topics;
@@ -66,7 +67,7 @@ struct connection_state {
 
 using connection_actor = caf::stateful_actor<connection_state>;
 
-caf::behavior connection(connection_actor* self, std::string id, queue_ptr queue,
-                         subscription_request sub, connection_deps deps);
+caf::behavior connection(connection_actor* self, queue_ptr queue, subscription_request sub,
+                         connection_deps deps);
 
 } // namespace herald

@@ -437,10 +437,10 @@ std::variant<stream_start, http_response> subscribe_stream(hub_context& hub, rou
   std::string topics;
   for (auto& p : sub->patterns)
     topics.append(topics.empty() ? "" : ",").append(p);
-  stream_start start{"topics=" + topics, [&hub, sub](const queue_ptr& q, const std::string& id) {
+  stream_start start{"topics=" + topics, [&hub, sub](const queue_ptr& q, const std::string&) {
                        connection_deps deps{hub.registry,     hub.dispatcher, hub.reader,
                                             hub.log->epoch(), &hub.stats,     hub.stream_settings};
-                       return hub.sys.spawn(connection, id, q, std::move(*sub), std::move(deps));
+                       return hub.sys.spawn(connection, q, std::move(*sub), std::move(deps));
                      }};
   start.format = std::get<bool>(envelope) ? sse_format::envelope : sse_format::plain;
   return start;

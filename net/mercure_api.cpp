@@ -292,10 +292,10 @@ std::variant<stream_start, http_response> mercure_subscribe(hub_context& hub, ro
   std::string joined;
   for (auto& s : selectors)
     joined.append(joined.empty() ? "" : ",").append(s.substr(0, 128));
-  stream_start start{"mercure=" + json_string(joined), [&hub, sub](const queue_ptr& q, const std::string& id) {
+  stream_start start{"mercure=" + json_string(joined), [&hub, sub](const queue_ptr& q, const std::string&) {
                        connection_deps deps{hub.registry,     hub.dispatcher, hub.reader,
                                             hub.log->epoch(), &hub.stats,     hub.stream_settings};
-                       return hub.sys.spawn(connection, id, q, std::move(*sub), std::move(deps));
+                       return hub.sys.spawn(connection, q, std::move(*sub), std::move(deps));
                      }};
   start.format = sse_format::mercure;
   // Counted while the stream is open (the lease goes when it closes).

@@ -43,14 +43,14 @@ void sse_stream::begin(std::shared_ptr<sse_stream> s, stream_start start) {
   s->what_ = std::move(start.what);
   s->format_ = start.format;
   if (start.gzip)
-    s->gzip_ = std::make_unique<gzip_stream>(static_cast<int>(hub.cfg.compression_stream_level));
+    s->gzip_ = std::make_unique<gzip_output>(static_cast<int>(hub.cfg.compression_stream_level));
   s->make_head(start.headers);
   std::weak_ptr<sse_stream> weak = s;
   s->queue_ = std::make_shared<outbound_queue>(
     hub.cfg.limits_slow_consumer_bytes, [weak, shard = &s->shard_] { shard->wake(weak); },
     hub.outbound_bytes);
   s->leases_ = std::move(start.leases);
-  s->conn_ = start.spawn(s->queue_, s->id_);
+  s->conn_ = start.spawn(s->queue_, std::string{s->id()});
   if (start.expires_at > 0)
     s->end_at(start.expires_at);
   s->do_read();
@@ -83,8 +83,9 @@ write_shard& shard_of(const net::any_io_executor& ex) {
 
 sse_stream::sse_stream(hub_context& hub, tcp::socket socket, head_finisher finish)
   : hub_(hub), shard_(shard_of(socket.get_executor())), hub_alive_(hub.alive),
-    socket_(std::move(socket)), expiry_(socket_.get_executor()), id_(random_connection_id()),
-    finish_(std::move(finish)) {
+    socket_(std::move(socket)), expiry_(socket_.get_executor()), finish_(std::move(finish)) {
+  auto id = random_connection_id();
+  std::copy_n(id.data(), id_.size(), id_.begin());
   boost::system::error_code ignored;
   socket_.non_blocking(true, ignored);
 }
@@ -93,8 +94,9 @@ sse_stream::sse_stream(hub_context& hub, std::unique_ptr<tls_stream> stream,
                        std::shared_ptr<net::ssl::context> tls, head_finisher finish)
   : hub_(hub), shard_(shard_of(stream->get_executor())), hub_alive_(hub.alive),
     socket_(stream->get_executor()), tls_ctx_(std::move(tls)), tls_(std::move(stream)),
-    expiry_(socket_.get_executor()), id_(random_connection_id()), finish_(std::move(finish)) {
-  // nop
+    expiry_(socket_.get_executor()), finish_(std::move(finish)) {
+  auto id = random_connection_id();
+  std::copy_n(id.data(), id_.size(), id_.begin());
 }
 
 void sse_stream::make_head(const std::vector<std::pair<std::string, std::string>>& extra) {
@@ -104,7 +106,7 @@ void sse_stream::make_head(const std::vector<std::pair<std::string, std::string>
   head.set(http::field::cache_control, "no-cache, no-store, no-transform");
   head.set("X-Accel-Buffering", "no");
   head.set(http::field::connection, "keep-alive");
-  head.set("Herald-Connection-Id", id_);
+  head.set("Herald-Connection-Id", boost::beast::string_view{id_.data(), id_.size()});
   for (auto& [name, value] : extra)
     head.set(name, value);
   if (gzip_) {
@@ -143,7 +145,7 @@ void sse_stream::write() {
       case outbound_queue::take_kind::idle:
         return;
       case outbound_queue::take_kind::close:
-        if (gzip_ && head_sent_ && !gzip_->finished())
+        if (gzip_ && head_sent_ && !gzip_->stream.finished())
           return end_gzip(r.reason);
         return close(r.reason);
       case outbound_queue::take_kind::reject:
@@ -163,13 +165,13 @@ void sse_stream::write() {
     }
     if (gzip_) {
       // The shared frames go through this connection's compressor; what goes out is its own.
-      gzipped_.clear();
-      gzip_->compress(buffers_, gzipped_);
+      gzip_->bytes.clear();
+      gzip_->stream.compress(buffers_, gzip_->bytes);
       hub_.stats.gzip_stream_bytes_in += frame_bytes;
-      hub_.stats.gzip_stream_bytes_out += gzipped_.size();
-      frame_bytes = gzipped_.size();
+      hub_.stats.gzip_stream_bytes_out += gzip_->bytes.size();
+      frame_bytes = gzip_->bytes.size();
       buffers_.clear();
-      buffers_.emplace_back(net::buffer(gzipped_));
+      buffers_.emplace_back(net::buffer(gzip_->bytes));
     }
     if (!head_sent_) {
       buffers_.insert(buffers_.begin(), net::buffer(head_));
@@ -187,10 +189,10 @@ void sse_stream::write_rejection(const caf::error& why) {
   auto res = error_response(req, why);
   res.keep_alive(false);
   finish_(res);
-  reject_ = render_response(res);
+  head_ = render_response(res); // the head was never sent: the rejection takes its place
   writing_ = true;
   with_stream([&](auto& stream) {
-    net::async_write(stream, net::buffer(reject_),
+    net::async_write(stream, net::buffer(head_),
                      [self = shared_from_this()](boost::system::error_code, std::size_t) {
                        self->writing_ = false;
                        self->close(close_reason::rejected);
@@ -226,13 +228,13 @@ void sse_stream::write_rest(std::size_t frame_bytes, std::size_t events) {
 }
 
 void sse_stream::end_gzip(close_reason why) {
-  gzipped_.clear();
-  gzip_->finish(gzipped_);
-  hub_.stats.gzip_stream_bytes_out += gzipped_.size();
-  bytes_sent_ += gzipped_.size();
+  gzip_->bytes.clear();
+  gzip_->stream.finish(gzip_->bytes);
+  hub_.stats.gzip_stream_bytes_out += gzip_->bytes.size();
+  bytes_sent_ += gzip_->bytes.size();
   writing_ = true;
   with_stream([&](auto& stream) {
-    net::async_write(stream, net::buffer(gzipped_),
+    net::async_write(stream, net::buffer(gzip_->bytes),
                      [self = shared_from_this(), why](boost::system::error_code, std::size_t) {
                        self->writing_ = false;
                        self->close(why);
@@ -252,8 +254,8 @@ void sse_stream::written(std::size_t frame_bytes, std::size_t events) {
     std::vector<item_ptr>{}.swap(batch_);
     std::vector<boost::asio::const_buffer>{}.swap(buffers_);
   }
-  if (gzipped_.capacity() > 65536)
-    std::string{}.swap(gzipped_);
+  if (gzip_ && gzip_->bytes.capacity() > 65536)
+    std::string{}.swap(gzip_->bytes);
   bytes_sent_ += frame_bytes;
   events_sent_ += events;
   hub_.stats.events_delivered += events;
@@ -292,7 +294,7 @@ void sse_stream::close(close_reason why) {
               std::chrono::steady_clock::now() - started_)
               .count();
   spdlog::info("event=stream_closed conn={} {} duration_ms={} events={} bytes={} reason={}",
-               id_, what_, ms, events_sent_, bytes_sent_, to_string(why));
+               id(), what_, ms, events_sent_, bytes_sent_, to_string(why));
 }
 
 } // namespace herald

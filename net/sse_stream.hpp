@@ -6,6 +6,7 @@
 // connection slot and logs one line.
 
 #include <array>
+#include <string_view>
 #include <functional>
 #include <chrono>
 #include <memory>
@@ -83,17 +84,25 @@ private:
   std::unique_ptr<tls_stream> tls_; // HTTPS
   boost::asio::system_timer expiry_; // the token's exp (wall clock, as exp is)
   std::vector<std::shared_ptr<void>> leases_; // the request's stream slots (rate limits)
-  std::string id_;
+  /// The connection id (random_connection_id), kept inline: a heap copy per idle stream adds up.
+  std::array<char, 32> id_{};
+  std::string_view id() const { return {id_.data(), id_.size()}; }
   head_finisher finish_;         // the middleware's part of the head (freed once it is sent)
   std::shared_ptr<outbound_queue> queue_;
   caf::actor conn_;
-  std::string head_;            // the response head, written before the first frames (then freed)
-  std::string reject_;          // a rejection response being written
+  // The response head, written before the first frames (then freed); or, for a stream that
+  // never started, its rejection.
+  std::string head_;
   std::vector<item_ptr> batch_;
   std::size_t taken_bytes_ = 0; // the queue's measure of batch_ (its size hints)
   std::vector<boost::asio::const_buffer> buffers_;
-  std::unique_ptr<gzip_stream> gzip_; // compression.streams, when the client accepts gzip
-  std::string gzipped_;               // a write's compressed bytes
+  /// compression.streams, when the client accepts gzip: the compressor and a write's bytes.
+  struct gzip_output {
+    explicit gzip_output(int level) : stream(level) {}
+    gzip_stream stream;
+    std::string bytes;
+  };
+  std::unique_ptr<gzip_output> gzip_; // (held apart: most streams are not compressed)
   std::array<char, 16> read_buf_{}; // clients send nothing; a read only sees them go away
   bool head_sent_ = false;
   sse_format format_ = sse_format::plain; // how events look (sse_encoding.hpp)

@@ -54,7 +54,7 @@ struct fixture : test::log_fixture {
     subscription_request sub{std::move(patterns), resume,
                              resume ? format_event_id(resume->epoch, resume->pos) : ""};
     connection_deps deps{reg, disp, reader, log->epoch(), &stats, settings};
-    s.conn = sys.spawn(connection, std::string{"c1"}, s.queue, std::move(sub), deps);
+    s.conn = sys.spawn(connection, s.queue, std::move(sub), deps);
     sched.run();
     return s;
   }
