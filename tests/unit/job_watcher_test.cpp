@@ -17,6 +17,23 @@ using test::ids_in;
 
 namespace {
 
+/// Sends a job request (an update, or a read without one) to the job registry; its answer
+/// (status 0 until there is one) fills in as the actors run.
+std::shared_ptr<std::pair<int, json>> send_request(const caf::actor& jobs, const std::string& id,
+                                                   std::optional<json> update) {
+  auto out = std::make_shared<std::pair<int, json>>(0, nullptr);
+  auto req = std::make_shared<job_request>();
+  req->id = id;
+  if (update)
+    req->update = update->dump();
+  req->done = [out](request_reply r) {
+    auto [status, body] = test::rendered(r);
+    *out = {status, json::parse(body)};
+  };
+  caf::anon_send(jobs, job_atom::value, req);
+  return out;
+}
+
 // Watchers, their registry, and viewers on the deterministic scheduler, with a real event log.
 struct fixture : test::log_fixture {
   journal_handle jour;
@@ -54,16 +71,7 @@ struct fixture : test::log_fixture {
   }
 
   std::pair<int, json> call(const std::string& id, std::optional<json> update) {
-    auto out = std::make_shared<std::pair<int, json>>(0, nullptr);
-    auto req = std::make_shared<job_request>();
-    req->id = id;
-    if (update)
-      req->update = update->dump();
-    req->done = [out](request_reply r) {
-      auto [status, body] = test::rendered(r);
-      *out = {status, json::parse(body)};
-    };
-    caf::anon_send(jobs, job_atom::value, req);
+    auto out = send_request(jobs, id, std::move(update));
     sched.run();
     return *out;
   }
@@ -364,18 +372,9 @@ struct cluster_fixture : test::log_fixture {
     to_stop = handles(jobs, jour, reader);
   }
 
-  /// Starts a request; its answer (status 0 until there is one) fills in as the actors run.
+  /// Starts a request (send_request) and runs the actors as far as they go.
   std::shared_ptr<std::pair<int, json>> start(std::optional<json> update) {
-    auto out = std::make_shared<std::pair<int, json>>(0, nullptr);
-    auto req = std::make_shared<job_request>();
-    req->id = "j";
-    if (update)
-      req->update = update->dump();
-    req->done = [out](request_reply r) {
-      auto [status, body] = test::rendered(r);
-      *out = {status, json::parse(body)};
-    };
-    caf::anon_send(jobs, job_atom::value, req);
+    auto out = send_request(jobs, "j", std::move(update));
     sched.run();
     return out;
   }
