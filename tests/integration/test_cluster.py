@@ -226,10 +226,21 @@ class ClusterTest(unittest.TestCase):
         self.assertLess(resumed_after, 30)
         self.assertTrue(all(e in (503, "connection") for e in errors), errors)
         want = sorted(acked, key=pos)
+        stored = {}
         for n in (1, 2, 3):
             self.hub(n).wait_stats(lambda s: s["cluster"]["applied"] >= pos(want[-1]), 30)
-            self.assertEqual([e["id"] for e in all_events(self.hub(n), "nats-kill")], want,
-                             f"node {n}: every acknowledged event, once, in order")
+            got = [e["id"] for e in all_events(self.hub(n), "nats-kill")]
+            self.assertEqual(len(got), len(set(got)), f"node {n}: no event twice")
+            self.assertEqual(got, sorted(got, key=pos), f"node {n}: in order")
+            self.assertEqual([i for i in got if i in set(want)], want,
+                             f"node {n}: every acknowledged event")
+            stored[n] = got
+        # A publish refused with 503 (its acknowledgement did not come in time while leaders
+        # changed) may still have been stored: it is then an event like any other, the same on
+        # every node, never more of them than refusals.
+        self.assertEqual(stored[1], stored[2])
+        self.assertEqual(stored[1], stored[3])
+        self.assertLessEqual(len(stored[1]) - len(want), len(errors))
 
     def test_5_without_nats_publishes_get_503_streams_go_on_and_the_node_recovers(self):
         first = publish_ok(self.hub(1), {"topic": "outage", "data": "before"})["id"]
