@@ -201,6 +201,11 @@ class PublisherBehaviourTest(unittest.TestCase):
     def test_subscriber_reports_a_gap(self):
         with Hub(config={"retention": {"max_events_per_topic": 2}}) as hub:
             ids = hub.publish([{"topic": "gp", "data": i} for i in range(6)])["ids"]
+            # Retention runs right after the commit that passes the limit: wait for it.
+            deadline = time.time() + 10
+            while [e["id"] for e in all_events(hub, "gp")] != ids[4:]:
+                self.assertLess(time.time(), deadline, "the topic is trimmed to its last 2")
+                time.sleep(0.02)
             r = subprocess.run([HERALD, "subscribe", "--url", f"http://127.0.0.1:{hub.port}",
                                 "--topic", "gp", "--last-event-id", ids[0], "--max-events", "2"],
                                capture_output=True, timeout=30)
