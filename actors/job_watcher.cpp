@@ -147,56 +147,58 @@ void on_sync(job_watcher_actor* self, const stored_job& job, bool taken) {
   maybe_poll(self);
 }
 
-/// Cluster mode: the change at `position` is in the shared log, and this node's tail has applied
-/// it; its verdict is on its way, behind the snapshots before it. Until it comes, the watcher
-/// takes only those (other messages wait in the mailbox), then `then` learns whether the change
-/// took effect (no error) or another node's came first (job_moved). No verdict within
-/// `verdict_timeout`: 503, and a change that did take effect is adopted when its sync comes.
-void await_verdict(job_watcher_actor* self, std::uint64_t position,
-                   std::function<void(const caf::error&)> then) {
-  auto& st = self->state;
-  auto gen = ++st.verdict_gen;
-  auto done = [=](const caf::error& err) {
+/// Cluster mode: the watcher takes only the job's snapshots from the shared log (other messages
+/// wait in the mailbox) until `ends` gives an outcome for one of them, or `delay` passes; then
+/// `resume` runs with that outcome (none: the time passed). `ends` may be empty: a plain pause.
+void hold(job_watcher_actor* self, caf::timespan delay,
+          std::function<std::optional<caf::error>(const stored_job&, bool)> ends,
+          std::function<void(std::optional<caf::error>)> resume) {
+  auto gen = ++self->state.verdict_gen;
+  auto release = [=](std::optional<caf::error> outcome) {
     self->unbecome();
     self->set_default_handler(caf::print_and_drop);
-    then(err);
-    arm(self);
-    maybe_poll(self);
+    resume(std::move(outcome));
   };
   self->set_default_handler(caf::skip); // requests, watches and timers wait their turn
-  self->delayed_send(self, st.settings.verdict_timeout, verdict_atom::value, gen);
+  self->delayed_send(self, delay, verdict_atom::value, gen);
   self->become(
     caf::keep_behavior,
     [=](job_sync_atom, const stored_job& job, bool taken) {
       on_sync(self, job, taken);
-      if (job.position == position)
-        done(taken ? caf::error{} : job_moved());
+      if (ends)
+        if (auto outcome = ends(job, taken))
+          release(std::move(outcome));
     },
     [=](verdict_atom, std::uint64_t g) {
-      if (g != gen)
-        return;
-      spdlog::warn("event=job_verdict_slow job={} position={}", self->state.id, position);
-      done(hub_error(hub_errc::unavailable, "cluster_catching_up",
-                     "the job's change is in the cluster's log, but this node has not "
-                     "applied it yet; read the job again"));
+      if (g == gen)
+        release(std::nullopt);
     });
 }
 
-/// Cluster mode: waits `delay`, taking the job's snapshots from the shared log meanwhile (other
-/// messages wait in the mailbox), then runs `then`.
-void pause(job_watcher_actor* self, caf::timespan delay, std::function<void()> then) {
-  auto gen = ++self->state.verdict_gen;
-  self->set_default_handler(caf::skip);
-  self->delayed_send(self, delay, verdict_atom::value, gen);
-  self->become(
-    caf::keep_behavior,
-    [=](job_sync_atom, const stored_job& job, bool taken) { on_sync(self, job, taken); },
-    [=](verdict_atom, std::uint64_t g) {
-      if (g != gen)
-        return;
-      self->unbecome();
-      self->set_default_handler(caf::print_and_drop);
-      then();
+/// Cluster mode: the change at `position` is in the shared log, and this node's tail has applied
+/// it; its verdict is on its way, behind the snapshots before it. Until it comes, the watcher
+/// takes only those, then `then` learns whether the change took effect (no error) or another
+/// node's came first (job_moved). No verdict within `verdict_timeout`: 503, and a change that
+/// did take effect is adopted when its sync comes.
+void await_verdict(job_watcher_actor* self, std::uint64_t position,
+                   std::function<void(const caf::error&)> then) {
+  hold(
+    self, self->state.settings.verdict_timeout,
+    [position](const stored_job& job, bool taken) -> std::optional<caf::error> {
+      if (job.position != position)
+        return std::nullopt;
+      return taken ? caf::error{} : job_moved();
+    },
+    [=](std::optional<caf::error> outcome) {
+      if (!outcome) {
+        spdlog::warn("event=job_verdict_slow job={} position={}", self->state.id, position);
+        outcome = hub_error(hub_errc::unavailable, "cluster_catching_up",
+                            "the job's change is in the cluster's log, but this node has not "
+                            "applied it yet; read the job again");
+      }
+      then(*outcome);
+      arm(self);
+      maybe_poll(self);
     });
 }
 
@@ -374,7 +376,8 @@ void update(job_watcher_actor* self, const job_request_ptr& req, const json& bod
     if (!err)
       req->done(request_reply::ok(self->state.snapshot));
     else if (moved(err) && attempt + 1 < max_update_attempts)
-      pause(self, attempt_pause(attempt + 1), [=] { update(self, req, body, attempt + 1); });
+      hold(self, attempt_pause(attempt + 1), {},
+           [=](std::optional<caf::error>) { update(self, req, body, attempt + 1); });
     else if (moved(err))
       req->done(request_reply::failed(hub_errc::unavailable, "job_contended",
                                       "the job kept changing through other nodes; retry"));
