@@ -139,10 +139,6 @@ bool apply(cluster_tail_actor* self) {
     return e->topic;
   });
   self->send(st.dispatcher, deliver_atom::value, committed_batch{std::move(batch)});
-  std::string err;
-  log.enforce_topic_limit(st.settings.max_events_per_topic, err);
-  if (!err.empty())
-    spdlog::error("event=retention_failed error=\"{}\"", err);
   return true;
 }
 

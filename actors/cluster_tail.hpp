@@ -26,7 +26,6 @@
 namespace herald {
 
 struct cluster_tail_settings {
-  std::uint64_t max_events_per_topic = 100000;
   std::chrono::seconds max_age{86400};
   std::chrono::seconds retention_interval{30};
   std::size_t batch = 4096;                   // messages applied in one write, at most

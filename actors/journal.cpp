@@ -229,10 +229,6 @@ void commit(journal_actor* self) {
     next += static_cast<std::ptrdiff_t>(job->events.size());
     job->done(std::move(out));
   }
-  std::string err;
-  st.store->log().enforce_topic_limit(st.settings.max_events_per_topic, err);
-  if (!err.empty())
-    spdlog::error("event=retention_failed error=\"{}\"", err);
 }
 
 } // namespace

@@ -24,7 +24,6 @@
 namespace herald {
 
 struct journal_settings {
-  std::uint64_t max_events_per_topic = 100000;
   std::chrono::seconds max_age{86400};
   std::chrono::seconds retention_interval{30};
   std::chrono::seconds idempotency_window{120}; // a repeated key within it is not published again

@@ -13,21 +13,21 @@
 
 namespace herald {
 
-/// Deletes up to `chunk` events older than `max_age` from `store`'s log (and, with
-/// `idempotency_keys`, up to `chunk` expired idempotency keys), and logs what it did. True when
-/// a whole chunk went: more may be due at once.
+/// Deletes events older than `max_age` from `store`'s log, looking at up to `chunk` of them (and,
+/// with `idempotency_keys`, up to `chunk` expired idempotency keys), and logs what it did. True
+/// when it stopped at `chunk`: more may be due at once.
 inline bool trim_by_age(hub_storage& store, std::chrono::seconds max_age, bool idempotency_keys,
                         std::size_t chunk = 10000) {
   auto cutoff = wall_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(max_age).count();
   std::string err;
-  auto n = store.log().trim_older_than(cutoff, chunk, err);
+  auto trim = store.log().trim_older_than(cutoff, chunk, err);
   if (idempotency_keys)
     store.dedup().trim(wall_ms(), chunk, err);
   if (!err.empty())
     spdlog::error("event=retention_failed error=\"{}\"", err);
-  if (n > 0)
-    spdlog::info("event=retention_trim deleted={} reason=max_age", n);
-  return n == chunk;
+  if (trim.deleted > 0)
+    spdlog::info("event=retention_trim deleted={} reason=max_age", trim.deleted);
+  return trim.more;
 }
 
 } // namespace herald

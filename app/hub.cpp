@@ -185,7 +185,6 @@ shared_log_settings shared_log_settings_of(const config& cfg) {
 journal_settings journal_settings_of(const config& cfg) {
   journal_settings js;
   js.publish_timeout = std::chrono::milliseconds(cfg.cluster_publish_timeout_ms);
-  js.max_events_per_topic = cfg.retention_max_events_per_topic;
   js.max_age = std::chrono::seconds(cfg.retention_max_age_seconds);
   js.retention_interval = std::chrono::seconds(cfg.retention_check_interval_seconds);
   js.idempotency_window = std::chrono::seconds(cfg.publish_idempotency_window_seconds);
@@ -232,6 +231,7 @@ std::optional<std::string> hub_runtime::start() {
   if (!store)
     return err;
   store->db().set_min_free_bytes(cfg.storage_min_free_bytes);
+  store->log().keep_per_topic(cfg.retention_max_events_per_topic);
   std::shared_ptr<shared_log> shared;
   if (cfg.clustered()) {
     shared = shared_log::open(shared_log_settings_of(cfg), err);
@@ -310,7 +310,6 @@ void hub_runtime::spawn_actors(std::shared_ptr<hub_storage> store,
                                    std::shared_ptr<const event_log>{log}, sd, srs);
   if (shared) {
     cluster_tail_settings ts;
-    ts.max_events_per_topic = js.max_events_per_topic;
     ts.max_age = js.max_age;
     ts.retention_interval = js.retention_interval;
     hub.cluster_tail = sys.spawn<caf::detached>(cluster_tail, store, shared, hub.dispatcher,

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <random>
 
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
@@ -98,6 +99,76 @@ void hint_inserts(rocksdb::ColumnFamilyOptions& o, const rocksdb::SliceTransform
   o.memtable_insert_with_hint_prefix_extractor.reset(prefix);
 }
 
+/// Removes what retention deleted (retention_marks) from `log` or `topic_index` entries as
+/// RocksDB writes table files: at flushes (most trimmed events never reach a table file) and
+/// compactions. One filter per RocksDB thread of work; marks only rise, so the mark it read last
+/// for a topic can be used again (at worst it keeps an entry the next compaction removes).
+class retention_filter : public rocksdb::CompactionFilter {
+public:
+  retention_filter(std::shared_ptr<const retention_marks> marks, bool index)
+    : marks_(std::move(marks)), index_(index) {}
+
+  const char* Name() const override { return "herald.retention"; }
+
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
+    std::string_view topic;
+    std::uint64_t pos = 0;
+    if (index_) { // topic '\0' BE(pos)
+      if (key.size() < 9)
+        return false;
+      topic = {key.data(), key.size() - 9};
+      pos = get_be64(key.data() + key.size() - 8);
+    } else { // BE(pos) -> time (8), u16 topic length, topic, ...
+      if (key.size() != 8 || value.size() < 10)
+        return false;
+      auto len = get_u16(value.data() + 8);
+      if (value.size() < 10 + len)
+        return false;
+      topic = {value.data() + 10, len};
+      pos = get_be64(key.data());
+    }
+    if (!cached_ || topic != last_topic_ || pos > last_floor_) {
+      std::lock_guard<std::mutex> guard{marks_->mtx};
+      if (!marks_->loaded)
+        return false;
+      last_topic_.assign(topic);
+      last_floor_ = marks_->floor(topic);
+      cached_ = true;
+    }
+    return pos <= last_floor_;
+  }
+
+private:
+  std::shared_ptr<const retention_marks> marks_;
+  bool index_;
+  mutable bool cached_ = false;
+  mutable std::string last_topic_;
+  mutable std::uint64_t last_floor_ = 0;
+};
+
+class retention_filter_factory : public rocksdb::CompactionFilterFactory {
+public:
+  retention_filter_factory(std::shared_ptr<const retention_marks> marks, bool index)
+    : marks_(std::move(marks)), index_(index) {}
+
+  const char* Name() const override { return "herald.retention"; }
+
+  bool ShouldFilterTableFileCreation(rocksdb::TableFileCreationReason reason) const override {
+    return reason == rocksdb::TableFileCreationReason::kFlush
+           || reason == rocksdb::TableFileCreationReason::kCompaction;
+  }
+
+  std::unique_ptr<rocksdb::CompactionFilter>
+  CreateCompactionFilter(const rocksdb::CompactionFilter::Context&) override {
+    return std::make_unique<retention_filter>(marks_, index_);
+  }
+
+private:
+  std::shared_ptr<const retention_marks> marks_;
+  bool index_;
+};
+
 /// Positions `it` (over the log) at `pos`: steps forward when `pos` is a few entries ahead
 /// (cheap), seeks otherwise. False if the log has no entry there.
 bool seek_log(rocksdb::Iterator& it, std::uint64_t pos) {
@@ -128,30 +199,39 @@ std::optional<std::string> read_meta(rocksdb::DB& db, rocksdb::ColumnFamilyHandl
 
 } // namespace
 
-std::vector<column_spec> event_log::columns() {
+std::vector<column_spec> event_log::columns(const std::shared_ptr<retention_marks>& marks) {
   return {
-    // One prefix: positions ascend.
-    {"log", [](auto& o) { hint_inserts(o, rocksdb::NewCappedPrefixTransform(0)); }},
-    {"topic_index", [](auto& o) { hint_inserts(o, new index_topic_prefix); }},
+    {"log",
+     [marks](auto& o) {
+       hint_inserts(o, rocksdb::NewCappedPrefixTransform(0)); // one prefix: positions ascend
+       o.compaction_filter_factory = std::make_shared<retention_filter_factory>(marks, false);
+     }},
+    {"topic_index",
+     [marks](auto& o) {
+       hint_inserts(o, new index_topic_prefix);
+       o.compaction_filter_factory = std::make_shared<retention_filter_factory>(marks, true);
+     }},
     {"topics", {}},
     {"mercure_ids", {}},
   };
 }
 
-event_log::event_log(database& db)
+event_log::event_log(database& db, std::shared_ptr<retention_marks> marks)
   : db_(db),
     meta_cf_(db.column("default")),
     log_cf_(db.column("log")),
     index_cf_(db.column("topic_index")),
     topics_cf_(db.column("topics")),
-    mercure_ids_cf_(db.column("mercure_ids")) {
+    mercure_ids_cf_(db.column("mercure_ids")),
+    marks_(std::move(marks)) {
   // nop
 }
 
 std::unique_ptr<event_log> event_log::open(database& db, idempotency_store* dedup,
+                                           std::shared_ptr<retention_marks> marks,
                                            std::string& error) {
   storage_thread::check("event log open");
-  std::unique_ptr<event_log> log{new event_log(db)};
+  std::unique_ptr<event_log> log{new event_log(db, std::move(marks))};
   log->dedup_ = dedup;
   auto& raw = db.db();
   std::string v;
@@ -172,22 +252,29 @@ std::unique_ptr<event_log> event_log::open(database& db, idempotency_store* dedu
     return nullptr;
   }
   std::uint64_t head = 0;
+  std::uint64_t dropped_trim = 0;
+  std::map<std::string, topic_meta, std::less<>> topics;
   auto err = read_meta(raw, log->meta_cf_, kHead, head);
   if (!err)
-    err = read_meta(raw, log->meta_cf_, kDroppedTrim, log->dropped_trim_);
+    err = read_meta(raw, log->meta_cf_, kDroppedTrim, dropped_trim);
   if (!err)
     err = scan_prefix(
       raw, log->topics_cf_, {}, {},
       [&](std::string_view k, std::string_view val) {
         if (val.size() == 16)
-          log->topics_[std::string{k}] = topic_meta{get_be64(val.data()),
-                                                    get_be64(val.data() + 8)};
+          topics[std::string{k}] = topic_meta{get_be64(val.data()), get_be64(val.data() + 8)};
         return true;
       },
       "cannot read the topics' retention state");
   if (err) {
     error = *err;
     return nullptr;
+  }
+  {
+    std::lock_guard<std::mutex> guard{log->marks_->mtx};
+    log->marks_->topics = std::move(topics);
+    log->marks_->dropped_trim = dropped_trim;
+    log->marks_->loaded = true;
   }
   log->head_ = head;
   std::string lineage;
@@ -303,8 +390,42 @@ std::optional<std::string> event_log::write(std::vector<event_record>& events,
                                             std::uint64_t through, std::uint64_t lost_through,
                                             std::int64_t dedup_window_ms) {
   rocksdb::WriteBatch batch;
-  std::map<std::string, std::uint64_t, std::less<>> added;
+  // Each topic's meta once this write is in, and how many of its events here are deleted at once
+  // (a write of more than the topic's limit).
+  struct change {
+    std::uint64_t added = 0;
+    std::uint64_t born_trimmed = 0;
+    topic_meta meta{};
+  };
+  std::map<std::string_view, change> changes;
+  for (auto& e : events)
+    ++changes[e.topic].added;
+  std::uint64_t dropped_trim = 0;
+  {
+    std::lock_guard<std::mutex> guard{marks_->mtx};
+    dropped_trim = marks_->dropped_trim;
+    for (auto& [topic, c] : changes) {
+      auto it = marks_->topics.find(topic);
+      // A topic new to the log (or back after age retention deleted all of it) starts at the
+      // log's watermark: its entries below are deleted, some perhaps still on disk.
+      c.meta = it != marks_->topics.end() ? it->second : topic_meta{0, marks_->dropped_trim};
+      c.meta.count += c.added;
+    }
+  }
+  std::optional<std::string> failed;
+  for (auto& [topic, c] : changes) {
+    std::string name{topic};
+    if (max_per_topic_ > 0 && c.meta.count > max_per_topic_)
+      c.born_trimmed = trim_for_write(name, c.meta, c.added, events, batch, failed);
+    if (failed)
+      return failed;
+    batch.Put(topics_cf_, name, pair_value(c.meta.count, c.meta.trimmed_through));
+  }
   for (auto& e : events) {
+    if (auto& c = changes.find(e.topic)->second; c.born_trimmed > 0) {
+      --c.born_trimmed; // deleted by this very write: it never exists in the log
+      continue;
+    }
     batch.Put(log_cf_, pos_key(e.pos), encode(e));
     if (e.mercure && !e.mercure->id.empty()) {
       batch.Put(index_cf_, index_key(e.topic, e.pos), e.mercure->id);
@@ -312,166 +433,143 @@ std::optional<std::string> event_log::write(std::vector<event_record>& events,
     } else {
       batch.Put(index_cf_, index_key(e.topic, e.pos), rocksdb::Slice{});
     }
-    ++added[e.topic];
     // In the same batch as the event: a key is remembered exactly when its event exists.
     if (!e.idempotency_key.empty() && dedup_window_ms > 0 && dedup_ != nullptr)
       dedup_->remember(batch, e.idempotency_key, e.pos, e.time_ms + dedup_window_ms);
   }
   batch.Put(meta_cf_, kHead, pos_key(through));
-  {
-    std::lock_guard<std::mutex> guard{meta_mtx_};
-    for (auto& [topic, n] : added) {
-      auto& m = topics_[topic];
-      batch.Put(topics_cf_, topic, pair_value(m.count + n, m.trimmed_through));
-    }
-    if (lost_through > dropped_trim_)
-      batch.Put(meta_cf_, kDroppedTrim, pos_key(lost_through));
-  }
+  if (lost_through > dropped_trim)
+    batch.Put(meta_cf_, kDroppedTrim, pos_key(lost_through));
   if (auto err = db_.write(batch, "event log write failed"))
     return err;
   {
-    std::lock_guard<std::mutex> guard{meta_mtx_};
-    for (auto& [topic, n] : added) {
-      topics_[topic].count += n;
-      touched_.insert(topic);
+    std::lock_guard<std::mutex> guard{marks_->mtx};
+    for (auto& [topic, c] : changes) {
+      if (auto it = marks_->topics.find(topic); it != marks_->topics.end())
+        it->second = c.meta;
+      else
+        marks_->topics.emplace(std::string{topic}, c.meta);
     }
-    dropped_trim_ = std::max(dropped_trim_, lost_through);
+    marks_->dropped_trim = std::max(marks_->dropped_trim, lost_through);
   }
   head_.store(through, std::memory_order_release);
   return std::nullopt;
 }
 
-void event_log::note_deleted(const std::string& topic, std::uint64_t pos) {
-  // Caller holds meta_mtx_.
-  auto it = topics_.find(topic);
-  if (it == topics_.end())
-    return;
-  auto& m = it->second;
-  if (m.count > 0)
-    --m.count;
-  m.trimmed_through = std::max(m.trimmed_through, pos);
-  if (m.count == 0) {
-    // The topic is gone from the log: fold its watermark into the global one so that an old
-    // resume on it still gets a gap signal, and forget the topic.
-    dropped_trim_ = std::max(dropped_trim_, m.trimmed_through);
-    topics_.erase(it);
-  }
-}
-
-void event_log::write_topic_meta(const std::set<std::string>& topics, rocksdb::WriteBatch& batch) {
-  // Caller holds meta_mtx_. One write per topic, however many of its events a trim deleted.
-  bool dropped = false;
-  for (auto& topic : topics) {
-    auto it = topics_.find(topic);
-    if (it == topics_.end()) {
-      batch.Delete(topics_cf_, topic);
-      dropped = true;
-    } else {
-      batch.Put(topics_cf_, topic, pair_value(it->second.count, it->second.trimmed_through));
-    }
-  }
-  if (dropped)
-    batch.Put(meta_cf_, kDroppedTrim, pos_key(dropped_trim_));
-}
-
-std::size_t event_log::enforce_topic_limit(std::uint64_t max_per_topic, std::string& error) {
-  std::set<std::string> touched;
-  struct trim {
-    std::uint64_t n;               // events to delete
-    std::uint64_t trimmed_through; // the topic's entries up to here are deleted already
-  };
-  std::map<std::string, trim> excess;
-  {
-    std::lock_guard<std::mutex> guard{meta_mtx_};
-    touched.swap(touched_);
-    for (auto& t : touched) {
-      auto it = topics_.find(t);
-      if (it != topics_.end() && it->second.count > max_per_topic)
-        excess[t] = trim{it->second.count - max_per_topic, it->second.trimmed_through};
-    }
-  }
-  std::size_t deleted = 0;
-  for (auto& [topic, x] : excess) {
-    auto n = x.n;
-    rocksdb::WriteBatch batch;
-    std::vector<std::uint64_t> positions;
+std::uint64_t event_log::trim_for_write(const std::string& topic, topic_meta& m,
+                                        std::uint64_t added, const std::vector<event_record>& events,
+                                        rocksdb::WriteBatch& batch,
+                                        std::optional<std::string>& error) {
+  auto excess = m.count - max_per_topic_;
+  auto stored = std::min(excess, m.count - added);
+  std::uint64_t found = 0;
+  if (stored > 0) {
     auto prefix = owner_prefix(topic);
-    // Start after what was deleted: seeking from the topic's beginning would step over every
-    // deletion marker left there until compaction, a cost that grew with each trim.
-    auto scan = scan_prefix(
-      db_.db(), index_cf_, prefix, index_key(topic, x.trimmed_through + 1),
+    // From the first event not deleted yet: what is below is skipped by the seek.
+    error = scan_prefix(
+      db_.db(), index_cf_, prefix, index_key(topic, m.trimmed_through + 1),
       [&](std::string_view k, std::string_view v) {
-        if (positions.size() >= n)
+        if (found >= stored)
           return false;
         auto pos = get_be64(k.data() + prefix.size());
-        positions.push_back(pos);
-        batch.Delete(index_cf_, rocksdb::Slice{k.data(), k.size()});
-        batch.Delete(log_cf_, pos_key(pos));
+        ++found;
+        m.trimmed_through = pos;
         if (!v.empty())
           forget_mercure_id(v, pos, batch);
         return true;
       },
       "retention read failed");
-    if (scan) {
-      error = *scan;
-      return deleted;
-    }
-    {
-      std::lock_guard<std::mutex> guard{meta_mtx_};
-      for (auto pos : positions)
-        note_deleted(topic, pos);
-      write_topic_meta({topic}, batch);
-    }
-    if (auto err = db_.write(batch, "retention write failed", false)) {
-      error = *err;
-      return deleted;
-    }
-    deleted += positions.size();
+    if (error)
+      return 0;
   }
-  return deleted;
+  // Past the stored events (or a count that was off, as after a crash in process mode): the
+  // write's own oldest.
+  auto own = excess - stored;
+  for (std::uint64_t seen = 0, i = 0; own > 0 && i < events.size(); ++i)
+    if (events[i].topic == topic && ++seen == own)
+      m.trimmed_through = events[i].pos;
+  m.count -= found + own;
+  return own;
 }
 
-std::size_t event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_delete,
-                                       std::string& error) {
+event_log::age_trim event_log::trim_older_than(std::int64_t cutoff_ms, std::size_t max_examined,
+                                               std::string& error) {
   storage_thread::check("age retention");
   rocksdb::WriteBatch batch;
   std::vector<std::pair<std::string, std::uint64_t>> doomed;
+  std::size_t examined = 0;
+  std::uint64_t last = age_trimmed_through_;
   std::unique_ptr<rocksdb::Iterator> it{db_.db().NewIterator(rocksdb::ReadOptions{}, log_cf_)};
-  for (it->Seek(pos_key(age_trimmed_through_ + 1)); it->Valid() && doomed.size() < max_delete;
+  for (it->Seek(pos_key(age_trimmed_through_ + 1)); it->Valid() && examined < max_examined;
        it->Next()) {
     event_record rec;
     auto value = it->value().ToString();
     if (!decode(value, rec, true) || rec.time_ms >= cutoff_ms)
       break;
     auto pos = get_be64(it->key().data());
+    ++examined;
+    last = pos;
+    {
+      std::lock_guard<std::mutex> guard{marks_->mtx};
+      if (pos <= marks_->floor(rec.topic))
+        continue; // deleted already (count retention), on disk until compaction
+    }
     if (is_internal_topic(rec.topic) && decode(value, rec, false) && rec.mercure
         && !rec.mercure->id.empty())
       forget_mercure_id(rec.mercure->id, pos, batch);
-    batch.Delete(log_cf_, it->key());
-    batch.Delete(index_cf_, index_key(rec.topic, pos));
     doomed.emplace_back(std::move(rec.topic), pos);
   }
   if (auto err = database::error_of(*it, "retention read failed")) {
     error = *err;
-    return 0;
+    return {};
   }
-  if (doomed.empty())
-    return 0;
-  {
-    std::lock_guard<std::mutex> guard{meta_mtx_};
-    std::set<std::string> changed;
-    for (auto& [topic, pos] : doomed) {
-      note_deleted(topic, pos);
-      changed.insert(topic);
+  if (!doomed.empty()) {
+    // Only the marks are written; the compaction filter removes the entries. A topic whose last
+    // event goes is forgotten, its mark folded into the log's (a resume on it still gets a gap).
+    std::map<std::string, topic_meta, std::less<>> after;
+    std::uint64_t dropped = 0;
+    {
+      std::lock_guard<std::mutex> guard{marks_->mtx};
+      dropped = marks_->dropped_trim;
+      for (auto& [topic, pos] : doomed) {
+        auto it = after.find(topic);
+        if (it == after.end()) {
+          auto known = marks_->topics.find(topic);
+          if (known == marks_->topics.end())
+            continue;
+          it = after.emplace(topic, known->second).first;
+        }
+        auto& m = it->second;
+        if (m.count > 0)
+          --m.count;
+        m.trimmed_through = std::max(m.trimmed_through, pos);
+      }
     }
-    write_topic_meta(changed, batch);
+    auto dropped_before = dropped;
+    for (auto& [topic, m] : after) {
+      if (m.count == 0) {
+        batch.Delete(topics_cf_, topic);
+        dropped = std::max(dropped, m.trimmed_through);
+      } else {
+        batch.Put(topics_cf_, topic, pair_value(m.count, m.trimmed_through));
+      }
+    }
+    if (dropped > dropped_before)
+      batch.Put(meta_cf_, kDroppedTrim, pos_key(dropped));
+    if (auto err = db_.write(batch, "retention write failed", false)) {
+      error = *err; // nothing was deleted
+      return {};
+    }
+    std::lock_guard<std::mutex> guard{marks_->mtx};
+    for (auto& [topic, m] : after)
+      if (m.count == 0)
+        marks_->topics.erase(topic);
+      else
+        marks_->topics[topic] = m;
+    marks_->dropped_trim = dropped;
   }
-  if (auto err = db_.write(batch, "retention write failed", false)) {
-    error = *err;
-    return 0;
-  }
-  age_trimmed_through_ = doomed.back().second; // the next trim starts after it
-  return doomed.size();
+  age_trimmed_through_ = last; // the next trim starts after it
+  return {doomed.size(), examined == max_examined};
 }
 
 bool event_log::decode(const std::string& v, event_record& out, bool topic_only) {
@@ -542,6 +640,11 @@ bool event_log::decode(const std::string& v, event_record& out, bool topic_only)
   return true;
 }
 
+bool event_log::deleted(std::string_view topic, std::uint64_t pos) const {
+  std::lock_guard<std::mutex> guard{marks_->mtx};
+  return pos <= marks_->floor(topic);
+}
+
 log_page event_log::read_topic(const topic_filter& filter, std::uint64_t after, std::uint64_t h,
                                std::size_t max_events, std::optional<std::string>& error) const {
   const auto& topic = filter.patterns().front();
@@ -549,10 +652,9 @@ log_page event_log::read_topic(const topic_filter& filter, std::uint64_t after, 
   page.scanned_through = h;
   std::uint64_t from = after;
   {
-    // Deleted entries are not looked at (nor the markers of their deletion).
-    std::lock_guard<std::mutex> guard{meta_mtx_};
-    if (auto t = topics_.find(topic); t != topics_.end())
-      from = std::max(from, t->second.trimmed_through);
+    // What retention deleted is not looked at (it may still be on disk).
+    std::lock_guard<std::mutex> guard{marks_->mtx};
+    from = std::max(from, marks_->floor(topic));
   }
   auto prefix = owner_prefix(topic);
   auto end = prefix_end(prefix);
@@ -612,7 +714,7 @@ log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::s
         break;
       value.assign(it->value().data(), it->value().size());
       event_record rec;
-      if (decode(value, rec, true) && filter.matches(rec.topic)) {
+      if (decode(value, rec, true) && filter.matches(rec.topic) && !deleted(rec.topic, pos)) {
         decode(value, rec, false);
         rec.pos = pos;
         if (filter.admits(rec.topic, rec.access, rec.mercure.get()))
@@ -636,14 +738,14 @@ log_page event_log::read(std::uint64_t after, const topic_filter& filter, std::s
 
 std::optional<log_gap> event_log::retention_gap(std::uint64_t after,
                                                 const topic_filter& filter) const {
-  std::lock_guard<std::mutex> guard{meta_mtx_};
-  std::uint64_t to = dropped_trim_;
+  std::lock_guard<std::mutex> guard{marks_->mtx};
+  std::uint64_t to = marks_->dropped_trim;
   if (filter.single_exact()) {
-    auto it = topics_.find(filter.patterns().front());
-    if (it != topics_.end())
+    auto it = marks_->topics.find(filter.patterns().front());
+    if (it != marks_->topics.end())
       to = std::max(to, it->second.trimmed_through);
   } else {
-    for (auto& [topic, m] : topics_)
+    for (auto& [topic, m] : marks_->topics)
       if (m.trimmed_through > after && filter.matches(topic))
         to = std::max(to, m.trimmed_through);
   }
@@ -657,7 +759,7 @@ lookup<event_record> event_log::get(std::uint64_t pos) const {
   if (!found.ok() || !found.value)
     return {std::nullopt, found.error};
   event_record rec;
-  if (!decode(*found.value, rec, false))
+  if (!decode(*found.value, rec, false) || deleted(rec.topic, pos))
     return {};
   rec.pos = pos;
   return {std::move(rec), std::nullopt};
@@ -668,8 +770,8 @@ lookup<std::uint64_t> event_log::find_mercure_id(std::string_view id) const {
   if (!found.ok() || !found.value || found.value->size() != 8)
     return {std::nullopt, found.error};
   auto pos = get_be64(found.value->data());
-  std::lock_guard<std::mutex> guard{meta_mtx_};
-  if (auto t = topics_.find(mercure_log_topic); t == topics_.end() || pos <= t->second.trimmed_through)
+  std::lock_guard<std::mutex> guard{marks_->mtx};
+  if (marks_->topics.count(mercure_log_topic) == 0 || pos <= marks_->floor(mercure_log_topic))
     return {}; // retention deleted it (its id is deleted in the same write, or was left stale)
   return {pos, std::nullopt};
 }
@@ -682,8 +784,8 @@ void event_log::forget_mercure_id(std::string_view id, std::uint64_t pos,
 }
 
 std::size_t event_log::topic_count() const {
-  std::lock_guard<std::mutex> guard{meta_mtx_};
-  return topics_.size();
+  std::lock_guard<std::mutex> guard{marks_->mtx};
+  return marks_->topics.size();
 }
 
 } // namespace herald

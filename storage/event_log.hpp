@@ -7,15 +7,23 @@
 //                "lineage" (12 bytes per earlier log: BE32 epoch, BE64 last position it shares)
 //   log          BE(position) -> event record
 //   topic_index  topic '\0' BE(position) -> ""     (replay and count retention per topic)
-//   topics       topic -> {count, trimmed_through}  (retention bookkeeping, gap detection)
+//   topics       topic -> {count, trimmed_through}  (retention: what is deleted, gap detection)
 //   mercure_ids  id -> BE(position)                 (a Mercure publisher's own event ids; the
 //                                                    topic_index value of such an event is its
 //                                                    id, so retention deletes both together)
 // Keys are big-endian so that iteration order is numeric order.
 //
-// Threading: append/trim are called by the journal only (one writer); read/retention_gap are
-// safe from any storage thread (RocksDB reads are thread-safe; topic metadata is behind a
-// mutex); epoch/head/topic_count from any thread.
+// Retention deletes without writing a deletion per event: what it deleted of a topic is always
+// its oldest events, through the topic's `trimmed_through` (and, for a topic with no events left,
+// through the log's `dropped_trim`). Readers skip what is below that mark; a compaction filter on
+// `log` and `topic_index` (retention_filter, also run when memtables are flushed) removes it from
+// disk. Count retention is written in the same batch as the events that push a topic over its
+// limit, so a topic's mark is exactly as durable as its events.
+//
+// Threading: append/apply/trim are called by one writer (the journal, or in cluster mode the
+// tail); read/retention_gap are safe from any storage thread (RocksDB reads are thread-safe;
+// the retention marks are behind a mutex, shared with the compaction filter on RocksDB's
+// threads); epoch/head/topic_count from any thread.
 
 #include <atomic>
 #include <chrono>
@@ -25,7 +33,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +44,26 @@
 namespace herald {
 
 class idempotency_store;
+
+/// What retention deleted of each topic, shared by the log and the compaction filter that removes
+/// those entries from disk (on RocksDB's threads, which may run before the log has read the marks
+/// and after it is gone). Readers take `mtx`; the one writer changes them under it.
+struct retention_marks {
+  struct topic_meta {
+    std::uint64_t count = 0;           // events retained
+    std::uint64_t trimmed_through = 0; // every position of the topic up to here is deleted
+  };
+  mutable std::mutex mtx;
+  std::map<std::string, topic_meta, std::less<>> topics;
+  std::uint64_t dropped_trim = 0; // trimmed_through of topics whose last event was deleted
+  bool loaded = false;            // until the log has read them, the filter deletes nothing
+
+  /// Positions of `topic` up to the result are deleted (mtx held).
+  std::uint64_t floor(std::string_view topic) const {
+    auto it = topics.find(topic);
+    return it != topics.end() ? it->second.trimmed_through : dropped_trim;
+  }
+};
 
 struct event_record {
   std::uint64_t pos = 0;
@@ -66,12 +93,15 @@ struct log_page {
 
 class event_log {
 public:
-  /// The column families the log needs (besides "default", where its meta lives).
-  static std::vector<column_spec> columns();
+  /// The column families the log needs (besides "default", where its meta lives). Their
+  /// compaction filter removes what `marks` say retention deleted.
+  static std::vector<column_spec> columns(const std::shared_ptr<retention_marks>& marks);
 
-  /// Reads the log's meta from `db` (creating the epoch on first use). `dedup` (may be null)
-  /// remembers idempotency keys in the same write as their events.
+  /// Reads the log's meta from `db` (creating the epoch on first use) and its retention marks into
+  /// `marks` (the same as given to columns()). `dedup` (may be null) remembers idempotency keys
+  /// in the same write as their events.
   static std::unique_ptr<event_log> open(database& db, idempotency_store* dedup,
+                                         std::shared_ptr<retention_marks> marks,
                                          std::string& error);
 
   ~event_log() = default;
@@ -96,9 +126,14 @@ public:
 
   // -- writer side (journal) -------------------------------------------------------------------
 
+  /// A topic keeps at most `max` events (0: no limit): a write that takes a topic past it deletes
+  /// the topic's oldest events in the same batch. Set before the first write.
+  void keep_per_topic(std::uint64_t max) { max_per_topic_ = max; }
+
   /// Assigns positions to `events` and writes them in one WriteBatch (fsynced in fsync mode),
-  /// with the idempotency keys of those that have one, remembered until `time_ms + window_ms`.
-  /// Returns an error message on failure, in which case nothing was written.
+  /// with the idempotency keys of those that have one, remembered until `time_ms + window_ms`,
+  /// and the count retention of their topics. Returns an error message on failure, in which case
+  /// nothing was written.
   std::optional<std::string> append(std::vector<event_record>& events,
                                     std::int64_t dedup_window_ms = 0);
 
@@ -113,12 +148,13 @@ public:
   /// Cluster mode: takes the cluster's epoch. Only an empty log (or one of this epoch) can.
   std::optional<std::string> adopt_epoch(std::uint32_t epoch);
 
-  /// Deletes the oldest events of every topic touched since the last call that holds more than
-  /// `max_per_topic` events. Returns the number deleted.
-  std::size_t enforce_topic_limit(std::uint64_t max_per_topic, std::string& error);
-
-  /// Deletes at most `max_delete` events older than `cutoff_ms`. Returns the number deleted.
-  std::size_t trim_older_than(std::int64_t cutoff_ms, std::size_t max_delete, std::string& error);
+  struct age_trim {
+    std::size_t deleted = 0;
+    bool more = false; // stopped at `max_examined`: more may be due
+  };
+  /// Deletes events older than `cutoff_ms`, examining at most `max_examined` log entries (those
+  /// count retention deleted already are stepped over until compaction removes them).
+  age_trim trim_older_than(std::int64_t cutoff_ms, std::size_t max_examined, std::string& error);
 
   // -- reader side (storage threads) -----------------------------------------------------------
 
@@ -149,23 +185,24 @@ public:
   lookup<std::uint64_t> find_mercure_id(std::string_view id) const;
 
 private:
-  struct topic_meta {
-    std::uint64_t count = 0;
-    std::uint64_t trimmed_through = 0;
-  };
+  using topic_meta = retention_marks::topic_meta;
 
-  explicit event_log(database& db);
+  event_log(database& db, std::shared_ptr<retention_marks> marks);
   /// read() for one exact topic: walks its index (and the log beside it) from `after`.
+  /// Whether retention deleted `pos` of `topic` (which may still be on disk until compaction).
+  bool deleted(std::string_view topic, std::uint64_t pos) const;
   log_page read_topic(const topic_filter& filter, std::uint64_t after, std::uint64_t h,
                       std::size_t max_events, std::optional<std::string>& error) const;
   static bool decode(const std::string& value, event_record& out, bool topic_only);
   /// Writes `events` (positions assigned) and moves the head to `through`.
   std::optional<std::string> write(std::vector<event_record>& events, std::uint64_t through,
                                    std::uint64_t lost_through, std::int64_t dedup_window_ms);
-  /// Retention deleted `pos` of `topic`: updates the in-memory topic counts (meta_mtx_ held).
-  void note_deleted(const std::string& topic, std::uint64_t pos);
-  /// Writes the stored counts of `topics` (deleting those that are gone) to `batch`.
-  void write_topic_meta(const std::set<std::string>& topics, rocksdb::WriteBatch& batch);
+  /// Count retention for a write: `m` (a topic's meta with the write's `added` events counted)
+  /// over the limit loses its oldest events, first those stored, then the write's own. Adds the
+  /// deletion of their Mercure ids to `batch`; returns how many of the write's own it deleted.
+  std::uint64_t trim_for_write(const std::string& topic, topic_meta& m, std::uint64_t added,
+                               const std::vector<event_record>& events,
+                               rocksdb::WriteBatch& batch, std::optional<std::string>& error);
   /// Retention deletes the update at `pos` whose publisher gave it `id`: forgets the id too,
   /// unless a later update took it.
   void forget_mercure_id(std::string_view id, std::uint64_t pos, rocksdb::WriteBatch& batch);
@@ -183,10 +220,8 @@ private:
   mutable std::mutex head_mtx_; // wait_for_head
   mutable std::condition_variable head_cv_;
 
-  mutable std::mutex meta_mtx_;
-  std::map<std::string, topic_meta, std::less<>> topics_;
-  std::uint64_t dropped_trim_ = 0; // trimmed_through of topics whose last event was deleted
-  std::set<std::string> touched_;  // writer only
+  std::shared_ptr<retention_marks> marks_;
+  std::uint64_t max_per_topic_ = 0; // 0: no count retention
   std::uint64_t age_trimmed_through_ = 0; // writer only: age trimming deleted everything up to here
 };
 

@@ -31,8 +31,8 @@ struct fixture : test::log_fixture {
     timing.retry_ms = 1500;
     timing.retry_jitter_ms = 0;
     disp = sys.spawn(dispatcher, log->head(), timing);
+    log->keep_per_topic(4);
     journal_settings js;
-    js.max_events_per_topic = 4;
     js.retention_interval = std::chrono::hours(1000);
     jour = sys.spawn(journal, store, disp, &stats, js);
     reader = sys.spawn(log_reader, store, &stats);

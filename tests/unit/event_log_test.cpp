@@ -1,6 +1,8 @@
 #define CAF_SUITE event_log
 #include <caf/test/unit_test.hpp>
 
+#include <rocksdb/db.h>
+
 #include "storage/hub_storage.hpp"
 #include "tests/unit/test_support.hpp"
 
@@ -109,17 +111,16 @@ CAF_TEST(a single topic is read by walking the log beside its index near and far
   // Resuming mid-way, paging, and after the topic's oldest events are trimmed.
   CAF_CHECK_EQUAL(positions(3, {"a"}), (P{5, 22, 23}));
   CAF_CHECK_EQUAL(positions(0, {"a"}, 2), (P{1, 3}));
-  std::string err;
-  CAF_CHECK_EQUAL(log->enforce_topic_limit(3, err), 2u + 15u); // a: 5 -> 3, b: 18 -> 3
-  CAF_CHECK_EQUAL(positions(0, {"a"}), (P{5, 22, 23}));
-  CAF_CHECK_EQUAL(positions(0, {"b"}).size(), 3u);
+  log->keep_per_topic(3);
+  append({"a", "b"}); // a: 6 -> 3, b: 19 -> 3
+  CAF_CHECK_EQUAL(positions(0, {"a"}), (P{22, 23, 24}));
+  CAF_CHECK_EQUAL(positions(0, {"b"}), (P{20, 21, 25}));
+  CAF_CHECK_EQUAL(positions(0, {"*"}), (P{20, 21, 22, 23, 24, 25})); // the log walk skips them too
 }
 
 CAF_TEST(count retention trims the oldest events of a topic and reports the gap) {
-  append({"a", "b", "a", "a", "a"});
-  std::string err;
-  CAF_CHECK_EQUAL(log->enforce_topic_limit(2, err), 2u);
-  CAF_CHECK(err.empty());
+  log->keep_per_topic(2);
+  append({"a", "b", "a", "a", "a"}); // more than the limit in one write: its own oldest go
   CAF_CHECK_EQUAL(positions(0, {"a"}), (P{4, 5}));
   CAF_CHECK_EQUAL(positions(0, {"b"}), (P{2}));
   auto gap = log->retention_gap(0, topic_filter{{"a"}});
@@ -129,21 +130,91 @@ CAF_TEST(count retention trims the oldest events of a topic and reports the gap)
   CAF_CHECK(!log->retention_gap(3, topic_filter{{"a"}}));
   CAF_CHECK(!log->retention_gap(0, topic_filter{{"b"}}));
   CAF_CHECK(log->retention_gap(0, topic_filter{{"*"}}));
+  append({"a"}); // a stored event goes
+  CAF_CHECK_EQUAL(positions(0, {"a"}), (P{5, 6}));
+  CAF_CHECK(!log->get(4).value);
+  gap = log->retention_gap(0, topic_filter{{"a"}});
+  CAF_REQUIRE(gap);
+  CAF_CHECK_EQUAL(gap->to, 4u);
   reopen(); // the bookkeeping is durable
-  CAF_CHECK(log->retention_gap(0, topic_filter{{"a"}}));
+  gap = log->retention_gap(0, topic_filter{{"a"}});
+  CAF_REQUIRE(gap);
+  CAF_CHECK_EQUAL(gap->to, 4u);
+  CAF_CHECK_EQUAL(positions(0, {"**"}), (P{2, 5, 6}));
+}
+
+CAF_TEST(what retention deleted leaves the disk when the memtable is flushed) {
+  auto& db = store->db();
+  auto raw = [&](const char* column, std::string key) {
+    auto found = db.get(db.column(column), key, "test read");
+    CAF_REQUIRE(found.ok());
+    return found.value.has_value();
+  };
+  auto be = [](std::uint64_t pos) {
+    std::string k;
+    for (int i = 7; i >= 0; --i)
+      k.push_back(static_cast<char>((pos >> (i * 8)) & 0xff));
+    return k;
+  };
+  log->keep_per_topic(2);
+  append({"a", "a", "b"});
+  append({"a", "a"}); // 1 and 2 go
+  CAF_CHECK_EQUAL(positions(0, {"a"}), (P{4, 5}));
+  CAF_CHECK(raw("log", be(1)));                     // deleted, still in the memtable
+  CAF_CHECK(raw("topic_index", "a" + std::string(1, '\0') + be(1)));
+  for (auto* column : {"log", "topic_index"}) {
+    rocksdb::FlushOptions wait;
+    CAF_REQUIRE(db.db().Flush(wait, db.column(column)).ok());
+  }
+  CAF_CHECK(!raw("log", be(1)));
+  CAF_CHECK(!raw("log", be(2)));
+  CAF_CHECK(!raw("topic_index", "a" + std::string(1, '\0') + be(1)));
+  CAF_CHECK(!raw("topic_index", "a" + std::string(1, '\0') + be(2)));
+  CAF_CHECK(raw("log", be(3)));
+  CAF_CHECK(raw("log", be(4)));
+  CAF_CHECK(raw("topic_index", "b" + std::string(1, '\0') + be(3)));
+  reopen();
+  CAF_CHECK_EQUAL(positions(0, {"**"}), (P{3, 4, 5}));
 }
 
 CAF_TEST(age retention deletes old events and keeps a watermark for vanished topics) {
   append({"old", "x"}, 1000);
   append({"x"}, 5000);
   std::string err;
-  CAF_CHECK_EQUAL(log->trim_older_than(2000, 100, err), 2u);
+  CAF_CHECK_EQUAL(log->trim_older_than(2000, 100, err).deleted, 2u);
   CAF_CHECK_EQUAL(positions(0, {"**"}), (P{3}));
   CAF_CHECK_EQUAL(log->topic_count(), 1u); // "old" is gone entirely
   auto gap = log->retention_gap(0, topic_filter{{"old"}});
   CAF_REQUIRE(gap); // still signalled, through the global watermark
   CAF_CHECK_EQUAL(gap->to, 1u);
-  CAF_CHECK_EQUAL(log->trim_older_than(2000, 100, err), 0u);
+  auto again = log->trim_older_than(2000, 100, err);
+  CAF_CHECK_EQUAL(again.deleted, 0u);
+  CAF_CHECK(!again.more);
+  // The topic comes back: its deleted event (still in the memtable) stays deleted.
+  append({"old"}, 6000);
+  CAF_CHECK_EQUAL(positions(0, {"old"}), (P{4}));
+  CAF_CHECK_EQUAL(positions(0, {"**"}), (P{3, 4}));
+}
+
+CAF_TEST(age retention steps over what count retention deleted and counts each event once) {
+  log->keep_per_topic(2);
+  append({"a", "a"}, 1000);
+  append({"a"}, 1000); // 1 goes, by count
+  append({"b"}, 5000);
+  std::string err;
+  auto first = log->trim_older_than(2000, 2, err); // looks at 1 and 2
+  CAF_CHECK(err.empty());
+  CAF_CHECK_EQUAL(first.deleted, 1u);
+  CAF_CHECK(first.more);
+  CAF_CHECK_EQUAL(log->topic_count(), 2u);
+  auto second = log->trim_older_than(2000, 2, err); // 3, then 4 is too young
+  CAF_CHECK_EQUAL(second.deleted, 1u);
+  CAF_CHECK(!second.more);
+  CAF_CHECK_EQUAL(log->topic_count(), 1u); // "a" has no events left
+  CAF_CHECK_EQUAL(positions(0, {"**"}), (P{4}));
+  auto gap = log->retention_gap(0, topic_filter{{"a"}});
+  CAF_REQUIRE(gap);
+  CAF_CHECK_EQUAL(gap->to, 3u);
 }
 
 CAF_TEST(idempotency keys are written with their events and forgotten after the window) {

@@ -16,8 +16,8 @@ struct fixture : test::log_fixture {
 
   fixture() {
     sink = batch_recorder(&batches);
+    log->keep_per_topic(3);
     journal_settings s;
-    s.max_events_per_topic = 3;
     s.retention_interval = std::chrono::seconds(30);
     j = sys.spawn(journal, store, sink, &stats, s);
     to_stop = handles(j, sink);
@@ -62,7 +62,7 @@ CAF_TEST(publishes queued together commit in one batch in order and are answered
   CAF_CHECK_EQUAL(batches.size(), 2u); // a later drain is a new batch
 }
 
-CAF_TEST(the per-topic count limit is enforced after each commit) {
+CAF_TEST(the per-topic count limit is kept by each commit) {
   publish({"a", "a", "a", "a", "a", "b"});
   sched.run();
   auto page = log->read(0, topic_filter{{"a"}}, 100, 100);
