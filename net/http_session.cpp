@@ -95,14 +95,63 @@ bool basic_http_session<Stream>::finished() const {
 
 template <class Stream>
 void basic_http_session<Stream>::do_read() {
-  if (!may_read())
-    return; // resumed when answers are written
-  reading_ = true;
-  parser_.emplace();
-  parser_->header_limit(static_cast<std::uint32_t>(hub_.cfg.limits_max_header_bytes));
-  parser_->body_limit(hub_.cfg.limits_max_body_bytes);
-  if (buffer_.size() > 0)
-    return read_header(); // a pipelined request is already here
+  if (read_loop_)
+    return; // called while the loop below hands on a request: the loop reads on
+  read_loop_ = true;
+  // Until reading must pause (resumed when answers are written) or wait for bytes.
+  while (may_read()) {
+    reading_ = true;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(hub_.cfg.limits_max_header_bytes));
+    parser_->body_limit(hub_.cfg.limits_max_body_bytes);
+    if (buffer_.size() == 0) {
+      wait_for_request();
+      break;
+    }
+    if (!read_buffered())
+      break;
+  }
+  read_loop_ = false;
+}
+
+template <class Stream>
+void basic_http_session<Stream>::parse_buffered(bool head_only, beast::error_code& ec) {
+  while (buffer_.size() > 0 && !(head_only ? parser_->is_header_done() : parser_->is_done())) {
+    auto n = parser_->put(buffer_.data(), ec);
+    buffer_.consume(n);
+    if (ec == http::error::need_more) {
+      ec = {};
+      return;
+    }
+    if (ec || n == 0)
+      return;
+  }
+}
+
+template <class Stream>
+bool basic_http_session<Stream>::read_buffered() {
+  beast::error_code ec;
+  parse_buffered(true, ec);
+  if (!ec && !parser_->is_header_done()) {
+    read_header(); // the rest of the head through the io loop, under the header timeout
+    return false;
+  }
+  if (!check_head(ec))
+    return false;
+  if (!parser_->is_done()) {
+    // A client that sent its body without waiting for 100 Continue needs none.
+    parse_buffered(false, ec);
+    if (!ec && !parser_->is_done()) {
+      read_rest_of_body();
+      return false;
+    }
+  }
+  on_body(ec);
+  return true;
+}
+
+template <class Stream>
+void basic_http_session<Stream>::wait_for_request() {
   // Between requests the connection may idle; the header timeout starts with the first byte.
   // A new connection gets no idle time: its first request must arrive within the header timeout
   // (connections opened and never used are closed then, not after the keep-alive idle time).
@@ -149,12 +198,19 @@ void basic_http_session<Stream>::read_body() {
 
 template <class Stream>
 void basic_http_session<Stream>::on_header(beast::error_code ec) {
+  if (check_head(ec))
+    read_rest_of_body();
+}
+
+template <class Stream>
+bool basic_http_session<Stream>::check_head(beast::error_code ec) {
   if (closed_)
-    return;
+    return false;
   if (ec == beast::error::timeout) {
     ++hub_.stats.request_timeouts;
     spdlog::info("event=request_timeout part=header");
-    return close();
+    close();
+    return false;
   }
   if (ec == http::error::end_of_stream || ec == net::error::eof) {
     // The client sent its last request (it may have half-closed): answer what it sent, then
@@ -163,30 +219,46 @@ void basic_http_session<Stream>::on_header(beast::error_code ec) {
     done_reading_ = true;
     if (finished())
       close();
-    return;
+    return false;
   }
-  if (ec == net::error::operation_aborted || ec == net::error::connection_reset)
-    return close();
+  if (ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+    close();
+    return false;
+  }
   if (ec)
     reading_ = false; // the answer below is the connection's last
-  if (ec == http::error::body_limit) // Content-Length over the limit: known from the headers
-    return send_and_close(http::status::payload_too_large, "body_too_large",
-                          "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
-                            + " bytes");
-  if (ec == http::error::header_limit)
-    return send_and_close(http::status::request_header_fields_too_large, "headers_too_large",
-                          "request headers exceed "
-                            + std::to_string(hub_.cfg.limits_max_header_bytes) + " bytes");
-  if (ec)
-    return send_and_close(http::status::bad_request, "malformed_request",
-                          "malformed HTTP request: " + ec.message());
-  auto& req = parser_->get();
+  if (ec == http::error::body_limit) { // Content-Length over the limit: known from the headers
+    send_and_close(http::status::payload_too_large, "body_too_large",
+                   "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
+                     + " bytes");
+    return false;
+  }
+  if (ec == http::error::header_limit) {
+    send_and_close(http::status::request_header_fields_too_large, "headers_too_large",
+                   "request headers exceed " + std::to_string(hub_.cfg.limits_max_header_bytes)
+                     + " bytes");
+    return false;
+  }
+  if (ec) {
+    send_and_close(http::status::bad_request, "malformed_request",
+                   "malformed HTTP request: " + ec.message());
+    return false;
+  }
   if (auto len = parser_->content_length(); len && *len > hub_.cfg.limits_max_body_bytes) {
     reading_ = false;
-    return send_and_close(http::status::payload_too_large, "body_too_large",
-                          "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
-                            + " bytes");
+    send_and_close(http::status::payload_too_large, "body_too_large",
+                   "request body exceeds " + std::to_string(hub_.cfg.limits_max_body_bytes)
+                     + " bytes");
+    return false;
   }
+  return true;
+}
+
+template <class Stream>
+void basic_http_session<Stream>::read_rest_of_body() {
+  auto& req = parser_->get();
+  if (parser_->is_done())
+    return on_body({});
   if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
     if (!answers_.empty() || writing_) {
       // Earlier answers are still due and the interim response may not overtake them: read the
@@ -258,11 +330,7 @@ void basic_http_session<Stream>::route(http_request req) {
     hub_, std::move(req), conn_,
     // The answer may come from an actor's thread: hop back onto this session's io thread (or
     // run at once when already on it).
-    [self, seq](http_response res) {
-      net::dispatch(self->stream_.get_executor(), [self, seq, res = std::move(res)]() mutable {
-        self->answered(seq, std::move(res));
-      });
-    },
+    [self, seq](http_response res) { self->hand_over(seq, std::move(res)); },
     [self](stream_order order) {
       // Not an answer in the line (it is the last request read, and the router calls this at
       // once): the stream's head is written once the answers before it are.
@@ -276,19 +344,47 @@ void basic_http_session<Stream>::route(http_request req) {
 }
 
 template <class Stream>
-void basic_http_session<Stream>::answered(std::uint64_t seq, http_response res) {
+void basic_http_session<Stream>::hand_over(std::uint64_t seq, http_response res) {
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> guard{inbox_mtx_};
+    first = inbox_.empty();
+    inbox_.emplace_back(seq, std::move(res));
+  }
+  if (first)
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->take_inbox();
+    });
+}
+
+template <class Stream>
+void basic_http_session<Stream>::take_inbox() {
+  std::vector<std::pair<std::uint64_t, http_response>> ready;
+  {
+    std::lock_guard<std::mutex> guard{inbox_mtx_};
+    ready.swap(inbox_);
+  }
+  bool placed = false;
+  for (auto& [seq, res] : ready)
+    placed = place(seq, std::move(res)) || placed;
+  if (placed)
+    resume();
+}
+
+template <class Stream>
+bool basic_http_session<Stream>::place(std::uint64_t seq, http_response res) {
   if (closed_ || answers_.empty() || seq < answers_.front().seq
       || seq - answers_.front().seq >= answers_.size())
-    return; // its connection's line is gone (closed, or cut by an answer that closes it)
+    return false; // its connection's line is gone (closed, or cut by an answer that closes it)
   auto& slot = answers_[seq - answers_.front().seq];
   if (slot.res)
-    return;
+    return false;
   if (compress_answer(res, slot.gzip, hub_.cfg.compression_min_bytes,
                       static_cast<int>(hub_.cfg.compression_level)))
     ++hub_.stats.gzip_responses;
   answer_bytes_ += res.body().size();
   slot.res = std::move(res);
-  resume();
+  return true;
 }
 
 template <class Stream>

@@ -18,8 +18,11 @@
 
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -48,10 +51,25 @@ public:
 private:
   static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
 
+  /// Reads requests while allowed: those already in the buffer (pipelined behind the last one)
+  /// are parsed and handed on at once, without a trip through the io loop for each part; then it
+  /// waits for bytes.
   void do_read();
+  /// Waits for the first byte of the next request (the idle or the first request's timeout).
+  void wait_for_request();
+  /// Parses what the buffer holds into the parser: the head (`head_only`) or the whole request.
+  void parse_buffered(bool head_only, boost::beast::error_code& ec);
+  /// The request begun in the buffer: handed on if it is all there (true), else read on through
+  /// the io loop, or the connection refused it (false).
+  bool read_buffered();
   void read_header();
   void read_body();
   void on_header(boost::beast::error_code ec);
+  /// The head is read (or failed): refuses what must be refused (and ends reading); true to go
+  /// on to the body.
+  bool check_head(boost::beast::error_code ec);
+  /// After the head: the body (after 100 Continue when the client waits for it).
+  void read_rest_of_body();
   void on_body(boost::beast::error_code ec);
   void on_request();
   /// Hands a request to the router (its answer takes the next place in the line).
@@ -62,8 +80,13 @@ private:
   /// Takes a connection slot and the socket for a stream the router accepted; or answers 503
   /// (connection limit, shutdown).
   void start_stream(stream_order order);
-  /// The answer to request `seq` is ready (on the io thread).
-  void answered(std::uint64_t seq, http_response res);
+  /// On the io thread: puts the answer to request `seq` into its place in the line; false when
+  /// its line is gone.
+  bool place(std::uint64_t seq, http_response res);
+  /// Hands an answer to the io thread (from any thread): see inbox_.
+  void hand_over(std::uint64_t seq, http_response res);
+  /// On the io thread: places every answer handed over, then writes them.
+  void take_inbox();
   /// Writes every ready answer at the front of the line, in order, in one write.
   void flush();
   /// Starts the waiting stream once every earlier answer is written.
@@ -100,10 +123,16 @@ private:
   std::optional<http_request> held_; // an in-turn request read while earlier ones are unanswered
   std::optional<stream_order> waiting_stream_; // a stream request, waiting for earlier answers
   bool reading_ = false;       // a request is being read
+  bool read_loop_ = false;     // do_read is handing on buffered requests
   bool writing_ = false;       // wire_ is being written
   bool done_reading_ = false;  // no further request is read on this connection
   bool close_after_write_ = false;
   bool closed_ = false;
+  /// Answers from other threads (a commit answers many publishes of a connection at once): the
+  /// first one into an empty inbox wakes the io thread, which takes all that are there then, so
+  /// a commit's answers cost one hop and one write instead of one each.
+  std::mutex inbox_mtx_;
+  std::vector<std::pair<std::uint64_t, http_response>> inbox_;
 };
 
 using http_session = basic_http_session<boost::beast::tcp_stream>;

@@ -103,6 +103,40 @@ class PipeliningTest(unittest.TestCase):
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(r.next()[0], 200)
 
+    def test_requests_split_anywhere_across_writes_are_read_whole(self):
+        # Requests already in the buffer are parsed at once; one cut short (in its head or its
+        # body) is read on when the rest arrives. Cut the line at every byte of the third.
+        topic = self.topic()
+        sub = SSEClient(self.hub.port, [topic])
+        self.addCleanup(sub.close)
+        reqs = [publish_request(topic, {"n": i}) for i in range(4)]
+        line = b"".join(reqs)
+        start = len(reqs[0]) + len(reqs[1])
+        cuts = range(start, start + len(reqs[2]) + 1, 7)
+        n = 0
+        for cut in cuts:
+            s, r = self.connect()
+            s.sendall(line[:cut])
+            time.sleep(0.01)
+            s.sendall(line[cut:])
+            for i in range(4):
+                status, _, body = r.next()
+                self.assertEqual(status, 201, (cut, body))
+            n += 4
+        events = sub.wait_events(n)
+        self.assertEqual([json.loads(e["data"])["n"] for e in events], list(range(4)) * len(cuts))
+
+    def test_expect_continue_with_its_body_already_sent_is_answered_once(self):
+        topic = self.topic()
+        s, r = self.connect()
+        s.sendall(publish_request(topic, 1)
+                  + publish_request(topic, 2, "Expect: 100-continue\r\n")
+                  + publish_request(topic, 3))
+        statuses = [r.next()[0] for _ in range(3)]
+        self.assertEqual(statuses, [201, 201, 201])
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(r.next()[0], 200)
+
     def test_mixed_requests_keep_their_order(self):
         topic = self.topic()
         s, r = self.connect()
