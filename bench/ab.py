@@ -38,7 +38,7 @@ NCHAN = os.path.join(ROOT, "bench", "peers", "nchan.sh")
 RAW = os.path.join(BUILD, "raw_hub")
 # Scenarios the raw limit (bench/raw_hub.cpp: serialize once, coalesce writes, nothing else) runs
 # too: those of live fan-out and publishing.
-RAW_SCENARIOS = ("latency", "publish", "broadcast-1k", "broadcast-10k", "many-topics")
+RAW_SCENARIOS = ("latency", "publish", "publish-max", "broadcast-1k", "broadcast-10k", "many-topics")
 
 def ladder(subs, rates, seconds, topics=1, timeout=60, publishers=1, shape="single"):
     """Points at increasing publish rates (events/s), `seconds` long each, one write per 10 ms
@@ -66,7 +66,9 @@ SCENARIOS = {
     # Publishing alone (one subscriber), one event per request on one keep-alive connection,
     # 10 s: offered far more than either takes (256 requests in flight), and a rate both should
     # hold (20,000/s). CPU is the hub process's (nchan: its worker's) per event published.
-    "publish": [(label, args + ["--seconds", "10"]) for label, args in ladder(1, (100000, 20000), 10)],
+    "publish": [(label, args + ["--seconds", "10"]) for label, args in ladder(1, (200000, 100000, 20000), 10)],
+    # The most each takes on one connection: offered more than the generator can send here.
+    "publish-max": [(label, args + ["--seconds", "10"]) for label, args in ladder(1, (300000,), 10)],
     "broadcast-1k": ladder(1000, (100, 300, 1000, 2000, 5000), 3),
     # The same to subscribers over WebSocket (Herald: GET /v1/ws; nchan: its websocket
     # subscriber), with SSE points in the same run for comparison.
