@@ -259,7 +259,7 @@ void basic_http_session<Stream>::read_rest_of_body() {
   auto& req = parser_->get();
   if (parser_->is_done())
     return on_body({});
-  if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+  if (beast::iequals(req[http::field::expect], "100-continue")) {
     if (!answers_.empty() || writing_) {
       // Earlier answers are still due and the interim response may not overtake them: read the
       // body without it (the client sends it after its own short wait).

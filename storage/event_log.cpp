@@ -414,12 +414,12 @@ std::optional<std::string> event_log::write(std::vector<event_record>& events,
   }
   std::optional<std::string> failed;
   for (auto& [topic, c] : changes) {
-    std::string name{topic};
     if (max_per_topic_ > 0 && c.meta.count > max_per_topic_)
-      c.born_trimmed = trim_for_write(name, c.meta, c.added, events, batch, failed);
+      c.born_trimmed = trim_for_write(topic, c.meta, c.added, events, batch, failed);
     if (failed)
       return failed;
-    batch.Put(topics_cf_, name, pair_value(c.meta.count, c.meta.trimmed_through));
+    batch.Put(topics_cf_, rocksdb::Slice{topic.data(), topic.size()},
+              pair_value(c.meta.count, c.meta.trimmed_through));
   }
   for (auto& e : events) {
     if (auto& c = changes.find(e.topic)->second; c.born_trimmed > 0) {
@@ -456,7 +456,7 @@ std::optional<std::string> event_log::write(std::vector<event_record>& events,
   return std::nullopt;
 }
 
-std::uint64_t event_log::trim_for_write(const std::string& topic, topic_meta& m,
+std::uint64_t event_log::trim_for_write(std::string_view topic, topic_meta& m,
                                         std::uint64_t added, const std::vector<event_record>& events,
                                         rocksdb::WriteBatch& batch,
                                         std::optional<std::string>& error) {
@@ -509,11 +509,8 @@ event_log::age_trim event_log::trim_older_than(std::int64_t cutoff_ms, std::size
     auto pos = get_be64(it->key().data());
     ++examined;
     last = pos;
-    {
-      std::lock_guard<std::mutex> guard{marks_->mtx};
-      if (pos <= marks_->floor(rec.topic))
-        continue; // deleted already (count retention), on disk until compaction
-    }
+    if (deleted(rec.topic, pos))
+      continue; // deleted already (count retention), on disk until compaction
     if (is_internal_topic(rec.topic) && decode(value, rec, false) && rec.mercure
         && !rec.mercure->id.empty())
       forget_mercure_id(rec.mercure->id, pos, batch);

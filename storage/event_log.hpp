@@ -200,7 +200,7 @@ private:
   /// Count retention for a write: `m` (a topic's meta with the write's `added` events counted)
   /// over the limit loses its oldest events, first those stored, then the write's own. Adds the
   /// deletion of their Mercure ids to `batch`; returns how many of the write's own it deleted.
-  std::uint64_t trim_for_write(const std::string& topic, topic_meta& m, std::uint64_t added,
+  std::uint64_t trim_for_write(std::string_view topic, topic_meta& m, std::uint64_t added,
                                const std::vector<event_record>& events,
                                rocksdb::WriteBatch& batch, std::optional<std::string>& error);
   /// Retention deletes the update at `pos` whose publisher gave it `id`: forgets the id too,
